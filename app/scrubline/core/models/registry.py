@@ -1,0 +1,81 @@
+"""The model registry: every manifest in the bundled models folder, with a user's folder merged
+over it (a user model with the same id replaces the bundled one)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from scrubline.core.models.manifest import Manifest, ManifestError, load_manifest
+
+log = logging.getLogger("scrubline.models")
+
+USER_MODELS_ENV = "SCRUBLINE_MODELS"
+
+
+def bundled_models_dir() -> Path:
+    """`models/` beside `app/` in a checkout or editable install; inside a PyInstaller bundle,
+    `models/` beside the executable's data; after a wheel install, `share/scrubline/models`."""
+    candidates = []
+    if getattr(sys, "frozen", False):
+        candidates.append(Path(getattr(sys, "_MEIPASS", Path(sys.executable).parent)) / "models")
+    candidates.append(Path(__file__).resolve().parents[4] / "models")
+    candidates.append(Path(sys.prefix) / "share" / "scrubline" / "models")
+    for path in candidates:
+        if path.is_dir():
+            return path
+    return candidates[-1]
+
+
+@dataclass
+class Registry:
+    manifests: dict[str, Manifest] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)  # manifests that could not be read
+
+    def by_task(self, task: str) -> list[Manifest]:
+        return [m for m in self.manifests.values() if m.task == task]
+
+    def get(self, model_id: str) -> Manifest:
+        try:
+            return self.manifests[model_id]
+        except KeyError:
+            known = ", ".join(sorted(self.manifests)) or "none"
+            raise KeyError(f"no model with id '{model_id}' (known: {known})") from None
+
+    def frame_models(self) -> list[Manifest]:
+        """The image models the analysis runs by default: all but sequence models, and a
+        model that another declares it supersedes is left out."""
+        chosen = [m for m in self.manifests.values() if m.task != "sequence"]
+        superseded = {s for m in chosen for s in m.extra.get("supersedes", [])}
+        return [m for m in chosen if m.id not in superseded]
+
+
+def scan(folder: Path, into: Registry) -> None:
+    if not folder.is_dir():
+        into.problems.append(f"{folder}: models folder does not exist")
+        return
+    for path in sorted(folder.glob("*.toml")):
+        try:
+            manifest = load_manifest(path)
+        except ManifestError as exc:
+            into.problems.append(str(exc))
+            continue
+        if manifest.id in into.manifests:
+            log.info("model '%s' from %s replaces %s", manifest.id, path, into.manifests[manifest.id].source)
+        into.manifests[manifest.id] = manifest
+
+
+def load_registry(user_dirs: list[Path] | None = None, include_bundled: bool = True) -> Registry:
+    registry = Registry()
+    if include_bundled:
+        scan(bundled_models_dir(), registry)
+    dirs = list(user_dirs or [])
+    env = os.environ.get(USER_MODELS_ENV)
+    if env:
+        dirs.extend(Path(p) for p in env.split(os.pathsep) if p)
+    for folder in dirs:
+        scan(folder, registry)
+    return registry
