@@ -1,0 +1,510 @@
+"""Frame-exact access to a surgical video.
+
+`VideoSource` opens a file with PyAV (FFmpeg), indexes every frame by its presentation timestamp
+once (demuxing packets only, no decoding), and then serves:
+
+- metadata (frame count, fps, duration, size, rotation, codec) and a content fingerprint;
+- random access by frame index or by time that is exact for long-GOP and variable-frame-rate
+  files: seek to the key frame at or before the target's timestamp, decode forward and return the
+  frame whose timestamp matches (OpenCV's `CAP_PROP_POS_FRAMES` lands on wrong frames here);
+- sampled iteration at N frames per second that decodes sequentially and converts only the
+  sampled frames, already resized to what the caller needs (colour conversion and scaling in one
+  swscale pass).
+
+Decoded frames near the last request stay in a small cache (as YUV frames, half the memory of
+RGB), so stepping and scrubbing around the playhead rarely decodes twice. A `VideoSource` is not
+thread-safe: each thread opens its own.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import logging
+import os
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger("scrubline.video")
+
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".ts", ".wmv")
+
+
+class VideoError(Exception):
+    """A video that cannot be opened or read; the message names the file and the problem."""
+
+
+def fingerprint(path: Path) -> str:
+    """A content hash that identifies a video without reading all of it: size plus the first,
+    middle and last MiB. Renaming or moving the file keeps it; re-encoding changes it."""
+    size = path.stat().st_size
+    digest = hashlib.blake2b(digest_size=12)
+    digest.update(str(size).encode())
+    chunk = 1 << 20
+    with path.open("rb") as handle:
+        for offset in (0, max(0, size // 2 - chunk // 2), max(0, size - chunk)):
+            handle.seek(offset)
+            digest.update(handle.read(chunk))
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    name: str  # file name only: reports never carry paths
+    frame_count: int
+    fps: float  # nominal (average) frame rate
+    duration_s: float
+    width: int  # after rotation
+    height: int
+    rotation: int  # degrees counter-clockwise applied to decoded frames
+    codec: str
+    container: str
+    variable_frame_rate: bool
+    fingerprint: str
+    size_bytes: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class Frame:
+    """One decoded frame. `index` is the frame actually returned; `exact` is False only when the
+    requested frame was undecodable and its nearest decodable neighbour stands in."""
+
+    index: int
+    time_s: float
+    exact: bool
+    _frame: Any = field(repr=False)
+    _rotation: int = field(default=0, repr=False)
+
+    def rgb(self, size: tuple[int, int] | None = None) -> np.ndarray:
+        """HxWx3 uint8 RGB, upright; `size` (width, height) scales in the same pass."""
+        kwargs: dict[str, Any] = {"format": "rgb24"}
+        quarter = (self._rotation // 90) % 4
+        if size is not None:
+            # Scale before rotating: for a quarter turn the decoded frame is the transposed size.
+            w, h = (size[1], size[0]) if quarter % 2 else size
+            kwargs.update(width=int(w), height=int(h), interpolation="AREA")
+        array = self._frame.to_ndarray(**kwargs)
+        if quarter:
+            array = np.ascontiguousarray(np.rot90(array, k=quarter))
+        return array
+
+
+@dataclass
+class DecodeProblem:
+    time_s: float
+    message: str
+
+
+@dataclass
+class _Index:
+    pts: np.ndarray  # int64, presentation order
+    times: np.ndarray  # float64 seconds from the first frame
+    keyframes: np.ndarray  # sorted frame indices of key frames
+
+
+class VideoSource:
+    def __init__(self, path: str | os.PathLike[str], cache_mb: int = 192) -> None:
+        self.path = Path(path)
+        self._check_file()
+        self._cache: OrderedDict[int, Any] = OrderedDict()
+        self._cache_budget = cache_mb << 20
+        self._cache_bytes = 0
+        self.problems: list[DecodeProblem] = []
+        self._open()
+        self._index = self._build_index()
+        self.info = self._read_info()
+        self._decoder: Iterator[Any] | None = None
+        self._last_decoded = -1  # frame index the open decoder last produced
+
+    # ------------------------------------------------------------------ opening
+    def _check_file(self) -> None:
+        if not self.path.exists():
+            raise VideoError(f"{self.path.name}: file does not exist ({self.path})")
+        if self.path.is_dir():
+            raise VideoError(f"{self.path.name}: is a folder, not a video file")
+        if self.path.stat().st_size == 0:
+            raise VideoError(f"{self.path.name}: file is empty (0 bytes)")
+
+    def _open(self) -> None:
+        import av
+
+        try:
+            self._container = av.open(str(self.path), mode="r", metadata_errors="ignore")
+        except av.error.FFmpegError as exc:
+            raise VideoError(
+                f"{self.path.name}: not a video file that can be read "
+                f"({getattr(exc, 'strerror', None) or exc}); it may be truncated or corrupt"
+            ) from exc
+        except OSError as exc:
+            raise VideoError(f"{self.path.name}: cannot be read ({exc.strerror or exc})") from exc
+        streams = self._container.streams.video
+        if not streams:
+            self._container.close()
+            raise VideoError(f"{self.path.name}: contains no video stream")
+        self._stream = streams[0]
+        self._stream.thread_type = "AUTO"
+        if self._stream.codec_context is None or self._stream.time_base is None:
+            raise VideoError(f"{self.path.name}: video stream has no decoder available")
+
+    def _build_index(self) -> _Index:
+        import av
+
+        pts: list[int] = []
+        dts: list[int] = []
+        key_pts: list[int] = []
+        key_dts: list[int] = []
+        try:
+            for packet in self._container.demux(self._stream):
+                if packet.size == 0:
+                    continue
+                stamp = packet.pts if packet.pts is not None else packet.dts
+                if stamp is None:
+                    continue
+                pts.append(stamp)
+                dts.append(packet.dts if packet.dts is not None else stamp)
+                if packet.is_keyframe:
+                    key_pts.append(stamp)
+                    key_dts.append(dts[-1])
+        except av.error.FFmpegError as exc:
+            # Damage at the end (a truncated file) stops demuxing; what was read is usable.
+            self.problems.append(DecodeProblem(0.0, f"demuxing stopped early: {exc}"))
+        if not pts:
+            raise VideoError(f"{self.path.name}: no video frames could be read (corrupt or truncated)")
+        base = float(self._stream.time_base)
+        self._ordinal = False
+        index = self._make_index(pts, key_pts, base)
+        self._index = index
+        if not self._timestamps_trustworthy():
+            # Some containers (AVI above all) carry no real presentation times: the decoder's
+            # output order is the display order, so frames are counted from each key frame.
+            self._ordinal = True
+            index = self._make_index(dts, key_dts, base)
+            self._index = index
+        self._seek_to(0)
+        return index
+
+    @staticmethod
+    def _make_index(stamps: list[int], key_stamps: list[int], base: float) -> _Index:
+        order = np.unique(np.asarray(stamps, dtype=np.int64))  # sorted, duplicates dropped
+        keyframes = np.searchsorted(order, np.unique(np.asarray(key_stamps, dtype=np.int64)))
+        if keyframes.size == 0 or keyframes[0] != 0:
+            keyframes = np.concatenate([[0], keyframes]).astype(np.int64)
+        times = (order - order[0]).astype(np.float64) * base
+        return _Index(order, times, keyframes)
+
+    def _timestamps_trustworthy(self, probe_frames: int = 24) -> bool:
+        """Decoded frames must come out with strictly increasing timestamps that the index
+        knows; otherwise the container's timestamps do not describe display order."""
+        self._seek_to(0)
+        previous = None
+        seen = 0
+        for frame in self._decode_frames():
+            stamp = frame.pts
+            if stamp is None or (previous is not None and stamp <= previous):
+                return False
+            position = int(np.searchsorted(self._index.pts, stamp))
+            if position >= len(self._index.pts) or self._index.pts[position] != stamp:
+                return False
+            previous = stamp
+            seen += 1
+            if seen >= probe_frames:
+                break
+        return True
+
+    def _read_info(self) -> VideoInfo:
+        index = self._index
+        count = len(index.pts)
+        rate = self._stream.average_rate or self._stream.guessed_rate or self._stream.base_rate
+        nominal = float(rate) if rate else 0.0
+        steps = np.diff(index.times)
+        if count > 1:
+            frame_step = float(np.median(steps))
+            duration = float(index.times[-1]) + frame_step
+            variable = bool(steps.size and (steps.max() - steps.min()) > 0.25 * frame_step)
+            if nominal <= 0 or variable:
+                nominal = (count - 1) / max(float(index.times[-1]), 1e-9)
+        else:
+            duration = 1.0 / nominal if nominal else 0.0
+            variable = False
+        rotation = self._probe_rotation()
+        width, height = self._stream.codec_context.width, self._stream.codec_context.height
+        if (rotation // 90) % 2:
+            width, height = height, width
+        self._rotation = rotation
+        declared = self._stream.frames
+        if declared and declared > count * 1.02 + 2:
+            self.problems.append(
+                DecodeProblem(
+                    float(index.times[-1]),
+                    f"the container declares {declared} frames but only {count} could be read "
+                    "(the file may be truncated)",
+                )
+            )
+        return VideoInfo(
+            name=self.path.name,
+            frame_count=count,
+            fps=nominal,
+            duration_s=duration,
+            width=int(width),
+            height=int(height),
+            rotation=rotation,
+            codec=self._stream.codec_context.name,
+            container=self._container.format.name,
+            variable_frame_rate=variable,
+            fingerprint=fingerprint(self.path),
+            size_bytes=self.path.stat().st_size,
+        )
+
+    def _probe_rotation(self) -> int:
+        try:
+            first = next(self._decode_frames(), None)
+        except VideoError:
+            first = None
+        self._seek_to(0)
+        if first is None:
+            return 0
+        return int(round(getattr(first, "rotation", 0) or 0)) % 360
+
+    # ------------------------------------------------------------------ lookup
+    @property
+    def frame_count(self) -> int:
+        return self.info.frame_count
+
+    @property
+    def times(self) -> np.ndarray:
+        """Presentation time of every frame, seconds from the first frame."""
+        return self._index.times
+
+    def time_of(self, index: int) -> float:
+        return float(self._index.times[self._clamp(index)])
+
+    def index_at(self, time_s: float) -> int:
+        """The frame on screen at `time_s`: the last frame that starts at or before it."""
+        position = bisect.bisect_right(self._index.times, time_s + 1e-9) - 1
+        return self._clamp(position)
+
+    def keyframe_before(self, index: int) -> int:
+        keys = self._index.keyframes
+        return int(keys[max(0, bisect.bisect_right(keys, index) - 1)])
+
+    def _clamp(self, index: int) -> int:
+        return int(min(max(index, 0), len(self._index.pts) - 1))
+
+    # ------------------------------------------------------------------ decoding
+    def _seek_to(self, keyframe_index: int) -> None:
+        import av
+
+        pts = int(self._index.pts[keyframe_index]) if hasattr(self, "_index") else 0
+        try:
+            self._container.seek(pts, stream=self._stream, backward=True, any_frame=False)
+        except av.error.FFmpegError as exc:
+            raise VideoError(f"{self.path.name}: seeking failed ({exc})") from exc
+        self._decoder = None
+        self._last_decoded = -1
+        self._next_ordinal = keyframe_index
+
+    def _decode_frames(self) -> Iterator[Any]:
+        """Decoded frames from the current demuxer position; undecodable packets are skipped and
+        recorded in `problems`."""
+        import av
+
+        base = float(self._stream.time_base)
+        first = int(self._index.pts[0]) if hasattr(self, "_index") else 0
+        packets = self._container.demux(self._stream)
+        while True:
+            try:
+                packet = next(packets)
+            except StopIteration:
+                return
+            except av.error.FFmpegError as exc:
+                self.problems.append(DecodeProblem(-1.0, f"reading stopped: {exc}"))
+                return
+            try:
+                frames = packet.decode()
+            except av.error.FFmpegError as exc:
+                when = ((packet.pts or 0) - first) * base
+                self.problems.append(DecodeProblem(when, f"undecodable data skipped ({exc})"))
+                continue
+            yield from frames
+            if packet.size == 0:  # the flush packet at the end of the stream
+                return
+
+    def _position_of(self, frame: Any) -> int | None:
+        """The frame's place in display order; call once per decoded frame, in output order."""
+        if self._ordinal:
+            position = self._next_ordinal
+            self._next_ordinal += 1
+            return position if position < len(self._index.pts) else None
+        stamp = frame.pts if frame.pts is not None else frame.dts
+        if stamp is None:
+            return None
+        position = int(np.searchsorted(self._index.pts, stamp))
+        if position < len(self._index.pts) and self._index.pts[position] == stamp:
+            return position
+        return None
+
+    def _remember(self, index: int, frame: Any) -> None:
+        if index in self._cache:
+            self._cache.move_to_end(index)
+            return
+        size = frame.width * frame.height * 3 // 2
+        self._cache[index] = frame
+        self._cache_bytes += size
+        while self._cache_bytes > self._cache_budget and len(self._cache) > 1:
+            _, old = self._cache.popitem(last=False)
+            self._cache_bytes -= old.width * old.height * 3 // 2
+
+    def _frame(self, index: int, av_frame: Any, exact: bool) -> Frame:
+        return Frame(index, float(self._index.times[index]), exact, av_frame, self._rotation)
+
+    def read(self, index: int) -> Frame:
+        """The frame at `index` (clamped to the video), exactly."""
+        index = self._clamp(index)
+        cached = self._cache.get(index)
+        if cached is not None:
+            self._cache.move_to_end(index)
+            return self._frame(index, cached, True)
+        key = self.keyframe_before(index)
+        # Decoding on from where the decoder stands is never slower than seeking when it already
+        # stands inside the target's group of pictures.
+        if self._decoder is None or not (key <= self._last_decoded < index):
+            self._seek_to(key)
+        for _attempt in range(3):
+            found = self._decode_until(index)
+            if found is not None:
+                return found
+            # Landed after the target (open GOP, or a key frame that does not decode): go back.
+            earlier = self.keyframe_before(max(0, key - 1))
+            if earlier == key:
+                break
+            key = earlier
+            self._seek_to(key)
+        raise VideoError(f"{self.path.name}: frame {index} could not be decoded")
+
+    def _decode_until(self, index: int) -> Frame | None:
+        """Decode forward to `index`. None means the decoder started after the target (the
+        caller seeks further back); a damaged target yields its nearest neighbour, not exact."""
+        fresh = self._decoder is None
+        if fresh:
+            self._decoder = self._decode_frames()
+        assert self._decoder is not None
+        first_position: int | None = None
+        for av_frame in self._decoder:
+            position = self._position_of(av_frame)
+            if position is None or position <= self._last_decoded:
+                continue
+            if first_position is None:
+                first_position = position
+            self._last_decoded = position
+            self._remember(position, av_frame)
+            if position == index:
+                return self._frame(index, av_frame, True)
+            if position > index:
+                if fresh and first_position > index:
+                    return None
+                self.problems.append(DecodeProblem(self.time_of(index), f"frame {index} is undecodable"))
+                return self._frame(position, av_frame, False)
+        # End of the readable data before the target: damaged or past a truncation.
+        self._decoder = None
+        if fresh and first_position is None:
+            return None
+        nearest = self._nearest_cached(index)
+        if nearest is None:
+            return None
+        self.problems.append(DecodeProblem(self.time_of(index), f"frame {index} is undecodable"))
+        return self._frame(nearest, self._cache[nearest], False)
+
+    def _nearest_cached(self, index: int) -> int | None:
+        if not self._cache:
+            return None
+        return min(self._cache, key=lambda i: abs(i - index))
+
+    def read_at(self, time_s: float) -> Frame:
+        return self.read(self.index_at(time_s))
+
+    # ------------------------------------------------------------------ sampling
+    def sample_indices(
+        self, fps: float, start_s: float | None = None, end_s: float | None = None
+    ) -> np.ndarray:
+        """Frame indices that sample [start_s, end_s) at `fps`: for each sampling instant the
+        frame on screen then. Works for variable frame rate because it goes by timestamps."""
+        if fps <= 0:
+            raise ValueError("sampling rate must be positive")
+        start = max(0.0, start_s or 0.0)
+        end = self.info.duration_s if end_s is None else min(end_s, self.info.duration_s)
+        if end <= start:
+            return np.zeros(0, dtype=np.int64)
+        instants = np.arange(start, end, 1.0 / fps)
+        positions = np.searchsorted(self._index.times, instants + 1e-9, side="right") - 1
+        return np.unique(np.clip(positions, 0, len(self._index.pts) - 1)).astype(np.int64)
+
+    def iter_frames(self, indices: np.ndarray | list[int]) -> Iterator[Frame]:
+        """Decode sequentially and yield the wanted frames in order; frames in between are
+        decoded (the codec needs them) but never converted. Seeks only across gaps larger than
+        a group of pictures."""
+        wanted = sorted({self._clamp(int(i)) for i in indices})
+        if not wanted:
+            return
+        self._seek_to(self.keyframe_before(wanted[0]))
+        self._decoder = self._decode_frames()
+        cursor = 0
+        while cursor < len(wanted):
+            target = wanted[cursor]
+            if self._last_decoded < self.keyframe_before(target) - 1:
+                self._seek_to(self.keyframe_before(target))
+                self._decoder = self._decode_frames()
+            produced = False
+            for av_frame in self._decoder:
+                position = self._position_of(av_frame)
+                if position is None or position <= self._last_decoded:
+                    continue
+                self._last_decoded = position
+                if position < target:
+                    continue
+                if position > target:
+                    # The target did not decode; report it and move on without losing this frame.
+                    while cursor < len(wanted) and wanted[cursor] < position:
+                        self.problems.append(
+                            DecodeProblem(self.time_of(wanted[cursor]), f"frame {wanted[cursor]} is undecodable; skipped")
+                        )
+                        cursor += 1
+                    if cursor < len(wanted) and wanted[cursor] == position:
+                        yield self._frame(position, av_frame, True)
+                        cursor += 1
+                    produced = True
+                    break
+                yield self._frame(position, av_frame, True)
+                cursor += 1
+                produced = True
+                break
+            if not produced:
+                for missing in wanted[cursor:]:
+                    self.problems.append(
+                        DecodeProblem(self.time_of(missing), f"frame {missing} could not be read (end of readable data)")
+                    )
+                return
+
+    def iter_sampled(
+        self, fps: float, start_s: float | None = None, end_s: float | None = None
+    ) -> Iterator[Frame]:
+        return self.iter_frames(self.sample_indices(fps, start_s, end_s))
+
+    # ------------------------------------------------------------------ lifetime
+    def close(self) -> None:
+        self._cache.clear()
+        self._decoder = None
+        self._container.close()
+
+    def __enter__(self) -> VideoSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
