@@ -128,8 +128,8 @@ def _tissue(width: int, height: int, seed: int = 7) -> np.ndarray:
     for scale, weight in ((64, 0.5), (16, 0.3), (4, 0.2)):
         noise = rng.random((height * 2 // scale + 2, width * 2 // scale + 2)).astype(np.float32)
         base += weight * cv2.resize(noise, (width * 2, height * 2), interpolation=cv2.INTER_CUBIC)[..., None]
-    colour = np.array([228, 150, 130], np.float32)  # pink-orange peritoneum
-    shade = np.array([160, 70, 60], np.float32)
+    colour = np.array([238, 178, 140], np.float32)  # pale peritoneum and fat
+    shade = np.array([172, 112, 80], np.float32)
     tissue = shade + (colour - shade) * np.clip(base, 0, 1)
     return tissue.clip(0, 255).astype(np.uint8)
 
@@ -180,7 +180,7 @@ def demo_frame_drawer(width: int = DEMO_SIZE[0], height: int = DEMO_SIZE[1]) -> 
         _draw_instrument(image, (0, height * 0.95), tip1, 0.5 + 0.5 * np.sin(t * 2))
         if 18.0 <= t <= 21.0:
             flap = (int(tip1[0]), int(tip1[1]))
-            cv2.ellipse(image, flap, (42, 30), -20, 0, 360, (200, 120, 105), -1, cv2.LINE_AA)
+            cv2.ellipse(image, flap, (42, 30), -20, 0, 360, (214, 150, 112), -1, cv2.LINE_AA)
         # Instrument 2 (right suction): enters at 6 s, works the bleed, leaves at 25 s.
         presence = _smoothstep((t - 6.0) / 1.5) * (1.0 - _smoothstep((t - 24.5) / 1.5))
         if presence > 0.02:

@@ -1,0 +1,350 @@
+"""The case file: one SQLite database (`.scrub`) per analysed video.
+
+It holds the video's fingerprint (so a case is never applied to the wrong video), its metadata,
+the analysis settings and the models that produced the results, every analysed frame's results
+(instruments with tips, bleeding mask and area, classifier scores), small thumbnails for reports
+and scrubbing, bookmarks with notes, and what the user typed about the case.
+
+Results are written in small transactions in WAL mode: a crash or `kill -9` loses at most the
+batch in flight, and the next analysis resumes from what is on disk. Each thread opens its own
+`CaseStore` (SQLite connections are not shared across threads).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from scrubline.core.results import BleedingMask, FrameResult, Instrument
+
+SCHEMA_VERSION = 1
+SUFFIX = ".scrub"
+BOOKMARK_CATEGORIES = ("teaching point", "complication", "good technique", "note")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS frames (
+    frame INTEGER PRIMARY KEY,
+    time_s REAL NOT NULL,
+    n_instruments INTEGER NOT NULL,
+    tips_visible INTEGER NOT NULL,
+    tips_hidden INTEGER NOT NULL,
+    bleeding_fraction REAL,
+    bleeding_mask BLOB,
+    scores TEXT
+);
+CREATE TABLE IF NOT EXISTS instruments (
+    frame INTEGER NOT NULL,
+    label TEXT NOT NULL,
+    score REAL NOT NULL,
+    x1 REAL NOT NULL, y1 REAL NOT NULL, x2 REAL NOT NULL, y2 REAL NOT NULL,
+    tip_x REAL, tip_y REAL,
+    tip_score REAL NOT NULL,
+    tip_visible INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS instruments_frame ON instruments(frame);
+CREATE TABLE IF NOT EXISTS thumbnails (frame INTEGER PRIMARY KEY, time_s REAL NOT NULL, jpeg BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS bookmarks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    time_s REAL NOT NULL,
+    frame INTEGER NOT NULL,
+    category TEXT NOT NULL,
+    note TEXT NOT NULL,
+    created REAL NOT NULL
+);
+"""
+
+
+class StoreError(Exception):
+    """A case file that cannot be used; the message says why."""
+
+
+def user_cache_dir() -> Path:
+    """Where cases live by default: per user, never beside (possibly read-only) videos."""
+    override = os.environ.get("SCRUBLINE_CACHE")
+    if override:
+        return Path(override)
+    if sys.platform == "win32":
+        root = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
+        return root / "Scrubline" / "cases"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "Scrubline" / "cases"
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "scrubline" / "cases"
+
+
+def default_case_path(fingerprint: str) -> Path:
+    return user_cache_dir() / f"{fingerprint}{SUFFIX}"
+
+
+@dataclass
+class Bookmark:
+    id: int
+    time_s: float
+    frame: int
+    category: str
+    note: str
+
+
+def encode_mask(mask: np.ndarray) -> bytes:
+    import cv2
+
+    ok, data = cv2.imencode(".png", mask)
+    if not ok:
+        raise StoreError("could not encode a bleeding mask")
+    return bytes(data)
+
+
+def decode_mask(blob: bytes) -> np.ndarray:
+    import cv2
+
+    return cv2.imdecode(np.frombuffer(blob, np.uint8), cv2.IMREAD_UNCHANGED)
+
+
+class CaseStore:
+    def __init__(self, path: str | os.PathLike[str], *, create: bool = False) -> None:
+        self.path = Path(path)
+        if not create and not self.path.exists():
+            raise StoreError(f"case file {self.path} does not exist")
+        if create:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create the folder for {self.path}: {exc.strerror}") from exc
+        try:
+            self._db = sqlite3.connect(str(self.path), timeout=30.0)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+            version = self.get_meta("schema_version")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path.name} is not a Scrubline case file ({exc})") from exc
+        if version is None:
+            self.set_meta("schema_version", SCHEMA_VERSION)
+        elif int(version) > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path.name} was written by a newer Scrubline (case schema {version}); "
+                "update Scrubline to open it"
+            )
+
+    # ------------------------------------------------------------------ opening for a video
+    @classmethod
+    def for_video(cls, video_info: Any, path: str | os.PathLike[str] | None = None) -> CaseStore:
+        """Open (or create) the case for a video; refuse a case made from another video."""
+        target = Path(path) if path else default_case_path(video_info.fingerprint)
+        store = cls(target, create=True)
+        known = store.get_meta("video")
+        if known is None:
+            store.set_meta("video", video_info.to_dict())
+            store.set_meta("created", time.time())
+        elif known.get("fingerprint") != video_info.fingerprint:
+            store.close()
+            raise StoreError(
+                f"case {target.name} belongs to another video ({known.get('name')}, "
+                f"fingerprint {known.get('fingerprint')}), not {video_info.name}"
+            )
+        return store
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        try:
+            with self._db:
+                yield self._db
+        except sqlite3.OperationalError as exc:
+            text = str(exc)
+            if "full" in text or "disk" in text:
+                raise StoreError(
+                    f"cannot write to {self.path.name}: the disk is full; results saved so far are kept"
+                ) from exc
+            raise StoreError(f"cannot write to {self.path.name}: {text}") from exc
+
+    # ------------------------------------------------------------------ metadata
+    def get_meta(self, key: str, default: Any = None) -> Any:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else default
+
+    def set_meta(self, key: str, value: Any) -> None:
+        with self._transaction() as db:
+            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, json.dumps(value)))
+
+    @property
+    def video(self) -> dict[str, Any]:
+        return self.get_meta("video", {})
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return self.get_meta("settings", {})
+
+    @property
+    def models(self) -> list[dict[str, Any]]:
+        return self.get_meta("models", [])
+
+    @property
+    def case_info(self) -> dict[str, str]:
+        """What the user typed: label, procedure, date, surgeon, reviewer."""
+        return self.get_meta("case_info", {})
+
+    def set_case_info(self, **fields: str) -> None:
+        info = self.case_info
+        info.update({k: v for k, v in fields.items() if v is not None})
+        self.set_meta("case_info", info)
+
+    # ------------------------------------------------------------------ results
+    def write_results(self, results: Iterable[FrameResult], thumbnails: Iterable[tuple[int, float, bytes]] = ()) -> None:
+        """One transaction: all of these frames are stored, or none."""
+        frame_rows = []
+        instrument_rows = []
+        for r in results:
+            visible = sum(1 for i in r.instruments if i.tip_visible)
+            frame_rows.append((
+                r.frame, r.time_s, len(r.instruments), visible, len(r.instruments) - visible,
+                r.bleeding.fraction if r.bleeding else None,
+                encode_mask(r.bleeding.mask) if r.bleeding is not None else None,
+                json.dumps(r.scores) if r.scores else None,
+            ))
+            for inst in r.instruments:
+                tip = inst.tip or (None, None)
+                instrument_rows.append((
+                    r.frame, inst.label, inst.score, *inst.box, tip[0], tip[1], inst.tip_score, int(inst.tip_visible),
+                ))
+        frames = [row[0] for row in frame_rows]
+        with self._transaction() as db:
+            if frames:  # re-analysed frames replace their instruments
+                db.execute(f"DELETE FROM instruments WHERE frame IN ({','.join('?' * len(frames))})", frames)
+            db.executemany("INSERT OR REPLACE INTO frames VALUES (?, ?, ?, ?, ?, ?, ?, ?)", frame_rows)
+            db.executemany("INSERT INTO instruments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", instrument_rows)
+            db.executemany("INSERT OR REPLACE INTO thumbnails VALUES (?, ?, ?)", list(thumbnails))
+
+    def clear_results(self) -> None:
+        with self._transaction() as db:
+            db.execute("DELETE FROM frames")
+            db.execute("DELETE FROM instruments")
+            db.execute("DELETE FROM thumbnails")
+
+    def analysed_frames(self) -> np.ndarray:
+        rows = self._db.execute("SELECT frame FROM frames ORDER BY frame").fetchall()
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+    def frame_count(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM frames").fetchone()[0])
+
+    def frames_table(self) -> Any:
+        """One row per analysed frame (pandas): frame, time_s, n_instruments, tips_visible,
+        tips_hidden, bleeding_fraction, scores (dict or None)."""
+        import pandas as pd
+
+        table = pd.read_sql_query(
+            "SELECT frame, time_s, n_instruments, tips_visible, tips_hidden, bleeding_fraction, scores "
+            "FROM frames ORDER BY frame",
+            self._db,
+        )
+        table["scores"] = [json.loads(s) if s else None for s in table["scores"]]
+        return table
+
+    def detections_table(self) -> Any:
+        import pandas as pd
+
+        table = pd.read_sql_query(
+            "SELECT i.frame, f.time_s, i.label, i.score, i.x1, i.y1, i.x2, i.y2, i.tip_x, i.tip_y, "
+            "i.tip_score, i.tip_visible FROM instruments i JOIN frames f ON f.frame = i.frame "
+            "ORDER BY i.frame, i.score DESC",
+            self._db,
+        )
+        table["tip_visible"] = table["tip_visible"].astype(bool)
+        return table
+
+    def result_at(self, frame: int) -> FrameResult | None:
+        row = self._db.execute(
+            "SELECT frame, time_s, bleeding_fraction, bleeding_mask, scores FROM frames WHERE frame = ?", (frame,)
+        ).fetchone()
+        if row is None:
+            return None
+        instruments = [
+            Instrument(
+                label=r[0], score=r[1], box=(r[2], r[3], r[4], r[5]),
+                tip=(r[6], r[7]) if r[6] is not None else None, tip_score=r[8], tip_visible=bool(r[9]),
+            )
+            for r in self._db.execute(
+                "SELECT label, score, x1, y1, x2, y2, tip_x, tip_y, tip_score, tip_visible "
+                "FROM instruments WHERE frame = ? ORDER BY score DESC",
+                (frame,),
+            )
+        ]
+        bleeding = BleedingMask(decode_mask(row[3]), row[2]) if row[3] is not None else None
+        return FrameResult(row[0], row[1], instruments, bleeding, json.loads(row[4]) if row[4] else {})
+
+    def nearest_analysed(self, frame: int) -> int | None:
+        """The analysed frame closest to `frame` (ties go to the earlier one)."""
+        before = self._db.execute("SELECT MAX(frame) FROM frames WHERE frame <= ?", (frame,)).fetchone()[0]
+        after = self._db.execute("SELECT MIN(frame) FROM frames WHERE frame > ?", (frame,)).fetchone()[0]
+        if before is None:
+            return after
+        if after is None:
+            return before
+        return before if frame - before <= after - frame else after
+
+    # ------------------------------------------------------------------ thumbnails
+    def thumbnail_frames(self) -> np.ndarray:
+        rows = self._db.execute("SELECT frame FROM thumbnails ORDER BY frame").fetchall()
+        return np.asarray([r[0] for r in rows], dtype=np.int64)
+
+    def thumbnail(self, frame: int) -> tuple[int, np.ndarray] | None:
+        """The stored thumbnail nearest to `frame` (RGB), with the frame it shows."""
+        row = self._db.execute(
+            "SELECT frame, jpeg FROM thumbnails ORDER BY ABS(frame - ?) LIMIT 1", (frame,)
+        ).fetchone()
+        if row is None:
+            return None
+        import cv2
+
+        image = cv2.imdecode(np.frombuffer(row[1], np.uint8), cv2.IMREAD_COLOR)
+        return int(row[0]), cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+    # ------------------------------------------------------------------ bookmarks
+    def add_bookmark(self, time_s: float, frame: int, note: str = "", category: str = "note") -> int:
+        if category not in BOOKMARK_CATEGORIES:
+            raise StoreError(f"unknown bookmark category '{category}' (use one of {', '.join(BOOKMARK_CATEGORIES)})")
+        with self._transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO bookmarks (time_s, frame, category, note, created) VALUES (?, ?, ?, ?, ?)",
+                (time_s, frame, category, note, time.time()),
+            )
+        return int(cursor.lastrowid or 0)
+
+    def update_bookmark(self, bookmark_id: int, *, note: str | None = None, category: str | None = None) -> None:
+        if category is not None and category not in BOOKMARK_CATEGORIES:
+            raise StoreError(f"unknown bookmark category '{category}'")
+        with self._transaction() as db:
+            if note is not None:
+                db.execute("UPDATE bookmarks SET note = ? WHERE id = ?", (note, bookmark_id))
+            if category is not None:
+                db.execute("UPDATE bookmarks SET category = ? WHERE id = ?", (category, bookmark_id))
+
+    def delete_bookmark(self, bookmark_id: int) -> None:
+        with self._transaction() as db:
+            db.execute("DELETE FROM bookmarks WHERE id = ?", (bookmark_id,))
+
+    def bookmarks(self) -> list[Bookmark]:
+        return [
+            Bookmark(*row)
+            for row in self._db.execute("SELECT id, time_s, frame, category, note FROM bookmarks ORDER BY time_s, id")
+        ]
+
+    # ------------------------------------------------------------------ lifetime
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> CaseStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
