@@ -32,6 +32,9 @@ import numpy as np
 
 log = logging.getLogger("scrubline.video")
 
+# Decoding this many frames costs about as much as one seek (flush + demuxer reposition).
+SEEK_COST_FRAMES = 12
+
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".ts", ".wmv")
 
 
@@ -228,7 +231,10 @@ class VideoSource:
         if count > 1:
             frame_step = float(np.median(steps))
             duration = float(index.times[-1]) + frame_step
-            variable = bool(steps.size and (steps.max() - steps.min()) > 0.25 * frame_step)
+            # Variable rate: many frame intervals off the typical one. A few long gaps are
+            # dropped or damaged frames in a constant-rate file, reported below.
+            irregular = np.abs(steps - frame_step) > 0.25 * frame_step
+            variable = bool(irregular.mean() > 0.05)
             if nominal <= 0 or variable:
                 nominal = (count - 1) / max(float(index.times[-1]), 1e-9)
         else:
@@ -239,6 +245,22 @@ class VideoSource:
         if (rotation // 90) % 2:
             width, height = height, width
         self._rotation = rotation
+        if count > 2 and not variable:
+            step = float(np.median(steps))
+            for at in np.nonzero(steps > 1.5 * step)[0][:20]:
+                missing = int(round(steps[at] / step)) - 1
+                self.problems.append(
+                    DecodeProblem(float(index.times[at]), f"{missing} frame(s) missing after {index.times[at]:.2f} s (damaged data)")
+                )
+        container_duration = (self._container.duration or 0) / 1_000_000
+        if container_duration > duration + 1.0:
+            self.problems.append(
+                DecodeProblem(
+                    duration,
+                    f"the container says the video lasts {container_duration:.1f} s but frames end at "
+                    f"{duration:.1f} s (the file may be truncated)",
+                )
+            )
         declared = self._stream.frames
         if declared and declared > count * 1.02 + 2:
             self.problems.append(
@@ -341,7 +363,13 @@ class VideoSource:
         """The frame's place in display order; call once per decoded frame, in output order."""
         if self._ordinal:
             position = self._next_ordinal
-            self._next_ordinal += 1
+            if frame.key_frame:
+                # Damaged data can swallow frames; key frames put the count back in step.
+                keys = self._index.keyframes
+                at = bisect.bisect_left(keys, position)
+                if at < len(keys):
+                    position = int(keys[at])
+            self._next_ordinal = position + 1
             return position if position < len(self._index.pts) else None
         stamp = frame.pts if frame.pts is not None else frame.dts
         if stamp is None:
@@ -458,7 +486,8 @@ class VideoSource:
         cursor = 0
         while cursor < len(wanted):
             target = wanted[cursor]
-            if self._last_decoded < self.keyframe_before(target) - 1:
+            # Seek only when it skips more decoding than a seek costs.
+            if self.keyframe_before(target) - self._last_decoded > SEEK_COST_FRAMES:
                 self._seek_to(self.keyframe_before(target))
                 self._decoder = self._decode_frames()
             produced = False
@@ -481,7 +510,10 @@ class VideoSource:
                         cursor += 1
                     produced = True
                     break
-                yield self._frame(position, av_frame, True)
+                if av_frame.is_corrupt:
+                    self.problems.append(DecodeProblem(self.time_of(position), f"frame {position} is damaged; skipped"))
+                else:
+                    yield self._frame(position, av_frame, True)
                 cursor += 1
                 produced = True
                 break

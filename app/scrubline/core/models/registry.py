@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from scrubline.core.models.manifest import Manifest, ManifestError, load_manifest
+from scrubline.core.paths import bundled_dir
 
 log = logging.getLogger("scrubline.models")
 
@@ -17,17 +17,7 @@ USER_MODELS_ENV = "SCRUBLINE_MODELS"
 
 
 def bundled_models_dir() -> Path:
-    """`models/` beside `app/` in a checkout or editable install; inside a PyInstaller bundle,
-    `models/` beside the executable's data; after a wheel install, `share/scrubline/models`."""
-    candidates = []
-    if getattr(sys, "frozen", False):
-        candidates.append(Path(getattr(sys, "_MEIPASS", Path(sys.executable).parent)) / "models")
-    candidates.append(Path(__file__).resolve().parents[4] / "models")
-    candidates.append(Path(sys.prefix) / "share" / "scrubline" / "models")
-    for path in candidates:
-        if path.is_dir():
-            return path
-    return candidates[-1]
+    return bundled_dir("models")
 
 
 @dataclass

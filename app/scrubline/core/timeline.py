@@ -1,0 +1,239 @@
+"""Per-frame results → tracks and episodes: what the window's lanes, the exports and the report's
+figures all draw from, computed once from the case store.
+
+Tracks are sampled at the analysed frames: tool presence per label, tip visibility (visible /
+hidden tip counts) and bleeding area fraction. Episodes are time spans with a start and an end:
+bleeding above a threshold, an instrument in view with its tip hidden, surgical phases, and
+bookmarks (zero-length).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from scrubline.core.store import CaseStore
+
+EPISODE_KINDS = ("bleeding", "tip_hidden", "phase", "bookmark")
+
+
+@dataclass(frozen=True)
+class TimelineSettings:
+    bleeding_threshold: float = 0.03  # area fraction that counts as a bleeding frame
+    min_episode_s: float = 1.0  # shorter runs are noise
+    merge_gap_s: float = 1.0  # runs separated by less are one episode
+    presence_score: float = 0.5  # instruments below this score do not count as present
+
+
+@dataclass(frozen=True)
+class Episode:
+    kind: str
+    label: str
+    start_s: float
+    end_s: float
+    peak: float | None = None
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+    def contains(self, time_s: float) -> bool:
+        return self.start_s <= time_s < self.end_s
+
+
+@dataclass
+class Timeline:
+    frames: np.ndarray  # analysed frame indices
+    times: np.ndarray  # their times (s)
+    sample_period_s: float
+    duration_s: float  # of the video
+    labels: list[str]  # tool classes seen (presence columns)
+    presence: np.ndarray  # [n_frames, n_labels] 0/1
+    tips_visible: np.ndarray  # [n_frames] counts
+    tips_hidden: np.ndarray
+    bleeding: np.ndarray  # [n_frames] area fraction, NaN where not measured
+    episodes: list[Episode] = field(default_factory=list)
+    settings: TimelineSettings = field(default_factory=TimelineSettings)
+
+    @property
+    def n_instruments(self) -> np.ndarray:
+        return self.tips_visible + self.tips_hidden
+
+    @property
+    def tip_visibility(self) -> np.ndarray:
+        """Fraction of instruments in view whose tip is visible; NaN with none in view."""
+        total = self.n_instruments.astype(float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(total > 0, self.tips_visible / np.maximum(total, 1), np.nan)
+
+    def episodes_of(self, kind: str) -> list[Episode]:
+        return [e for e in self.episodes if e.kind == kind]
+
+    def phase_at(self, time_s: float) -> str | None:
+        return next((e.label for e in self.episodes_of("phase") if e.contains(time_s)), None)
+
+    def phase_per_frame(self) -> list[str]:
+        phases = self.episodes_of("phase")
+        out = []
+        for t in self.times:
+            out.append(next((p.label for p in phases if p.contains(float(t))), ""))
+        return out
+
+    def events(self) -> list[tuple[float, str]]:
+        """Moments worth jumping to, in time order: starts of bleeding and tip-hidden episodes,
+        phase changes and bookmarks."""
+        found = [(e.start_s, f"{e.kind}: {e.label}") for e in self.episodes if e.kind != "phase"]
+        phases = self.episodes_of("phase")
+        found += [(p.start_s, f"phase: {p.label}") for p in phases[1:]]
+        return sorted(found)
+
+    def next_event(self, time_s: float, kinds: Sequence[str] = EPISODE_KINDS) -> float | None:
+        starts = [t for t, label in self.events() if label.split(":")[0] in kinds and t > time_s + 1e-6]
+        return min(starts) if starts else None
+
+    def previous_event(self, time_s: float, kinds: Sequence[str] = EPISODE_KINDS) -> float | None:
+        starts = [t for t, label in self.events() if label.split(":")[0] in kinds and t < time_s - 1e-6]
+        return max(starts) if starts else None
+
+    def totals(self) -> dict[str, Any]:
+        """Per-track totals for summaries (seconds are analysed-sample seconds)."""
+        period = self.sample_period_s
+        per_label = {
+            label: {
+                "time_in_view_s": round(float(self.presence[:, i].sum() * period), 2),
+                "entries": int(_rising_edges(self.presence[:, i])),
+            }
+            for i, label in enumerate(self.labels)
+        }
+        bleeding = self.episodes_of("bleeding")
+        hidden = self.episodes_of("tip_hidden")
+        measured = self.bleeding[~np.isnan(self.bleeding)]
+        return {
+            "analysed_frames": int(len(self.frames)),
+            "analysed_span_s": [float(self.times[0]), float(self.times[-1] + period)] if len(self.times) else None,
+            "tools": per_label,
+            "bleeding_episodes": len(bleeding),
+            "bleeding_total_s": round(sum(e.duration_s for e in bleeding), 2),
+            "bleeding_peak_fraction": round(float(measured.max()), 4) if measured.size else None,
+            "tip_hidden_episodes": len(hidden),
+            "tip_hidden_total_s": round(sum(e.duration_s for e in hidden), 2),
+            "tip_hidden_longest_s": round(max((e.duration_s for e in hidden), default=0.0), 2),
+            "phases": {
+                label: round(sum(e.duration_s for e in self.episodes_of("phase") if e.label == label), 2)
+                for label in dict.fromkeys(e.label for e in self.episodes_of("phase"))
+            },
+        }
+
+
+def _rising_edges(flags: np.ndarray) -> int:
+    padded = np.concatenate([[0], flags.astype(int)])
+    return int(((padded[1:] == 1) & (padded[:-1] == 0)).sum())
+
+
+def spans_from_flags(
+    times: np.ndarray,
+    flags: np.ndarray,
+    *,
+    period: float,
+    min_duration: float,
+    merge_gap: float,
+    values: np.ndarray | None = None,
+) -> list[tuple[float, float, float | None]]:
+    """Runs of True samples → (start, end, peak value) spans. Each sample stands for the
+    interval [t, t + period); runs closer than `merge_gap` merge; shorter than `min_duration`
+    are dropped."""
+    spans: list[list[float]] = []
+    peak: list[float | None] = []
+    for i in np.nonzero(flags)[0]:
+        t = float(times[i])
+        value = float(values[i]) if values is not None else None
+        if spans and t - spans[-1][1] <= merge_gap + 1e-9:
+            spans[-1][1] = t + period
+            if value is not None:
+                peak[-1] = value if peak[-1] is None else max(peak[-1], value)
+        else:
+            spans.append([t, t + period])
+            peak.append(value)
+    return [
+        (start, end, p)
+        for (start, end), p in zip(spans, peak, strict=True)
+        if end - start >= min_duration - 1e-9
+    ]
+
+
+def build_timeline(
+    store: CaseStore,
+    settings: TimelineSettings | None = None,
+    phase_template: Any = None,
+) -> Timeline:
+    settings = settings or TimelineSettings()
+    table = store.frames_table()
+    detections = store.detections_table()
+    frames = table["frame"].to_numpy(dtype=np.int64)
+    times = table["time_s"].to_numpy(dtype=float)
+    video = store.video
+    fps_setting = float(store.settings.get("fps") or 0)
+    if len(times) > 1:
+        period = float(np.median(np.diff(times)))
+    else:
+        period = 1.0 / fps_setting if fps_setting > 0 else 1.0
+
+    present = detections[detections["score"] >= settings.presence_score]
+    labels = sorted(present["label"].unique().tolist())
+    presence = np.zeros((len(frames), len(labels)), dtype=np.uint8)
+    if len(frames) and labels:
+        row_of = {int(f): i for i, f in enumerate(frames)}
+        col_of = {label: j for j, label in enumerate(labels)}
+        for frame, label in zip(present["frame"], present["label"], strict=True):
+            presence[row_of[int(frame)], col_of[label]] = 1
+    visible = np.zeros(len(frames), dtype=np.int64)
+    hidden = np.zeros(len(frames), dtype=np.int64)
+    if len(present):
+        per_frame = present.groupby("frame")["tip_visible"]
+        shown, total = per_frame.sum(), per_frame.size()
+        visible = shown.reindex(frames, fill_value=0).to_numpy(dtype=np.int64)
+        hidden = (total - shown).reindex(frames, fill_value=0).to_numpy(dtype=np.int64)
+    bleeding = table["bleeding_fraction"].to_numpy(dtype=float)
+
+    timeline = Timeline(
+        frames=frames,
+        times=times,
+        sample_period_s=period,
+        duration_s=float(video.get("duration_s", times[-1] + period if len(times) else 0.0)),
+        labels=labels,
+        presence=presence,
+        tips_visible=visible,
+        tips_hidden=hidden,
+        bleeding=bleeding,
+        settings=settings,
+    )
+    span_args = {"period": period, "min_duration": settings.min_episode_s, "merge_gap": settings.merge_gap_s}
+    bleeding_flags = np.nan_to_num(bleeding, nan=0.0) >= settings.bleeding_threshold
+    for start, end, peak in spans_from_flags(times, bleeding_flags, values=np.nan_to_num(bleeding), **span_args):
+        timeline.episodes.append(Episode("bleeding", "bleeding", start, end, peak))
+    for start, end, _ in spans_from_flags(times, hidden > 0, **span_args):
+        timeline.episodes.append(Episode("tip_hidden", "tip hidden", start, end, None))
+    timeline.episodes.extend(_phases(timeline, phase_template))
+    for mark in store.bookmarks():
+        timeline.episodes.append(Episode("bookmark", mark.note or mark.category, mark.time_s, mark.time_s, None))
+    timeline.episodes.sort(key=lambda e: (e.start_s, EPISODE_KINDS.index(e.kind)))
+    return timeline
+
+
+def _phases(timeline: Timeline, template: Any) -> list[Episode]:
+    """Phase episodes from the procedure template over the presence and bleeding tracks."""
+    if template is None or not len(timeline.times):
+        return []
+    import pandas as pd
+
+    from scrubline.core.phases import recognise_phases
+
+    presence = pd.DataFrame(timeline.presence, index=pd.Index(timeline.times, name="time_s"), columns=timeline.labels)
+    presence["bleeding"] = np.nan_to_num(timeline.bleeding)
+    return [
+        Episode("phase", p.label, float(p.start_s), float(p.end_s), None)
+        for p in recognise_phases(presence, template)
+    ]
