@@ -1,0 +1,343 @@
+"""The `scrubline` command: the desktop window by default, and headless subcommands for batches.
+
+    scrubline [VIDEO]                      open the window (the generated demo case without VIDEO)
+    scrubline analyze VIDEO [-o CASE]      analyse into a case file, resuming what was done
+    scrubline export CASE -o DIR           frames.csv, detections.csv, episodes.csv, summary.json
+    scrubline report CASE -o FILE.pdf      the post-op debrief
+    scrubline models                       the models found, with their validation figures
+    scrubline demo                         render and analyse the synthetic demo clip
+    scrubline bench [VIDEO]                speed and memory figures
+
+Exit codes a script can rely on: 0 success; 2 bad input or usage (one line `error: ...` on
+stderr, no traceback unless --debug); 130 interrupted (what was analysed is kept); 1 an
+unexpected failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from scrubline import __version__
+
+EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class UsageError(Exception):
+    """Bad arguments or input detected by the command itself."""
+
+
+# ---------------------------------------------------------------------------- helpers
+def _registry(args: argparse.Namespace) -> Any:
+    from scrubline.core.models import load_registry
+
+    registry = load_registry([Path(d) for d in getattr(args, "models", None) or []])
+    for problem in registry.problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    return registry
+
+
+def _open_case(target: str, must_exist: bool = True) -> Any:
+    """A case from a `.scrub` path, or the default case of a video path."""
+    from scrubline.core.store import SUFFIX, CaseStore, default_case_path
+    from scrubline.core.video import VideoSource
+
+    path = Path(target)
+    if path.suffix == SUFFIX:
+        return CaseStore(path)
+    if not path.exists():
+        raise UsageError(f"{target}: no such case file or video")
+    with VideoSource(path) as source:
+        case = default_case_path(source.info.fingerprint)
+    if must_exist and not case.exists():
+        raise UsageError(f"{path.name} has not been analysed yet (run: scrubline analyze {target})")
+    return CaseStore.for_video(source.info, case)
+
+
+class ProgressBar:
+    """A one-line progress bar on stderr (a line per 10% when stderr is not a terminal)."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
+        self.tty = sys.stderr.isatty()
+        self._last_decile = -1
+
+    def __call__(self, fraction: float, message: str) -> None:
+        if self.quiet:
+            return
+        if self.tty:
+            filled = int(fraction * 30)
+            sys.stderr.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {fraction:4.0%} {message}\033[K")
+            sys.stderr.flush()
+        else:
+            decile = int(fraction * 10)
+            if decile != self._last_decile:
+                self._last_decile = decile
+                print(f"{fraction:4.0%} {message}", file=sys.stderr)
+
+    def done(self) -> None:
+        if self.tty and not self.quiet:
+            sys.stderr.write("\n")
+
+
+# ---------------------------------------------------------------------------- commands
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from scrubline.core.analysis import AnalysisSettings, PlainTaskState, analyse_video
+
+    if args.fps <= 0:
+        raise UsageError("--fps must be positive")
+    if args.start is not None and args.end is not None and args.end <= args.start:
+        raise UsageError("--end must be after --start")
+    settings = AnalysisSettings(
+        fps=args.fps, start_s=args.start, end_s=args.end, device=args.device,
+        model_ids=args.model or None, batch_size=args.batch, threads=args.threads,
+    )
+    bar = ProgressBar(args.quiet)
+    state = PlainTaskState(bar)
+    previous = signal.signal(signal.SIGINT, lambda *_: state.cancel())
+    try:
+        report = analyse_video(
+            args.video, args.output, settings, registry=_registry(args), state=state, fresh=args.fresh
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        bar.done()
+    for notice in report.notices:
+        print(f"warning: {notice}", file=sys.stderr)
+    for problem in report.problems[:20]:
+        print(f"warning: {problem}", file=sys.stderr)
+    saved = report.already_done + report.done_now
+    if report.cancelled:
+        print(
+            f"cancelled: {saved} of {report.planned} frames are saved in {report.case_path}; "
+            "run the same command again to resume",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    rate = report.done_now / report.elapsed_s if report.elapsed_s > 0 else 0.0
+    print(
+        f"analysed {report.done_now} frames ({report.already_done} already done) in "
+        f"{report.elapsed_s:.1f} s ({rate:.1f} frames/s) → {report.case_path}"
+    )
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from scrubline.core.export import export_case
+
+    with _open_case(args.case) as store:
+        if store.frame_count() == 0:
+            print("warning: the case has no analysed frames; exporting empty tables", file=sys.stderr)
+        written = export_case(store, args.output, _registry(args))
+    for path in written:
+        print(path)
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from scrubline.report import ReportOptions, write_report
+
+    options = ReportOptions(
+        page_size=args.page_size, label=args.label, procedure=args.procedure,
+        surgeon=args.surgeon, reviewer=args.reviewer, date=args.date,
+        video_path=Path(args.video) if args.video else None,
+    )
+    with _open_case(args.case) as store:
+        path = write_report(store, Path(args.output), options, registry=_registry(args))
+    print(path)
+    return EXIT_OK
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    registry = _registry(args)
+    rows = []
+    for manifest in sorted(registry.manifests.values(), key=lambda m: (m.task, m.id)):
+        rows.append({
+            "id": manifest.id, "version": manifest.version, "task": manifest.task, "name": manifest.name,
+            "file": manifest.file.name, "licence": manifest.licence, "metrics": manifest.metrics,
+            "training_data": manifest.training.get("data", ""), "card": str(manifest.card or ""),
+            "source": str(manifest.source),
+        })
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    if not rows:
+        print("no models found")
+    for row in rows:
+        print(f"{row['id']} {row['version']}  [{row['task']}]  {row['name']}")
+        print(f"    file: {row['file']}   card: {row['card']}")
+        print(f"    licence: {row['licence']}")
+        if row["training_data"]:
+            print(f"    trained on: {row['training_data']}")
+        if row["metrics"]:
+            figures = ", ".join(f"{k} {_fmt(v)}" for k, v in row["metrics"].items())
+            print(f"    validation: {figures}")
+        else:
+            print("    validation: none measured")
+    return EXIT_OK
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)
+
+
+def demo_video_path() -> Path:
+    from scrubline.core.store import user_cache_dir
+
+    return user_cache_dir().parent / "demo" / "scrubline-demo.mp4"
+
+
+def ensure_demo_video() -> Path:
+    from scrubline.core.demo import render_demo_clip
+
+    path = demo_video_path()
+    if not path.exists():
+        partial = path.with_suffix(".part.mp4")
+        render_demo_clip(partial)
+        partial.replace(path)
+    return path
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    video = ensure_demo_video()
+    print(f"demo clip: {video}")
+    if args.no_analyse:
+        return EXIT_OK
+    args.video, args.output, args.fresh = str(video), None, False
+    return cmd_analyze(args)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from scrubline.core.bench import run_bench
+
+    results = run_bench(Path(args.video) if args.video else None, quick=args.quick, registry=_registry(args),
+                        log=None if args.json else print)
+    if args.json:
+        print(json.dumps(results, indent=2))
+    return EXIT_OK
+
+
+def cmd_gui(args: argparse.Namespace) -> int:
+    try:
+        from scrubline.ui.app import run_app
+    except ImportError as exc:
+        raise UsageError(f"the desktop window cannot start: {exc}") from exc
+    return run_app(args.video, models_dirs=[Path(d) for d in args.models or []])
+
+
+# ---------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="scrubline", description="Offline review of surgical video.")
+    parser.add_argument("--version", action="version", version=f"scrubline {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
+    sub = parser.add_subparsers(dest="command")
+
+    def with_models(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--models", action="append", metavar="DIR",
+                       help="a folder of extra models (manifest + ONNX), merged over the bundled ones")
+        return p
+
+    gui = with_models(sub.add_parser("gui", help="open the desktop window (default)"))
+    gui.add_argument("video", nargs="?", help="a video to open; the demo case without it")
+    gui.set_defaults(func=cmd_gui)
+
+    def analysis_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--fps", type=float, default=5.0, help="frames analysed per second of video (default 5)")
+        p.add_argument("--start", type=float, metavar="S", help="start of the analysed range (s)")
+        p.add_argument("--end", type=float, metavar="S", help="end of the analysed range (s)")
+        p.add_argument("--device", default="cpu", choices=["cpu", "auto", "cuda", "coreml", "directml"],
+                       help="execution provider (default cpu; falls back to cpu with a warning)")
+        p.add_argument("--model", action="append", metavar="ID", help="run only these model ids")
+        p.add_argument("--batch", type=int, default=4, help="frames per inference batch")
+        p.add_argument("--threads", type=int, default=0, help="inference threads (0: automatic)")
+        p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    analyze = with_models(sub.add_parser("analyze", aliases=["analyse"], help="analyse a video into a case file"))
+    analyze.add_argument("video")
+    analyze.add_argument("-o", "--output", metavar="CASE", help="case file (default: the per-user cache)")
+    analyze.add_argument("--fresh", action="store_true", help="discard earlier results and start again")
+    analysis_options(analyze)
+    analyze.set_defaults(func=cmd_analyze)
+
+    export = with_models(sub.add_parser("export", help="write CSV and JSON tables of a case"))
+    export.add_argument("case", help="a .scrub case file, or an analysed video")
+    export.add_argument("-o", "--output", required=True, metavar="DIR")
+    export.set_defaults(func=cmd_export)
+
+    report = with_models(sub.add_parser("report", help="write the PDF debrief of a case"))
+    report.add_argument("case", help="a .scrub case file, or an analysed video")
+    report.add_argument("-o", "--output", required=True, metavar="FILE.pdf")
+    report.add_argument("--page-size", choices=["A4", "letter"], default="A4")
+    report.add_argument("--label", help="case label as it should appear (nothing else identifies the case)")
+    report.add_argument("--procedure")
+    report.add_argument("--surgeon")
+    report.add_argument("--reviewer")
+    report.add_argument("--date")
+    report.add_argument("--video", help="the video, for key frames at full resolution (optional)")
+    report.set_defaults(func=cmd_report)
+
+    models = with_models(sub.add_parser("models", help="list the models and their validation figures"))
+    models.add_argument("--json", action="store_true")
+    models.set_defaults(func=cmd_models)
+
+    demo = with_models(sub.add_parser("demo", help="render the synthetic demo clip and analyse it"))
+    demo.add_argument("--no-analyse", action="store_true")
+    analysis_options(demo)
+    demo.set_defaults(func=cmd_demo)
+
+    bench = with_models(sub.add_parser("bench", help="measure decoding, analysis, seeking, opening and memory"))
+    bench.add_argument("video", nargs="?", help="a video to measure on (default: generated clips)")
+    bench.add_argument("--json", action="store_true", help="one JSON object")
+    bench.add_argument("--quick", action="store_true", help="short clips; under a minute")
+    bench.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    commands = {"gui", "analyze", "analyse", "export", "report", "models", "demo", "bench"}
+    first_positional = next((a for a in argv if not a.startswith("-")), None)
+    if first_positional not in commands and not any(a in ("-h", "--help", "--version") for a in argv):
+        argv.insert(next((i for i, a in enumerate(argv) if not a.startswith("-")), len(argv)), "gui")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.WARNING,
+        format="%(levelname)s: %(message)s",
+    )
+    from scrubline.core.models import ManifestError, ModelError
+    from scrubline.core.store import StoreError
+    from scrubline.core.video import VideoError
+
+    started = time.monotonic()
+    try:
+        return int(args.func(args))
+    except (UsageError, VideoError, StoreError, ModelError, ManifestError, KeyError, OSError) as exc:
+        if args.debug:
+            raise
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        if isinstance(exc, OSError) and exc.filename:
+            message = f"{exc.filename}: {exc.strerror}"
+        print(f"error: {message}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print(f"\ninterrupted after {time.monotonic() - started:.0f} s", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(f"error: unexpected failure: {exc} (run with --debug for details)", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

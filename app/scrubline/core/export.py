@@ -1,0 +1,168 @@
+"""Exports with a documented, stable schema (see README, "Export schema"): `frames.csv`,
+`detections.csv`, `episodes.csv` and `summary.json`, all from pandas over the case store.
+
+`case_summary` is also what the report and the window show as the case's headline numbers, so
+every consumer reads one computation.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from scrubline import __version__
+from scrubline.core.models import Registry, load_model, load_registry
+from scrubline.core.paths import resources_dir
+from scrubline.core.store import CaseStore
+from scrubline.core.timeline import Timeline, TimelineSettings, build_timeline
+
+EXPORT_SCHEMA = 1
+DEFAULT_PROCEDURE = "generic"
+VIDEO_FIELDS = ("name", "frame_count", "fps", "duration_s", "width", "height", "rotation", "codec",
+                "container", "variable_frame_rate", "fingerprint")
+
+
+def procedure_templates() -> dict[str, Path]:
+    """Bundled procedure templates (phase rules) by name."""
+    folder = resources_dir() / "phases"
+    return {p.stem: p for p in sorted(folder.glob("*.toml"))}
+
+
+def load_procedure(name: str | None) -> Any:
+    """The phase template for a procedure name or a path to a template file; None if no
+    template by that name is bundled."""
+    from scrubline.core.phases import load_template
+
+    if not name:
+        return None
+    path = Path(name)
+    if path.suffix == ".toml" and path.exists():
+        return load_template(path)
+    templates = procedure_templates()
+    return load_template(templates[name]) if name in templates else None
+
+
+def case_timeline(store: CaseStore, settings: TimelineSettings | None = None) -> Timeline:
+    procedure = store.get_meta("procedure", DEFAULT_PROCEDURE)
+    return build_timeline(store, settings, load_procedure(procedure))
+
+
+def column_name(label: str) -> str:
+    return "tool_" + re.sub(r"[^0-9a-zA-Z]+", "_", label).strip("_").lower()
+
+
+def frames_dataframe(timeline: Timeline) -> Any:
+    import pandas as pd
+
+    table = pd.DataFrame({
+        "frame": timeline.frames,
+        "time_s": np.round(timeline.times, 4),
+        "n_instruments": timeline.n_instruments,
+        "tips_visible": timeline.tips_visible,
+        "tips_hidden": timeline.tips_hidden,
+        "bleeding_fraction": np.round(timeline.bleeding, 5),
+        "phase": timeline.phase_per_frame(),
+    })
+    for i, label in enumerate(timeline.labels):
+        table[column_name(label)] = timeline.presence[:, i].astype(int)
+    return table
+
+
+def episodes_dataframe(timeline: Timeline) -> Any:
+    import pandas as pd
+
+    rows = [
+        {"kind": e.kind, "label": e.label, "start_s": round(e.start_s, 3), "end_s": round(e.end_s, 3),
+         "peak": None if e.peak is None else round(e.peak, 5)}
+        for e in timeline.episodes
+    ]
+    return pd.DataFrame(rows, columns=["kind", "label", "start_s", "end_s", "peak"])
+
+
+def outcome_for(store: CaseStore, timeline: Timeline, registry: Registry | None = None) -> dict[str, Any]:
+    """The predicted outcome of the case's bleeding event (or why there is none)."""
+    import pandas as pd
+
+    from scrubline.core.outcome import predict_case_outcome
+
+    registry = registry or load_registry()
+    sequence = registry.by_task("sequence")
+    model = load_model(sequence[0]) if sequence else None
+    video = store.video
+    bleeding = None
+    measured = ~np.isnan(timeline.bleeding)
+    if measured.any():
+        bleeding = pd.Series(timeline.bleeding[measured], index=timeline.times[measured])
+    return predict_case_outcome(
+        store.detections_table(),
+        (int(video.get("width", 0)), int(video.get("height", 0))),
+        timeline.times,
+        model,
+        bleeding=bleeding,
+        event_start_s=store.get_meta("event_start_s"),
+    )
+
+
+def case_summary(store: CaseStore, timeline: Timeline | None = None, registry: Registry | None = None) -> dict[str, Any]:
+    timeline = timeline or case_timeline(store)
+    planned = store.get_meta("planned_frames", [])
+    analysed = len(timeline.frames)
+    return {
+        "schema": EXPORT_SCHEMA,
+        "scrubline_version": __version__,
+        "video": {k: store.video.get(k) for k in VIDEO_FIELDS},
+        "case": store.case_info,
+        "procedure": store.get_meta("procedure", DEFAULT_PROCEDURE),
+        "settings": store.settings,
+        "analysis": {
+            "planned_frames": len(planned),
+            "analysed_frames": analysed,
+            "complete": bool(planned) and analysed >= len(planned),
+            "problems": store.get_meta("problems", []),
+        },
+        "models": [
+            {k: m.get(k) for k in ("id", "version", "task", "name", "provenance", "licence", "metrics")}
+            for m in store.models
+        ],
+        "totals": timeline.totals(),
+        "outcome": outcome_for(store, timeline, registry),
+        "bookmarks": [
+            {"time_s": b.time_s, "frame": b.frame, "category": b.category, "note": b.note}
+            for b in store.bookmarks()
+        ],
+    }
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, np.generic):
+        return _json_safe(value.item())
+    return value
+
+
+def export_case(store: CaseStore, out_dir: str | Path, registry: Registry | None = None) -> list[Path]:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    timeline = case_timeline(store)
+    frames_dataframe(timeline).to_csv(out / "frames.csv", index=False)
+    detections = store.detections_table()
+    columns = ["frame", "time_s", "label", "score", "x1", "y1", "x2", "y2", "tip_x", "tip_y", "tip_visible"]
+    detections = detections[columns].copy()
+    detections["tip_visible"] = detections["tip_visible"].astype(int)
+    detections.round({"time_s": 4, "score": 4, "x1": 1, "y1": 1, "x2": 1, "y2": 1, "tip_x": 1, "tip_y": 1}).to_csv(
+        out / "detections.csv", index=False
+    )
+    episodes_dataframe(timeline).to_csv(out / "episodes.csv", index=False)
+    summary = _json_safe(case_summary(store, timeline, registry))
+    (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    return [out / n for n in ("frames.csv", "detections.csv", "episodes.csv", "summary.json")]

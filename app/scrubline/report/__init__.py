@@ -1,0 +1,1 @@
+"""The post-op PDF debrief (reportlab), generated from the case store; Qt-free."""
