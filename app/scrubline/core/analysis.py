@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -22,11 +23,14 @@ from typing import Any, Protocol
 import numpy as np
 
 from scrubline.core.models import FrameModel, ModelError, Registry, load_model, load_registry
+from scrubline.core.proxy import ProxyWriter, proxy_dir_for
 from scrubline.core.results import FrameResult
 from scrubline.core.store import CaseStore, StoreError
 from scrubline.core.video import Frame, VideoSource
 
 log = logging.getLogger("scrubline.analysis")
+
+FRAME_INDEX_KEY = "frame_index"  # the video's frame index, so re-opening skips demuxing
 
 
 class TaskState(Protocol):
@@ -66,6 +70,7 @@ class AnalysisSettings:
     threads: int = 0  # onnxruntime intra-op threads; 0 = leave one core to the decoder
     thumbnail_every_s: float = 1.0
     thumbnail_width: int = 320
+    scrub_proxy: bool = True  # write the small every-frame copy used while scrubbing
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -147,17 +152,21 @@ _END = object()
 
 def _decode_worker(
     path: Path, indices: np.ndarray, sizes: list[tuple[int, int]], settings: AnalysisSettings,
-    out: queue.Queue[Any], stop: threading.Event, problems: list[str],
+    out: queue.Queue[Any], stop: threading.Event, problems: list[str], proxy_folder: Path | None,
 ) -> None:
     import cv2
 
+    proxy: ProxyWriter | None = None
     try:
         with VideoSource(path) as source:
+            if proxy_folder is not None:
+                proxy = ProxyWriter(proxy_folder, source.info.width if not (source.info.rotation // 90) % 2
+                                    else source.info.height, source.info.rotation)
             last_thumb = -1e9
             aspect = source.info.height / max(1, source.info.width)
             thumb_size = (settings.thumbnail_width, max(2, int(round(settings.thumbnail_width * aspect / 2)) * 2))
             frame: Frame
-            for frame in source.iter_frames(indices):
+            for frame in source.iter_frames(indices, proxy.add if proxy else None):
                 if stop.is_set():
                     break
                 resized = {size: frame.rgb(size) for size in sizes}
@@ -177,6 +186,11 @@ def _decode_worker(
     except Exception as exc:  # handed to the consuming thread, which raises it
         out.put(exc)
         return
+    finally:
+        if proxy is not None:
+            proxy.close()
+            if proxy.failed:
+                problems.append(proxy.failed)
     out.put(_END)
 
 
@@ -203,9 +217,11 @@ def analyse_video(
     with VideoSource(video_path) as source:
         info = source.info
         planned = plan_frames(source, settings)
+        frame_index = source.saved_index()
     analyzer = Analyzer(registry, settings)
     store = CaseStore.for_video(info, case_path)
     try:
+        store.set_blob(FRAME_INDEX_KEY, frame_index)
         records = analyzer.records()
         stored_models = [(m["id"], m["version"]) for m in store.models]
         current_models = [(m["id"], m["version"]) for m in records]
@@ -217,6 +233,7 @@ def analyse_video(
                 )
         if fresh:
             store.clear_results()
+            shutil.rmtree(proxy_dir_for(store.path), ignore_errors=True)
         store.set_meta("models", records)
         store.set_meta("settings", settings.to_dict())
         store.set_meta("planned_frames", [int(x) for x in planned])
@@ -235,7 +252,8 @@ def analyse_video(
         problems: list[str] = []
         worker = threading.Thread(
             target=_decode_worker,
-            args=(video_path, todo, analyzer.sizes, settings, frames_queue, stop, problems),
+            args=(video_path, todo, analyzer.sizes, settings, frames_queue, stop, problems,
+                  proxy_dir_for(store.path) if settings.scrub_proxy else None),
             name="scrubline-decode",
             daemon=True,
         )

@@ -60,6 +60,7 @@ def write_clip(
     bframes: int = 2,
     draw: Callable[[int, float], np.ndarray] | None = None,
     rotation: int = 0,
+    bit_rate: int | None = None,
 ) -> Path:
     """Encode a clip. `frames` is a count (constant rate `fps`) or a list of presentation times
     in seconds (variable frame rate). `draw(index, time_s)` returns an RGB frame; by default a
@@ -85,6 +86,9 @@ def write_clip(
                 options["x265-params"] = f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes={bframes}:log-level=error"
         elif codec == "mpeg4":
             options.update({"bf": str(bframes), "qscale": "3"})
+        if bit_rate:
+            stream.bit_rate = bit_rate
+            options.update({"maxrate": str(bit_rate), "bufsize": str(bit_rate * 2)})
         stream.codec_context.options = options
         if rotation:
             stream.set_display_rotation(rotation)

@@ -33,6 +33,7 @@ BOOKMARK_CATEGORIES = ("teaching point", "complication", "good technique", "note
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS blobs (key TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS frames (
     frame INTEGER PRIMARY KEY,
     time_s REAL NOT NULL,
@@ -175,6 +176,14 @@ class CaseStore:
     def set_meta(self, key: str, value: Any) -> None:
         with self._transaction() as db:
             db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, json.dumps(value)))
+
+    def get_blob(self, key: str) -> bytes | None:
+        row = self._db.execute("SELECT value FROM blobs WHERE key = ?", (key,)).fetchone()
+        return bytes(row[0]) if row else None
+
+    def set_blob(self, key: str, value: bytes) -> None:
+        with self._transaction() as db:
+            db.execute("INSERT OR REPLACE INTO blobs (key, value) VALUES (?, ?)", (key, value))
 
     @property
     def video(self) -> dict[str, Any]:

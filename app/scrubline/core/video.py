@@ -23,7 +23,7 @@ import hashlib
 import logging
 import os
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,7 +114,11 @@ class _Index:
 
 
 class VideoSource:
-    def __init__(self, path: str | os.PathLike[str], cache_mb: int = 192) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], cache_mb: int = 192, index: bytes | None = None
+    ) -> None:
+        """`index` is what `saved_index()` returned for this file: opening a long video then
+        skips the demuxing pass (the case store keeps it; a stale one is ignored)."""
         self.path = Path(path)
         self._check_file()
         self._cache: OrderedDict[int, Any] = OrderedDict()
@@ -122,7 +126,8 @@ class VideoSource:
         self._cache_bytes = 0
         self.problems: list[DecodeProblem] = []
         self._open()
-        self._index = self._build_index()
+        restored = self._restore_index(index) if index else None
+        self._index = restored or self._build_index()
         self.info = self._read_info()
         self._decoder: Iterator[Any] | None = None
         self._last_decoded = -1  # frame index the open decoder last produced
@@ -193,6 +198,35 @@ class VideoSource:
             self._index = index
         self._seek_to(0)
         return index
+
+    def saved_index(self) -> bytes:
+        """The frame index as bytes, with the file's size and stream time base to check it by."""
+        import io
+
+        buffer = io.BytesIO()
+        np.savez(
+            buffer, pts=self._index.pts, keyframes=self._index.keyframes, ordinal=np.array(self._ordinal),
+            rotation=np.array(self._rotation),
+            size=np.array(self.path.stat().st_size), time_base=np.array(float(self._stream.time_base)),
+        )
+        return buffer.getvalue()
+
+    def _restore_index(self, data: bytes) -> _Index | None:
+        import io
+
+        try:
+            saved = np.load(io.BytesIO(data))
+            if int(saved["size"]) != self.path.stat().st_size or float(saved["time_base"]) != float(self._stream.time_base):
+                return None
+            pts, keyframes = saved["pts"].astype(np.int64), saved["keyframes"].astype(np.int64)
+            self._ordinal = bool(saved["ordinal"])
+            self._known_rotation: int | None = int(saved["rotation"])
+        except (OSError, ValueError, KeyError):
+            return None
+        times = (pts - pts[0]).astype(np.float64) * float(self._stream.time_base)
+        self._index = _Index(pts, times, keyframes)
+        self._seek_to(0)
+        return self._index
 
     @staticmethod
     def _make_index(stamps: list[int], key_stamps: list[int], base: float) -> _Index:
@@ -286,6 +320,9 @@ class VideoSource:
         )
 
     def _probe_rotation(self) -> int:
+        known = getattr(self, "_known_rotation", None)
+        if known is not None:
+            return known
         try:
             first = next(self._decode_frames(), None)
         except VideoError:
@@ -474,10 +511,13 @@ class VideoSource:
         positions = np.searchsorted(self._index.times, instants + 1e-9, side="right") - 1
         return np.unique(np.clip(positions, 0, len(self._index.pts) - 1)).astype(np.int64)
 
-    def iter_frames(self, indices: np.ndarray | list[int]) -> Iterator[Frame]:
+    def iter_frames(
+        self, indices: np.ndarray | list[int], on_decoded: Callable[[int, Any], None] | None = None
+    ) -> Iterator[Frame]:
         """Decode sequentially and yield the wanted frames in order; frames in between are
         decoded (the codec needs them) but never converted. Seeks only across gaps larger than
-        a group of pictures."""
+        a group of pictures. `on_decoded(index, av_frame)` sees every decoded frame in order
+        (the scrub proxy is written from it)."""
         wanted = sorted({self._clamp(int(i)) for i in indices})
         if not wanted:
             return
@@ -496,6 +536,8 @@ class VideoSource:
                 if position is None or position <= self._last_decoded:
                     continue
                 self._last_decoded = position
+                if on_decoded is not None and not av_frame.is_corrupt:
+                    on_decoded(position, av_frame)
                 if position < target:
                     continue
                 if position > target:
