@@ -1,0 +1,164 @@
+"""Draw one frame's analysis results onto its picture: instrument boxes with label and score, tip
+points (visible filled, hidden hollow in another colour), the bleeding mask as a translucent
+layer with its area, and a warning badge while a tip is hidden.
+
+Qt-free (numpy + OpenCV) so that the PDF report's key frames, the window's "export frame as PNG"
+and "export clip as MP4" all draw exactly the same picture. The live player draws its own
+vector overlays; this is the raster twin for everything that leaves the app.
+
+Results are in pixels of the upright source frame; the picture may be a thumbnail or a scaled
+frame, so callers pass either the scale factors or the source frame size.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+
+from scrubline.core.results import FrameResult
+
+# RGB. Blood is red, so the bleeding layer is magenta: red on red would hide what it marks.
+BLEEDING_COLOUR = (255, 0, 200)
+TIP_VISIBLE_COLOUR = (40, 220, 60)
+TIP_HIDDEN_COLOUR = (255, 150, 0)
+BADGE_COLOUR = (255, 150, 0)
+TEXT_DARK = (20, 20, 20)
+TEXT_LIGHT = (255, 255, 255)
+# Box colours by label, chosen to stay distinct from the tip and bleeding colours above.
+_BOX_PALETTE = (
+    (0, 200, 255), (255, 230, 0), (170, 120, 255), (0, 255, 200), (255, 255, 255),
+    (120, 180, 255), (255, 120, 120), (200, 255, 120),
+)
+
+
+def box_colour(label: str) -> tuple[int, int, int]:
+    """A stable colour per label (crc32, not hash(): the same in every process)."""
+    return _BOX_PALETTE[zlib.crc32(label.encode("utf-8")) % len(_BOX_PALETTE)]
+
+
+def _ascii(text: str) -> str:
+    # OpenCV's Hershey fonts draw ASCII only; anything else would come out as '?'.
+    return text.encode("ascii", "replace").decode("ascii")
+
+
+def _resolve_scale(
+    image_size: tuple[int, int],
+    scale: tuple[float, float] | None,
+    source_size: tuple[int, int] | None,
+) -> tuple[float, float]:
+    if scale is not None and source_size is not None:
+        raise ValueError("pass either scale or source_size, not both")
+    if scale is not None:
+        return float(scale[0]), float(scale[1])
+    if source_size is not None:
+        sw, sh = source_size
+        if sw <= 0 or sh <= 0:
+            raise ValueError(f"source_size must be positive, got {source_size}")
+        return image_size[0] / float(sw), image_size[1] / float(sh)
+    return 1.0, 1.0
+
+
+def _label(image: np.ndarray, text: str, origin: tuple[int, int], colour: tuple[int, int, int],
+           font_scale: float, thickness: int) -> None:
+    """Text on a filled background, kept inside the picture."""
+    import cv2
+
+    text = _ascii(text)
+    (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thickness)
+    height, width = image.shape[:2]
+    pad = max(1, thickness)
+    x = int(min(max(origin[0], 0), max(0, width - tw - 2 * pad)))
+    y = int(origin[1])
+    if y - th - base - 2 * pad < 0:  # no room above: put it below the anchor
+        y = min(height - 1, y + th + base + 2 * pad)
+    cv2.rectangle(image, (x, y - th - base - 2 * pad), (x + tw + 2 * pad, y), colour, -1)
+    # Dark text on light fills, light text on dark fills, so labels read on any box colour.
+    ink = TEXT_DARK if sum(colour) > 380 else TEXT_LIGHT
+    cv2.putText(image, text, (x + pad, y - base - pad), cv2.FONT_HERSHEY_SIMPLEX, font_scale, ink,
+                thickness, cv2.LINE_AA)
+
+
+def draw_overlays(
+    rgb: np.ndarray,
+    result: FrameResult | None,
+    *,
+    scale: tuple[float, float] | None = None,
+    source_size: tuple[int, int] | None = None,
+    boxes: bool = True,
+    tips: bool = True,
+    bleeding: bool = True,
+    labels: bool = True,
+    badge: bool = True,
+    bleeding_threshold: float = 0.5,
+    bleeding_alpha: float = 0.45,
+) -> np.ndarray:
+    """A copy of `rgb` (HxWx3 uint8) with `result` drawn on it.
+
+    scale: (sx, sy) from source-frame pixels to `rgb` pixels; or source_size: the source frame's
+        (width, height), from which the scale follows. Neither: the picture is the source frame.
+    boxes / tips / bleeding / labels / badge: which layers to draw (labels covers the text on
+        boxes and the bleeding area; badge is the "tip hidden" warning).
+    bleeding_threshold: probability (0..1) above which the low-resolution bleeding map counts
+        as blood; the model's own threshold belongs here when known.
+    """
+    import cv2
+
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise ValueError(f"expected an HxWx3 uint8 RGB picture, got {rgb.shape} {rgb.dtype}")
+    out = np.ascontiguousarray(rgb).copy()
+    height, width = out.shape[:2]
+    sx, sy = _resolve_scale((width, height), scale, source_size)
+    if result is None:
+        return out
+    # Line widths and text grow with the picture so a thumbnail and a 1080p frame look alike.
+    unit = max(1.0, min(width, height) / 360.0)
+    thickness = max(1, round(unit))
+    font_scale = 0.4 * unit
+
+    if bleeding and result.bleeding is not None and result.bleeding.mask is not None and result.bleeding.mask.size:
+        prob = result.bleeding.mask
+        if prob.ndim == 3:
+            prob = prob[..., 0]
+        prob = cv2.resize(prob.astype(np.uint8), (width, height), interpolation=cv2.INTER_LINEAR)
+        blood = prob >= round(bleeding_threshold * 255)
+        if blood.any():
+            layer = out.copy()
+            layer[blood] = BLEEDING_COLOUR
+            out = cv2.addWeighted(layer, bleeding_alpha, out, 1.0 - bleeding_alpha, 0.0)
+            contours, _ = cv2.findContours(blood.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+            cv2.drawContours(out, contours, -1, BLEEDING_COLOUR, thickness, cv2.LINE_AA)
+        if labels:
+            _label(out, f"bleeding {100.0 * result.bleeding.fraction:.1f}% of frame",
+                   (2 * thickness, height - 2 * thickness), BLEEDING_COLOUR, font_scale, thickness)
+
+    for inst in result.instruments:
+        x1, y1, x2, y2 = inst.box
+        p1 = (round(x1 * sx), round(y1 * sy))
+        p2 = (round(x2 * sx), round(y2 * sy))
+        colour = box_colour(inst.label)
+        if boxes:
+            cv2.rectangle(out, p1, p2, colour, thickness + 1 if unit > 1.5 else thickness, cv2.LINE_AA)
+            if labels:
+                _label(out, f"{inst.label} {inst.score:.2f}", (p1[0], p1[1]), colour, font_scale, thickness)
+        if tips and inst.tip is not None:
+            centre = (round(inst.tip[0] * sx), round(inst.tip[1] * sy))
+            radius = max(3, round(4 * unit))
+            if inst.tip_visible:
+                cv2.circle(out, centre, radius, TIP_VISIBLE_COLOUR, -1, cv2.LINE_AA)
+                cv2.circle(out, centre, radius, TEXT_DARK, max(1, thickness // 2), cv2.LINE_AA)
+            else:
+                cv2.circle(out, centre, radius + thickness, TIP_HIDDEN_COLOUR, thickness + 1, cv2.LINE_AA)
+
+    if badge and any(not inst.tip_visible for inst in result.instruments):
+        hidden = sum(1 for inst in result.instruments if not inst.tip_visible)
+        text = "TIP HIDDEN" if hidden == 1 else f"{hidden} TIPS HIDDEN"
+        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale * 1.2, thickness)
+        pad = 3 * thickness
+        x2b, y1b = width - pad, pad
+        x1b, y2b = x2b - tw - 2 * pad, y1b + th + base + 2 * pad
+        cv2.rectangle(out, (x1b, y1b), (x2b, y2b), BADGE_COLOUR, -1)
+        cv2.rectangle(out, (x1b, y1b), (x2b, y2b), TEXT_DARK, thickness)
+        cv2.putText(out, text, (x1b + pad, y2b - base - pad), cv2.FONT_HERSHEY_SIMPLEX, font_scale * 1.2,
+                    TEXT_DARK, thickness, cv2.LINE_AA)
+    return out

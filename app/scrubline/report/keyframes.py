@@ -1,0 +1,175 @@
+"""Key frames for the report: which moments (peak bleeding, the longest tip-hidden moment, every
+bookmark) and their pictures with the analysis drawn on (`scrubline.core.overlay`).
+
+With the video at hand a key frame is the exact frame, decoded at full resolution (capped so a
+4K frame does not bloat the PDF); without it, the case file's stored thumbnail nearest to the
+moment stands in, and the caption says so.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from scrubline.core.overlay import draw_overlays
+from scrubline.core.store import CaseStore
+from scrubline.core.timeline import Timeline
+from scrubline.report.text import percent
+
+log = logging.getLogger("scrubline.report")
+
+MAX_PICTURE_WIDTH = 1280  # px: sharp at the printed size, and a 4K frame stays under ~300 kB
+MIN_OVERLAY_WIDTH = 640  # thumbnails are upscaled to this before drawing, so overlay text is legible
+MAX_BOOKMARK_FRAMES = 24
+
+
+@dataclass(frozen=True)
+class KeyFrame:
+    title: str
+    frame: int
+    time_s: float
+    detail: str = ""
+
+
+@dataclass
+class Picture:
+    jpeg: bytes
+    width: int
+    height: int
+    source: str  # how the picture was obtained, for the caption
+    frame: int  # the frame the picture shows
+    time_s: float
+
+
+def select_key_frames(store: CaseStore, timeline: Timeline) -> tuple[list[KeyFrame], list[str]]:
+    """The moments to show, and plain sentences for those that cannot be shown."""
+    chosen: list[KeyFrame] = []
+    notes: list[str] = []
+    times = np.asarray(timeline.times, dtype=float)
+    frames = np.asarray(timeline.frames)
+
+    bleeding_eps = timeline.episodes_of("bleeding")
+    if bleeding_eps and times.size:
+        values = np.nan_to_num(np.asarray(timeline.bleeding, dtype=float), nan=-1.0)
+        inside = np.zeros(times.size, dtype=bool)
+        for e in bleeding_eps:
+            inside |= (times >= e.start_s) & (times < e.end_s)
+        i = int(np.argmax(np.where(inside, values, -1.0)))
+        chosen.append(KeyFrame("Peak bleeding", int(frames[i]), float(times[i]),
+                               f"bleeding area {percent(values[i])} of the frame"))
+    elif np.isfinite(np.asarray(timeline.bleeding, dtype=float)).any():
+        notes.append("No bleeding episode was found, so there is no peak-bleeding frame.")
+    else:
+        notes.append("Bleeding was not measured, so there is no peak-bleeding frame.")
+
+    hidden_eps = timeline.episodes_of("tip_hidden")
+    if hidden_eps and times.size:
+        longest = max(hidden_eps, key=lambda e: e.duration_s)
+        middle = (longest.start_s + longest.end_s) / 2
+        candidates = np.nonzero((times >= longest.start_s) & (times < longest.end_s)
+                                & (np.asarray(timeline.tips_hidden) > 0))[0]
+        if candidates.size:
+            i = int(candidates[np.argmin(np.abs(times[candidates] - middle))])
+            chosen.append(KeyFrame("Longest tip-hidden moment", int(frames[i]), float(times[i]),
+                                   f"tip hidden for {longest.duration_s:.1f} s"))
+    elif timeline.labels:
+        notes.append("No tip-hidden episode was found, so there is no tip-hidden frame.")
+    else:
+        notes.append("No instruments were detected, so there is no tip-hidden frame.")
+
+    marks = store.bookmarks()
+    for number, mark in enumerate(marks[:MAX_BOOKMARK_FRAMES], start=1):
+        detail = mark.category + (f": {mark.note}" if mark.note else "")
+        chosen.append(KeyFrame(f"Bookmark {number}", int(mark.frame), float(mark.time_s), detail))
+    if len(marks) > MAX_BOOKMARK_FRAMES:
+        notes.append(f"Pictures are shown for the first {MAX_BOOKMARK_FRAMES} of {len(marks)} bookmarks; "
+                     "the bookmark table lists them all.")
+    return chosen, notes
+
+
+class FrameSource:
+    """Pictures for key frames: from the video when it is given and matches the case, else from
+    the stored thumbnails. `note` says (without naming any file) which, and why."""
+
+    def __init__(self, store: CaseStore, video_path: Path | None, bleeding_threshold: float = 0.5) -> None:
+        self.store = store
+        self.threshold = bleeding_threshold
+        video = store.video
+        self.source_size = (int(video.get("width") or 0), int(video.get("height") or 0))
+        self.video: Any = None
+        self.note = "Key frames are the stored thumbnails nearest to each moment (the video was not given)."
+        if video_path is not None:
+            self._open_video(Path(video_path), video.get("fingerprint"))
+
+    def _open_video(self, path: Path, fingerprint: str | None) -> None:
+        from scrubline.core.video import VideoError, VideoSource
+
+        try:
+            source = VideoSource(path)
+        except (VideoError, OSError) as exc:
+            log.warning("key frames from thumbnails: the video could not be opened (%s)", exc)
+            self.note = ("Key frames are stored thumbnails: the video given could not be opened.")
+            return
+        if fingerprint and source.info.fingerprint != fingerprint:
+            source.close()
+            self.note = ("Key frames are stored thumbnails: the video given is not the one this case "
+                         "was analysed from (its fingerprint differs).")
+            return
+        self.video = source
+        if not all(self.source_size):
+            self.source_size = (source.info.width, source.info.height)
+        self.note = "Key frames are exact video frames at full resolution."
+
+    def close(self) -> None:
+        if self.video is not None:
+            self.video.close()
+            self.video = None
+
+    def picture(self, key: KeyFrame) -> Picture | None:
+        import cv2
+
+        rgb: np.ndarray | None = None
+        shown, shown_time, source = key.frame, key.time_s, ""
+        if self.video is not None:
+            try:
+                frame = self.video.read(key.frame)
+                rgb = frame.rgb()
+                shown, shown_time = frame.index, frame.time_s
+                source = "video frame" if frame.exact else "nearest decodable video frame"
+            except Exception as exc:  # a damaged stretch of video: fall back to the thumbnail
+                log.warning("frame %d could not be decoded (%s); using its thumbnail", key.frame, exc)
+                rgb = None
+        if rgb is None:
+            found = self.store.thumbnail(key.frame)
+            if found is None:
+                return None
+            shown, rgb = found
+            result = self.store.result_at(shown)
+            shown_time = result.time_s if result is not None else key.time_s
+            gap = abs(shown_time - key.time_s)
+            source = "stored thumbnail" + (f", {gap:.1f} s from the moment" if gap >= 0.5 else "")
+        analysed = self.store.nearest_analysed(shown)
+        result = self.store.result_at(analysed) if analysed is not None else None
+        if result is not None and abs(result.time_s - shown_time) > 1.0:
+            source += f"; overlay from the analysed frame {abs(result.time_s - shown_time):.1f} s away"
+        if result is None:
+            source += "; no analysis results to draw"
+
+        height, width = rgb.shape[:2]
+        if width > MAX_PICTURE_WIDTH:
+            f = MAX_PICTURE_WIDTH / width
+            rgb = cv2.resize(rgb, (MAX_PICTURE_WIDTH, round(height * f)), interpolation=cv2.INTER_AREA)
+        elif width < MIN_OVERLAY_WIDTH:
+            f = MIN_OVERLAY_WIDTH / width
+            rgb = cv2.resize(rgb, (MIN_OVERLAY_WIDTH, round(height * f)), interpolation=cv2.INTER_CUBIC)
+        height, width = rgb.shape[:2]
+        size = self.source_size if all(self.source_size) else (width, height)
+        drawn = draw_overlays(rgb, result, source_size=size, bleeding_threshold=self.threshold)
+        ok, data = cv2.imencode(".jpg", cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
+        if not ok:
+            return None
+        return Picture(bytes(data), width, height, source, shown, shown_time)
