@@ -92,6 +92,7 @@ def draw_overlays(
     badge: bool = True,
     bleeding_threshold: float = 0.5,
     bleeding_alpha: float = 0.45,
+    text_scale: float = 1.0,
 ) -> np.ndarray:
     """A copy of `rgb` (HxWx3 uint8) with `result` drawn on it.
 
@@ -101,6 +102,8 @@ def draw_overlays(
         boxes and the bleeding area; badge is the "tip hidden" warning).
     bleeding_threshold: probability (0..1) above which the low-resolution bleeding map counts
         as blood; the model's own threshold belongs here when known.
+    text_scale: text size relative to the default (a printed report shows pictures small, so it
+        asks for larger text).
     """
     import cv2
 
@@ -114,7 +117,7 @@ def draw_overlays(
     # Line widths and text grow with the picture so a thumbnail and a 1080p frame look alike.
     unit = max(1.0, min(width, height) / 360.0)
     thickness = max(1, round(unit))
-    font_scale = 0.4 * unit
+    font_scale = 0.45 * unit * text_scale
 
     if bleeding and result.bleeding is not None and result.bleeding.mask is not None and result.bleeding.mask.size:
         prob = result.bleeding.mask

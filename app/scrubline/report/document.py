@@ -201,9 +201,9 @@ class _Styles:
         self.title = ParagraphStyle("title", parent=self.body, fontName=bold, fontSize=20, leading=24,
                                     spaceAfter=6)
         self.h1 = ParagraphStyle("h1", parent=self.body, fontName=bold, fontSize=13, leading=16,
-                                 spaceBefore=10, spaceAfter=5)
+                                 spaceBefore=10, spaceAfter=5, keepWithNext=1)
         self.h2 = ParagraphStyle("h2", parent=self.body, fontName=bold, fontSize=10.5, leading=13,
-                                 spaceBefore=8, spaceAfter=3)
+                                 spaceBefore=8, spaceAfter=3, keepWithNext=1)
         self.bullet = ParagraphStyle("bullet", parent=self.body, fontSize=8.5, leading=11, leftIndent=10,
                                      bulletIndent=0, bulletFontName=regular)
         self.big = ParagraphStyle("big", parent=self.body, fontName=bold, fontSize=12, leading=15)
@@ -587,7 +587,7 @@ def _episode_table(episodes: list[Any], header: list[str], row: Any, widths: lis
         keep = sorted(numbered, key=lambda ie: -ie[1].duration_s)[:MAX_EPISODE_ROWS]
         numbered = sorted(keep, key=lambda ie: ie[0])
         note = (f"The {MAX_EPISODE_ROWS} longest of {len(episodes)} {what} episodes are listed, in time order; "
-                "`scrubline export` writes them all (episodes.csv).")
+                "the CSV export (episodes.csv) has them all.")
     rows = [header] + [row(i, e) for i, e in numbered]
     out: list[Any] = [_table(rows, [w * width for w in widths], st)]
     if note:
@@ -601,13 +601,14 @@ def _key_frames(store: CaseStore, data: CaseData, options: ReportOptions, st: _S
     from scrubline.report.keyframes import FrameSource, select_key_frames
 
     story: list[Any] = [Paragraph("Key frames", st.h1)]
-    keys, notes = select_key_frames(store, data.timeline)
     threshold = 0.5
     for m in data.models:
         manifest = data.manifests.get(m.get("id"))
         if manifest is not None and manifest.task == "segmenter":
             threshold = manifest.threshold("bleeding", threshold)
     source = FrameSource(store, options.video_path, threshold)
+    keys, notes = select_key_frames(store, data.timeline,
+                                    None if source.video is not None else store.thumbnail_frames())
     try:
         cells: list[Any] = []
         missing_pictures = 0
@@ -619,11 +620,11 @@ def _key_frames(store: CaseStore, data: CaseData, options: ReportOptions, st: _S
                 continue
             h = cell_w * picture.height / picture.width
             image = Image(io.BytesIO(picture.jpeg), width=cell_w, height=h)
-            caption = (f"<b>{esc(key.title)}</b> · {clock(picture.time_s, decimals=1)} (frame {picture.frame})"
-                       f"<br/>{esc(key.detail)}" if key.detail else
-                       f"<b>{esc(key.title)}</b> · {clock(picture.time_s, decimals=1)} (frame {picture.frame})")
+            caption = f"<b>{esc(key.title)}</b> · {clock(key.time_s, decimals=1)}"
+            if key.detail:
+                caption += f"<br/>{esc(key.detail)}"
             cells.append([image, Paragraph(caption, st.cell),
-                          Paragraph(esc(data.scrub(picture.source)), st.small)])
+                          Paragraph("Picture: " + esc(data.scrub(picture.source)), st.small)])
         note = source.note
     finally:
         source.close()

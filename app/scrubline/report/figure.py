@@ -337,10 +337,12 @@ def timeline_drawing(
     ay = lanes_bottom
     drawing.add(Line(x0, ay, x0 + plot_w, ay, strokeColor=HexColor("#444444"), strokeWidth=0.5))
     long = duration >= 3600
-    for t in ticks:
+    for k, t in enumerate(ticks):
         x = tx(t)
         drawing.add(Line(x, ay, x, ay - 3, strokeColor=HexColor("#444444"), strokeWidth=0.5))
-        drawing.add(String(x, ay - 10, clock(t, long=long), fontName=regular, fontSize=6, textAnchor="middle"))
+        # The end labels are aligned inwards so they neither run into the lane labels nor off the page.
+        anchor = "start" if k == 0 else "end" if x > x0 + plot_w - 12 else "middle"
+        drawing.add(String(x, ay - 10, clock(t, long=long), fontName=regular, fontSize=6, textAnchor=anchor))
     lane_label(ay - 12, 8, "video time", size=6)
 
     for lx, line, colour, text in legend:

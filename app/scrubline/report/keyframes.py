@@ -18,7 +18,7 @@ import numpy as np
 from scrubline.core.overlay import draw_overlays
 from scrubline.core.store import CaseStore
 from scrubline.core.timeline import Timeline
-from scrubline.report.text import percent
+from scrubline.report.text import clock, percent
 
 log = logging.getLogger("scrubline.report")
 
@@ -40,17 +40,33 @@ class Picture:
     jpeg: bytes
     width: int
     height: int
-    source: str  # how the picture was obtained, for the caption
+    source: str  # what the picture is and where it comes from, for the caption
     frame: int  # the frame the picture shows
     time_s: float
 
 
-def select_key_frames(store: CaseStore, timeline: Timeline) -> tuple[list[KeyFrame], list[str]]:
-    """The moments to show, and plain sentences for those that cannot be shown."""
+def _best_pictured(candidates: np.ndarray, score: np.ndarray, has_picture: np.ndarray | None,
+                   fallback: int) -> int:
+    """The best-scoring candidate row that has a stored picture of its own (so a thumbnail shows
+    the moment itself, not one seconds away); `fallback` when none has, or any frame can be shown."""
+    if has_picture is None or candidates.size == 0:
+        return fallback
+    pictured = candidates[has_picture[candidates]]
+    if pictured.size == 0:
+        return fallback
+    return int(pictured[int(np.argmax(score[pictured]))])
+
+
+def select_key_frames(
+    store: CaseStore, timeline: Timeline, pictured: np.ndarray | None = None
+) -> tuple[list[KeyFrame], list[str]]:
+    """The moments to show, and plain sentences for those that cannot be shown. `pictured`: the
+    sorted frames that have a stored picture (thumbnails); None when any frame can be shown."""
     chosen: list[KeyFrame] = []
     notes: list[str] = []
     times = np.asarray(timeline.times, dtype=float)
     frames = np.asarray(timeline.frames)
+    has_picture = None if pictured is None else np.isin(frames, pictured)
 
     bleeding_eps = timeline.episodes_of("bleeding")
     if bleeding_eps and times.size:
@@ -58,9 +74,14 @@ def select_key_frames(store: CaseStore, timeline: Timeline) -> tuple[list[KeyFra
         inside = np.zeros(times.size, dtype=bool)
         for e in bleeding_eps:
             inside |= (times >= e.start_s) & (times < e.end_s)
-        i = int(np.argmax(np.where(inside, values, -1.0)))
-        chosen.append(KeyFrame("Peak bleeding", int(frames[i]), float(times[i]),
-                               f"bleeding area {percent(values[i])} of the frame"))
+        masked = np.where(inside, values, -1.0)
+        i = int(np.argmax(masked))
+        # Within 10% of the peak is as good a picture of it, and may have a thumbnail of its own.
+        i = _best_pictured(np.nonzero(masked >= 0.9 * masked[i])[0], masked, has_picture, i)
+        detail = f"bleeding area {percent(values[i])} of the frame"
+        if masked.max() - values[i] >= 0.0005:
+            detail += f" (the peak, {percent(masked.max())}, is at {clock(float(times[int(np.argmax(masked))]))})"
+        chosen.append(KeyFrame("Peak bleeding", int(frames[i]), float(times[i]), detail))
     elif np.isfinite(np.asarray(timeline.bleeding, dtype=float)).any():
         notes.append("No bleeding episode was found, so there is no peak-bleeding frame.")
     else:
@@ -74,6 +95,7 @@ def select_key_frames(store: CaseStore, timeline: Timeline) -> tuple[list[KeyFra
                                 & (np.asarray(timeline.tips_hidden) > 0))[0]
         if candidates.size:
             i = int(candidates[np.argmin(np.abs(times[candidates] - middle))])
+            i = _best_pictured(candidates, -np.abs(times - middle), has_picture, i)
             chosen.append(KeyFrame("Longest tip-hidden moment", int(frames[i]), float(times[i]),
                                    f"tip hidden for {longest.duration_s:.1f} s"))
     elif timeline.labels:
@@ -150,8 +172,11 @@ class FrameSource:
             shown, rgb = found
             result = self.store.result_at(shown)
             shown_time = result.time_s if result is not None else key.time_s
-            gap = abs(shown_time - key.time_s)
-            source = "stored thumbnail" + (f", {gap:.1f} s from the moment" if gap >= 0.5 else "")
+            source = "stored thumbnail"
+        source += f" at {clock(shown_time, decimals=1)} (frame {shown})"
+        gap = abs(shown_time - key.time_s)
+        if gap >= 0.5:
+            source += f", {gap:.1f} s from the moment"
         analysed = self.store.nearest_analysed(shown)
         result = self.store.result_at(analysed) if analysed is not None else None
         if result is not None and abs(result.time_s - shown_time) > 1.0:
@@ -168,7 +193,8 @@ class FrameSource:
             rgb = cv2.resize(rgb, (MIN_OVERLAY_WIDTH, round(height * f)), interpolation=cv2.INTER_CUBIC)
         height, width = rgb.shape[:2]
         size = self.source_size if all(self.source_size) else (width, height)
-        drawn = draw_overlays(rgb, result, source_size=size, bleeding_threshold=self.threshold)
+        # Printed about 8 cm wide: text half again as large as on screen stays legible.
+        drawn = draw_overlays(rgb, result, source_size=size, bleeding_threshold=self.threshold, text_scale=1.6)
         ok, data = cv2.imencode(".jpg", cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
         if not ok:
             return None
