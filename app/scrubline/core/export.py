@@ -36,15 +36,17 @@ def procedure_templates() -> dict[str, Path]:
 def load_procedure(name: str | None) -> Any:
     """The phase template for a procedure name or a path to a template file; None if no
     template by that name is bundled."""
-    from scrubline.core.phases import load_template
-
     if not name:
         return None
     path = Path(name)
-    if path.suffix == ".toml" and path.exists():
-        return load_template(path)
-    templates = procedure_templates()
-    return load_template(templates[name]) if name in templates else None
+    if not (path.suffix == ".toml" and path.exists()):
+        found = procedure_templates().get(name)
+        if found is None:
+            return None
+        path = found
+    from scrubline.core.phases import load_template
+
+    return load_template(path)
 
 
 def case_timeline(store: CaseStore, settings: TimelineSettings | None = None) -> Timeline:
