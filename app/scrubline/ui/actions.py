@@ -1,0 +1,125 @@
+"""The "do" half of the window's user actions (DESIGN.md principle 7), Qt-free.
+
+A dialog asks; one of these functions does, given plain values and a case file, so each action
+is testable without a window and the same code runs whether the window, a test or a script
+calls it. Long ones take a `TaskState` and run on the window's worker thread.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from scrubline.core.analysis import AnalysisSettings
+from scrubline.core.store import BOOKMARK_CATEGORIES, CaseStore
+from scrubline.core.timeline import EPISODE_KINDS
+
+DEVICES = ("cpu", "auto", "cuda", "coreml", "directml")
+
+
+# ---------------------------------------------------------------------------- analysis
+def analysis_settings(
+    *, model_ids: Sequence[str] | None, fps: float, whole: bool = True, start_s: float = 0.0,
+    end_s: float = 0.0, device: str = "cpu", duration_s: float | None = None,
+) -> AnalysisSettings:
+    """Validated settings from the analysis dialog's fields (ValueError says what is wrong)."""
+    if not fps or fps <= 0 or not math.isfinite(fps):
+        raise ValueError("the sampling rate must be a positive number of frames per second")
+    if device not in DEVICES:
+        raise ValueError(f"unknown device '{device}' (use one of {', '.join(DEVICES)})")
+    if model_ids is not None and not model_ids:
+        raise ValueError("choose at least one model")
+    start: float | None = None
+    end: float | None = None
+    if not whole:
+        start, end = float(start_s), float(end_s)
+        if start < 0 or end <= start:
+            raise ValueError("the range must end after it starts")
+        if duration_s is not None and start >= duration_s:
+            raise ValueError(f"the range starts after the video ends ({duration_s:.1f} s)")
+    return AnalysisSettings(fps=float(fps), start_s=start, end_s=end, device=device,
+                            model_ids=list(model_ids) if model_ids is not None else None)
+
+
+def case_progress(store: CaseStore) -> tuple[int, int]:
+    """(analysed frames, planned frames) of a case; planned is 0 before any analysis."""
+    return store.frame_count(), len(store.get_meta("planned_frames", []) or [])
+
+
+# ---------------------------------------------------------------------------- bookmarks
+def add_bookmark(store: CaseStore, time_s: float, frame: int, note: str, category: str) -> int:
+    if category not in BOOKMARK_CATEGORIES:
+        raise ValueError(f"unknown bookmark category '{category}'")
+    return store.add_bookmark(float(time_s), int(frame), note.strip(), category)
+
+
+# ---------------------------------------------------------------------------- events
+def event_times(timeline: Any, bookmarks: Sequence[Any], kinds: Sequence[str] = EPISODE_KINDS) -> list[float]:
+    """Sorted moments to jump to: starts of bleeding and tip-hidden episodes, phase changes
+    (from the timeline) and bookmarks (the live list, which may be newer than the timeline)."""
+    found: list[float] = []
+    if timeline is not None:
+        for episode in timeline.episodes:
+            if episode.kind in ("bleeding", "tip_hidden") and episode.kind in kinds:
+                found.append(float(episode.start_s))
+        if "phase" in kinds:
+            found.extend(float(p.start_s) for p in timeline.episodes_of("phase")[1:])
+    if "bookmark" in kinds:
+        found.extend(float(b.time_s) for b in bookmarks)
+    return sorted(set(found))
+
+
+def neighbour_event(video_times: np.ndarray, events: Sequence[float], frame: int,
+                    forward: bool) -> tuple[float, int] | None:
+    """The first event whose frame is after (or before) `frame`, as (time, frame). Going by
+    frames, not seconds, means an event between two frames is never found twice."""
+    from scrubline.ui.navigation import index_at
+
+    ordered = events if forward else list(reversed(events))
+    for time_s in ordered:
+        target = index_at(video_times, time_s)
+        if (target > frame) if forward else (target < frame):
+            return float(time_s), target
+    return None
+
+
+# ---------------------------------------------------------------------------- clips
+@dataclass(frozen=True)
+class ClipPlan:
+    first: int
+    last: int  # inclusive
+    start_s: float
+    end_s: float
+
+    @property
+    def frames(self) -> int:
+        return self.last - self.first + 1
+
+
+MAX_CLIP_S = 300.0
+
+
+def clip_plan(times: np.ndarray, selection: tuple[float, float] | None, max_s: float = MAX_CLIP_S) -> ClipPlan:
+    """The frames of a teaching clip: the selected range (ValueError when there is none or it
+    is too long to be a "short clip")."""
+    if selection is None:
+        raise ValueError("select a range first (I and O set its start and end, or drag on the ruler)")
+    start, end = sorted(selection)
+    if end - start > max_s:
+        raise ValueError(f"the selection is {end - start:.0f} s long; clips are limited to {max_s:.0f} s")
+    first = int(np.searchsorted(times, start - 1e-9, side="left"))
+    last = int(np.searchsorted(times, end - 1e-9, side="left")) - 1
+    if len(times) == 0 or first >= len(times) or last < first:
+        raise ValueError("the selection contains no frames")
+    return ClipPlan(first, last, float(times[first]), float(times[last]))
+
+
+def default_export_name(video_name: str, what: str, suffix: str, time_s: float | None = None) -> str:
+    stem = Path(video_name).stem or "case"
+    at = f"-{time_s:08.2f}s".replace(".", "_") if time_s is not None else ""
+    return f"{stem}-{what}{at}{suffix}"

@@ -1,0 +1,83 @@
+"""Starting the desktop application: `scrubline [VIDEO]` ends up in `run_app`.
+
+It creates the QApplication, the main window, opens the given video (or the generated demo
+case, analysing it in the background the first time), and installs an exception hook so an
+unexpected error becomes a readable dialog instead of a dead window. The case file cannot be
+corrupted by such an error: every write to it is one SQLite transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+log = logging.getLogger("scrubline.ui")
+
+
+def ensure_application(argv: list[str] | None = None) -> Any:
+    """The running QApplication, created if there is none."""
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(argv if argv is not None else [sys.argv[0]])
+        app.setApplicationName("Scrubline")
+        app.setOrganizationName("Scrubline")
+        app.setStyle("Fusion")
+        app.setPalette(dark_palette())
+    return app
+
+
+def dark_palette() -> Any:
+    """A dark palette: surgical video is judged by colour, and a bright frame around it skews it."""
+    from PySide6.QtGui import QColor, QPalette
+
+    palette = QPalette()
+    roles = QPalette.ColorRole
+    for role, rgb in ((roles.Window, (38, 40, 44)), (roles.WindowText, (225, 225, 225)),
+                      (roles.Base, (28, 30, 33)), (roles.AlternateBase, (44, 46, 51)),
+                      (roles.ToolTipBase, (250, 250, 220)), (roles.ToolTipText, (20, 20, 20)),
+                      (roles.Text, (225, 225, 225)), (roles.Button, (52, 55, 60)),
+                      (roles.ButtonText, (225, 225, 225)), (roles.BrightText, (255, 80, 80)),
+                      (roles.Highlight, (66, 133, 244)), (roles.HighlightedText, (255, 255, 255)),
+                      (roles.PlaceholderText, (140, 140, 140))):
+        palette.setColor(role, QColor(*rgb))
+    palette.setColor(QPalette.ColorGroup.Disabled, roles.Text, QColor(120, 120, 120))
+    palette.setColor(QPalette.ColorGroup.Disabled, roles.ButtonText, QColor(120, 120, 120))
+    palette.setColor(QPalette.ColorGroup.Disabled, roles.WindowText, QColor(120, 120, 120))
+    return palette
+
+
+def run_app(video: str | None, models_dirs: list[Path]) -> int:
+    """Open the window on `video` (the demo case without one) and run until it is closed."""
+    from PySide6.QtCore import QTimer
+
+    from scrubline.ui.main_window import MainWindow
+
+    app = ensure_application()
+    window = MainWindow(models_dirs=models_dirs)
+    previous_hook = sys.excepthook
+
+    def hook(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
+        if issubclass(kind, KeyboardInterrupt):
+            previous_hook(kind, value, tb)
+            return
+        details = "".join(traceback.format_exception(kind, value, tb))
+        log.error("unexpected error: %s", details)
+        window.report_error("Unexpected error", f"{value}\n\nYour case file is safe: results and bookmarks are "
+                            "saved as they are made.", details)
+
+    sys.excepthook = hook
+    window.show()
+    if video:
+        QTimer.singleShot(0, lambda: window.open_video(video))
+    else:
+        QTimer.singleShot(0, window.open_demo)
+    try:
+        return int(app.exec())
+    finally:
+        sys.excepthook = previous_hook

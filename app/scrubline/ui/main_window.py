@@ -1,0 +1,1125 @@
+"""The main window: it wires the shared state, the frame loader, the player, the timeline, the
+panels and the background tasks together, and owns the menus.
+
+What happens where:
+- `ViewerState` holds the playhead, overlays, clip selection and teaching mode; views subscribe.
+- `FrameLoader` opens the video and decodes frames on its own thread (newest request wins).
+- `TaskRunner`s run analysis and exports (plain core functions) on worker threads; closing the
+  window cancels them and waits, so the case file keeps every finished batch.
+- `LatestJob`s rebuild the timeline and the outcome from the case file off the GUI thread, so
+  results stream into the timeline while the analysis runs.
+- Actions are asked by dialogs (`scrubline.ui.dialogs`) and done by plain functions
+  (`scrubline.ui.actions`, the core); the public methods here (`open_video`, `start_analysis`,
+  `add_bookmark`, `jump_event`, ...) are what menus, tests and the UI probe call.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QByteArray, Qt, QUrl, Signal
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDesktopServices,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+)
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from scrubline.core.analysis import AnalysisSettings, analyse_video
+from scrubline.core.store import SUFFIX, CaseStore, StoreError, default_case_path
+from scrubline.core.timeline import EPISODE_KINDS
+from scrubline.core.video import VIDEO_SUFFIXES
+from scrubline.ui import actions
+from scrubline.ui.dialogs import AnalysisDialog, BookmarkDialog, TextDialog, show_error
+from scrubline.ui.frame_view import QtFrameView
+from scrubline.ui.frames import FrameLoader, ShownFrame, VideoOpened
+from scrubline.ui.navigation import format_clock, jump_seconds, shuttle, step_frames, updated_recent
+from scrubline.ui.overlays import OVERLAY_KEYS, OVERLAY_NAMES, plan_overlay
+from scrubline.ui.panels import BookmarksWidget, OutcomeWidget
+from scrubline.ui.player import PlaybackController, TransportWidget
+from scrubline.ui.settings import (
+    app_settings,
+    read_bool,
+    read_float,
+    read_list,
+    read_overlays,
+    write_overlays,
+)
+from scrubline.ui.state import ViewerState
+from scrubline.ui.tasks import LatestJob, TaskRunner
+from scrubline.ui.timeline_view import TimelineView
+
+log = logging.getLogger("scrubline.ui")
+
+REFRESH_DURING_ANALYSIS_S = 1.5  # how often streamed results are re-read into the timeline
+EVENT_KIND_NAMES = {"bleeding": "Bleeding episodes", "tip_hidden": "Tip hidden", "phase": "Phase changes",
+                    "bookmark": "Bookmarks"}
+SHORTCUTS_TEXT = """Playback
+  Space            play / pause
+  J / K / L        shuttle: reverse (again: faster) / pause / forward (again: faster)
+  Left / Right     previous / next frame (also , and .)
+  Shift+Left/Right 1 s back / forward
+  Ctrl+Left/Right  10 s back / forward
+  Home / End       start / end
+Review
+  ] / [            next / previous event (kinds under Navigate)
+  Ctrl+B           bookmark this frame
+  I / O            clip start / end at the playhead (for the MP4 export)
+  Ctrl+T           teaching mode (hides the prediction)   Ctrl+R  reveal
+Timeline
+  click            seek        drag on the top row   scrub
+  wheel            zoom time   drag elsewhere        pan
+  drag the yellow line to scrub; drag the orange line to move the bleeding event start
+"""
+
+
+@dataclass
+class CaseSnapshot:
+    """What a background read of the case file found (built off the GUI thread)."""
+
+    generation: int
+    timeline: Any
+    bookmarks: list[Any]
+    analysed: int
+    planned: int
+    notices: list[str] = field(default_factory=list)
+
+
+@dataclass
+class OutcomeSnapshot:
+    generation: int
+    outcome: dict[str, Any]
+    metrics: dict[str, Any] | None
+    moved_by_user: bool
+
+
+def read_case(path: Path, generation: int) -> CaseSnapshot:
+    """Timeline, bookmarks and progress of a case (runs on a worker thread)."""
+    with CaseStore(path) as store:
+        timeline, notices = _timeline_of(store)
+        analysed, planned = actions.case_progress(store)
+        return CaseSnapshot(generation, timeline, store.bookmarks(), analysed, planned, notices)
+
+
+def _timeline_of(store: CaseStore) -> tuple[Any, list[str]]:
+    from scrubline.core.export import case_timeline
+    from scrubline.core.timeline import build_timeline
+
+    try:
+        return case_timeline(store), []
+    except Exception as exc:  # a phase template that cannot be applied must not hide the rest
+        log.debug("phases unavailable", exc_info=True)
+        return build_timeline(store), [f"phases not shown: {exc}"]
+
+
+def read_outcome(path: Path, registry: Any, generation: int) -> OutcomeSnapshot:
+    """The case's predicted outcome (runs on a worker thread; loads the outcome model)."""
+    from scrubline.core.export import case_summary
+
+    with CaseStore(path) as store:
+        moved = store.get_meta("event_start_s") is not None
+        try:
+            timeline, _ = _timeline_of(store)
+            outcome = case_summary(store, timeline, registry)["outcome"]
+        except Exception as exc:
+            log.debug("outcome failed", exc_info=True)
+            outcome = {"event_start_s": store.get_meta("event_start_s"), "blood_loss_ml": None,
+                       "blood_loss_interval_ml": None, "success_probability": None, "model": None,
+                       "reason": f"the outcome could not be computed ({exc})"}
+    metrics = None
+    model = outcome.get("model") or {}
+    if model.get("id") and registry is not None and model["id"] in registry.manifests:
+        metrics = dict(registry.manifests[model["id"]].metrics)
+    return OutcomeSnapshot(generation, outcome, metrics, moved)
+
+
+class MainWindow(QMainWindow):
+    video_ready = Signal()
+    case_refreshed = Signal()
+    outcome_refreshed = Signal()
+    analysis_finished = Signal(object)  # AnalysisReport, or the exception
+    frame_shown = Signal(int)  # an exact frame is on screen
+    export_finished = Signal(object)
+
+    def __init__(self, *, registry: Any = None, models_dirs: list[Path] | None = None,
+                 case_dir: Path | None = None) -> None:
+        super().__init__()
+        self.setWindowTitle("Scrubline")
+        self.setAcceptDrops(True)
+        self._registry = registry
+        self._models_dirs = list(models_dirs or [])
+        self.case_dir = case_dir
+        self.settings = app_settings()
+        self.video_path: Path | None = None
+        self.info: Any = None
+        self.case_path: Path | None = None
+        self.store: CaseStore | None = None
+        self.timeline: Any = None
+        self.bookmarks: list[Any] = []
+        self.outcome: dict[str, Any] | None = None
+        self.shown: ShownFrame | None = None
+        self.errors: list[str] = []  # what the user was told went wrong (tests read it)
+        self.frame_latencies: list[float] = []  # request -> exact frame on screen, seconds
+        self._generation = 0
+        self._auto_analyse = False
+        self._closing = False
+        self._last_refresh = 0.0
+        self._error_boxes: list[Any] = []
+        self.event_kinds = [k for k in EPISODE_KINDS if read_bool(self.settings, f"events/{k}", True)]
+
+        self.state = ViewerState()
+        self.state.set_overlays(read_overlays(self.settings))
+        self.loader = FrameLoader(parent=self)
+        self.player = PlaybackController(self.state, self)
+        self.player.speed = read_float(self.settings, "playback/speed", 1.0)
+        self.analysis = TaskRunner("analysis", self)
+        self.exporter = TaskRunner("export", self)
+        self.case_job = LatestJob("case", self)
+        self.outcome_job = LatestJob("outcome", self)
+
+        self._build_widgets()
+        self._build_menus()
+        self._connect()
+        self.state.set_teaching(read_bool(self.settings, "teaching", False))
+        self.teaching_action.setChecked(self.state.teaching)
+        self.transport.set_speed(self.player.speed)
+        geometry = self.settings.value("window/geometry")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1400, 900)
+        layout = self.settings.value("window/state")
+        if isinstance(layout, QByteArray):
+            self.restoreState(layout)
+
+    # ================================================================== construction
+    @property
+    def registry(self) -> Any:
+        if self._registry is None:
+            from scrubline.core.models import load_registry
+
+            self._registry = load_registry(self._models_dirs)
+        return self._registry
+
+    def _build_widgets(self) -> None:
+        top = QWidget()
+        top_layout = QVBoxLayout(top)
+        top_layout.setContentsMargins(0, 0, 0, 0)
+        top_layout.setSpacing(0)
+        self.banner = QFrame()
+        self.banner.setStyleSheet("QFrame { background: #37474f; } QLabel { color: #eceff1; }")
+        banner_layout = QHBoxLayout(self.banner)
+        banner_layout.setContentsMargins(10, 4, 10, 4)
+        self.banner_label = QLabel("")
+        self.banner_label.setWordWrap(True)
+        banner_layout.addWidget(self.banner_label, 1)
+        self.banner_button = QPushButton("")
+        banner_layout.addWidget(self.banner_button)
+        banner_close = QToolButton()
+        banner_close.setText("\u2715")
+        banner_close.setAutoRaise(True)
+        banner_close.clicked.connect(self.banner.hide)
+        banner_layout.addWidget(banner_close)
+        self.banner.hide()
+        self._banner_action: Any = None
+        self.banner_button.clicked.connect(lambda: self._banner_action and self._banner_action())
+        top_layout.addWidget(self.banner)
+        self.frame_view = QtFrameView()
+        self.frame_view.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        top_layout.addWidget(self.frame_view, 1)
+        self.transport = TransportWidget()
+        top_layout.addWidget(self.transport)
+        self.timeline_view = TimelineView()
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.setObjectName("main_splitter")
+        splitter.addWidget(top)
+        splitter.addWidget(self.timeline_view)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 1)
+        splitter.setChildrenCollapsible(False)
+        self.setCentralWidget(splitter)
+
+        self.outcome_panel = OutcomeWidget()
+        self.outcome_dock = QDockWidget("Outcome", self)
+        self.outcome_dock.setObjectName("outcome_dock")
+        self.outcome_dock.setWidget(self.outcome_panel)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.outcome_dock)
+        self.bookmarks_panel = BookmarksWidget()
+        self.bookmarks_dock = QDockWidget("Bookmarks", self)
+        self.bookmarks_dock.setObjectName("bookmarks_dock")
+        self.bookmarks_dock.setWidget(self.bookmarks_panel)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.bookmarks_dock)
+
+        status = self.statusBar()
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setFixedWidth(220)
+        self.progress.setTextVisible(True)
+        self.progress_label = QLabel("")
+        self.cancel_button = QToolButton()
+        self.cancel_button.setText("Cancel")
+        self.cancel_button.setToolTip("Stop the analysis after the current batch; what is done is kept")
+        self.cancel_button.clicked.connect(self.cancel_analysis)
+        for widget in (self.progress_label, self.progress, self.cancel_button):
+            status.addPermanentWidget(widget)
+            widget.hide()
+
+    def _action(self, menu: Any, text: str, slot: Any, shortcuts: Any = (), *, checkable: bool = False,
+                tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if isinstance(shortcuts, str | QKeySequence.StandardKey):
+            shortcuts = [shortcuts]
+        keys = [QKeySequence(s) for s in shortcuts]
+        if keys:
+            action.setShortcuts(keys)
+        action.setCheckable(checkable)
+        if tip:
+            action.setToolTip(tip)
+            action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        self.addAction(action)  # shortcuts work while the menu bar is hidden or a dock has focus
+        return action
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        self._action(file_menu, "&Open video…", self.ask_open, QKeySequence.StandardKey.Open)
+        self.recent_menu = file_menu.addMenu("Open &recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        self._action(file_menu, "Open the &demo case", self.open_demo)
+        file_menu.addSeparator()
+        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+
+        play = bar.addMenu("&Playback")
+        self._action(play, "Play / pause", self.player.toggle, "Space")
+        self._action(play, "Shuttle reverse", lambda: self.shuttle("J"), "J")
+        self._action(play, "Shuttle pause", lambda: self.shuttle("K"), "K")
+        self._action(play, "Shuttle forward", lambda: self.shuttle("L"), "L")
+        play.addSeparator()
+        self._action(play, "Previous frame", lambda: self.step(-1), ["Left", ","])
+        self._action(play, "Next frame", lambda: self.step(1), ["Right", "."])
+        self._action(play, "Back 1 s", lambda: self.jump(-1.0), "Shift+Left")
+        self._action(play, "Forward 1 s", lambda: self.jump(1.0), "Shift+Right")
+        self._action(play, "Back 10 s", lambda: self.jump(-10.0), ["Ctrl+Left", "PgUp"])
+        self._action(play, "Forward 10 s", lambda: self.jump(10.0), ["Ctrl+Right", "PgDown"])
+        self._action(play, "Go to start", lambda: self.seek_frame(0), "Home")
+        self._action(play, "Go to end", lambda: self.seek_frame(self.state.frame_count - 1), "End")
+
+        nav = bar.addMenu("&Navigate")
+        self._action(nav, "Next event", lambda: self.jump_event(True), "]")
+        self._action(nav, "Previous event", lambda: self.jump_event(False), "[")
+        kinds = nav.addMenu("Events to visit")
+        self.event_kind_actions: dict[str, QAction] = {}
+        for kind in EPISODE_KINDS:
+            action = QAction(EVENT_KIND_NAMES[kind], self)
+            action.setCheckable(True)
+            action.setChecked(kind in self.event_kinds)
+            action.toggled.connect(lambda on, k=kind: self._on_event_kind_changed(k, on))
+            kinds.addAction(action)
+            self.event_kind_actions[kind] = action
+        nav.addSeparator()
+        self._action(nav, "Add bookmark…", self.ask_add_bookmark, "Ctrl+B")
+
+        analysis = bar.addMenu("&Analysis")
+        self.analyse_action = self._action(analysis, "&Analyse…", self.ask_analysis, "Ctrl+Shift+A")
+        self.cancel_action = self._action(analysis, "&Cancel analysis", self.cancel_analysis)
+        self.cancel_action.setEnabled(False)
+
+        view = bar.addMenu("&View")
+        self.overlay_actions: dict[str, QAction] = {}
+        for number, key in enumerate(OVERLAY_KEYS, start=1):
+            action = self._action(view, OVERLAY_NAMES[key], lambda on, k=key: self.state.set_overlay(k, on),
+                                  f"Ctrl+{number}", checkable=True)
+            action.setChecked(getattr(self.state.overlays, key))
+            self.overlay_actions[key] = action
+        view.addSeparator()
+        self.teaching_action = self._action(view, "&Teaching mode (hide the prediction)",
+                                            lambda on: self.state.set_teaching(on), "Ctrl+T", checkable=True)
+        self._action(view, "&Reveal the prediction", lambda: self.state.reveal(True), "Ctrl+R")
+        view.addSeparator()
+        self._action(view, "Zoom timeline in", lambda: self.timeline_view.zoom_by(0.5), "Ctrl+=")
+        self._action(view, "Zoom timeline out", lambda: self.timeline_view.zoom_by(2.0), "Ctrl+-")
+        self._action(view, "Show the whole case", self.timeline_view.fit, "Ctrl+0")
+        view.addSeparator()
+        view.addAction(self.outcome_dock.toggleViewAction())
+        view.addAction(self.bookmarks_dock.toggleViewAction())
+
+        export = bar.addMenu("&Export")
+        self.export_menu = export
+        self.report_action = self._action(export, "PDF &report…", self.ask_export_report)
+        self.tables_action = self._action(export, "&Tables (CSV + JSON)…", self.ask_export_tables)
+        self.png_action = self._action(export, "&Frame with overlays (PNG)…", self.ask_export_frame)
+        self.clip_action = self._action(export, "&Clip with overlays (MP4)…", self.ask_export_clip)
+        export.addSeparator()
+        self._action(export, "Clip start at playhead", lambda: self.mark_clip(start=True), "I")
+        self._action(export, "Clip end at playhead", lambda: self.mark_clip(start=False), "O")
+        self._action(export, "Clear clip range", lambda: self.state.set_selection(None))
+        export.aboutToShow.connect(self._update_export_actions)
+
+        help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "Keyboard and mouse", lambda: TextDialog("Keyboard and mouse", SHORTCUTS_TEXT, self).exec(),
+                     "F1")
+        self._action(help_menu, "Model cards folder", self._open_models_folder)
+        self._action(help_menu, "About Scrubline", self._about)
+        self._update_export_actions()
+
+    def _connect(self) -> None:
+        state = self.state
+        state.playhead_changed.connect(self._on_playhead_changed)
+        state.overlays_changed.connect(self._on_overlays_changed)
+        state.selection_changed.connect(self.timeline_view.set_selection)
+        state.teaching_changed.connect(self._on_teaching_changed)
+        self.loader.opened.connect(self._on_video_opened)
+        self.loader.open_failed.connect(self._on_open_failed)
+        self.loader.frame_ready.connect(self._on_frame_ready)
+        self.loader.frame_failed.connect(self._on_frame_failed)
+        self.frame_view.size_changed.connect(self._on_view_size_changed)
+        self.player.rate_changed.connect(self.transport.set_rate)
+        self.transport.action_requested.connect(self._on_transport_action)
+        self.transport.speed_chosen.connect(self._on_speed_changed)
+        self.transport.scrubbed.connect(self._on_slider_scrubbed)
+        self.timeline_view.seek_requested.connect(self.seek_time)
+        self.timeline_view.scrub_requested.connect(self._on_timeline_scrubbed)
+        self.timeline_view.selection_changed.connect(state.set_selection)
+        self.timeline_view.event_start_moved.connect(self.set_event_start)
+        self.analysis.progressed.connect(self._on_analysis_progress)
+        self.analysis.finished.connect(self._on_analysis_finished)
+        self.analysis.failed.connect(self._on_analysis_failed)
+        self.exporter.progressed.connect(self._on_export_progress)
+        self.exporter.finished.connect(self._on_export_finished)
+        self.exporter.failed.connect(self._on_export_failed)
+        self.case_job.done.connect(self._on_case_read)
+        self.case_job.failed.connect(lambda exc, details: self.report_error("Reading the case failed", str(exc), details))
+        self.outcome_job.done.connect(self._on_outcome_read)
+        self.outcome_job.failed.connect(lambda exc, details: self.report_error("Computing the outcome failed", str(exc), details))
+        self.bookmarks_panel.jump_requested.connect(self.seek_time)
+        self.bookmarks_panel.add_requested.connect(self.ask_add_bookmark)
+        self.bookmarks_panel.edit_requested.connect(self.ask_edit_bookmark)
+        self.bookmarks_panel.delete_requested.connect(self.delete_bookmark)
+        self.outcome_panel.event_start_set.connect(self.set_event_start)
+        self.outcome_panel.event_start_at_playhead.connect(lambda: self.set_event_start(self.state.time_s))
+        self.outcome_panel.reveal_requested.connect(lambda: self.state.reveal(True))
+
+    # ================================================================== errors and banner
+    def report_error(self, title: str, message: str, details: str = "") -> None:
+        log.warning("%s: %s", title, message)
+        self.errors.append(f"{title}: {message}")
+        if self._closing:
+            return
+        box = show_error(self, title, message, details)
+        self._error_boxes = [b for b in self._error_boxes if b.isVisible()] + [box]
+
+    def show_banner(self, text: str, button: str = "", action: Any = None) -> None:
+        self.banner_label.setText(text)
+        self.banner_button.setText(button)
+        self.banner_button.setVisible(bool(button))
+        self._banner_action = action
+        self.banner.show()
+
+    # ================================================================== opening
+    def ask_open(self) -> None:
+        start = self.settings.value("paths/last_dir", str(Path.home()))
+        patterns = " ".join(f"*{s}" for s in VIDEO_SUFFIXES)
+        path, _ = QFileDialog.getOpenFileName(self, "Open a video", str(start), f"Videos ({patterns});;All files (*)")
+        if path:
+            self.open_video(path)
+
+    def open_video(self, path: str | Path, *, analyse: bool = False) -> None:
+        """Open a video; its case (if any) appears as soon as the video is indexed. With
+        `analyse`, an unanalysed or unfinished case is analysed straight away."""
+        path = Path(path)
+        if path.suffix == SUFFIX:
+            self.report_error("Cannot open a case file directly",
+                              f"{path.name} is a case file. Open its video: the case is found by the video's content.")
+            return
+        if self.analysis.running():
+            self.analysis.shutdown()  # keeps what is done; the finished signal is ignored below
+        self.player.pause()
+        self._close_store()
+        self._generation += 1
+        self._auto_analyse = analyse
+        self.video_path = path
+        self.info = None
+        self.case_path = None
+        self.timeline = None
+        self.bookmarks = []
+        self.outcome = None
+        self.shown = None
+        self.banner.hide()
+        self.timeline_view.set_timeline(None, [])
+        self.bookmarks_panel.set_bookmarks([])
+        self.outcome_panel.set_outcome(None, None, moved_by_user=False)
+        self.frame_view.set_video_size(0, 0)
+        self.frame_view.set_message(f"Opening {path.name}…")
+        self.statusBar().showMessage(f"Opening {path.name}…")
+        self.loader.open(path)
+
+    def open_demo(self) -> None:
+        """Open the generated demo clip (rendered once, in the background) and analyse it if it
+        has no case yet."""
+        from scrubline.cli import demo_video_path, ensure_demo_video
+
+        if demo_video_path().exists():
+            self.open_video(demo_video_path(), analyse=True)
+            return
+        self.frame_view.set_message("Preparing the demo case…")
+        self.statusBar().showMessage("Rendering the demo clip (once)…")
+        runner = TaskRunner("demo", self)
+        runner.finished.connect(lambda path: self.open_video(path, analyse=True))
+        runner.failed.connect(lambda exc, details: self.report_error("The demo clip could not be made", str(exc), details))
+        runner.start(lambda state: ensure_demo_video())
+        self._demo_runner = runner
+
+    def _case_path_for(self, info: Any) -> Path:
+        if self.case_dir is not None:
+            return self.case_dir / f"{info.fingerprint}{SUFFIX}"
+        return default_case_path(info.fingerprint)
+
+    def _on_video_opened(self, opened: VideoOpened) -> None:
+        if self._closing or opened.path != self.video_path:
+            return
+        self.info = opened.info
+        self.state.set_video(opened.times, opened.info.duration_s)
+        self.transport.set_frame_count(len(opened.times))
+        self.timeline_view.set_duration(opened.info.duration_s)
+        self.outcome_panel.set_duration(opened.info.duration_s)
+        self.frame_view.set_video_size(opened.info.width, opened.info.height)
+        self.setWindowTitle(f"{opened.info.name} — Scrubline")
+        recent = updated_recent(read_list(self.settings, "recent"), str(opened.path.resolve()))
+        self.settings.setValue("recent", recent)
+        self.settings.setValue("paths/last_dir", str(opened.path.resolve().parent))
+        self.case_path = self._case_path_for(opened.info)
+        message = (f"{opened.info.name}: {opened.info.width}×{opened.info.height}, "
+                   f"{opened.info.fps:.2f} fps, {format_clock(opened.info.duration_s, millis=False)}")
+        if opened.problems:
+            message += f" — {len(opened.problems)} decoding problem(s); see Analysis → Analyse… notes"
+            log.warning("%s: %s", opened.info.name, "; ".join(opened.problems[:5]))
+        self.statusBar().showMessage(message, 8000)
+        complete = False
+        if self.case_path.exists():
+            try:
+                self.store = CaseStore.for_video(opened.info, self.case_path)
+            except StoreError as exc:
+                self.report_error("The case file cannot be used", str(exc))
+                self.store = None
+            if self.store is not None:
+                self.loader.set_case(self.case_path)
+                analysed, planned = actions.case_progress(self.store)
+                complete = bool(planned) and analysed >= planned
+                self.bookmarks = self.store.bookmarks()
+                self.bookmarks_panel.set_bookmarks(self.bookmarks)
+                self.refresh_case()
+                self.refresh_outcome()
+                if not complete:
+                    self._offer_analysis(analysed, planned)
+        else:
+            self._offer_analysis(0, 0)
+        self.state.set_frame(0, force=True)
+        self.video_ready.emit()
+        if self._auto_analyse and not complete:
+            self.start_analysis()
+
+    def _on_open_failed(self, exc: object, details: str) -> None:
+        if self._closing:
+            return
+        name = self.video_path.name if self.video_path else "the video"
+        self.video_path = None
+        self.frame_view.set_message("Open a video (File → Open, or drop a file here)")
+        self.report_error(f"Cannot open {name}", str(exc), details)
+
+    def _offer_analysis(self, analysed: int, planned: int) -> None:
+        if planned and analysed:
+            self.show_banner(f"Analysis incomplete: {analysed} of {planned} frames analysed. "
+                             "Resume to finish; nothing done is redone.", "Resume", self.start_analysis)
+        else:
+            self.show_banner("This video has not been analysed yet. Analysis runs in the background; "
+                             "you can keep reviewing meanwhile.", "Analyse…", self.ask_analysis)
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        recent = [p for p in read_list(self.settings, "recent") if Path(p).exists()]
+        if not recent:
+            self.recent_menu.addAction("(none)").setEnabled(False)
+        for path in recent:
+            self.recent_menu.addAction(Path(path).name, lambda p=path: self.open_video(p)).setToolTip(path)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if self._dropped_video(event.mimeData()) is not None:
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        path = self._dropped_video(event.mimeData())
+        if path is not None:
+            event.acceptProposedAction()
+            self.open_video(path)
+
+    @staticmethod
+    def _dropped_video(mime: Any) -> Path | None:
+        for url in mime.urls() if mime.hasUrls() else []:
+            if url.isLocalFile():
+                path = Path(url.toLocalFile())
+                if path.suffix.lower() in VIDEO_SUFFIXES:
+                    return path
+        return None
+
+    def _close_store(self) -> None:
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+
+    def _ensure_store(self) -> CaseStore | None:
+        """The case file, created if the video has none yet (a bookmark before any analysis)."""
+        if self.store is None and self.info is not None and self.case_path is not None:
+            try:
+                self.store = CaseStore.for_video(self.info, self.case_path)
+            except StoreError as exc:
+                self.report_error("The case file cannot be used", str(exc))
+                return None
+            self.loader.set_case(self.case_path)
+        return self.store
+
+    # ================================================================== playhead
+    def seek_frame(self, index: int) -> None:
+        self.state.scrubbing = False
+        self.state.set_frame(index)
+        self.player.resync()
+
+    def seek_time(self, time_s: float) -> None:
+        self.state.scrubbing = False
+        self.state.set_time(time_s)
+        self.player.resync()
+
+    def step(self, frames: int) -> None:
+        self.player.pause()
+        self.seek_frame(step_frames(self.state.frame, frames, self.state.frame_count))
+
+    def jump(self, seconds: float) -> None:
+        self.seek_frame(jump_seconds(self.state.times, self.state.frame, seconds))
+
+    def shuttle(self, key: str) -> None:
+        self.player.set_rate(shuttle(self.player.rate, key, self.player.speed))
+
+    def _on_transport_action(self, key: str) -> None:
+        moves = {"frame-": lambda: self.step(-1), "frame+": lambda: self.step(1),
+                 "1s-": lambda: self.jump(-1.0), "1s+": lambda: self.jump(1.0),
+                 "10s-": lambda: self.jump(-10.0), "10s+": lambda: self.jump(10.0),
+                 "start": lambda: self.seek_frame(0), "end": lambda: self.seek_frame(self.state.frame_count - 1),
+                 "play": self.player.toggle}
+        moves[key]()
+
+    def _on_speed_changed(self, speed: float) -> None:
+        self.player.set_speed(speed)
+        self.settings.setValue("playback/speed", speed)
+
+    def _on_slider_scrubbed(self, frame: int, dragging: bool) -> None:
+        self.state.scrubbing = dragging
+        self.state.set_frame(frame)
+        self.player.resync()
+
+    def _on_timeline_scrubbed(self, time_s: float, finished: bool) -> None:
+        self.state.scrubbing = not finished
+        self.state.set_time(time_s)
+        self.player.resync()
+
+    def _on_playhead_changed(self, frame: int, time_s: float) -> None:
+        self.loader.request(frame, scrub=self.state.scrubbing, prefetch=not self.player.playing)
+        self.transport.set_position(frame, time_s, self.state.frame_count, self.state.duration_s)
+        self.timeline_view.set_playhead(time_s, follow=self.player.playing)
+
+    def _on_view_size_changed(self, width: int, height: int) -> None:
+        self.loader.set_target_size(width, height)
+        if self.info is not None:
+            self.loader.request(self.state.frame, prefetch=False)
+
+    def _on_frame_ready(self, shown: ShownFrame) -> None:
+        if self._closing or shown.generation != self.loader.generation:
+            return
+        self.shown = shown
+        self.frame_view.set_image(shown.image, shown.index, proxy=shown.proxy)
+        self._update_overlay()
+        if not shown.proxy:
+            self.frame_latencies.append(shown.ready_at - shown.requested_at)
+            if len(self.frame_latencies) > 10_000:
+                del self.frame_latencies[:5000]
+            self.frame_shown.emit(shown.index)
+
+    def _on_frame_failed(self, index: int, message: str) -> None:
+        self.statusBar().showMessage(f"Frame {index} could not be shown: {message}", 8000)
+
+    def _overlay_gap_s(self) -> float:
+        period = float(self.timeline.sample_period_s) if self.timeline is not None else 0.0
+        if period <= 0 and self.store is not None:
+            fps = float(self.store.settings.get("fps") or 0)
+            period = 1.0 / fps if fps > 0 else 0.0
+        return max(2.0 * period, 0.5)
+
+    def _update_overlay(self) -> None:
+        shown = self.shown
+        if shown is None:
+            return
+        plan = plan_overlay(shown.result, shown.index, shown.time_s, self.state.overlays,
+                            max_gap_s=self._overlay_gap_s())
+        if not shown.exact and not shown.proxy:
+            plan.note = "this frame could not be decoded; the nearest readable one is shown" + (
+                f" · {plan.note}" if plan.note else "")
+        self.frame_view.set_plan(plan)
+
+    def _on_overlays_changed(self, flags: Any) -> None:
+        for key, action in self.overlay_actions.items():
+            action.blockSignals(True)
+            action.setChecked(getattr(flags, key))
+            action.blockSignals(False)
+        write_overlays(self.settings, flags)
+        self._update_overlay()
+
+    def _on_teaching_changed(self, teaching: bool, revealed: bool) -> None:
+        self.teaching_action.blockSignals(True)
+        self.teaching_action.setChecked(teaching)
+        self.teaching_action.blockSignals(False)
+        self.outcome_panel.set_teaching(teaching, revealed)
+        self.settings.setValue("teaching", teaching)
+
+    # ================================================================== analysis
+    def default_analysis_settings(self) -> AnalysisSettings:
+        return AnalysisSettings(fps=read_float(self.settings, "analysis/fps", 5.0),
+                                device=str(self.settings.value("analysis/device", "cpu")))
+
+    def ask_analysis(self) -> None:
+        if self.info is None:
+            self.report_error("Nothing to analyse", "Open a video first.")
+            return
+        if self.analysis.running():
+            self.statusBar().showMessage("An analysis is already running", 4000)
+            return
+        note = ""
+        if self.store is not None:
+            analysed, planned = actions.case_progress(self.store)
+            if analysed:
+                note = (f"{analysed} frames are already analysed; they are kept and not redone "
+                        "unless you choose to start again.")
+        answer = AnalysisDialog.ask(self, self.registry.frame_models(), self.info.duration_s,
+                                    self.default_analysis_settings(), note)
+        if answer is None:
+            return
+        settings, fresh = answer
+        self.settings.setValue("analysis/fps", settings.fps)
+        self.settings.setValue("analysis/device", settings.device)
+        self.start_analysis(settings, fresh=fresh)
+
+    def start_analysis(self, settings: AnalysisSettings | None = None, *, fresh: bool = False) -> bool:
+        """Analyse (or resume) the open video in the background; False if that cannot start."""
+        if self.video_path is None or self.info is None or self.analysis.running():
+            return False
+        if self._ensure_store() is None or self.case_path is None:
+            return False
+        settings = settings or self.default_analysis_settings()
+        video, case, registry = self.video_path, self.case_path, self.registry
+        generation = self._generation
+
+        def run(state: Any) -> Any:
+            report = analyse_video(video, case, settings, registry=registry, state=state, fresh=fresh)
+            return generation, report
+
+        if not self.analysis.start(run):
+            return False
+        self.banner.hide()
+        self._analysis_generation = generation
+        self.progress.setValue(0)
+        self.progress_label.setText("Starting analysis…")
+        for widget in (self.progress_label, self.progress, self.cancel_button):
+            widget.show()
+        self.cancel_action.setEnabled(True)
+        self.analyse_action.setEnabled(False)
+        return True
+
+    def cancel_analysis(self) -> None:
+        if self.analysis.running():
+            self.analysis.cancel()
+            self.progress_label.setText("Stopping after this batch…")
+
+    def _on_analysis_progress(self, fraction: float, message: str) -> None:
+        if self._closing or getattr(self, "_analysis_generation", -1) != self._generation:
+            return
+        self.progress.setValue(int(round(fraction * 1000)))
+        if not self.analysis.cancelled():
+            self.progress_label.setText(message)
+        now = time.monotonic()
+        if now - self._last_refresh >= REFRESH_DURING_ANALYSIS_S:
+            self._last_refresh = now
+            self.refresh_case()
+
+    def _end_analysis_ui(self) -> None:
+        for widget in (self.progress_label, self.progress, self.cancel_button):
+            widget.hide()
+        self.cancel_action.setEnabled(False)
+        self.analyse_action.setEnabled(True)
+
+    def _on_analysis_finished(self, result: Any) -> None:
+        generation, report = result
+        if self._closing:
+            return
+        self._end_analysis_ui()
+        if generation != self._generation:
+            self.analysis_finished.emit(report)
+            return
+        saved = report.already_done + report.done_now
+        if report.cancelled:
+            self.show_banner(f"Analysis stopped: {saved} of {report.planned} frames are saved. "
+                             "Resume to finish; nothing done is redone.", "Resume", self.start_analysis)
+        else:
+            rate = report.done_now / report.elapsed_s if report.elapsed_s > 0 else 0.0
+            self.statusBar().showMessage(
+                f"Analysis complete: {report.done_now} frames in {report.elapsed_s:.1f} s ({rate:.1f} frames/s)"
+                + (f"; {report.already_done} were already done" if report.already_done else ""), 10000)
+        notes = list(report.notices) + list(report.problems[:5])
+        if notes:
+            self.show_banner("Notes from the analysis: " + "; ".join(notes))
+        self.refresh_case()
+        self.refresh_outcome()
+        self.analysis_finished.emit(report)
+
+    def _on_analysis_failed(self, exc: object, details: str) -> None:
+        if self._closing:
+            return
+        self._end_analysis_ui()
+        self.report_error("The analysis stopped with an error",
+                          f"{exc}\n\nResults saved before the error are kept in the case file.", details)
+        self.refresh_case()
+        self.show_banner("The analysis stopped with an error; what was done is saved.", "Analyse…", self.ask_analysis)
+        self.analysis_finished.emit(exc)
+
+    # ================================================================== reading the case
+    def refresh_case(self) -> None:
+        if self.case_path is None or not self.case_path.exists():
+            return
+        path, generation = self.case_path, self._generation
+        self.case_job.submit(lambda: read_case(path, generation))
+
+    def refresh_outcome(self) -> None:
+        if self.case_path is None or not self.case_path.exists():
+            return
+        path, generation, registry = self.case_path, self._generation, self.registry
+        self.outcome_panel.set_busy("Computing the prediction…")
+        self.outcome_job.submit(lambda: read_outcome(path, registry, generation))
+
+    def _on_case_read(self, snapshot: CaseSnapshot) -> None:
+        if self._closing or snapshot.generation != self._generation:
+            return
+        self.timeline = snapshot.timeline
+        self.bookmarks = snapshot.bookmarks
+        self.timeline_view.set_timeline(snapshot.timeline, snapshot.bookmarks)
+        self.bookmarks_panel.set_bookmarks(snapshot.bookmarks)
+        for notice in snapshot.notices:
+            self.statusBar().showMessage(notice, 8000)
+        # Results may have arrived for the frame on screen: ask again (a cached image, so cheap).
+        if self.shown is not None and not self.player.playing:
+            self.loader.request(self.state.frame, prefetch=False)
+        self.case_refreshed.emit()
+
+    def _on_outcome_read(self, snapshot: OutcomeSnapshot) -> None:
+        if self._closing or snapshot.generation != self._generation:
+            return
+        self.outcome = snapshot.outcome
+        self.outcome_panel.set_outcome(snapshot.outcome, snapshot.metrics, moved_by_user=snapshot.moved_by_user)
+        self.timeline_view.set_event_start(snapshot.outcome.get("event_start_s"))
+        self.outcome_refreshed.emit()
+
+    def set_event_start(self, time_s: float | None) -> None:
+        """Move the bleeding event start (None: detect it again) and recompute the prediction."""
+        store = self._ensure_store()
+        if store is None:
+            return
+        value = None if time_s is None else round(min(max(float(time_s), 0.0), self.state.duration_s), 3)
+        store.set_meta("event_start_s", value)
+        if value is not None:
+            self.timeline_view.set_event_start(value)
+        self.refresh_outcome()
+
+    # ================================================================== bookmarks and events
+    def ask_add_bookmark(self) -> None:
+        if self.info is None:
+            return
+        self.player.pause()
+        answer = BookmarkDialog.ask(self, format_clock(self.state.time_s))
+        if answer is not None:
+            self.add_bookmark(*answer)
+
+    def add_bookmark(self, note: str, category: str = "teaching point") -> int | None:
+        store = self._ensure_store()
+        if store is None:
+            return None
+        try:
+            bookmark_id = actions.add_bookmark(store, self.state.time_s, self.state.frame, note, category)
+        except (ValueError, StoreError) as exc:
+            self.report_error("The bookmark was not saved", str(exc))
+            return None
+        self._reload_bookmarks()
+        self.statusBar().showMessage(f"Bookmarked {format_clock(self.state.time_s)} ({category})", 4000)
+        return bookmark_id
+
+    def ask_edit_bookmark(self, bookmark_id: int) -> None:
+        mark = next((b for b in self.bookmarks if b.id == bookmark_id), None)
+        if mark is None or self.store is None:
+            return
+        answer = BookmarkDialog.ask(self, format_clock(mark.time_s), mark.note, mark.category)
+        if answer is not None:
+            try:
+                self.store.update_bookmark(bookmark_id, note=answer[0].strip(), category=answer[1])
+            except StoreError as exc:
+                self.report_error("The bookmark was not changed", str(exc))
+            self._reload_bookmarks()
+
+    def delete_bookmark(self, bookmark_id: int) -> None:
+        if self.store is None:
+            return
+        if QMessageBox.question(self, "Delete bookmark", "Delete this bookmark?") != QMessageBox.StandardButton.Yes:
+            return
+        self.store.delete_bookmark(bookmark_id)
+        self._reload_bookmarks()
+
+    def _reload_bookmarks(self) -> None:
+        if self.store is None:
+            return
+        self.bookmarks = self.store.bookmarks()
+        self.bookmarks_panel.set_bookmarks(self.bookmarks)
+        self.timeline_view.set_bookmarks(self.bookmarks)
+
+    def jump_event(self, forward: bool = True) -> float | None:
+        """Go to the next (or previous) event of the chosen kinds; its time, or None."""
+        events = actions.event_times(self.timeline, self.bookmarks, self.event_kinds)
+        found = actions.neighbour_event(self.state.times, events, self.state.frame, forward)
+        if found is None:
+            self.statusBar().showMessage("No further event" if forward else "No earlier event", 3000)
+            return None
+        time_s, frame = found
+        self.seek_frame(frame)
+        return time_s
+
+    def _on_event_kind_changed(self, kind: str, on: bool) -> None:
+        self.event_kinds = [k for k in EPISODE_KINDS if self.event_kind_actions[k].isChecked()]
+        self.settings.setValue(f"events/{kind}", on)
+
+    # ================================================================== export
+    def mark_clip(self, *, start: bool) -> None:
+        now = self.state.time_s
+        current = self.state.selection
+        if start:
+            end = current[1] if current and current[1] > now else min(now + 10.0, self.state.duration_s)
+            self.state.set_selection((now, end))
+        else:
+            begin = current[0] if current and current[0] < now else max(now - 10.0, 0.0)
+            self.state.set_selection((begin, now))
+
+    def _update_export_actions(self) -> None:
+        has_case = self.case_path is not None and self.case_path.exists()
+        report = _report_writer()
+        self.report_action.setEnabled(has_case and report is not None)
+        self.report_action.setToolTip("" if report is not None else "The PDF report is not available in this build yet")
+        self.tables_action.setEnabled(has_case)
+        renderer = _overlay_renderer()
+        for action in (self.png_action, self.clip_action):
+            action.setEnabled(self.info is not None and renderer is not None)
+            action.setToolTip("" if renderer is not None else "Overlay rendering for exports is not available in this build yet")
+        self.export_menu.setToolTipsVisible(True)
+
+    def _export_folder(self) -> str:
+        return str(self.settings.value("paths/export_dir", str(Path.home())))
+
+    def ask_export_tables(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Export tables to", self._export_folder())
+        if folder:
+            self.settings.setValue("paths/export_dir", folder)
+            self.export_tables(Path(folder))
+
+    def export_tables(self, folder: Path) -> bool:
+        from scrubline.core.export import export_case
+
+        if self.case_path is None or not self.case_path.exists():
+            return False
+        case, registry = self.case_path, self.registry
+
+        def run(state: Any) -> Any:
+            state.progress(0.1, "writing tables")
+            with CaseStore(case) as store:
+                return ("tables", folder, export_case(store, folder, registry))
+
+        return self._start_export(run, "Exporting tables…")
+
+    def ask_export_report(self) -> None:
+        name = actions.default_export_name(self.info.name if self.info else "case", "debrief", ".pdf")
+        path, _ = QFileDialog.getSaveFileName(self, "Save the PDF report", str(Path(self._export_folder()) / name),
+                                              "PDF (*.pdf)")
+        if path:
+            self.settings.setValue("paths/export_dir", str(Path(path).parent))
+            self.export_report(Path(path))
+
+    def export_report(self, path: Path) -> bool:
+        writer = _report_writer()
+        if writer is None or self.case_path is None or not self.case_path.exists():
+            return False
+        write_report, options_type = writer
+        case, registry, video = self.case_path, self.registry, self.video_path
+
+        def run(state: Any) -> Any:
+            state.progress(0.1, "writing the report")
+            with CaseStore(case) as store:
+                options = _report_options(options_type, store, video)
+                return ("report", path, [write_report(store, path, options, registry=registry)])
+
+        return self._start_export(run, "Writing the PDF report…")
+
+    def ask_export_frame(self) -> None:
+        name = actions.default_export_name(self.info.name if self.info else "case", "frame", ".png", self.state.time_s)
+        path, _ = QFileDialog.getSaveFileName(self, "Save the frame", str(Path(self._export_folder()) / name), "PNG (*.png)")
+        if path:
+            self.settings.setValue("paths/export_dir", str(Path(path).parent))
+            self.export_frame(Path(path))
+
+    def export_frame(self, path: Path) -> bool:
+        from scrubline.ui.exports import export_frame_png
+
+        if _overlay_renderer() is None or self.video_path is None:
+            return False
+        video, case, frame, flags = self.video_path, self.case_path, self.state.frame, self.state.overlays
+
+        def run(state: Any) -> Any:
+            return ("frame", path, [export_frame_png(video, case, frame, path, flags)])
+
+        return self._start_export(run, "Saving the frame…")
+
+    def ask_export_clip(self) -> None:
+        try:
+            plan = actions.clip_plan(self.state.times, self.state.selection)
+        except ValueError as exc:
+            self.report_error("No clip range", str(exc))
+            return
+        name = actions.default_export_name(self.info.name if self.info else "case", "clip", ".mp4", plan.start_s)
+        path, _ = QFileDialog.getSaveFileName(self, "Save the clip", str(Path(self._export_folder()) / name), "MP4 (*.mp4)")
+        if path:
+            self.settings.setValue("paths/export_dir", str(Path(path).parent))
+            self.export_clip(Path(path))
+
+    def export_clip(self, path: Path) -> bool:
+        from scrubline.ui.exports import export_clip_mp4
+
+        if _overlay_renderer() is None or self.video_path is None:
+            return False
+        try:
+            plan = actions.clip_plan(self.state.times, self.state.selection)
+        except ValueError as exc:
+            self.report_error("No clip range", str(exc))
+            return False
+        video, case, flags = self.video_path, self.case_path, self.state.overlays
+
+        def run(state: Any) -> Any:
+            return ("clip", path, [export_clip_mp4(video, case, plan, path, flags, state)])
+
+        return self._start_export(run, f"Writing a {plan.end_s - plan.start_s:.1f} s clip…")
+
+    def _start_export(self, run: Any, message: str) -> bool:
+        if not self.exporter.start(run):
+            self.statusBar().showMessage("An export is already running", 4000)
+            return False
+        self.statusBar().showMessage(message)
+        return True
+
+    def _on_export_progress(self, fraction: float, message: str) -> None:
+        self.statusBar().showMessage(f"Export: {message} ({fraction:.0%})")
+
+    def _on_export_finished(self, result: Any) -> None:
+        if self._closing:
+            return
+        kind, target, written = result
+        if written and written[0] is None:  # cancelled
+            self.statusBar().showMessage("Export cancelled", 5000)
+        else:
+            where = target if Path(target).is_dir() else Path(target).parent
+            self.statusBar().showMessage(f"Exported {', '.join(Path(p).name for p in written if p)} to {where}", 10000)
+        self.export_finished.emit(result)
+
+    def _on_export_failed(self, exc: object, details: str) -> None:
+        self.report_error("The export failed", str(exc), details)
+        self.export_finished.emit(exc)
+
+    # ================================================================== help
+    def _open_models_folder(self) -> None:
+        from scrubline.core.models.registry import bundled_models_dir
+
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(bundled_models_dir())))
+
+    def _about(self) -> None:
+        from scrubline import __version__
+
+        QMessageBox.about(self, "About Scrubline",
+                          f"Scrubline {__version__}\n\nOffline review of surgical video. Everything runs on this "
+                          "computer; nothing leaves it.\n\nDecision support for review and teaching; "
+                          "not a medical device.")
+
+    # ================================================================== closing
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Cancel background work and wait for it: every finished batch stays in the case."""
+        self._closing = True
+        self.player.pause()
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        self.settings.sync()
+        if self.analysis.running():
+            self.statusBar().showMessage("Stopping the analysis; finished frames are kept…")
+        for runner in (self.analysis, self.exporter, getattr(self, "_demo_runner", None)):
+            if runner is not None:
+                runner.shutdown()
+        self.case_job.shutdown()
+        self.outcome_job.shutdown()
+        self.loader.close()
+        self._close_store()
+        super().closeEvent(event)
+
+
+def _report_writer() -> tuple[Any, Any] | None:
+    """`scrubline.report.write_report` and its options type, once that module provides them."""
+    try:
+        import scrubline.report as report
+    except ImportError:
+        return None
+    writer = getattr(report, "write_report", None)
+    options = getattr(report, "ReportOptions", None)
+    return (writer, options) if writer is not None and options is not None else None
+
+
+def _report_options(options_type: Any, store: CaseStore, video: Path | None) -> Any:
+    info = store.case_info
+    wanted = {"label": info.get("label"), "procedure": info.get("procedure"), "surgeon": info.get("surgeon"),
+              "reviewer": info.get("reviewer"), "date": info.get("date"), "video_path": video}
+    fields = getattr(options_type, "__dataclass_fields__", {})
+    return options_type(**{k: v for k, v in wanted.items() if k in fields and v is not None})
+
+
+def _overlay_renderer() -> Any:
+    """The Qt-free overlay renderer used by the PNG and MP4 exports, once it exists."""
+    try:
+        from scrubline.core import overlay
+    except ImportError:
+        return None
+    return overlay

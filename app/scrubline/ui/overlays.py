@@ -1,0 +1,143 @@
+"""What to draw over a video frame, decided without Qt.
+
+`plan_overlay` turns the analysed result nearest to the shown frame into a list of plain
+marks (boxes with label and score, tips styled by visibility, a semi-transparent bleeding
+mask with its area, a warning badge when a tip is hidden) plus a note saying where the marks
+came from when the frame on screen is not itself an analysed one. `QtFrameView` only paints
+what the plan says, so the choices (and the honesty note) are tested headless.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from scrubline.core.results import FrameResult
+
+OVERLAY_KEYS = ("boxes", "tips", "bleeding", "badge")
+OVERLAY_NAMES = {
+    "boxes": "Instrument boxes",
+    "tips": "Instrument tips",
+    "bleeding": "Bleeding mask",
+    "badge": "Tip-hidden warning",
+}
+
+
+@dataclass(frozen=True)
+class OverlayFlags:
+    boxes: bool = True
+    tips: bool = True
+    bleeding: bool = True
+    badge: bool = True
+
+    def with_(self, key: str, value: bool) -> OverlayFlags:
+        if key not in OVERLAY_KEYS:
+            raise KeyError(key)
+        values = {k: getattr(self, k) for k in OVERLAY_KEYS}
+        values[key] = value
+        return OverlayFlags(**values)
+
+    def as_dict(self) -> dict[str, bool]:
+        return {k: getattr(self, k) for k in OVERLAY_KEYS}
+
+
+@dataclass(frozen=True)
+class BoxMark:
+    box: tuple[float, float, float, float]  # source-frame pixels
+    text: str
+    colour: tuple[int, int, int]
+
+
+@dataclass(frozen=True)
+class TipMark:
+    point: tuple[float, float]
+    visible: bool
+    colour: tuple[int, int, int]
+
+
+@dataclass
+class OverlayPlan:
+    boxes: list[BoxMark] = field(default_factory=list)
+    tips: list[TipMark] = field(default_factory=list)
+    mask_rgba: np.ndarray | None = None  # HxWx4 uint8, stretched over the whole frame
+    bleeding_text: str | None = None
+    badge: str | None = None
+    note: str | None = None  # where the marks come from, when not from this very frame
+
+    @property
+    def empty(self) -> bool:
+        return not (self.boxes or self.tips or self.mask_rgba is not None or self.badge)
+
+
+# The same colours as the exported pictures (`scrubline.core.overlay`), so what a trainee sees in a
+# PNG, a clip or the report matches the window. Blood is red, so the bleeding layer is magenta.
+PALETTE = (
+    (0, 200, 255), (255, 230, 0), (170, 120, 255), (0, 255, 200), (255, 255, 255),
+    (120, 180, 255), (255, 120, 120), (200, 255, 120),
+)
+BLEEDING_COLOUR = (255, 0, 200)
+VISIBLE_TIP_COLOUR = (40, 220, 60)
+HIDDEN_TIP_COLOUR = (255, 150, 0)
+
+
+def label_colour(label: str) -> tuple[int, int, int]:
+    """A stable colour per tool class, the same in every process (crc32, not hash()) and in the
+    frame, the timeline lanes and the exports."""
+    return PALETTE[zlib.crc32(label.encode("utf-8")) % len(PALETTE)]
+
+
+def mask_rgba(prob: np.ndarray, threshold: int = 128, colour: tuple[int, int, int] = BLEEDING_COLOUR,
+              max_alpha: int = 150) -> np.ndarray:
+    """A bleeding probability map (uint8) as a translucent RGBA layer: transparent below the
+    threshold, more opaque the surer the model is above it."""
+    prob = np.asarray(prob, dtype=np.uint8)
+    rgba = np.zeros((*prob.shape[:2], 4), np.uint8)
+    rgba[..., :3] = colour
+    above = prob >= threshold
+    span = max(1, 255 - threshold)
+    alpha = 70 + (prob.astype(np.int32) - threshold).clip(0) * (max_alpha - 70) // span
+    rgba[..., 3] = np.where(above, alpha, 0).astype(np.uint8)
+    return rgba
+
+
+def plan_overlay(
+    result: FrameResult | None,
+    shown_frame: int,
+    shown_time_s: float,
+    flags: OverlayFlags,
+    *,
+    max_gap_s: float = 2.0,
+    mask_threshold: int = 128,
+) -> OverlayPlan:
+    """The marks for the frame at `shown_frame`, drawn from `result` (the nearest analysed
+    sample). Marks further than `max_gap_s` from the shown frame are not drawn: they would
+    describe a different moment."""
+    plan = OverlayPlan()
+    if result is None:
+        plan.note = "not analysed"
+        return plan
+    gap = shown_time_s - result.time_s
+    if abs(gap) > max_gap_s:
+        plan.note = f"not analysed here (nearest analysed frame {result.frame} is {abs(gap):.1f} s away)"
+        return plan
+    if result.frame != shown_frame:
+        when = "earlier" if gap > 0 else "later"
+        plan.note = f"overlays from analysed frame {result.frame} ({abs(gap):.2f} s {when})"
+    hidden = 0
+    for inst in result.instruments:
+        colour = label_colour(inst.label)
+        if flags.boxes:
+            plan.boxes.append(BoxMark(tuple(float(v) for v in inst.box), f"{inst.label} {inst.score:.2f}", colour))  # type: ignore[arg-type]
+        if inst.tip is not None and flags.tips:
+            plan.tips.append(TipMark((float(inst.tip[0]), float(inst.tip[1])), inst.tip_visible,
+                                     VISIBLE_TIP_COLOUR if inst.tip_visible else HIDDEN_TIP_COLOUR))
+        if not inst.tip_visible:
+            hidden += 1
+    if hidden and flags.badge:
+        plan.badge = "TIP HIDDEN" if hidden == 1 else f"{hidden} TIPS HIDDEN"
+    if result.bleeding is not None and flags.bleeding:
+        plan.mask_rgba = mask_rgba(result.bleeding.mask, mask_threshold)
+        plan.bleeding_text = f"bleeding area {result.bleeding.fraction:.1%}"
+    return plan

@@ -1,0 +1,171 @@
+"""Playback: the clock that moves the playhead, and the transport bar under the frame.
+
+`PlaybackController` is time-based: each tick asks where the playhead should be now
+(`navigation.playback_time`) and moves the shared state there, so when decoding cannot keep up
+frames are skipped rather than the video slowing down (the frame loader always decodes the
+newest request). A signed rate covers the J/K/L shuttle, reverse included.
+"""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QStyle, QToolButton, QWidget
+
+from scrubline.ui.navigation import SPEEDS, format_clock, playback_time
+from scrubline.ui.state import ViewerState
+
+
+class PlaybackController(QObject):
+    rate_changed = Signal(float)  # signed; 0 = paused
+
+    def __init__(self, state: ViewerState, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.rate = 0.0
+        self.speed = 1.0  # the chosen speed magnitude (the speed box)
+        self._anchor_s = 0.0
+        self._anchor_wall = 0.0
+        self._timer = QTimer(self)
+        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self._timer.timeout.connect(self._on_tick_changed)
+
+    @property
+    def playing(self) -> bool:
+        return self.rate != 0.0
+
+    def set_rate(self, rate: float) -> None:
+        if not len(self.state.times):
+            rate = 0.0
+        if rate != 0.0 and self.rate == 0.0:
+            # Playing forward from the very end starts again from the beginning.
+            if rate > 0 and self.state.frame >= self.state.frame_count - 1:
+                self.state.set_frame(0)
+            elif rate < 0 and self.state.frame == 0:
+                self.state.set_frame(self.state.frame_count - 1)
+        self.rate = float(rate)
+        self._anchor_s = self.state.time_s
+        self._anchor_wall = time.perf_counter()
+        if self.rate:
+            frame_period = self.state.duration_s / max(self.state.frame_count, 1)
+            interval = max(8, min(40, int(1000 * frame_period / abs(self.rate) / 2)))
+            self._timer.start(interval)
+        else:
+            self._timer.stop()
+        self.rate_changed.emit(self.rate)
+
+    def toggle(self) -> None:
+        self.set_rate(0.0 if self.playing else self.speed)
+
+    def pause(self) -> None:
+        if self.playing:
+            self.set_rate(0.0)
+
+    def set_speed(self, speed: float) -> None:
+        self.speed = float(speed)
+        if self.playing:
+            self.set_rate(self.speed if self.rate > 0 else -self.speed)
+
+    def resync(self) -> None:
+        """The user moved the playhead while playing: play on from there."""
+        self._anchor_s = self.state.time_s
+        self._anchor_wall = time.perf_counter()
+
+    def _on_tick_changed(self) -> None:
+        # The last frame starts before the end; playing stops once it is shown.
+        last_start = float(self.state.times[-1]) if len(self.state.times) else 0.0
+        target, at_end = playback_time(self._anchor_s, time.perf_counter() - self._anchor_wall, self.rate, last_start)
+        self.state.set_time(target)
+        if at_end:
+            self.set_rate(0.0)
+
+
+class TransportWidget(QWidget):
+    """Buttons, the frame-exact scrubber, speed and the time/frame read-out."""
+
+    action_requested = Signal(str)  # "play", "start", "end", "frame-", "frame+", "1s-", ...
+    speed_chosen = Signal(float)
+    scrubbed = Signal(int, bool)  # frame, drag in progress
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(6, 2, 6, 2)
+        self.buttons: dict[str, QToolButton] = {}
+        icons = QStyle.StandardPixmap
+        for key, text, icon, tip in (
+            ("start", "", icons.SP_MediaSkipBackward, "Go to the start (Home)"),
+            ("10s-", "\u221210s", None, "Back 10 s (Ctrl+Left)"),
+            ("1s-", "\u22121s", None, "Back 1 s (Shift+Left)"),
+            ("frame-", "\u25c0|", None, "Previous frame (Left or ,)"),
+            ("play", "", icons.SP_MediaPlay, "Play / pause (Space); J/K/L shuttle"),
+            ("frame+", "|\u25b6", None, "Next frame (Right or .)"),
+            ("1s+", "+1s", None, "Forward 1 s (Shift+Right)"),
+            ("10s+", "+10s", None, "Forward 10 s (Ctrl+Right)"),
+            ("end", "", icons.SP_MediaSkipForward, "Go to the end (End)"),
+        ):
+            button = QToolButton()
+            button.setText(text)
+            if icon is not None:
+                button.setIcon(self.style().standardIcon(icon))
+            button.setToolTip(tip)
+            button.setAutoRaise(True)
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            button.clicked.connect(lambda _=False, k=key: self.action_requested.emit(k))
+            layout.addWidget(button)
+            self.buttons[key] = button
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(0, 0)
+        self.slider.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.slider.setToolTip("Drag to scrub, frame-exact")
+        self.slider.sliderMoved.connect(lambda v: self.scrubbed.emit(int(v), True))
+        self.slider.sliderReleased.connect(lambda: self.scrubbed.emit(self.slider.value(), False))
+        self.slider.actionTriggered.connect(self._on_slider_action_changed)
+        layout.addWidget(self.slider, 1)
+        self.speed = QComboBox()
+        for value in SPEEDS:
+            self.speed.addItem(f"{value:g}\u00d7", value)
+        self.speed.setCurrentIndex(SPEEDS.index(1.0))
+        self.speed.setToolTip("Playback speed")
+        self.speed.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.speed.currentIndexChanged.connect(lambda i: self.speed_chosen.emit(float(self.speed.itemData(i))))
+        layout.addWidget(self.speed)
+        self.readout = QLabel("")
+        self.readout.setMinimumWidth(250)
+        self.readout.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        layout.addWidget(self.readout)
+
+    def _on_slider_action_changed(self, action: int) -> None:
+        # Clicks on the groove (page steps) seek too; dragging is handled by sliderMoved.
+        if action in (QSlider.SliderAction.SliderPageStepAdd, QSlider.SliderAction.SliderPageStepSub):
+            self.scrubbed.emit(int(self.slider.sliderPosition()), False)
+
+    def set_frame_count(self, count: int) -> None:
+        self.slider.blockSignals(True)
+        self.slider.setRange(0, max(count - 1, 0))
+        self.slider.setPageStep(max(1, count // 20))
+        self.slider.blockSignals(False)
+
+    def set_position(self, frame: int, time_s: float, frame_count: int, duration_s: float) -> None:
+        if not self.slider.isSliderDown():
+            self.slider.blockSignals(True)
+            self.slider.setValue(frame)
+            self.slider.blockSignals(False)
+        self.readout.setText(f"{format_clock(time_s)} / {format_clock(duration_s, millis=False)}   "
+                             f"frame {frame} / {max(frame_count - 1, 0)}")
+
+    def set_rate(self, rate: float) -> None:
+        play = self.buttons["play"]
+        icons = QStyle.StandardPixmap
+        play.setIcon(self.style().standardIcon(icons.SP_MediaPlay if rate == 0 else icons.SP_MediaPause))
+        # The shuttle rate when it is not plain forward playback (J plays backwards).
+        play.setText("" if rate in (0, 1) else f"{rate:g}\u00d7")
+        play.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly if rate in (0, 1)
+                                else Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+
+    def set_speed(self, speed: float) -> None:
+        best = min(range(len(SPEEDS)), key=lambda i: abs(SPEEDS[i] - speed))
+        self.speed.blockSignals(True)
+        self.speed.setCurrentIndex(best)
+        self.speed.blockSignals(False)

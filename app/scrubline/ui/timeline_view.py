@@ -1,0 +1,421 @@
+"""The case timeline: pyqtgraph rows with linked time axes.
+
+Rows, top to bottom: a ruler with the phase bands, bookmarks and the clip selection (dragging
+here scrubs); one lane per tool class; the tip-visibility curve with tip-hidden episodes shaded;
+the bleeding-area curve with bleeding episodes and the movable bleeding-event start. A playhead
+line runs through every row: it follows the shared state and dragging it scrubs. A click seeks,
+the wheel zooms the time axis, dragging elsewhere pans, and the line above the rows describes the
+moment under the pointer.
+
+A 3-hour case analysed at 5 fps has 54 000 samples per curve: curves are drawn with peak-keeping
+downsampling and clipped to the view, and lanes and episodes are merged spans painted from one
+recorded `QPicture` per row, so redrawing never walks the samples.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QPainter, QPicture
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
+
+from scrubline.core.timeline import spans_from_flags
+from scrubline.ui.navigation import describe_at, format_clock
+from scrubline.ui.overlays import PALETTE, label_colour
+
+LEFT_AXIS_WIDTH = 104
+TICK_STEPS = (0.04, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200)
+PLAYHEAD_PEN = pg.mkPen(QColor(255, 235, 59), width=2)
+BOOKMARK_COLOURS = {
+    "teaching point": (64, 196, 255),
+    "complication": (255, 82, 82),
+    "good technique": (105, 240, 174),
+    "note": (200, 200, 200),
+}
+PHASE_COLOURS = ((92, 107, 192), (38, 166, 154), (141, 110, 99), (126, 87, 194), (67, 160, 71),
+                 (0, 137, 123), (121, 134, 203), (161, 136, 127))
+
+
+class TimeAxis(pg.AxisItem):
+    """Ticks at clock-friendly steps (1 s, 15 s, 1 min, 5 min, ...) labelled m:ss."""
+
+    def tickSpacing(self, minVal: float, maxVal: float, size: float) -> list[tuple[float, float]]:
+        span = maxVal - minVal
+        if span <= 0 or size <= 0:
+            return super().tickSpacing(minVal, maxVal, size)
+        wanted = span * 90.0 / size  # about one labelled tick per 90 px
+        major = next((s for s in TICK_STEPS if s >= wanted), TICK_STEPS[-1] * math.ceil(wanted / TICK_STEPS[-1]))
+        return [(major, 0.0), (major / 5.0, 0.0)]
+
+    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
+        return [format_clock(v, millis=spacing < 1) if v >= 0 else "" for v in values]
+
+
+class SpansItem(pg.GraphicsObject):
+    """Many filled rectangles in data coordinates, recorded once into a QPicture."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._picture = QPicture()
+        self._rect = QRectF()
+
+    def set_spans(self, spans: Iterable[tuple[float, float, float, float, QColor]]) -> None:
+        self.prepareGeometryChange()
+        picture = QPicture()
+        painter = QPainter(picture)
+        painter.setPen(Qt.PenStyle.NoPen)
+        x_lo = y_lo = math.inf
+        x_hi = y_hi = -math.inf
+        for x0, x1, y0, y1, colour in spans:
+            painter.setBrush(colour)
+            painter.drawRect(QRectF(x0, y0, max(x1 - x0, 1e-6), y1 - y0))
+            x_lo, x_hi = min(x_lo, x0), max(x_hi, x1)
+            y_lo, y_hi = min(y_lo, y0), max(y_hi, y1)
+        painter.end()
+        self._picture = picture
+        self._rect = QRectF(x_lo, y_lo, x_hi - x_lo, y_hi - y_lo) if math.isfinite(x_lo) else QRectF()
+        self.update()
+
+    def paint(self, painter: QPainter, *args: Any) -> None:
+        self._picture.play(painter)
+
+    def boundingRect(self) -> QRectF:
+        return self._rect
+
+
+class _ViewBox(pg.ViewBox):
+    """Time-only zoom and pan; a left click seeks; on the ruler a left drag scrubs."""
+
+    clicked = Signal(float)
+    scrubbed = Signal(float, bool)  # time, drag finished
+
+    def __init__(self, scrub_drag: bool = False) -> None:
+        super().__init__(enableMenu=False)
+        self.scrub_drag = scrub_drag
+        self.setMouseEnabled(x=True, y=False)
+
+    def mouseClickEvent(self, ev: Any) -> None:
+        if ev.button() == Qt.MouseButton.LeftButton:
+            ev.accept()
+            self.clicked.emit(float(self.mapSceneToView(ev.scenePos()).x()))
+            return
+        super().mouseClickEvent(ev)
+
+    def mouseDragEvent(self, ev: Any, axis: Any = None) -> None:
+        if self.scrub_drag and ev.button() == Qt.MouseButton.LeftButton:
+            ev.accept()
+            self.scrubbed.emit(float(self.mapSceneToView(ev.scenePos()).x()), bool(ev.isFinish()))
+            return
+        super().mouseDragEvent(ev, axis)
+
+
+def _lighter(rgb: tuple[int, int, int], alpha: int) -> QColor:
+    colour = QColor(*rgb)
+    colour.setAlpha(alpha)
+    return colour
+
+
+def tool_spans(timeline: Any) -> list[tuple[str, list[tuple[float, float]]]]:
+    """Per tool class, the merged (start, end) spans it is in view."""
+    period = float(timeline.sample_period_s or 1.0)
+    out = []
+    for j, label in enumerate(timeline.labels):
+        spans = spans_from_flags(timeline.times, timeline.presence[:, j] > 0, period=period,
+                                 min_duration=0.0, merge_gap=0.5 * period)
+        out.append((label, [(s, e) for s, e, _ in spans]))
+    return out
+
+
+class TimelineView(QWidget):
+    seek_requested = Signal(float)  # a click: go there
+    scrub_requested = Signal(float, bool)  # a drag: time, finished
+    event_start_moved = Signal(float)
+    selection_changed = Signal(object)  # (start_s, end_s) or None
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        pg.setConfigOptions(antialias=False, background=QColor(24, 24, 28), foreground=QColor(200, 200, 200))
+        self.timeline: Any = None
+        self.bookmarks: Sequence[Any] = ()
+        self.duration_s = 0.0
+        self._playhead = 0.0
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        bar = QHBoxLayout()
+        bar.setContentsMargins(6, 2, 6, 2)
+        self.hover_label = QLabel("")
+        self.hover_label.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
+        self.hover_label.setMinimumWidth(100)
+        bar.addWidget(self.hover_label, 1)
+        self._buttons: dict[str, QToolButton] = {}
+        for key, text, tip in (("in", "+", "Zoom in around the playhead"), ("out", "\u2212", "Zoom out"),
+                               ("fit", "Fit", "Show the whole case")):
+            button = QToolButton()
+            button.setText(text)
+            button.setToolTip(tip)
+            button.setAutoRaise(True)
+            bar.addWidget(button)
+            self._buttons[key] = button
+        self._buttons["in"].clicked.connect(lambda: self.zoom_by(0.5))
+        self._buttons["out"].clicked.connect(lambda: self.zoom_by(2.0))
+        self._buttons["fit"].clicked.connect(self.fit)
+        layout.addLayout(bar)
+
+        self.plots: dict[str, pg.PlotWidget] = {}
+        self.lines: list[pg.InfiniteLine] = []
+        for name, height, scrub in (("ruler", 44, True), ("tools", 40, False), ("tips", 70, False),
+                                    ("bleeding", 96, False)):
+            box = _ViewBox(scrub_drag=scrub)
+            axes = {"bottom": TimeAxis("bottom")} if name == "bleeding" else {}
+            plot = pg.PlotWidget(viewBox=box, axisItems=axes)
+            plot.setFixedHeight(height + (26 if name == "bleeding" else 0))
+            item = plot.getPlotItem()
+            item.hideButtons()
+            item.setMenuEnabled(False)
+            item.getAxis("left").setWidth(LEFT_AXIS_WIDTH)
+            item.showGrid(x=True, y=False, alpha=0.12)
+            if name != "bleeding":
+                item.hideAxis("bottom")
+            if self.plots:
+                plot.setXLink(self.plots["ruler"])
+            box.clicked.connect(self._on_clicked)
+            box.scrubbed.connect(self._on_scrubbed)
+            plot.scene().sigMouseMoved.connect(lambda pos, b=box: self._on_hover_changed(b, pos))
+            line = pg.InfiniteLine(0.0, angle=90, movable=True, pen=PLAYHEAD_PEN,
+                                   hoverPen=pg.mkPen(QColor(255, 255, 255), width=3))
+            line.setZValue(50)
+            line.sigDragged.connect(lambda ln: self.scrub_requested.emit(float(ln.value()), False))
+            line.sigPositionChangeFinished.connect(lambda ln: self.scrub_requested.emit(float(ln.value()), True))
+            plot.addItem(line, ignoreBounds=True)
+            self.lines.append(line)
+            self.plots[name] = plot
+            layout.addWidget(plot)
+
+        # Ruler: phase bands, bookmarks, clip selection.
+        ruler = self.plots["ruler"]
+        ruler.setYRange(0, 1, padding=0)
+        self.phase_spans = SpansItem()
+        ruler.addItem(self.phase_spans)
+        self.phase_labels: list[pg.TextItem] = []
+        self.bookmark_points = pg.ScatterPlotItem(size=11, symbol="t", pen=pg.mkPen(None))
+        self.bookmark_points.setZValue(20)
+        ruler.addItem(self.bookmark_points)
+        self.selection_region = pg.LinearRegionItem(values=(0, 1), movable=True,
+                                                    brush=QColor(255, 255, 255, 40))
+        self.selection_region.setZValue(10)
+        self.selection_region.hide()
+        self.selection_region.sigRegionChangeFinished.connect(self._on_region_changed)
+        ruler.addItem(self.selection_region, ignoreBounds=True)
+        ruler.getAxis("left").setTicks([[(0.3, "phases"), (0.82, "marks")], []])
+
+        tools = self.plots["tools"]
+        self.tool_spans = SpansItem()
+        tools.addItem(self.tool_spans)
+        tools.setYRange(0, 1, padding=0)
+
+        tips = self.plots["tips"]
+        self.hidden_spans = SpansItem()
+        tips.addItem(self.hidden_spans)
+        self.tip_curve = pg.PlotDataItem(pen=pg.mkPen(QColor(120, 220, 255), width=1.5), connect="finite")
+        tips.addItem(self.tip_curve)
+        tips.setYRange(-0.05, 1.1, padding=0)
+        tips.getAxis("left").setTicks([[(0.5, "tips visible")], [(0.0, "0"), (1.0, "1")]])
+
+        bleeding = self.plots["bleeding"]
+        self.bleeding_spans = SpansItem()
+        bleeding.addItem(self.bleeding_spans)
+        self.bleeding_curve = pg.PlotDataItem(pen=pg.mkPen(QColor(255, 90, 90), width=1.5), connect="finite",
+                                              fillLevel=0.0, brush=QColor(255, 60, 60, 50))
+        bleeding.addItem(self.bleeding_curve)
+        self.threshold_line = pg.InfiniteLine(0.0, angle=0, movable=False,
+                                              pen=pg.mkPen(QColor(255, 120, 120, 120), style=Qt.PenStyle.DotLine))
+        bleeding.addItem(self.threshold_line, ignoreBounds=True)
+        self.event_line = pg.InfiniteLine(0.0, angle=90, movable=True,
+                                          pen=pg.mkPen(QColor(255, 152, 0), width=2, style=Qt.PenStyle.DashLine),
+                                          label="event start", labelOpts={"position": 0.85, "color": (255, 152, 0)})
+        self.event_line.setZValue(40)
+        self.event_line.hide()
+        self.event_line.sigPositionChangeFinished.connect(
+            lambda ln: self.event_start_moved.emit(float(ln.value())))
+        bleeding.addItem(self.event_line, ignoreBounds=True)
+        for curve in (self.tip_curve, self.bleeding_curve):
+            curve.setDownsampling(auto=True, method="peak")
+            curve.setClipToView(True)
+        self._set_bleeding_scale(0.1)
+        self.set_duration(0.0)
+
+    # ------------------------------------------------------------------ data
+    def set_duration(self, duration_s: float) -> None:
+        self.duration_s = max(float(duration_s), 0.0)
+        span = max(self.duration_s, 1.0)
+        for plot in self.plots.values():
+            plot.getPlotItem().getViewBox().setLimits(xMin=-0.01 * span, xMax=span * 1.01,
+                                                      minXRange=min(0.5, span))
+        self.fit()
+
+    def set_timeline(self, timeline: Any, bookmarks: Sequence[Any] | None = None) -> None:
+        self.timeline = timeline
+        if bookmarks is not None:
+            self.bookmarks = bookmarks
+        self._draw_phases()
+        self._draw_tools()
+        self._draw_curves()
+        self._draw_bookmarks()
+
+    def set_bookmarks(self, bookmarks: Sequence[Any]) -> None:
+        self.bookmarks = list(bookmarks)
+        self._draw_bookmarks()
+
+    def _draw_phases(self) -> None:
+        ruler = self.plots["ruler"]
+        for text in self.phase_labels:
+            ruler.removeItem(text)
+        self.phase_labels = []
+        phases = self.timeline.episodes_of("phase") if self.timeline is not None else []
+        colour_of: dict[str, tuple[int, int, int]] = {}
+        spans = []
+        for episode in phases:
+            rgb = colour_of.setdefault(episode.label, PHASE_COLOURS[len(colour_of) % len(PHASE_COLOURS)])
+            spans.append((episode.start_s, episode.end_s, 0.0, 0.62, _lighter(rgb, 200)))
+            text = pg.TextItem(episode.label, color=(240, 240, 240), anchor=(0, 0.5))
+            text.setPos(episode.start_s, 0.31)
+            ruler.addItem(text, ignoreBounds=True)
+            self.phase_labels.append(text)
+        self.phase_spans.set_spans(spans)
+
+    def _draw_tools(self) -> None:
+        tools = self.plots["tools"]
+        lanes = tool_spans(self.timeline) if self.timeline is not None and len(self.timeline.times) else []
+        count = max(len(lanes), 1)
+        tools.setFixedHeight(max(40, 18 * count + 8))
+        tools.setYRange(0, count, padding=0)
+        spans = []
+        ticks = []
+        for row, (label, runs) in enumerate(lanes):
+            y = count - 1 - row
+            colour = _lighter(label_colour(label), 210)
+            spans.extend((start, end, y + 0.15, y + 0.85, colour) for start, end in runs)
+            ticks.append((y + 0.5, label))
+        if not lanes:
+            ticks = [(0.5, "no tools yet" if self.timeline is None or not len(self.timeline.times) else "no tools seen")]
+        tools.getAxis("left").setTicks([ticks, []])
+        self.tool_spans.set_spans(spans)
+
+    def _draw_curves(self) -> None:
+        timeline = self.timeline
+        if timeline is None or not len(timeline.times):
+            self.tip_curve.setData([], [])
+            self.bleeding_curve.setData([], [])
+            self.hidden_spans.set_spans([])
+            self.bleeding_spans.set_spans([])
+            return
+        self.tip_curve.setData(timeline.times, timeline.tip_visibility)
+        percent = timeline.bleeding * 100.0
+        self.bleeding_curve.setData(timeline.times, percent)
+        finite = percent[np.isfinite(percent)]
+        self._set_bleeding_scale(float(finite.max()) if finite.size else 0.1)
+        self.threshold_line.setValue(timeline.settings.bleeding_threshold * 100.0)
+        hidden = _lighter((255, 170, 0), 70)
+        self.hidden_spans.set_spans((e.start_s, e.end_s, -0.05, 1.1, hidden) for e in timeline.episodes_of("tip_hidden"))
+        bleed = _lighter((255, 40, 40), 60)
+        self.bleeding_spans.set_spans((e.start_s, e.end_s, 0.0, 100.0, bleed) for e in timeline.episodes_of("bleeding"))
+
+    def _set_bleeding_scale(self, top_percent: float) -> None:
+        top = max(top_percent * 1.15, 2.0)
+        plot = self.plots["bleeding"]
+        plot.setYRange(0, top, padding=0)
+        plot.getAxis("left").setTicks([[(top / 2, "bleeding %")], [(0.0, "0"), (round(top * 0.8, 1), f"{top * 0.8:.0f}")]])
+
+    def _draw_bookmarks(self) -> None:
+        marks = list(self.bookmarks)
+        if not marks:
+            self.bookmark_points.setData([], [])
+            return
+        self.bookmark_points.setData(
+            x=[float(b.time_s) for b in marks], y=[0.82] * len(marks),
+            brush=[pg.mkBrush(*BOOKMARK_COLOURS.get(b.category, PALETTE[0])) for b in marks],
+        )
+
+    # ------------------------------------------------------------------ playhead, event start, selection
+    def set_playhead(self, time_s: float, *, follow: bool = False) -> None:
+        self._playhead = float(time_s)
+        for line in self.lines:
+            line.blockSignals(True)
+            line.setValue(self._playhead)
+            line.blockSignals(False)
+        if follow:
+            low, high = self.x_range()
+            if not low <= self._playhead <= high:
+                width = high - low
+                start = min(max(self._playhead - 0.1 * width, 0.0), max(self.duration_s - width, 0.0))
+                self.set_x_range(start, start + width)
+
+    def set_event_start(self, time_s: float | None) -> None:
+        if time_s is None:
+            self.event_line.hide()
+            return
+        self.event_line.blockSignals(True)
+        self.event_line.setValue(float(time_s))
+        self.event_line.blockSignals(False)
+        self.event_line.show()
+
+    def set_selection(self, selection: tuple[float, float] | None) -> None:
+        self.selection_region.blockSignals(True)
+        if selection is None:
+            self.selection_region.hide()
+        else:
+            self.selection_region.setRegion(selection)
+            self.selection_region.show()
+        self.selection_region.blockSignals(False)
+
+    # ------------------------------------------------------------------ zoom
+    def x_range(self) -> tuple[float, float]:
+        low, high = self.plots["ruler"].getPlotItem().getViewBox().viewRange()[0]
+        return float(low), float(high)
+
+    def set_x_range(self, start: float, end: float) -> None:
+        self.plots["ruler"].setXRange(start, end, padding=0)
+
+    def fit(self) -> None:
+        self.set_x_range(0.0, max(self.duration_s, 1.0))
+
+    def zoom_by(self, factor: float) -> None:
+        low, high = self.x_range()
+        width = min(max((high - low) * factor, 0.5), max(self.duration_s, 1.0))
+        centre = self._playhead if low <= self._playhead <= high else (low + high) / 2
+        start = min(max(centre - width / 2, 0.0), max(self.duration_s - width, 0.0))
+        self.set_x_range(start, start + width)
+
+    # ------------------------------------------------------------------ helpers for tests and scripts
+    def point_for(self, time_s: float, row: str = "bleeding") -> tuple[QWidget, QPoint]:
+        """The viewport widget of `row` and the position in it that shows `time_s`."""
+        plot = self.plots[row]
+        box = plot.getPlotItem().getViewBox()
+        low, high = box.viewRange()[1]
+        scene = box.mapViewToScene(QPointF(time_s, (low + high) / 2))
+        return plot.viewport(), plot.mapFromScene(scene)
+
+    # ------------------------------------------------------------------ events
+    def _on_clicked(self, time_s: float) -> None:
+        self.seek_requested.emit(min(max(time_s, 0.0), self.duration_s))
+
+    def _on_scrubbed(self, time_s: float, finished: bool) -> None:
+        self.scrub_requested.emit(min(max(time_s, 0.0), self.duration_s), finished)
+
+    def _on_hover_changed(self, box: pg.ViewBox, pos: QPointF) -> None:
+        if not box.sceneBoundingRect().contains(pos):
+            return
+        time_s = float(box.mapSceneToView(pos).x())
+        if 0.0 <= time_s <= self.duration_s:
+            self.hover_label.setText(describe_at(self.timeline, time_s, self.bookmarks))
+
+    def _on_region_changed(self) -> None:
+        low, high = self.selection_region.getRegion()
+        self.selection_changed.emit((float(low), float(high)) if high > low else None)

@@ -1,0 +1,216 @@
+"""The real main window, driven offscreen: open a generated clip, analyse it to completion with
+results streaming in, seek by clicking the timeline, toggle overlays, bookmark, jump between
+events, cancel and resume an analysis, close during one, and the player's keys."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+
+from scrubline.core.store import CaseStore
+from scrubline.ui import main_window as main_window_module
+from scrubline.ui.dialogs import BookmarkDialog
+from scrubline.ui.settings import app_settings, read_list, read_overlays
+
+TIMEOUT = 60_000
+
+
+def shown(window) -> bool:  # type: ignore[no-untyped-def]
+    return window.shown is not None and not window.shown.proxy and window.frame_view.shown_index == window.state.frame
+
+
+def test_analysis_runs_to_completion_and_streams_into_the_timeline(qtbot, open_window, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    window = open_window
+    assert window.banner.isVisible() and "not been analysed" in window.banner_label.text()
+    monkeypatch.setattr(main_window_module, "REFRESH_DURING_ANALYSIS_S", 0.0)
+    seen_during: list[int] = []
+    window.case_refreshed.connect(
+        lambda: window.analysis.running() and seen_during.append(len(window.timeline.times)))
+    with qtbot.waitSignal(window.analysis_finished, timeout=TIMEOUT) as finished:
+        assert window.start_analysis()
+        assert window.progress.isVisible() and window.cancel_button.isVisible()
+    report = finished.args[0]
+    assert report.complete and report.done_now == report.planned == 150
+    assert seen_during and min(seen_during) < 150  # partial results were drawn while it ran
+    qtbot.waitUntil(lambda: window.timeline is not None and len(window.timeline.times) == 150, timeout=TIMEOUT)
+    assert not window.progress.isVisible()
+    assert window.timeline.episodes_of("bleeding"), "the demo bleed shows as an episode"
+    assert window.timeline_view.bleeding_curve.getData()[0] is not None
+    assert "Analysis complete" in window.statusBar().currentMessage()
+
+
+def test_an_analysed_case_appears_at_once_and_a_timeline_click_seeks(qtbot, with_case, window, demo_clip) -> None:  # type: ignore[no-untyped-def]
+    with qtbot.waitSignal(window.case_refreshed, timeout=TIMEOUT):
+        window.open_video(demo_clip)
+    assert not window.banner.isVisible()
+    assert len(window.timeline.times) == 150
+    qtbot.waitUntil(lambda: shown(window), timeout=10_000)
+    viewport, point = window.timeline_view.point_for(12.0, "bleeding")
+    qtbot.mouseClick(viewport, Qt.MouseButton.LeftButton, pos=point)
+    assert window.state.time_s == pytest.approx(12.0, abs=0.15)
+    qtbot.waitUntil(lambda: shown(window), timeout=10_000)
+    assert window.timeline_view.lines[0].value() == pytest.approx(window.state.time_s)
+    assert window.transport.slider.value() == window.state.frame
+
+
+def test_overlays_come_from_the_nearest_sample_and_toggle(qtbot, with_case, window, demo_clip) -> None:  # type: ignore[no-untyped-def]
+    with qtbot.waitSignal(window.case_refreshed, timeout=TIMEOUT):
+        window.open_video(demo_clip)
+    window.seek_time(14.0)  # the bleed is near its peak; frame 140 was analysed (every other frame)
+    qtbot.waitUntil(lambda: shown(window) and window.shown.result is not None, timeout=10_000)
+    plan = window.frame_view.plan
+    assert plan.mask_rgba is not None and plan.bleeding_text.startswith("bleeding area")
+    assert plan.boxes and plan.note is None
+    window.step(1)  # frame 141 was not analysed: its overlays come from 140 and say so
+    qtbot.waitUntil(lambda: shown(window) and window.frame_view.shown_index == 141, timeout=10_000)
+    assert "analysed frame 140" in window.frame_view.plan.note
+    window.overlay_actions["bleeding"].trigger()
+    assert window.frame_view.plan.mask_rgba is None and not window.state.overlays.bleeding
+    window.overlay_actions["boxes"].trigger()
+    assert not window.frame_view.plan.boxes
+    assert read_overlays(app_settings()).bleeding is False  # remembered for next time
+    window.overlay_actions["bleeding"].trigger()
+    assert window.frame_view.plan.mask_rgba is not None
+
+
+def test_bookmark_then_jump_between_events(qtbot, with_case, window, demo_clip, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    with qtbot.waitSignal(window.case_refreshed, timeout=TIMEOUT):
+        window.open_video(demo_clip)
+    window.seek_time(5.0)
+    monkeypatch.setattr(BookmarkDialog, "ask", staticmethod(lambda *a, **k: ("suction first", "good technique")))
+    window.ask_add_bookmark()
+    with CaseStore(with_case) as store:
+        marks = store.bookmarks()
+    assert [(m.note, m.category, m.frame) for m in marks] == [("suction first", "good technique", 50)]
+    assert window.bookmarks_panel.list.count() == 1
+    assert "suction first" in window.bookmarks_panel.list.item(0).text()
+
+    # Only bleeding episodes: from the start, "next event" lands on the bleed's start.
+    for kind, action in window.event_kind_actions.items():
+        action.setChecked(kind == "bleeding")
+    window.seek_frame(0)
+    bleed_start = window.timeline.episodes_of("bleeding")[0].start_s
+    qtbot.keyClick(window.frame_view, Qt.Key.Key_BracketRight)
+    assert window.state.time_s == pytest.approx(bleed_start, abs=0.11)
+    assert window.jump_event(True) is None  # one bleed only
+
+    # Bookmarks too: back from the bleed lands on the bookmark; the list jumps there as well.
+    window.event_kind_actions["bookmark"].setChecked(True)
+    qtbot.keyClick(window.frame_view, Qt.Key.Key_BracketLeft)
+    assert window.state.frame == 50
+    window.seek_frame(200)
+    window.bookmarks_panel.list.itemClicked.emit(window.bookmarks_panel.list.item(0))
+    assert window.state.frame == 50
+    assert read_list(app_settings(), "recent")  # the clip is in the recent list
+
+
+def test_cancel_then_resume_redoes_nothing(qtbot, open_window) -> None:  # type: ignore[no-untyped-def]
+    window = open_window
+    window.analysis.progressed.connect(lambda fraction, message: fraction > 0 and window.cancel_analysis())
+    with qtbot.waitSignal(window.analysis_finished, timeout=TIMEOUT) as stopped:
+        window.start_analysis()
+    first = stopped.args[0]
+    assert first.cancelled and 0 < first.done_now < first.planned
+    assert window.banner.isVisible() and window.banner_button.text() == "Resume"
+    window.analysis.progressed.disconnect()
+    window.analysis.progressed.connect(window._on_analysis_progress)
+    with qtbot.waitSignal(window.analysis_finished, timeout=TIMEOUT) as resumed:
+        qtbot.mouseClick(window.banner_button, Qt.MouseButton.LeftButton)
+    second = resumed.args[0]
+    assert second.complete and second.already_done == first.done_now
+    assert second.done_now == first.planned - first.done_now
+
+
+def test_closing_during_analysis_cancels_and_keeps_the_results(qtbot, open_window) -> None:  # type: ignore[no-untyped-def]
+    window = open_window
+    progressed: list[float] = []
+    window.analysis.progressed.connect(lambda fraction, message: progressed.append(fraction))
+    window.start_analysis()
+    qtbot.waitUntil(lambda: any(f > 0 for f in progressed), timeout=TIMEOUT)
+    case = window.case_path
+    window.close()
+    assert not window.analysis.running()
+    db = sqlite3.connect(case)
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert db.execute("SELECT COUNT(*) FROM frames").fetchone()[0] > 0
+    db.close()
+
+
+def test_teaching_mode_hides_the_prediction_and_the_event_start_moves(qtbot, with_case, window, demo_clip) -> None:  # type: ignore[no-untyped-def]
+    with qtbot.waitSignal(window.outcome_refreshed, timeout=TIMEOUT):
+        window.open_video(demo_clip)
+    detected = window.outcome["event_start_s"]
+    assert detected is not None and 6.0 <= detected <= 12.0
+    assert "no outcome model" in window.outcome_panel.prediction_label.text()
+    window.teaching_action.trigger()
+    assert window.outcome_panel.prediction_hidden
+    qtbot.mouseClick(window.outcome_panel.reveal_button, Qt.MouseButton.LeftButton)
+    assert not window.outcome_panel.prediction_hidden
+    with qtbot.waitSignal(window.outcome_refreshed, timeout=TIMEOUT):
+        window.set_event_start(5.0)
+    assert window.outcome["event_start_s"] == pytest.approx(5.0)
+    assert "set by hand" in window.outcome_panel.event_label.text()
+    assert window.timeline_view.event_line.value() == pytest.approx(5.0)
+    with qtbot.waitSignal(window.outcome_refreshed, timeout=TIMEOUT):
+        qtbot.mouseClick(window.outcome_panel.detect_button, Qt.MouseButton.LeftButton)
+    assert window.outcome["event_start_s"] == pytest.approx(detected)
+
+
+def test_player_keys_step_jump_and_shuttle(qtbot, open_window) -> None:  # type: ignore[no-untyped-def]
+    window = open_window
+    view = window.frame_view
+    qtbot.keyClick(view, Qt.Key.Key_Right)
+    assert window.state.frame == 1
+    qtbot.keyClick(view, Qt.Key.Key_Right, Qt.KeyboardModifier.ShiftModifier)
+    assert window.state.frame == 11  # 10 fps: one second
+    qtbot.keyClick(view, Qt.Key.Key_Right, Qt.KeyboardModifier.ControlModifier)
+    assert window.state.frame == 111
+    qtbot.keyClick(view, Qt.Key.Key_Left)
+    assert window.state.frame == 110
+    qtbot.keyClick(view, Qt.Key.Key_L)
+    assert window.player.rate == 1.0
+    qtbot.waitUntil(lambda: window.state.frame > 113, timeout=10_000)  # it plays
+    qtbot.keyClick(view, Qt.Key.Key_L)
+    assert window.player.rate == 2.0
+    qtbot.keyClick(view, Qt.Key.Key_K)
+    assert window.player.rate == 0.0
+    paused_at = window.state.frame
+    qtbot.keyClick(view, Qt.Key.Key_J)
+    assert window.player.rate == -1.0
+    qtbot.waitUntil(lambda: window.state.frame < paused_at, timeout=10_000)  # it plays backwards
+    qtbot.keyClick(view, Qt.Key.Key_Space)
+    assert not window.player.playing
+    window.transport.speed.setCurrentIndex(window.transport.speed.findData(0.5))
+    assert window.player.speed == 0.5
+    qtbot.keyClick(view, Qt.Key.Key_End)
+    assert window.state.frame == 299
+    qtbot.waitUntil(lambda: shown(window), timeout=10_000)
+
+
+def test_drop_a_video_and_reject_a_broken_one(qtbot, window, demo_clip, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(demo_clip))])
+    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(window.video_ready, timeout=TIMEOUT):
+        window.dropEvent(event)
+    assert window.info.name == demo_clip.name
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video at all" * 100)
+    window.open_video(broken)
+    qtbot.waitUntil(lambda: bool(window.errors), timeout=TIMEOUT)
+    assert "broken.mp4" in window.errors[-1]
+
+
+def test_export_tables_from_the_window(qtbot, with_case, window, demo_clip, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    with qtbot.waitSignal(window.case_refreshed, timeout=TIMEOUT):
+        window.open_video(demo_clip)
+    with qtbot.waitSignal(window.export_finished, timeout=TIMEOUT) as done:
+        assert window.export_tables(tmp_path / "out")
+    kind, _, written = done.args[0]
+    assert kind == "tables" and {p.name for p in written} >= {"frames.csv", "summary.json"}
+    assert all(p.exists() for p in written)
