@@ -132,8 +132,9 @@ def draw_overlays(
             contours, _ = cv2.findContours(blood.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
             cv2.drawContours(out, contours, -1, BLEEDING_COLOUR, thickness, cv2.LINE_AA)
         if labels:
+            # Top left: the bottom strip of endoscope video often carries burned-in text.
             _label(out, f"bleeding {100.0 * result.bleeding.fraction:.1f}% of frame",
-                   (2 * thickness, height - 2 * thickness), BLEEDING_COLOUR, font_scale, thickness)
+                   (2 * thickness, 0), BLEEDING_COLOUR, font_scale, thickness)
 
     for inst in result.instruments:
         x1, y1, x2, y2 = inst.box

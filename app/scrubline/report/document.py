@@ -259,6 +259,7 @@ def _boxed(flowables: list[Any], width: float, font: str, colour: str = "#f3f6fa
 def _canvas_maker(label: str, fonts: tuple[str, str]) -> Any:
     """A canvas that knows the page count when it writes footers ("page n of N")."""
     from reportlab.lib.colors import HexColor
+    from reportlab.pdfbase.pdfmetrics import stringWidth
     from reportlab.pdfgen.canvas import Canvas
 
     regular = fonts[0]
@@ -289,10 +290,14 @@ def _canvas_maker(label: str, fonts: tuple[str, str]) -> Any:
             self.line(margin, 30, width - margin, 30)
             self.setFont(regular, 7)
             self.setFillColor(HexColor("#555555"))
-            text = label if len(label) <= 60 else label[:57] + "…"
-            self.drawString(margin, 20, f"{text} · Scrubline {__version__} debrief")
-            self.drawCentredString(width / 2, 20, "Decision support, not a medical device")
-            self.drawRightString(width - margin, 20, f"page {self._pageNumber} of {total}")
+            right = (f"Scrubline {__version__} · decision support, not a medical device · "
+                     f"page {self._pageNumber} of {total}")
+            room = width - 2 * margin - stringWidth(right, regular, 7) - 12
+            text = label
+            while stringWidth(text, regular, 7) > room and len(text) > 1:
+                text = text[:-2] + "…"
+            self.drawString(margin, 20, text)
+            self.drawRightString(width - margin, 20, right)
             self.restoreState()
 
     return NumberedCanvas

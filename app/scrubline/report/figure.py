@@ -322,8 +322,9 @@ def timeline_drawing(
     numbers = bookmark_numbers or list(range(1, len(marks) + 1))
     for k, mark in enumerate(marks):
         mx = tx(mark.start_s)
-        drawing.add(Line(mx, y + MARK_ROW - 5, mx, top, strokeColor=HexColor("#555555"), strokeWidth=0.3,
-                         strokeDashArray=[1, 1.5]))
+        if len(marks) <= 12:  # a line through every lane helps with a few; many would hide the lanes
+            drawing.add(Line(mx, y + MARK_ROW - 5, mx, top, strokeColor=HexColor("#555555"), strokeWidth=0.3,
+                             strokeDashArray=[1, 1.5]))
         drawing.add(Polygon([mx - 3, y + MARK_ROW - 1, mx + 3, y + MARK_ROW - 1, mx, y + MARK_ROW - 6],
                             fillColor=HexColor(MARK_COLOUR), strokeColor=None, strokeWidth=0))
         if k < len(numbers) and len(marks) <= 40:
