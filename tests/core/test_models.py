@@ -9,7 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scrubline.core.models import ManifestError, ModelError, load_manifest, load_model, load_registry
+from scrubline.core.models import (
+    ManifestError,
+    ModelError,
+    load_manifest,
+    load_model,
+    load_registry,
+)
 from scrubline.core.models.session import choose_providers
 from tests import tiny_models
 

@@ -225,12 +225,11 @@ def analyse_video(
         records = analyzer.records()
         stored_models = [(m["id"], m["version"]) for m in store.models]
         current_models = [(m["id"], m["version"]) for m in records]
-        if store.frame_count() and stored_models and stored_models != current_models:
-            if not fresh:
-                raise StoreError(
-                    f"{store.path.name} holds results from other models "
-                    f"({', '.join(f'{i} {v}' for i, v in stored_models)}); analyse afresh to replace them"
-                )
+        if store.frame_count() and stored_models and stored_models != current_models and not fresh:
+            raise StoreError(
+                f"{store.path.name} holds results from other models "
+                f"({', '.join(f'{i} {v}' for i, v in stored_models)}); analyse afresh to replace them"
+            )
         if fresh:
             store.clear_results()
             shutil.rmtree(proxy_dir_for(store.path), ignore_errors=True)

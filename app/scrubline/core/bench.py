@@ -156,7 +156,7 @@ def opencv_naive_seek(path: Path, rng: np.random.Generator, samples: int) -> dic
     return {"times": times, "wrong": int(wrong)}
 
 
-def model_latencies(registry: Registry, repeats: int) -> dict[str, dict[str, float]]:
+def model_latencies(registry: Registry, repeats: int) -> dict[str, dict[str, Any]]:
     from scrubline.core.models import load_model
 
     found = {}
@@ -248,23 +248,17 @@ def open_case_first_frame(video: Path, case: Path) -> float:
     window does it (saved frame index, timeline, nearest result, decode, draw)."""
     from scrubline.core.analysis import FRAME_INDEX_KEY
     from scrubline.core.export import case_timeline
+    from scrubline.core.overlay import draw_overlays
     from scrubline.core.store import CaseStore
     from scrubline.core.video import VideoSource
 
     gc.collect()
     started = time.perf_counter()
-    with CaseStore(case) as store:
-        with VideoSource(video, index=store.get_blob(FRAME_INDEX_KEY)) as source:
-            case_timeline(store)
-            frame = source.read(0)
-            result = store.result_at(store.nearest_analysed(0) or 0)
-            image = frame.rgb()
-            try:
-                from scrubline.core.overlay import draw_overlays
-
-                draw_overlays(image, result)
-            except ImportError:
-                pass
+    with CaseStore(case) as store, VideoSource(video, index=store.get_blob(FRAME_INDEX_KEY)) as source:
+        case_timeline(store)
+        frame = source.read(0)
+        result = store.result_at(store.nearest_analysed(0) or 0)
+        draw_overlays(frame.rgb(), result)
     return time.perf_counter() - started
 
 

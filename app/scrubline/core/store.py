@@ -108,7 +108,10 @@ def encode_mask(mask: np.ndarray) -> bytes:
 def decode_mask(blob: bytes) -> np.ndarray:
     import cv2
 
-    return cv2.imdecode(np.frombuffer(blob, np.uint8), cv2.IMREAD_UNCHANGED)
+    mask = cv2.imdecode(np.frombuffer(blob, np.uint8), cv2.IMREAD_UNCHANGED)
+    if mask is None:
+        raise StoreError("a stored bleeding mask is damaged")
+    return np.asarray(mask)
 
 
 class CaseStore:
@@ -316,6 +319,8 @@ class CaseStore:
         import cv2
 
         image = cv2.imdecode(np.frombuffer(row[1], np.uint8), cv2.IMREAD_COLOR)
+        if image is None:
+            return None
         return int(row[0]), cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
     # ------------------------------------------------------------------ bookmarks

@@ -210,11 +210,14 @@ def build_timeline(
         bleeding=bleeding,
         settings=settings,
     )
-    span_args = {"period": period, "min_duration": settings.min_episode_s, "merge_gap": settings.merge_gap_s}
+    def spans(flags: np.ndarray, values: np.ndarray | None = None) -> list[tuple[float, float, float | None]]:
+        return spans_from_flags(times, flags, period=period, min_duration=settings.min_episode_s,
+                                merge_gap=settings.merge_gap_s, values=values)
+
     bleeding_flags = np.nan_to_num(bleeding, nan=0.0) >= settings.bleeding_threshold
-    for start, end, peak in spans_from_flags(times, bleeding_flags, values=np.nan_to_num(bleeding), **span_args):
+    for start, end, peak in spans(bleeding_flags, np.nan_to_num(bleeding)):
         timeline.episodes.append(Episode("bleeding", "bleeding", start, end, peak))
-    for start, end, _ in spans_from_flags(times, hidden > 0, **span_args):
+    for start, end, _ in spans(hidden > 0):
         timeline.episodes.append(Episode("tip_hidden", "tip hidden", start, end, None))
     timeline.episodes.extend(_phases(timeline, phase_template))
     for mark in store.bookmarks():

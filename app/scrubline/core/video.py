@@ -159,7 +159,8 @@ class VideoSource:
             raise VideoError(f"{self.path.name}: contains no video stream")
         self._stream = streams[0]
         self._stream.thread_type = "AUTO"
-        if self._stream.codec_context is None or self._stream.time_base is None:
+        self._time_base = float(self._stream.time_base or 0)
+        if self._stream.codec_context is None or not self._time_base:
             raise VideoError(f"{self.path.name}: video stream has no decoder available")
 
     def _build_index(self) -> _Index:
@@ -186,7 +187,7 @@ class VideoSource:
             self.problems.append(DecodeProblem(0.0, f"demuxing stopped early: {exc}"))
         if not pts:
             raise VideoError(f"{self.path.name}: no video frames could be read (corrupt or truncated)")
-        base = float(self._stream.time_base)
+        base = self._time_base
         self._ordinal = False
         index = self._make_index(pts, key_pts, base)
         self._index = index
@@ -207,7 +208,7 @@ class VideoSource:
         np.savez(
             buffer, pts=self._index.pts, keyframes=self._index.keyframes, ordinal=np.array(self._ordinal),
             rotation=np.array(self._rotation),
-            size=np.array(self.path.stat().st_size), time_base=np.array(float(self._stream.time_base)),
+            size=np.array(self.path.stat().st_size), time_base=np.array(self._time_base),
         )
         return buffer.getvalue()
 
@@ -216,14 +217,14 @@ class VideoSource:
 
         try:
             saved = np.load(io.BytesIO(data))
-            if int(saved["size"]) != self.path.stat().st_size or float(saved["time_base"]) != float(self._stream.time_base):
+            if int(saved["size"]) != self.path.stat().st_size or float(saved["time_base"]) != self._time_base:
                 return None
             pts, keyframes = saved["pts"].astype(np.int64), saved["keyframes"].astype(np.int64)
             self._ordinal = bool(saved["ordinal"])
             self._known_rotation: int | None = int(saved["rotation"])
         except (OSError, ValueError, KeyError):
             return None
-        times = (pts - pts[0]).astype(np.float64) * float(self._stream.time_base)
+        times = (pts - pts[0]).astype(np.float64) * self._time_base
         self._index = _Index(pts, times, keyframes)
         self._seek_to(0)
         return self._index
@@ -242,8 +243,7 @@ class VideoSource:
         knows; otherwise the container's timestamps do not describe display order."""
         self._seek_to(0)
         previous = None
-        seen = 0
-        for frame in self._decode_frames():
+        for seen, frame in enumerate(self._decode_frames(), start=1):
             stamp = frame.pts
             if stamp is None or (previous is not None and stamp <= previous):
                 return False
@@ -251,7 +251,6 @@ class VideoSource:
             if position >= len(self._index.pts) or self._index.pts[position] != stamp:
                 return False
             previous = stamp
-            seen += 1
             if seen >= probe_frames:
                 break
         return True
@@ -375,7 +374,7 @@ class VideoSource:
         recorded in `problems`."""
         import av
 
-        base = float(self._stream.time_base)
+        base = self._time_base
         first = int(self._index.pts[0]) if hasattr(self, "_index") else 0
         packets = self._container.demux(self._stream)
         while True:

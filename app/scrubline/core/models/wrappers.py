@@ -46,10 +46,10 @@ class FrameModel(OnnxModel):
     def to_tensor(self, resized_rgb: list[np.ndarray]) -> np.ndarray:
         """Frames already resized to `input_size` (RGB uint8) → the network's input tensor."""
         spec = self.manifest.input
-        batch = np.stack(resized_rgb).astype(np.float32)
+        batch: np.ndarray = np.stack(resized_rgb).astype(np.float32)
         if spec.colour == "BGR":
             batch = batch[..., ::-1]
-        batch *= spec.scale
+        batch = batch * np.float32(spec.scale)
         if spec.mean != (0.0, 0.0, 0.0) or spec.std != (1.0, 1.0, 1.0):
             batch = (batch - np.asarray(spec.mean, np.float32)) / np.asarray(spec.std, np.float32)
         if spec.layout == "NCHW":
