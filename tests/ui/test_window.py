@@ -214,3 +214,36 @@ def test_export_tables_from_the_window(qtbot, with_case, window, demo_clip, tmp_
     kind, _, written = done.args[0]
     assert kind == "tables" and {p.name for p in written} >= {"frames.csv", "summary.json"}
     assert all(p.exists() for p in written)
+
+
+def test_export_frame_clip_and_report(qtbot, with_case, window, demo_clip, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import av
+    import cv2
+
+    with qtbot.waitSignal(window.case_refreshed, timeout=TIMEOUT):
+        window.open_video(demo_clip)
+    window._update_export_actions()
+    assert window.png_action.isEnabled() and window.clip_action.isEnabled() and window.report_action.isEnabled()
+    window.seek_time(14.0)
+    with qtbot.waitSignal(window.export_finished, timeout=TIMEOUT) as done:
+        assert window.export_frame(tmp_path / "frame.png")
+    picture = cv2.imread(str(done.args[0][2][0]))
+    assert picture.shape[:2] == (180, 320)
+
+    window.seek_time(12.0)
+    qtbot.keyClick(window.frame_view, Qt.Key.Key_I)
+    window.seek_time(13.0)
+    qtbot.keyClick(window.frame_view, Qt.Key.Key_O)
+    assert window.state.selection == pytest.approx((12.0, 13.0))
+    assert window.timeline_view.selection_region.isVisible()
+    with qtbot.waitSignal(window.export_finished, timeout=TIMEOUT) as done:
+        assert window.export_clip(tmp_path / "clip.mp4")
+    clip = done.args[0][2][0]
+    with av.open(str(clip)) as container:
+        frames = sum(1 for _ in container.decode(video=0))
+    assert frames == 10  # 12.0 <= t < 13.0 at 10 fps
+
+    with qtbot.waitSignal(window.export_finished, timeout=TIMEOUT) as done:
+        assert window.export_report(tmp_path / "debrief.pdf")
+    assert done.args[0][0] == "report" and (tmp_path / "debrief.pdf").read_bytes()[:4] == b"%PDF"
+    assert not window.errors

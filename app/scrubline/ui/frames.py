@@ -6,10 +6,15 @@ request not yet started (SLEAP's LIFO `LoadImageWorker`), so dragging the scrubb
 hour of video decodes a handful of frames, never the whole queue. Frames are converted to RGB
 at the size they will be drawn (one swscale pass), kept in a small cache of converted images,
 and the `VideoSource` keeps decoded frames around the playhead, so stepping back and forth
-rarely decodes twice. While the user drags (`scrub=True`) and the exact frame is not cached, the
-nearest stored thumbnail is sent first as a stand-in, marked as such.
+rarely decodes twice.
 
-Opening a video happens here too, because indexing a long file takes seconds.
+While the user drags (`scrub=True`) and the exact frame is not cached, a stand-in is sent first:
+the frame itself from the scrub proxy the analysis writes (about 480 px wide, a key frame every
+10 frames, so a few milliseconds), else the nearest stored thumbnail; then the exact frame, unless
+the user has moved on by then.
+
+Opening a video happens here too, because indexing a long file takes seconds; when the video
+already has a case, the frame index saved in it is used and the file is not demuxed again.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import threading
 import time
 import traceback
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +44,7 @@ class VideoOpened:
     info: Any  # VideoInfo
     times: np.ndarray
     problems: list[str] = field(default_factory=list)
+    open_s: float = 0.0  # how long opening (and indexing) took
 
 
 @dataclass
@@ -85,6 +92,87 @@ def rgba_qimage(rgba: np.ndarray) -> QImage:
     return QImage(rgba.data, width, height, 4 * width, QImage.Format.Format_RGBA8888).copy()
 
 
+class _Media:
+    """What the worker thread holds for the open video: the source, its case (read only here),
+    the scrub proxy, and the converted images. Touched by the worker thread only."""
+
+    PROXY_RESCAN_S = 2.0  # the analysis adds proxy segments as it goes
+
+    def __init__(self, source: Any, store: Any = None, store_path: Path | None = None) -> None:
+        self.source = source
+        self.store = store
+        self.store_path = store_path
+        self.proxy: Any = None
+        self.proxy_scanned = 0.0
+        self.images: OrderedDict[tuple[int, int, int], tuple[QImage, float, bool]] = OrderedDict()
+
+    def use_case(self, path: Path | None) -> None:
+        if path != self.store_path:
+            self._close_case()
+            self.store_path = path
+        if self.store is None and self.store_path is not None and self.store_path.exists():
+            self.store = _open_store(self.store_path)
+
+    def result_near(self, index: int) -> FrameResult | None:
+        if self.store is None:
+            return None
+        try:
+            nearest = self.store.nearest_analysed(index)
+            return None if nearest is None else self.store.result_at(nearest)
+        except Exception as exc:  # a busy or damaged case must not stop the player
+            log.debug("no result for frame %d: %s", index, exc)
+            return None
+
+    def stand_in(self, index: int) -> QImage | None:
+        """A quick picture of frame `index` while the exact one decodes: the proxy's, else the
+        nearest thumbnail."""
+        if self.store_path is None:
+            return None
+        try:
+            from scrubline.core.proxy import ScrubProxy, proxy_dir_for
+
+            now = time.monotonic()
+            if self.proxy is None or (not self.proxy.covers(index) and now - self.proxy_scanned > self.PROXY_RESCAN_S):
+                if self.proxy is not None:
+                    self.proxy.close()
+                self.proxy = ScrubProxy(proxy_dir_for(self.store_path))
+                self.proxy_scanned = now
+            if self.proxy.covers(index):
+                rgb = self.proxy.read(index)
+                if rgb is not None:
+                    return to_qimage(rgb)
+            if self.store is not None:
+                found = self.store.thumbnail(index)
+                if found is not None:
+                    return to_qimage(found[1])
+        except Exception as exc:
+            log.debug("no stand-in for frame %d: %s", index, exc)
+        return None
+
+    def _close_case(self) -> None:
+        if self.proxy is not None:
+            self.proxy.close()
+            self.proxy = None
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+
+    def close(self) -> None:
+        self._close_case()
+        self.source.close()
+        self.images.clear()
+
+
+def _open_store(path: Path) -> Any:
+    from scrubline.core.store import CaseStore, StoreError
+
+    try:
+        return CaseStore(path)
+    except StoreError as exc:
+        log.warning("frame loader cannot read %s: %s", path, exc)
+        return None
+
+
 class FrameLoader(QObject):
     opened = Signal(object)  # VideoOpened
     open_failed = Signal(object, str)  # exception, traceback
@@ -96,6 +184,7 @@ class FrameLoader(QObject):
         self._cv = threading.Condition()
         self._stop = False
         self._open_path: Path | None = None
+        self._case_for: Callable[[str], Path] | None = None
         self._wanted: _Request | None = None
         self._case_path: Path | None = None
         self._size = (1280, 720)
@@ -110,11 +199,13 @@ class FrameLoader(QObject):
     def generation(self) -> int:
         return self._generation
 
-    def open(self, path: str | Path) -> int:
-        """Open a video; `opened` or `open_failed` follows. Returns the new generation."""
+    def open(self, path: str | Path, case_for: Callable[[str], Path] | None = None) -> int:
+        """Open a video; `opened` or `open_failed` follows. `case_for(fingerprint)` names where
+        its case would be, so a saved frame index can be used. Returns the new generation."""
         with self._cv:
             self._generation += 1
             self._open_path = Path(path)
+            self._case_for = case_for
             self._wanted = None
             self._case_path = None
             self._cv.notify()
@@ -142,13 +233,9 @@ class FrameLoader(QObject):
 
     # ------------------------------------------------------------------ worker thread
     def _run(self) -> None:
-        source: Any = None
-        store: Any = None
-        store_path: Path | None = None
-        images: OrderedDict[tuple[int, int, int], tuple[QImage, float, bool]] = OrderedDict()
-        prefetch_next: int | None = None
+        media: _Media | None = None
+        prefetch_next = 0
         prefetch_left = 0
-        generation = 0
         while True:
             with self._cv:
                 while not (self._stop or self._open_path or self._wanted or prefetch_left > 0):
@@ -157,125 +244,96 @@ class FrameLoader(QObject):
                     break
                 open_path, self._open_path = self._open_path, None
                 wanted, self._wanted = self._wanted, None
+                case_for = self._case_for
                 case_path = self._case_path
                 size = self._size
                 generation = self._generation
             try:
                 if open_path is not None:
-                    source, store, store_path = self._reopen(source, store, open_path, generation)
-                    images.clear()
+                    if media is not None:
+                        media.close()
+                    media = self._open_media(open_path, case_for, generation)
                     prefetch_left = 0
                     continue
-                if source is None:
+                if media is None:
                     prefetch_left = 0
                     continue
-                if case_path != store_path:
-                    if store is not None:
-                        store.close()
-                    store, store_path = None, case_path
-                if store is None and store_path is not None and store_path.exists():
-                    store = self._open_store(store_path)
+                if case_path is not None:
+                    media.use_case(case_path)
                 if wanted is None:
                     # Idle: decode a few frames past the playhead so stepping and playing on
                     # from here find them in the source's cache.
-                    if prefetch_next is not None and prefetch_next < source.frame_count:
-                        source.read(prefetch_next)
+                    if prefetch_next < media.source.frame_count:
+                        media.source.read(prefetch_next)
                         prefetch_next += 1
                         prefetch_left -= 1
                     else:
                         prefetch_left = 0
                     continue
                 prefetch_left = 0
-                shown = self._serve(source, store, wanted, size, images, generation)
-                if shown and wanted.prefetch:
+                if self._serve(media, wanted, size, generation) and wanted.prefetch:
                     prefetch_next, prefetch_left = wanted.index + 1, self._prefetch_count
             except Exception as exc:
                 log.debug("frame loader: %s", exc, exc_info=True)
-                index = wanted.index if wanted is not None else -1
-                self.frame_failed.emit(index, str(exc))
-        if store is not None:
-            store.close()
-        if source is not None:
-            source.close()
+                self.frame_failed.emit(wanted.index if wanted is not None else -1, str(exc))
+        if media is not None:
+            media.close()
 
-    def _reopen(self, source: Any, store: Any, path: Path, generation: int) -> tuple[Any, Any, None]:
-        from scrubline.core.video import VideoSource
+    def _open_media(self, path: Path, case_for: Callable[[str], Path] | None, generation: int) -> _Media | None:
+        from scrubline.core.analysis import FRAME_INDEX_KEY
+        from scrubline.core.video import VideoSource, fingerprint
 
-        if store is not None:
-            store.close()
-        if source is not None:
-            source.close()
+        started = time.perf_counter()
         try:
-            source = VideoSource(path)
+            store, store_path, saved = None, None, None
+            if case_for is not None and path.is_file():
+                store_path = case_for(fingerprint(path))
+                store = _open_store(store_path) if store_path.exists() else None
+                saved = store.get_blob(FRAME_INDEX_KEY) if store is not None else None
+            source = VideoSource(path, index=saved)
         except Exception as exc:
+            if store is not None:
+                store.close()
             self.open_failed.emit(exc, traceback.format_exc())
-            return None, None, None
+            return None
+        media = _Media(source, store, store_path)
         problems = [f"{p.time_s:.2f} s: {p.message}" if p.time_s >= 0 else p.message for p in source.problems]
         with self._cv:
             current = generation == self._generation
         if current:
-            self.opened.emit(VideoOpened(path, source.info, np.array(source.times), problems))
-        return source, None, None
-
-    @staticmethod
-    def _open_store(path: Path) -> Any:
-        from scrubline.core.store import CaseStore, StoreError
-
-        try:
-            return CaseStore(path)
-        except StoreError as exc:
-            log.warning("frame loader cannot read %s: %s", path, exc)
-            return None
+            self.opened.emit(VideoOpened(path, source.info, np.array(source.times), problems,
+                                         time.perf_counter() - started))
+        return media
 
     def _newer_waiting(self) -> bool:
         with self._cv:
             return self._wanted is not None or self._open_path is not None or self._stop
 
-    def _serve(self, source: Any, store: Any, wanted: _Request, size: tuple[int, int],
-               images: OrderedDict[tuple[int, int, int], tuple[QImage, float, bool]], generation: int) -> bool:
+    def _serve(self, media: _Media, wanted: _Request, size: tuple[int, int], generation: int) -> bool:
+        source = media.source
         index = min(max(wanted.index, 0), source.frame_count - 1)
         width, height = fit_size((source.info.width, source.info.height), size)
         key = (index, width, height)
-        cached = images.get(key)
-        result = self._result_near(store, index)
-        if cached is None and wanted.scrub and store is not None:
-            proxy = self._thumbnail(store, index)
-            if proxy is not None:
-                self.frame_ready.emit(ShownFrame(index, float(source.times[index]), False, proxy, True, result,
+        cached = media.images.get(key)
+        result = media.result_near(index)
+        if cached is None and wanted.scrub:
+            stand_in = media.stand_in(index)
+            if stand_in is not None:
+                self.frame_ready.emit(ShownFrame(index, float(source.times[index]), False, stand_in, True, result,
                                                  wanted.requested_at, time.perf_counter(), generation))
                 if self._newer_waiting():
                     return False  # the user has moved on; the exact frame is no longer wanted
         if cached is None:
             frame = source.read(index)
             image = to_qimage(frame.rgb((width, height)))
-            cached = (image, frame.time_s, frame.exact)
-            if frame.index != index:  # an undecodable frame: its neighbour stands in
-                cached = (image, frame.time_s, False)
-            images[key] = cached
-            while len(images) > self._cache_images:
-                images.popitem(last=False)
+            # An undecodable frame: its neighbour stands in, and says so.
+            cached = (image, frame.time_s, frame.exact and frame.index == index)
+            media.images[key] = cached
+            while len(media.images) > self._cache_images:
+                media.images.popitem(last=False)
         else:
-            images.move_to_end(key)
+            media.images.move_to_end(key)
         image, time_s, exact = cached
         self.frame_ready.emit(ShownFrame(index, time_s, exact, image, False, result,
                                          wanted.requested_at, time.perf_counter(), generation))
         return True
-
-    @staticmethod
-    def _result_near(store: Any, index: int) -> FrameResult | None:
-        if store is None:
-            return None
-        try:
-            nearest = store.nearest_analysed(index)
-            return None if nearest is None else store.result_at(nearest)
-        except Exception as exc:  # a busy or damaged case must not stop the player
-            log.debug("no result for frame %d: %s", index, exc)
-            return None
-
-    @staticmethod
-    def _thumbnail(store: Any, index: int) -> QImage | None:
-        try:
-            found = store.thumbnail(index)
-        except Exception:
-            return None
-        return None if found is None else to_qimage(found[1])

@@ -376,6 +376,8 @@ class MainWindow(QMainWindow):
         self._action(export, "Clip start at playhead", lambda: self.mark_clip(start=True), "I")
         self._action(export, "Clip end at playhead", lambda: self.mark_clip(start=False), "O")
         self._action(export, "Clear clip range", lambda: self.state.set_selection(None))
+        export.addSeparator()
+        self.cancel_export_action = self._action(export, "Cancel export", self.exporter.cancel)
         export.aboutToShow.connect(self._update_export_actions)
 
         help_menu = bar.addMenu("&Help")
@@ -474,7 +476,7 @@ class MainWindow(QMainWindow):
         self.frame_view.set_video_size(0, 0)
         self.frame_view.set_message(f"Opening {path.name}…")
         self.statusBar().showMessage(f"Opening {path.name}…")
-        self.loader.open(path)
+        self.loader.open(path, self._case_path_for_fingerprint)
 
     def open_demo(self) -> None:
         """Open the generated demo clip (rendered once, in the background) and analyse it if it
@@ -492,10 +494,14 @@ class MainWindow(QMainWindow):
         runner.start(lambda state: ensure_demo_video())
         self._demo_runner = runner
 
-    def _case_path_for(self, info: Any) -> Path:
+    def _case_path_for_fingerprint(self, fingerprint: str) -> Path:
+        """Where the case of a video lives (called on the loader's thread too: pure)."""
         if self.case_dir is not None:
-            return self.case_dir / f"{info.fingerprint}{SUFFIX}"
-        return default_case_path(info.fingerprint)
+            return self.case_dir / f"{fingerprint}{SUFFIX}"
+        return default_case_path(fingerprint)
+
+    def _case_path_for(self, info: Any) -> Path:
+        return self._case_path_for_fingerprint(info.fingerprint)
 
     def _on_video_opened(self, opened: VideoOpened) -> None:
         if self._closing or opened.path != self.video_path:
@@ -938,6 +944,7 @@ class MainWindow(QMainWindow):
         self.report_action.setEnabled(has_case and report is not None)
         self.report_action.setToolTip("" if report is not None else "The PDF report is not available in this build yet")
         self.tables_action.setEnabled(has_case)
+        self.cancel_export_action.setEnabled(self.exporter.running())
         renderer = _overlay_renderer()
         for action in (self.png_action, self.clip_action):
             action.setEnabled(self.info is not None and renderer is not None)
@@ -1109,11 +1116,8 @@ def _report_writer() -> tuple[Any, Any] | None:
 
 
 def _report_options(options_type: Any, store: CaseStore, video: Path | None) -> Any:
-    info = store.case_info
-    wanted = {"label": info.get("label"), "procedure": info.get("procedure"), "surgeon": info.get("surgeon"),
-              "reviewer": info.get("reviewer"), "date": info.get("date"), "video_path": video}
-    fields = getattr(options_type, "__dataclass_fields__", {})
-    return options_type(**{k: v for k, v in wanted.items() if k in fields and v is not None})
+    # Label, surgeon and the rest fall back to what the case holds; the video gives exact key frames.
+    return options_type(video_path=video) if video is not None and video.exists() else options_type()
 
 
 def _overlay_renderer() -> Any:

@@ -1,0 +1,131 @@
+"""Pictures for teaching, with the overlays burned in: one frame as PNG, a short range as MP4.
+
+Qt-free: frames come from a `VideoSource`, overlays from the Qt-free renderer
+`scrubline.core.overlay.draw_overlays` (the same one the PDF report uses, so every picture that
+leaves the app looks alike), and clips are encoded with PyAV's H.264 encoder the way
+`scrubline.core.demo.write_clip` does. The window runs these on its export worker thread; the
+clip export reports progress and stops when cancelled. Files appear complete or not at all
+(written under a temporary name, then renamed).
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from scrubline.core.results import FrameResult
+from scrubline.core.store import CaseStore
+from scrubline.core.video import VideoSource
+from scrubline.ui.actions import ClipPlan
+from scrubline.ui.overlays import OverlayFlags
+
+
+class _Results:
+    """The analysed result nearest to each frame, within `max_gap_s`, read once per sample."""
+
+    def __init__(self, case: Path | None, max_gap_s: float | None = None) -> None:
+        self.store = CaseStore(case) if case is not None and Path(case).exists() else None
+        fps = float(self.store.settings.get("fps") or 0) if self.store is not None else 0.0
+        self.max_gap_s = max_gap_s if max_gap_s is not None else max(2.0 / fps if fps > 0 else 0.0, 0.5)
+        self._cache: dict[int, FrameResult | None] = {}
+
+    def near(self, frame: int, time_s: float) -> FrameResult | None:
+        if self.store is None:
+            return None
+        nearest = self.store.nearest_analysed(frame)
+        if nearest is None:
+            return None
+        if nearest not in self._cache:
+            self._cache[nearest] = self.store.result_at(nearest)
+        result = self._cache[nearest]
+        if result is None or abs(result.time_s - time_s) > self.max_gap_s:
+            return None
+        return result
+
+    def close(self) -> None:
+        if self.store is not None:
+            self.store.close()
+
+
+def _draw(rgb: np.ndarray, result: FrameResult | None, source_size: tuple[int, int], flags: OverlayFlags) -> np.ndarray:
+    from scrubline.core.overlay import draw_overlays
+
+    return draw_overlays(rgb, result, source_size=source_size, boxes=flags.boxes, tips=flags.tips,
+                         bleeding=flags.bleeding, badge=flags.badge)
+
+
+def export_frame_png(video: Path, case: Path | None, frame: int, path: Path, flags: OverlayFlags) -> Path:
+    """The frame at full resolution with its overlays, as PNG."""
+    import cv2
+
+    results = _Results(case)
+    try:
+        with VideoSource(video) as source:
+            shown = source.read(frame)
+            rgb = shown.rgb()
+            size = (source.info.width, source.info.height)
+        picture = _draw(rgb, results.near(shown.index, shown.time_s), size, flags)
+    finally:
+        results.close()
+    temporary = path.with_name(path.name + ".part.png")
+    if not cv2.imwrite(str(temporary), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR)):
+        raise OSError(f"could not write {path}")
+    temporary.replace(path)
+    return path
+
+
+def _even(value: int) -> int:
+    return max(2, value - value % 2)
+
+
+def export_clip_mp4(video: Path, case: Path | None, plan: ClipPlan, path: Path, flags: OverlayFlags,
+                    state: Any = None, max_width: int = 1920) -> Path | None:
+    """Frames `plan.first..plan.last` with overlays burned in, as H.264 MP4 at the video's own
+    timing (variable frame rate kept). None when cancelled (nothing is left behind)."""
+    import av
+
+    results = _Results(case)
+    temporary = path.with_name(path.name + ".part.mp4")
+    finished = False
+    try:
+        with VideoSource(video) as source, av.open(str(temporary), mode="w") as container:
+            info = source.info
+            scale = min(1.0, max_width / max(info.width, 1))
+            width, height = _even(int(info.width * scale)), _even(int(info.height * scale))
+            rate = Fraction(info.fps if info.fps > 0 else 25.0).limit_denominator(1001)
+            try:
+                stream = container.add_stream("libx264", rate=rate)
+                stream.codec_context.options = {"preset": "veryfast", "crf": "20"}
+            except (av.error.FFmpegError, ValueError):  # a build without x264
+                stream = container.add_stream("mpeg4", rate=rate)
+            stream.width, stream.height = width, height
+            stream.pix_fmt = "yuv420p"
+            stream.codec_context.time_base = Fraction(1, 1000)
+            start = float(source.times[plan.first])
+            total = plan.frames
+            last_pts = -1
+            for done, frame in enumerate(source.iter_frames(range(plan.first, plan.last + 1))):
+                if state is not None and state.cancelled():
+                    return None
+                rgb = frame.rgb((width, height))
+                picture = _draw(rgb, results.near(frame.index, frame.time_s), (info.width, info.height), flags)
+                encoded = av.VideoFrame.from_ndarray(np.ascontiguousarray(picture), format="rgb24")
+                pts = max(int(round((frame.time_s - start) * 1000)), last_pts + 1)
+                encoded.pts = last_pts = pts
+                for packet in stream.encode(encoded):
+                    container.mux(packet)
+                if state is not None and (done % 10 == 0 or done + 1 == total):
+                    state.progress((done + 1) / total, f"frame {done + 1} of {total}")
+            for packet in stream.encode():
+                container.mux(packet)
+        temporary.replace(path)
+        finished = True
+        return path
+    finally:
+        results.close()
+        if not finished:
+            temporary.unlink(missing_ok=True)
+
