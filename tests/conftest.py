@@ -27,9 +27,9 @@ def real_data() -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Cases never land in the user's real cache during tests."""
-    monkeypatch.setenv("SCRUBLINE_CACHE", str(tmp_path_factory.getbasetemp() / "cache" / "cases"))
+def _isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cases never land in the user's real cache, nor in another test's."""
+    monkeypatch.setenv("SCRUBLINE_CACHE", str(tmp_path / "cache" / "cases"))
 
 
 @pytest.fixture(scope="session")

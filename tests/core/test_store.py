@@ -51,6 +51,12 @@ def test_round_trip_and_default_location(clips: dict[str, Path]) -> None:
         assert again.video["name"] == "cfr.mp4"
 
 
+def test_frames_with_and_without_scores(tmp_path: Path) -> None:
+    with CaseStore(tmp_path / "s.scrub", create=True) as store:
+        store.write_results([_result(0), FrameResult(frame=9, time_s=0.36)])  # NULL beside JSON
+        assert store.frames_table()["scores"].tolist() == [{"phase:dissection": 0.7}, None]
+
+
 def test_rewriting_a_frame_replaces_its_instruments(tmp_path: Path, clips: dict[str, Path]) -> None:
     with VideoSource(clips["cfr"]) as video, CaseStore.for_video(video.info, tmp_path / "c.scrub") as store:
         store.write_results([_result(3)])

@@ -259,7 +259,8 @@ class CaseStore:
             "FROM frames ORDER BY frame",
             self._db,
         )
-        table["scores"] = [json.loads(s) if s else None for s in table["scores"]]
+        # NULL scores read back as NaN when other rows hold JSON text
+        table["scores"] = [json.loads(s) if isinstance(s, str) else None for s in table["scores"]]
         return table
 
     def detections_table(self) -> Any:
