@@ -172,6 +172,7 @@ def test_empty_case(tmp_path: Path) -> None:
     assert "Nothing was analysed" in text
     assert "nothing (no analysed frames in the case file)" in text
     assert "No bookmarks were set." in text and "No key frames to show." in text
+    assert "No timeline: nothing was analysed." in text
     assert "not a medical device" in text.lower()
     assert len(reader.pages) >= 2
 
@@ -256,3 +257,13 @@ def test_figure_size_is_bounded_for_long_cases(tmp_path: Path) -> None:
     # Thousands of samples and episodes, a few hundred shapes.
     assert len(timeline.times) == 9000
     assert len(drawing.contents) < 1500
+
+
+def test_damaged_stored_results_still_give_a_report(tmp_path: Path) -> None:
+    import sqlite3
+
+    case = make_case(tmp_path / "d.scrub")
+    with sqlite3.connect(case) as db:  # every stored mask unreadable
+        db.execute("UPDATE frames SET bleeding_mask = x'00010203'")
+    text, _ = _report(case, tmp_path / "d.pdf")
+    assert "Peak bleeding" in text and "Bookmark 1" in text

@@ -441,15 +441,17 @@ def _summary(data: CaseData, st: _Styles, width: float) -> list[Any]:
     if n:
         if np.isfinite(np.asarray(tl.bleeding, dtype=float)).any():
             count = totals.get("bleeding_episodes", 0)
-            text = (f"{count} episode{'s' if count != 1 else ''}, {duration(totals.get('bleeding_total_s'))} in all; "
-                    f"peak area {percent(totals.get('bleeding_peak_fraction'))} of the frame")
+            text = (f"{count} episode{'s' if count != 1 else ''}, {duration(totals.get('bleeding_total_s'))} in all"
+                    if count else "no episodes")
+            text += f"; peak area {percent(totals.get('bleeding_peak_fraction'))} of the frame"
         else:
             text = "not measured"
         rows.append(["<b>Bleeding</b>", text])
         if tl.labels:
             count = totals.get("tip_hidden_episodes", 0)
             text = (f"{count} episode{'s' if count != 1 else ''}, {duration(totals.get('tip_hidden_total_s'))} "
-                    f"in all; longest {duration(totals.get('tip_hidden_longest_s'))}")
+                    f"in all; longest {duration(totals.get('tip_hidden_longest_s'))}" if count else
+                    "no episodes: tips in view whenever instruments were")
             rows.append(["<b>Tip hidden</b>", text])
             rows.append(["<b>Tools</b>", f"{len(tl.labels)} kind{'s' if len(tl.labels) != 1 else ''} seen: "
                          + esc(", ".join(tl.labels))])
@@ -471,6 +473,8 @@ def _figure(data: CaseData, st: _Styles, width: float, fonts: tuple[str, str]) -
 
     from scrubline.report.figure import timeline_drawing
 
+    if not len(data.timeline.times):
+        return [Paragraph("Timeline", st.h1), Paragraph("No timeline: nothing was analysed.", st.body)]
     drawing = timeline_drawing(data.timeline, width, fonts=fonts)
     caption = Paragraph(
         "Video time runs left to right. Tool lanes show when each tool is in view; the tip lane shows "
@@ -495,6 +499,11 @@ def _tables(data: CaseData, st: _Styles, width: float) -> list[Any]:
     span = totals.get("analysed_span_s")
     analysed_s = (span[1] - span[0]) if span else 0.0
     analysed_time = len(tl.frames) * period
+
+    if not len(tl.times):
+        story.append(Paragraph("No phase, tool, tip-hidden or bleeding tables: nothing was analysed.", st.body))
+        story += _bookmark_table(data, st, width)
+        return story
 
     story.append(Paragraph("Phases", st.h2))
     phases = tl.episodes_of("phase")
@@ -568,7 +577,14 @@ def _tables(data: CaseData, st: _Styles, width: float) -> list[Any]:
     else:
         story.append(Paragraph("None: bleeding was not measured (no bleeding model ran).", st.body))
 
-    story.append(Paragraph("Bookmarks", st.h2))
+    story += _bookmark_table(data, st, width)
+    return story
+
+
+def _bookmark_table(data: CaseData, st: _Styles, width: float) -> list[Any]:
+    from reportlab.platypus import Paragraph
+
+    story: list[Any] = [Paragraph("Bookmarks", st.h2)]
     marks = data.bookmarks
     if marks:
         rows = [["#", "Time", "Category", "Note"]]
@@ -608,10 +624,10 @@ def _key_frames(store: CaseStore, data: CaseData, options: ReportOptions, st: _S
     story: list[Any] = [Paragraph("Key frames", st.h1)]
     threshold = 0.5
     for m in data.models:
-        manifest = data.manifests.get(m.get("id"))
+        manifest = data.manifests.get(str(m.get("id")))
         if manifest is not None and manifest.task == "segmenter":
             threshold = manifest.threshold("bleeding", threshold)
-    source = FrameSource(store, options.video_path, threshold)
+    source = FrameSource(store, options.video_path, threshold, data.timeline)
     keys, notes = select_key_frames(store, data.timeline,
                                     None if source.video is not None else store.thumbnail_frames())
     try:
@@ -664,7 +680,7 @@ def _model_block(record: dict[str, Any] | None, manifest: Any, st: _Styles, widt
     metrics = dict(rec.get("metrics") or getattr(manifest, "metrics", {}) or {})
     licence = rec.get("licence") or getattr(manifest, "licence", None) or "not stated"
     rows: list[list[Any]] = []
-    if manifest is not None and getattr(manifest, "summary", ""):
+    if manifest is not None and getattr(manifest, "summary", None):
         rows.append(["<b>What it does</b>", esc(manifest.summary)])
     rows.append(["<b>Used for</b>", esc(role)])
     rows.append(["<b>Training data</b>", esc(training.get("data", "not stated"))])
@@ -699,7 +715,7 @@ def _provenance(data: CaseData, st: _Styles, width: float) -> list[Any]:
              "segmenter": "bleeding mask and area; bleeding episodes", "classifier": "frame scores",
              "sequence": "predicted blood loss and success of the bleeding event"}
     for record in data.models:
-        manifest = data.manifests.get(record.get("id"))
+        manifest = data.manifests.get(str(record.get("id")))
         story += _model_block(record, manifest, st, width, roles.get(str(record.get("task")), "analysis"))
     if data.sequence_manifest is not None:
         story += _model_block(None, data.sequence_manifest, st, width, roles["sequence"])

@@ -144,15 +144,12 @@ def timeline_drawing(
     duration = float(timeline.duration_s or 0.0)
     times = np.asarray(timeline.times, dtype=float)
     period = float(timeline.sample_period_s or 0.0)
+    order: np.ndarray | None = None  # only when the samples are out of time order
     if times.size:
-        order = np.argsort(times, kind="stable")
-        if np.any(order != np.arange(times.size)):
+        if np.any(np.diff(times) < 0):
+            order = np.argsort(times, kind="stable")
             times = times[order]
-        else:
-            order = None
         duration = max(duration, float(times[-1] + period))
-    else:
-        order = None
 
     def sorted_(values: np.ndarray) -> np.ndarray:
         values = np.asarray(values)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from scrubline.core.overlay import draw_overlays
-from scrubline.core.store import CaseStore
+from scrubline.core.store import CaseStore, StoreError
 from scrubline.core.timeline import Timeline
 from scrubline.report.text import clock, percent
 
@@ -67,6 +67,8 @@ def select_key_frames(
     times = np.asarray(timeline.times, dtype=float)
     frames = np.asarray(timeline.frames)
     has_picture = None if pictured is None else np.isin(frames, pictured)
+    if times.size == 0:
+        notes.append("Nothing was analysed, so the only key frames are bookmarks.")
 
     bleeding_eps = timeline.episodes_of("bleeding")
     if bleeding_eps and times.size:
@@ -84,7 +86,7 @@ def select_key_frames(
         chosen.append(KeyFrame("Peak bleeding", int(frames[i]), float(times[i]), detail))
     elif np.isfinite(np.asarray(timeline.bleeding, dtype=float)).any():
         notes.append("No bleeding episode was found, so there is no peak-bleeding frame.")
-    else:
+    elif times.size:
         notes.append("Bleeding was not measured, so there is no peak-bleeding frame.")
 
     hidden_eps = timeline.episodes_of("tip_hidden")
@@ -100,7 +102,7 @@ def select_key_frames(
                                    f"tip hidden for {longest.duration_s:.1f} s"))
     elif timeline.labels:
         notes.append("No tip-hidden episode was found, so there is no tip-hidden frame.")
-    else:
+    elif times.size:
         notes.append("No instruments were detected, so there is no tip-hidden frame.")
 
     marks = store.bookmarks()
@@ -117,8 +119,10 @@ class FrameSource:
     """Pictures for key frames: from the video when it is given and matches the case, else from
     the stored thumbnails. `note` says (without naming any file) which, and why."""
 
-    def __init__(self, store: CaseStore, video_path: Path | None, bleeding_threshold: float = 0.5) -> None:
+    def __init__(self, store: CaseStore, video_path: Path | None, bleeding_threshold: float = 0.5,
+                 timeline: Timeline | None = None) -> None:
         self.store = store
+        self.timeline = timeline
         self.threshold = bleeding_threshold
         video = store.video
         self.source_size = (int(video.get("width") or 0), int(video.get("height") or 0))
@@ -146,6 +150,16 @@ class FrameSource:
             self.source_size = (source.info.width, source.info.height)
         self.note = "Key frames are exact video frames at full resolution."
 
+    def _time_of(self, frame: int, key: KeyFrame) -> float:
+        """The time of a stored (analysed) frame, from the timeline; else from the frame rate."""
+        if self.timeline is not None and len(self.timeline.frames):
+            frames = np.asarray(self.timeline.frames)
+            i = int(np.searchsorted(frames, frame))
+            if i < frames.size and frames[i] == frame:
+                return float(self.timeline.times[i])
+        fps = float(self.store.video.get("fps") or 0.0)
+        return frame / fps if fps > 0 else key.time_s
+
     def close(self) -> None:
         if self.video is not None:
             self.video.close()
@@ -170,15 +184,18 @@ class FrameSource:
             if found is None:
                 return None
             shown, rgb = found
-            result = self.store.result_at(shown)
-            shown_time = result.time_s if result is not None else key.time_s
+            shown_time = self._time_of(shown, key)
             source = "stored thumbnail"
         source += f" at {clock(shown_time, decimals=1)} (frame {shown})"
         gap = abs(shown_time - key.time_s)
         if gap >= 0.5:
             source += f", {gap:.1f} s from the moment"
         analysed = self.store.nearest_analysed(shown)
-        result = self.store.result_at(analysed) if analysed is not None else None
+        try:
+            result = self.store.result_at(analysed) if analysed is not None else None
+        except StoreError as exc:  # a damaged stored mask: show the picture without overlays
+            log.warning("results of frame %s could not be read (%s)", analysed, exc)
+            result = None
         if result is not None and abs(result.time_s - shown_time) > 1.0:
             source += f"; overlay from the analysed frame {abs(result.time_s - shown_time):.1f} s away"
         if result is None:
