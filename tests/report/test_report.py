@@ -82,7 +82,8 @@ def test_full_case(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert "stored procedure" not in text  # typed beats stored
     # Summary and the prediction with its model figures and the literature anchors.
     for needle in ("412 mL", "80% interval 260–655 mL", "73% probability", "RMSE 318 mL", "accuracy 78%",
-                   "AUROC 0.81", "295 mL", "351 mL", "85%", "69%", "Pangal et al. 2022", "not measured by Scrubline"):
+                   "AUROC 0.81", "295 mL", "351 mL", "85%", "69%", "Pangal et al., Sci Rep 2022", "not measured by Scrubline",
+                   "80% interval held the true loss in 79% of cases"):
         assert needle in text, needle
     # Tables.
     for needle in ("Tool usage", "grasper", "hook", "clipper", "Tip-hidden episodes", "Bleeding episodes",

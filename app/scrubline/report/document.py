@@ -35,13 +35,14 @@ from scrubline.report.text import clock, duration, esc, number, percent
 log = logging.getLogger("scrubline.report")
 
 # Published figures for predicting the outcome of a simulated major vascular injury from its first
-# minute of video (SOCAL dataset; Pangal et al. 2022). They are literature anchors, not figures
+# minute of video (SOCAL dataset; Pangal et al., Sci Rep 2022). They are literature anchors, not figures
 # Scrubline measured, and the report labels them so.
 LITERATURE_ANCHORS = (
     ("SOCALNet (deep model)", 295.0, 0.85),
     ("Expert surgeons", 351.0, 0.69),
 )
-ANCHOR_SOURCE = "published on the SOCAL simulated-bleeding videos (Pangal et al. 2022); not measured by Scrubline"
+ANCHOR_SOURCE = ("published on the SOCAL simulated-bleeding videos (Pangal et al., Sci Rep 2022); "
+                 "not measured by Scrubline")
 MAX_EPISODE_ROWS = 25
 DISCLAIMER = (
     "Scrubline's figures are decision-support estimates for review and teaching. Its models were "
@@ -373,6 +374,7 @@ def _outcome_flowables(data: CaseData, st: _Styles, width: float) -> list[Any]:
     out.append(Paragraph(f"Bleeding event from {clock(start, decimals=1)} ({how}); the model reads the "
                          "first minute after it.", st.small))
     metrics = dict(getattr(data.sequence_manifest, "metrics", {}) or {})
+    loss_figures, success_figures = _cv_figures(metrics)
     rows: list[list[Any]] = [["", "Prediction", "This model, cross-validated", "Literature anchors"]]
     anchors_loss = "; ".join(f"{name}: RMSE {rmse:.0f} mL" for name, rmse, _ in LITERATURE_ANCHORS)
     anchors_acc = "; ".join(f"{name}: accuracy {acc:.0%}" for name, _, acc in LITERATURE_ANCHORS)
@@ -381,33 +383,53 @@ def _outcome_flowables(data: CaseData, st: _Styles, width: float) -> list[Any]:
         value = f"<b>{number(float(loss))} mL</b>"
         if interval:
             value += f"<br/>80% interval {number(float(interval[0]))}–{number(float(interval[1]))} mL"
-        figures = []
-        if "cv_rmse_ml" in metrics:
-            figures.append(f"RMSE {number(metrics['cv_rmse_ml'])} mL")
-        if "cv_mae_ml" in metrics:
-            figures.append(f"MAE {number(metrics['cv_mae_ml'])} mL")
-        if "interval_coverage" in metrics:
-            figures.append(f"80% interval covered {percent(float(metrics['interval_coverage']), 0)} of cases")
-        rows.append(["Blood loss", value, "; ".join(figures) or "not stated in the model's manifest",
+        rows.append(["Blood loss", value, "; ".join(loss_figures) or "not stated in the model's manifest",
                      anchors_loss])
     if success is not None:
-        figures = []
-        if "cv_accuracy" in metrics:
-            figures.append(f"accuracy {percent(float(metrics['cv_accuracy']), 0)}")
-        if "cv_auroc" in metrics:
-            figures.append(f"AUROC {number(metrics['cv_auroc'])}")
-        if "cv_brier" in metrics:
-            figures.append(f"Brier {number(metrics['cv_brier'])}")
         rows.append(["Success (bleeding controlled)", f"<b>{percent(float(success), 0)}</b> probability",
-                     "; ".join(figures) or "not stated in the model's manifest", anchors_acc])
+                     "; ".join(success_figures) or "not stated in the model's manifest", anchors_acc])
     inner = width - 16
-    out.append(_table(rows, [0.2 * inner, 0.22 * inner, 0.29 * inner, 0.29 * inner], st))
+    out.append(_table(rows, [0.18 * inner, 0.25 * inner, 0.29 * inner, 0.28 * inner], st))
     model = outcome.get("model") or {}
+    later = [e for e in data.timeline.episodes_of("bleeding") if start is not None and e.start_s > float(start) + 60]
+    note = ""
+    if later:
+        note = (f" The prediction is for this event only; {len(later)} later bleeding episode"
+                f"{'s have' if len(later) != 1 else ' has'} no prediction.")
     out.append(Paragraph(
-        f"Model {esc(model.get('id', '?'))} {esc(model.get('version', ''))}. Anchors are {ANCHOR_SOURCE}; "
-        "they are there to show how hard the task is, not how this model does on this case. The "
-        "numbers are estimates with the error shown, not measurements.", st.small))
+        f"Model {esc(model.get('id', '?'))} {esc(model.get('version', ''))}; success as defined by its "
+        f"training data (see the model page). Anchors are {ANCHOR_SOURCE}; they show how hard the task "
+        "is, not how this model does on this case. The numbers are estimates with their error shown, "
+        f"not measurements.{note}", st.small))
     return out
+
+
+# Cross-validated figures a sequence model's manifest may state, in the order they are shown:
+# (metric key, label, unit: "mL", "%" for fractions, "" for plain numbers).
+_LOSS_METRICS = (("cv_rmse_ml", "RMSE", "mL"), ("cv_mae_ml", "MAE", "mL"), ("cv_mean_error_ml", "mean error", "mL"),
+                 ("cv_r2", "R²", ""))
+_SUCCESS_METRICS = (("cv_accuracy", "accuracy", "%"), ("cv_auroc", "AUROC", ""), ("cv_sensitivity", "sensitivity", "%"),
+                    ("cv_specificity", "specificity", "%"), ("cv_brier", "Brier", ""))
+
+
+def _cv_figures(metrics: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """The manifest's cross-validated figures for blood loss and for success, as text; only what
+    the manifest states (a missing figure is left out, never filled in)."""
+
+    def fmt(key: str, label: str, unit: str) -> str | None:
+        value = metrics.get(key)
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            return None
+        if unit == "%":
+            return f"{label} {percent(float(value), 0)}"
+        return f"{label} {number(float(value))}" + (f" {unit}" if unit else "")
+
+    loss = [t for t in (fmt(*m) for m in _LOSS_METRICS) if t]
+    coverage = metrics.get("interval_coverage")
+    if isinstance(coverage, int | float) and not isinstance(coverage, bool):
+        loss.append(f"80% interval held the true loss in {percent(float(coverage), 0)} of cases")
+    success = [t for t in (fmt(*m) for m in _SUCCESS_METRICS) if t]
+    return loss, success
 
 
 def _summary(data: CaseData, st: _Styles, width: float) -> list[Any]:
