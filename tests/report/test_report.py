@@ -268,3 +268,73 @@ def test_damaged_stored_results_still_give_a_report(tmp_path: Path) -> None:
         db.execute("UPDATE frames SET bleeding_mask = x'00010203'")
     text, _ = _report(case, tmp_path / "d.pdf")
     assert "Peak bleeding" in text and "Bookmark 1" in text
+
+
+def _tiny_sequence_model(folder: Path) -> Path:
+    """A real ONNX sequence model with the outcome contract that answers 420 mL [250, 700] and
+    a 0.6 success probability whatever it reads (its input still flows through the graph)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from scrubline.core.outcome import FEATURES
+
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def const(name: str, value: float) -> Any:
+        return helper.make_node("Constant", [], [name], value=numpy_helper.from_array(np.array(value, np.float32), name))
+
+    nodes = [
+        helper.make_node("Constant", [], ["axes"], value=numpy_helper.from_array(np.array([1, 2], np.int64), "axes")),
+        helper.make_node("ReduceMean", ["sequence", "axes"], ["mean"], keepdims=0),
+        helper.make_node("Constant", [], ["one"], value=numpy_helper.from_array(np.array([1], np.int64), "one")),
+        helper.make_node("Unsqueeze", ["mean", "one"], ["column"]),
+        const("zero", 0.0), const("loss", 420.0), const("low", 250.0), const("high", 700.0), const("p", 0.6),
+        helper.make_node("Mul", ["column", "zero"], ["nothing"]),
+        helper.make_node("Add", ["nothing", "loss"], ["blood_loss_ml"]),
+        helper.make_node("Add", ["nothing", "low"], ["lo"]),
+        helper.make_node("Add", ["nothing", "high"], ["hi"]),
+        helper.make_node("Concat", ["lo", "hi"], ["blood_loss_interval_ml"], axis=1),
+        helper.make_node("Add", ["nothing", "p"], ["success_probability"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "tiny_outcome",
+        [helper.make_tensor_value_info("sequence", TensorProto.FLOAT, ["N", 60, len(FEATURES)])],
+        [helper.make_tensor_value_info("blood_loss_ml", TensorProto.FLOAT, ["N", 1]),
+         helper.make_tensor_value_info("blood_loss_interval_ml", TensorProto.FLOAT, ["N", 2]),
+         helper.make_tensor_value_info("success_probability", TensorProto.FLOAT, ["N", 1])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 8
+    onnx.save(model, folder / "tiny-outcome.onnx")
+    features = ", ".join(f'"{f}"' for f in FEATURES)
+    (folder / "tiny-outcome.toml").write_text(
+        'schema = 1\nid = "tiny-outcome"\nversion = "0.0.1"\nname = "Tiny outcome"\ntask = "sequence"\n'
+        'file = "tiny-outcome.onnx"\nlicence = "test only"\n'
+        f'[input]\nname = "sequence"\nsteps = 60\nfeatures = [{features}]\n'
+        '[[outputs]]\nname = "blood_loss_ml"\nrole = "blood_loss_ml"\n'
+        '[[outputs]]\nname = "blood_loss_interval_ml"\nrole = "blood_loss_interval_ml"\n'
+        '[[outputs]]\nname = "success_probability"\nrole = "success_probability"\n'
+        '[training]\ndata = "nothing: a test model"\n'
+        '[metrics]\ncv_rmse_ml = 300.0\ncv_accuracy = 0.75\n',
+        encoding="utf-8",
+    )
+    return folder
+
+
+def test_prediction_end_to_end_through_the_outcome_model(tmp_path: Path) -> None:
+    """No monkeypatching: the real outcome path (event start from the bleeding track, features
+    from the detections, an ONNX sequence model) puts its numbers into the summary."""
+    from scrubline.core.models import load_registry
+
+    registry = load_registry([_tiny_sequence_model(tmp_path / "models")], include_bundled=False)
+    assert registry.by_task("sequence"), registry.problems
+    case = make_case(tmp_path / "long.scrub", seconds=120.0, thumbnails_every_s=5.0)
+    text, _ = _report(case, tmp_path / "p.pdf", registry)
+    assert "420 mL" in text and "80% interval 250–700 mL" in text and "60% probability" in text
+    assert "RMSE 300 mL" in text and "accuracy 75%" in text
+    assert "Tiny outcome" in text and "test only" in text  # provenance page
+    # A minute-long case cannot give the model its minute after the bleeding starts: it says so.
+    short = make_case(tmp_path / "short.scrub", seconds=60.0)
+    text, _ = _report(short, tmp_path / "s.pdf", registry)
+    assert "No prediction was made: the model reads the 60 s after the bleeding starts" in text
+    assert "420 mL" not in text
