@@ -338,3 +338,18 @@ def test_prediction_end_to_end_through_the_outcome_model(tmp_path: Path) -> None
     text, _ = _report(short, tmp_path / "s.pdf", registry)
     assert "No prediction was made: the model reads the 60 s after the bleeding starts" in text
     assert "420 mL" not in text
+
+
+def test_bleeding_already_present_at_the_start_has_only_a_lower_bound(tmp_path: Path) -> None:
+    from scrubline.core.results import BleedingMask, FrameResult
+
+    path = tmp_path / "b.scrub"
+    with CaseStore(path, create=True) as store:
+        store.set_meta("video", {"name": VIDEO_NAME, "duration_s": 20.0, "fps": 25.0, "width": 320, "height": 240})
+        mask = np.full((6, 8), 255, np.uint8)
+        store.write_results([
+            FrameResult(frame=5 * i, time_s=0.2 * i, bleeding=BleedingMask(mask, 0.1 if i < 50 else 0.0))
+            for i in range(100)
+        ])
+    text, _ = _report(path, tmp_path / "b.pdf")
+    assert "at least 10.0 s (already bleeding where the analysis starts)" in text

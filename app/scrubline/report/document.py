@@ -575,12 +575,15 @@ def _tables(data: CaseData, st: _Styles, width: float) -> list[Any]:
 
     story.append(Paragraph("Bleeding episodes", st.h2))
     bleeding = tl.episodes_of("bleeding")
-    analysed_end = span[1] if span else 0.0
+    analysed_start, analysed_end = (span[0], span[1]) if span else (0.0, 0.0)
     if bleeding:
         def row(i: int, e: Any) -> list[Any]:
             # An episode still open at the end of the analysed video has no time to control.
             if e.end_s >= analysed_end - period - 1e-6:
                 control = "not controlled by the end of the analysed video"
+            elif e.start_s <= analysed_start + period + 1e-6:
+                # The onset lies before what was analysed: only a lower bound is known.
+                control = f"at least {duration(e.end_s - e.start_s)} (already bleeding where the analysis starts)"
             else:
                 control = duration(e.end_s - e.start_s)
             return [str(i), clock(e.start_s, decimals=1), duration(e.duration_s), percent(e.peak),
