@@ -714,8 +714,7 @@ def _model_block(record: dict[str, Any] | None, manifest: Any, st: _Styles, widt
     if training.get("split"):
         rows.append(["<b>Validation split</b>", esc(training["split"])])
     if metrics:
-        rows.append(["<b>Validation metrics</b>",
-                     esc("; ".join(f"{k} {number(v)}" for k, v in metrics.items()))])
+        rows.append(["<b>Validation metrics</b>", _metrics_grid(metrics, st, 0.8 * width)])
     else:
         rows.append(["<b>Validation metrics</b>", "none measured (the manifest lists no metrics)"])
     rows.append(["<b>Licence</b>", esc(licence)])
@@ -727,6 +726,25 @@ def _model_block(record: dict[str, Any] | None, manifest: Any, st: _Styles, widt
     title = Paragraph(f"{esc(name)} <font color='#555555'>({esc(model_id)} {esc(version)}, {esc(task)})</font>",
                       st.h2)
     return [KeepTogether([title, _table(rows, [0.2 * width, 0.8 * width], st, header=False)])]
+
+
+def _metrics_grid(metrics: dict[str, Any], st: _Styles, width: float, per_row: int = 3) -> Any:
+    """Metrics as name/value pairs, `per_row` to a line, under the names the model card uses."""
+    from reportlab.platypus import Paragraph, Table, TableStyle
+
+    pairs = [(Paragraph(esc(k), st.small), Paragraph(esc(number(v)), st.cell)) for k, v in metrics.items()]
+    rows: list[list[Any]] = []
+    for i in range(0, len(pairs), per_row):
+        row: list[Any] = []
+        for name, value in pairs[i:i + per_row]:
+            row += [name, value]
+        rows.append(row + [""] * (2 * per_row - len(row)))
+    cell = (width - 8) / per_row
+    grid = Table(rows, colWidths=[0.72 * cell, 0.28 * cell] * per_row, hAlign="LEFT")
+    grid.setStyle(TableStyle([("FONTNAME", (0, 0), (-1, -1), st.regular), ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                              ("LEFTPADDING", (0, 0), (-1, -1), 0), ("RIGHTPADDING", (0, 0), (-1, -1), 4),
+                              ("TOPPADDING", (0, 0), (-1, -1), 0), ("BOTTOMPADDING", (0, 0), (-1, -1), 1)]))
+    return grid
 
 
 def _provenance(data: CaseData, st: _Styles, width: float) -> list[Any]:
