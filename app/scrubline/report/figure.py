@@ -317,16 +317,26 @@ def timeline_drawing(
     lane_label(y, MARK_ROW, "Bookmarks", font=bold)
     marks = timeline.episodes_of("bookmark")
     numbers = bookmark_numbers or list(range(1, len(marks) + 1))
-    for k, mark in enumerate(marks):
+    for mark in marks:
         mx = tx(mark.start_s)
         if len(marks) <= 12:  # a line through every lane helps with a few; many would hide the lanes
             drawing.add(Line(mx, y + MARK_ROW - 5, mx, top, strokeColor=HexColor("#555555"), strokeWidth=0.3,
                              strokeDashArray=[1, 1.5]))
         drawing.add(Polygon([mx - 3, y + MARK_ROW - 1, mx + 3, y + MARK_ROW - 1, mx, y + MARK_ROW - 6],
                             fillColor=HexColor(MARK_COLOUR), strokeColor=None, strokeWidth=0))
-        if k < len(numbers) and len(marks) <= 40:
-            drawing.add(String(mx, y + 0.5, str(numbers[k]), fontName=regular, fontSize=5.5,
-                               textAnchor="middle"))
+    # Numbers under the markers; marks closer than a number's width share one label ("3–5").
+    groups: list[list[int]] = []
+    for k, mark in enumerate(marks[: len(numbers)]):
+        if groups and tx(mark.start_s) - tx(marks[groups[-1][0]].start_s) < 8:
+            groups[-1].append(k)
+        else:
+            groups.append([k])
+    if len(groups) <= 60:
+        for group in groups:
+            first, last = numbers[group[0]], numbers[group[-1]]
+            text = str(first) if first == last else f"{first}–{last}"
+            gx = (tx(marks[group[0]].start_s) + tx(marks[group[-1]].start_s)) / 2
+            drawing.add(String(gx, y + 0.5, text, fontName=regular, fontSize=5.5, textAnchor="middle"))
     if not marks:
         drawing.add(String(x0 + 4, y + MARK_ROW / 2 - 2.5, "none", fontName=regular, fontSize=6.5,
                            fillColor=HexColor("#777777")))
