@@ -353,3 +353,17 @@ def test_bleeding_already_present_at_the_start_has_only_a_lower_bound(tmp_path: 
         ])
     text, _ = _report(path, tmp_path / "b.pdf")
     assert "at least 10.0 s (already bleeding where the analysis starts)" in text
+
+
+def test_error_messages_are_printed_without_paths_or_the_video_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError(f"cannot read /srv/videos/{VIDEO_NAME} (or {Path(VIDEO_NAME).stem}.json)")
+
+    monkeypatch.setattr(export_module, "case_summary", broken)
+    case = make_case(tmp_path / "c.scrub")
+    text, reader = _report(case, tmp_path / "r.pdf")
+    assert "the outcome could not be computed (cannot read [path]" in text
+    assert "/srv/videos" not in text
+    _assert_nothing_identifying(text, reader, tmp_path, case)

@@ -76,11 +76,16 @@ class CaseData:
     scrub_names: tuple[str, ...] = ()
 
     def scrub(self, text: Any) -> str:
-        """`text` with the video's file name (and its stem) taken out."""
-        out = str(text)
+        """`text` (an error message, a model's reason) with file paths and the video's file name
+        (and its stem) taken out."""
+        out = _PATH.sub("[path]", str(text))
         for name in self.scrub_names:
             out = re.sub(re.escape(name), "[video]", out, flags=re.IGNORECASE)
         return out
+
+
+# An absolute path in a message (POSIX, Windows drive or UNC): at least one separator after the root.
+_PATH = re.compile(r"(?:[A-Za-z]:[\\/]|\\\\|/)[^\s'\"(),;]*[\\/][^\s'\"(),;]*")
 
 
 def _timeline(store: CaseStore) -> tuple[Timeline, str | None]:
@@ -174,6 +179,8 @@ def gather(store: CaseStore, options: ReportOptions, registry: Any) -> CaseData:
         data.missing.append("No instruments were detected, so there are no tool lanes or tip-hidden episodes.")
     if n and not np.isfinite(np.asarray(timeline.bleeding, dtype=float)).any():
         data.missing.append("No bleeding model ran, so bleeding was not measured.")
+    if phase_reason:
+        data.phase_reason = phase_reason = data.scrub(phase_reason)
     if phase_reason and n:
         data.missing.append(f"No surgical phases: {phase_reason}.")
     if outcome.get("blood_loss_ml") is None and outcome.get("success_probability") is None:
