@@ -57,20 +57,23 @@ def test_runner_reports_errors_with_details(qtbot) -> None:  # type: ignore[no-u
 
 def test_latest_job_runs_the_newest_request(qtbot) -> None:  # type: ignore[no-untyped-def]
     job = LatestJob("j")
-    gate = threading.Event()
+    started, gate = threading.Event(), threading.Event()
     results: list[int] = []
     job.done.connect(results.append)
-    job.submit(lambda: gate.wait(5) and 1)
+    job.submit(lambda: started.set() or (gate.wait(5) and 1))
+    assert started.wait(5)
     job.submit(lambda: 2)
     job.submit(lambda: 3)  # replaces 2, which never runs
     gate.set()
     qtbot.waitUntil(lambda: results == [1, 3], timeout=10_000)
     assert not job.busy()
+    job.shutdown()
 
 
 def test_ui_probe_measures_the_real_window(qtbot, demo_clip: Path, tiny_registry) -> None:  # type: ignore[no-untyped-def]
     from scrubline.ui.probe import probe_ui
 
-    result = probe_ui(demo_clip, 1.5, registry=tiny_registry)
-    assert result.ticks > 50 and result.scrub_requests > 10 and result.frames_shown > 0
-    assert 0.0 <= result.max_stall_ms < 5000
+    result = probe_ui(demo_clip, 1.5, registry=tiny_registry, seeks=3)
+    assert result.ticks > 50 and result.scrub_requests > 10 and result.seeks == 3
+    assert result.frames_shown + result.previews_shown > 0
+    assert 0.0 <= result.max_stall_ms < 5000 and result.seek_latency_ms_p50 > 0

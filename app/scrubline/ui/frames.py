@@ -105,6 +105,7 @@ class _Media:
         self.proxy: Any = None
         self.proxy_scanned = 0.0
         self.images: OrderedDict[tuple[int, int, int], tuple[QImage, float, bool]] = OrderedDict()
+        self.last_index = -10  # the last frame served (steps and playback continue from it)
 
     def use_case(self, path: Path | None) -> None:
         if path != self.store_path:
@@ -174,6 +175,8 @@ def _open_store(path: Path) -> Any:
 
 
 class FrameLoader(QObject):
+    SETTLE_S = 0.12  # while dragging, how long a position must be held before it is decoded exactly
+
     opened = Signal(object)  # VideoOpened
     open_failed = Signal(object, str)  # exception, traceback
     frame_ready = Signal(object)  # ShownFrame
@@ -305,9 +308,11 @@ class FrameLoader(QObject):
                                          time.perf_counter() - started))
         return media
 
-    def _newer_waiting(self) -> bool:
+    def _newer_within(self, seconds: float) -> bool:
+        """Whether a newer request (or an open, or a stop) arrives within `seconds`."""
         with self._cv:
-            return self._wanted is not None or self._open_path is not None or self._stop
+            return self._cv.wait_for(lambda: self._wanted is not None or self._open_path is not None or self._stop,
+                                     timeout=seconds)
 
     def _serve(self, media: _Media, wanted: _Request, size: tuple[int, int], generation: int) -> bool:
         source = media.source
@@ -316,13 +321,18 @@ class FrameLoader(QObject):
         key = (index, width, height)
         cached = media.images.get(key)
         result = media.result_near(index)
-        if cached is None and wanted.scrub:
+        # A jump or a drag (not a step or playback, which decode on from the last frame) shows
+        # a stand-in at once: an exact seek in a long-GOP file can take far longer.
+        if cached is None and (wanted.scrub or abs(index - media.last_index) > 1):
             stand_in = media.stand_in(index)
             if stand_in is not None:
                 self.frame_ready.emit(ShownFrame(index, float(source.times[index]), False, stand_in, True, result,
                                                  wanted.requested_at, time.perf_counter(), generation))
-                if self._newer_waiting():
+                # While dragging, decode exactly only once the hand rests: the decode cannot be
+                # interrupted, and the drag rarely stays anywhere as long as it takes.
+                if wanted.scrub and self._newer_within(self.SETTLE_S):
                     return False  # the user has moved on; the exact frame is no longer wanted
+        media.last_index = index
         if cached is None:
             frame = source.read(index)
             image = to_qimage(frame.rgb((width, height)))

@@ -16,6 +16,8 @@ What happens where:
 from __future__ import annotations
 
 import logging
+import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,6 +74,7 @@ from scrubline.ui.timeline_view import TimelineView
 
 log = logging.getLogger("scrubline.ui")
 
+GUI_SWITCH_INTERVAL_S = 0.001
 REFRESH_DURING_ANALYSIS_S = 1.5  # how often streamed results are re-read into the timeline
 EVENT_KIND_NAMES = {"bleeding": "Bleeding episodes", "tip_hidden": "Tip hidden", "phase": "Phase changes",
                     "bookmark": "Bookmarks"}
@@ -181,10 +184,12 @@ class MainWindow(QMainWindow):
         self.shown: ShownFrame | None = None
         self.errors: list[str] = []  # what the user was told went wrong (tests read it)
         self.frame_latencies: list[float] = []  # request -> exact frame on screen, seconds
+        self.preview_latencies: list[float] = []  # request -> stand-in (proxy) on screen, seconds
         self._generation = 0
         self._auto_analyse = False
         self._closing = False
         self._last_refresh = 0.0
+        self._analysis_fps = 0.0  # sampling rate of the running (or last) analysis
         self._error_boxes: list[Any] = []
         self.event_kinds = [k for k in EPISODE_KINDS if read_bool(self.settings, f"events/{k}", True)]
 
@@ -201,6 +206,11 @@ class MainWindow(QMainWindow):
         self._build_widgets()
         self._build_menus()
         self._connect()
+        _warm_imports()
+        # Worker threads (decoding, analysis, the frame loader) run Python between their C calls;
+        # the interpreter hands the lock over every 5 ms by default, so with three of them busy
+        # the GUI thread can wait 10-20 ms for its turn. 1 ms keeps the window responsive.
+        sys.setswitchinterval(min(sys.getswitchinterval(), GUI_SWITCH_INTERVAL_S))
         self.state.set_teaching(read_bool(self.settings, "teaching", False))
         self.teaching_action.setChecked(self.state.teaching)
         self.transport.set_speed(self.player.speed)
@@ -665,20 +675,21 @@ class MainWindow(QMainWindow):
         self.shown = shown
         self.frame_view.set_image(shown.image, shown.index, proxy=shown.proxy)
         self._update_overlay()
+        latencies = self.preview_latencies if shown.proxy else self.frame_latencies
+        latencies.append(shown.ready_at - shown.requested_at)
+        if len(latencies) > 10_000:
+            del latencies[:5000]
         if not shown.proxy:
-            self.frame_latencies.append(shown.ready_at - shown.requested_at)
-            if len(self.frame_latencies) > 10_000:
-                del self.frame_latencies[:5000]
             self.frame_shown.emit(shown.index)
 
     def _on_frame_failed(self, index: int, message: str) -> None:
         self.statusBar().showMessage(f"Frame {index} could not be shown: {message}", 8000)
 
     def _overlay_gap_s(self) -> float:
+        """How far from an analysed sample its overlays may still be drawn: two sample periods."""
         period = float(self.timeline.sample_period_s) if self.timeline is not None else 0.0
-        if period <= 0 and self.store is not None:
-            fps = float(self.store.settings.get("fps") or 0)
-            period = 1.0 / fps if fps > 0 else 0.0
+        if period <= 0:
+            period = 1.0 / self._analysis_fps if self._analysis_fps > 0 else 0.0
         return max(2.0 * period, 0.5)
 
     def _update_overlay(self) -> None:
@@ -741,6 +752,7 @@ class MainWindow(QMainWindow):
         if self._ensure_store() is None or self.case_path is None:
             return False
         settings = settings or self.default_analysis_settings()
+        self._analysis_fps = settings.fps
         video, case, registry = self.video_path, self.case_path, self.registry
         generation = self._generation
 
@@ -1127,3 +1139,30 @@ def _overlay_renderer() -> Any:
     except ImportError:
         return None
     return overlay
+
+
+_WARM_MODULES = ("av", "cv2", "pandas", "onnxruntime", "scrubline.core.analysis", "scrubline.core.export",
+                 "scrubline.core.outcome", "scrubline.core.overlay", "scrubline.core.proxy")
+_warmed = False
+
+
+def _warm_imports() -> None:
+    """Import the heavy modules on a background thread while the window opens. An import holds
+    the interpreter lock while it runs; done on first use (the first analysis, the first outcome)
+    it would freeze the window for a few hundred milliseconds just when the user is watching."""
+    global _warmed
+    if _warmed:
+        return
+    _warmed = True
+
+    def warm() -> None:
+        import importlib
+
+        for name in _WARM_MODULES:
+            try:
+                importlib.import_module(name)
+            except Exception:  # a missing optional piece shows up, readably, when it is used
+                log.debug("warm-up import of %s failed", name, exc_info=True)
+
+    threading.Thread(target=warm, name="scrubline-warm-imports", daemon=True).start()
+

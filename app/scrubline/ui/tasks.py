@@ -120,55 +120,57 @@ class TaskRunner(QObject):
 
 
 class LatestJob(QObject):
-    """Background runs of short read-only jobs where only the newest request matters."""
+    """Background runs of short read-only jobs where only the newest request matters.
+
+    One long-lived thread serves every run: starting a thread per run would make the GUI thread
+    wait for the new thread to be scheduled, which on a busy machine is tens of milliseconds."""
 
     done = Signal(object)
     failed = Signal(object, str)
-    _finished = Signal(object, object, str)
 
     def __init__(self, name: str = "job", parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.name = name
-        self._thread: threading.Thread | None = None
+        self._cv = threading.Condition()
         self._pending: Callable[[], Any] | None = None
-        self._finished.connect(self._on_finished_changed)
+        self._running = False
+        self._stop = False
+        self._thread = threading.Thread(target=self._serve, name=f"scrubline-{name}", daemon=True)
+        self._thread.start()
 
     def busy(self) -> bool:
-        return self._thread is not None or self._pending is not None
+        with self._cv:
+            return self._running or self._pending is not None
 
     def submit(self, fn: Callable[[], Any]) -> None:
-        if self._thread is not None:
+        """Run `fn` soon; a request not yet started is replaced (only the newest matters)."""
+        with self._cv:
             self._pending = fn
-            return
-        self._launch(fn)
+            self._cv.notify()
 
-    def _launch(self, fn: Callable[[], Any]) -> None:
-        def work() -> None:
+    def _serve(self) -> None:
+        while True:
+            with self._cv:
+                while self._pending is None and not self._stop:
+                    self._cv.wait()
+                if self._stop:
+                    return
+                fn, self._pending = self._pending, None
+                self._running = True
             try:
                 result = fn()
             except Exception as exc:
-                self._finished.emit(None, exc, traceback.format_exc())
-                return
-            self._finished.emit(result, None, "")
-
-        self._thread = threading.Thread(target=work, name=f"scrubline-{self.name}", daemon=True)
-        self._thread.start()
-
-    def _on_finished_changed(self, result: object, error: object, details: str) -> None:
-        if self._thread is not None:
-            self._thread.join(5.0)
-        self._thread = None
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            # A newer request is waiting; still show this result (a stream of requests must
-            # not starve the view), then run the newest one.
-            self._launch(pending)
-        if error is not None:
-            self.failed.emit(error, details)
-        else:
-            self.done.emit(result)
+                self.failed.emit(exc, traceback.format_exc())
+            else:
+                self.done.emit(result)
+            finally:
+                with self._cv:
+                    self._running = False
 
     def shutdown(self, timeout: float = 30.0) -> None:
-        self._pending = None
-        if self._thread is not None:
-            self._thread.join(timeout)
+        """Drop what has not started, let the running job finish, end the thread."""
+        with self._cv:
+            self._pending = None
+            self._stop = True
+            self._cv.notify()
+        self._thread.join(timeout)
