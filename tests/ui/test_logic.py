@@ -98,7 +98,8 @@ def test_outcome_words() -> None:
     refused = dict(shown, blood_loss_ml=None, success_probability=None, reason="only 40% of the window was analysed")
     assert prediction_html(refused) == "<b>No prediction:</b> only 40% of the window was analysed."
     assert "set by hand" in event_start_text(shown, True)
-    assert event_start_text(None, False) == "No bleeding event start found."
+    assert event_start_text(dict(shown, event_start_s=None), False) == "No bleeding event start found."
+    assert "once the case is analysed" in event_start_text(None, False)
     assert validation_text(None, None) == "No outcome model is installed."
 
 

@@ -60,7 +60,9 @@ def prediction_html(outcome: dict[str, Any] | None) -> str:
 
 
 def event_start_text(outcome: dict[str, Any] | None, moved_by_user: bool) -> str:
-    if outcome is None or outcome.get("event_start_s") is None:
+    if outcome is None:
+        return "Found from the bleeding timeline once the case is analysed."
+    if outcome.get("event_start_s") is None:
         return "No bleeding event start found."
     how = "set by hand" if moved_by_user else "detected from the bleeding timeline"
     return f"Bleeding event starts at {float(outcome['event_start_s']):.1f} s ({how})."

@@ -89,7 +89,7 @@ def label_colour(label: str) -> tuple[int, int, int]:
 
 
 def mask_rgba(prob: np.ndarray, threshold: int = 128, colour: tuple[int, int, int] = BLEEDING_COLOUR,
-              max_alpha: int = 150) -> np.ndarray:
+              max_alpha: int = 120) -> np.ndarray:
     """A bleeding probability map (uint8) as a translucent RGBA layer: transparent below the
     threshold, more opaque the surer the model is above it."""
     prob = np.asarray(prob, dtype=np.uint8)
@@ -97,7 +97,7 @@ def mask_rgba(prob: np.ndarray, threshold: int = 128, colour: tuple[int, int, in
     rgba[..., :3] = colour
     above = prob >= threshold
     span = max(1, 255 - threshold)
-    alpha = 70 + (prob.astype(np.int32) - threshold).clip(0) * (max_alpha - 70) // span
+    alpha = 60 + (prob.astype(np.int32) - threshold).clip(0) * (max_alpha - 60) // span
     rgba[..., 3] = np.where(above, alpha, 0).astype(np.uint8)
     return rgba
 

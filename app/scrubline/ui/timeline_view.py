@@ -229,8 +229,9 @@ class TimelineView(QWidget):
         self.bookmark_points = pg.ScatterPlotItem(size=11, symbol="t", pen=pg.mkPen(None))
         self.bookmark_points.setZValue(20)
         ruler.addItem(self.bookmark_points)
-        self.selection_region = pg.LinearRegionItem(values=(0, 1), movable=True,
-                                                    brush=QColor(255, 255, 255, 40))
+        self.selection_region = pg.LinearRegionItem(values=(0, 1), movable=True, brush=QColor(128, 222, 234, 45),
+                                                    pen=pg.mkPen(QColor(128, 222, 234), width=1))
+        self.selection_region.setToolTip("Clip range for the MP4 export (I / O set it at the playhead)")
         self.selection_region.setZValue(10)
         self.selection_region.hide()
         self.selection_region.sigRegionChangeFinished.connect(self._on_region_changed)
