@@ -115,6 +115,18 @@ def _timeline(store: CaseStore) -> tuple[Timeline, str | None]:
     return timeline, "the phase rules did not match this case"
 
 
+def _template_name(store: CaseStore) -> str:
+    """The phase template the timeline used, as a person reads it (a file by its name only)."""
+    from scrubline.core.export import DEFAULT_PROCEDURE, procedure_templates
+
+    procedure = str(store.get_meta("procedure", DEFAULT_PROCEDURE) or DEFAULT_PROCEDURE)
+    if procedure.endswith(".toml"):
+        return f"{Path(procedure).name} (a template file)"
+    if procedure in procedure_templates():
+        return f"{procedure} (bundled)"
+    return f"{procedure} (not installed)"
+
+
 def gather(store: CaseStore, options: ReportOptions, registry: Any) -> CaseData:
     video = store.video
     names = tuple(
@@ -157,7 +169,7 @@ def gather(store: CaseStore, options: ReportOptions, registry: Any) -> CaseData:
     data = CaseData(
         typed=typed, timeline=timeline, totals=totals, outcome=outcome, analysis=analysis, video=video,
         settings=store.settings, models=store.models,
-        procedure_template=store.get_meta("procedure", None), sequence_manifest=sequence_manifest,
+        procedure_template=_template_name(store), sequence_manifest=sequence_manifest,
         manifests=manifests, bookmarks=store.bookmarks(), phase_reason=phase_reason,
         event_start_manual=store.get_meta("event_start_s") is not None, scrub_names=names,
     )
