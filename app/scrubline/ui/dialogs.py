@@ -181,14 +181,34 @@ class TextDialog(QDialog):
         layout.addWidget(buttons)
 
 
-def ask_line(parent: QWidget | None, title: str, label: str, text: str = "") -> str | None:
-    dialog = QDialog(parent)
-    dialog.setWindowTitle(title)
-    layout = QFormLayout(dialog)
-    edit = QLineEdit(text)
-    layout.addRow(label, edit)
-    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-    buttons.accepted.connect(dialog.accept)
-    buttons.rejected.connect(dialog.reject)
-    layout.addRow(buttons)
-    return edit.text() if dialog.exec() == QDialog.DialogCode.Accepted else None
+CASE_FIELDS = (("label", "Case label"), ("date", "Date"), ("surgeon", "Surgeon"), ("reviewer", "Reviewer"))
+
+
+class CaseDetailsDialog(QDialog):
+    """What identifies the case in the report: only what the user types (never a file name)."""
+
+    def __init__(self, info: dict[str, str], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Case details")
+        layout = QFormLayout(self)
+        note = QLabel("The report prints only these; the video's file name may identify a patient and is never "
+                      "printed.")
+        note.setWordWrap(True)
+        layout.addRow(note)
+        self.edits: dict[str, QLineEdit] = {}
+        for key, label in CASE_FIELDS:
+            edit = QLineEdit(info.get(key, ""))
+            layout.addRow(label, edit)
+            self.edits[key] = edit
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addRow(buttons)
+
+    @staticmethod
+    def ask(parent: QWidget | None, info: dict[str, str]) -> dict[str, str] | None:
+        dialog = CaseDetailsDialog(info, parent)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return None
+        return {key: edit.text().strip() for key, edit in dialog.edits.items()}
+

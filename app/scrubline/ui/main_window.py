@@ -6,8 +6,9 @@ What happens where:
 - `FrameLoader` opens the video and decodes frames on its own thread (newest request wins).
 - `TaskRunner`s run analysis and exports (plain core functions) on worker threads; closing the
   window cancels them and waits, so the case file keeps every finished batch.
-- `LatestJob`s rebuild the timeline and the outcome from the case file off the GUI thread, so
-  results stream into the timeline while the analysis runs.
+- `LatestJob`s rebuild the timeline and the outcome from the case file off the GUI thread
+  (`scrubline.ui.case_reader`), so results stream into the timeline while the analysis runs.
+- `ExportController` owns the Export menu and its worker.
 - Actions are asked by dialogs (`scrubline.ui.dialogs`) and done by plain functions
   (`scrubline.ui.actions`, the core); the public methods here (`open_video`, `start_analysis`,
   `add_bookmark`, `jump_event`, ...) are what menus, tests and the UI probe call.
@@ -19,7 +20,6 @@ import logging
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +53,15 @@ from scrubline.core.store import SUFFIX, CaseStore, StoreError, default_case_pat
 from scrubline.core.timeline import EPISODE_KINDS
 from scrubline.core.video import VIDEO_SUFFIXES
 from scrubline.ui import actions
-from scrubline.ui.dialogs import AnalysisDialog, BookmarkDialog, TextDialog, show_error
+from scrubline.ui.case_reader import CaseSnapshot, OutcomeSnapshot, read_case, read_outcome
+from scrubline.ui.dialogs import (
+    AnalysisDialog,
+    BookmarkDialog,
+    CaseDetailsDialog,
+    TextDialog,
+    show_error,
+)
+from scrubline.ui.export_controller import ExportController
 from scrubline.ui.frame_view import QtFrameView
 from scrubline.ui.frames import FrameLoader, ShownFrame, VideoOpened
 from scrubline.ui.navigation import format_clock, jump_seconds, shuttle, step_frames, updated_recent
@@ -97,73 +105,12 @@ Timeline
 """
 
 
-@dataclass
-class CaseSnapshot:
-    """What a background read of the case file found (built off the GUI thread)."""
-
-    generation: int
-    timeline: Any
-    bookmarks: list[Any]
-    analysed: int
-    planned: int
-    notices: list[str] = field(default_factory=list)
-
-
-@dataclass
-class OutcomeSnapshot:
-    generation: int
-    outcome: dict[str, Any]
-    metrics: dict[str, Any] | None
-    moved_by_user: bool
-
-
-def read_case(path: Path, generation: int) -> CaseSnapshot:
-    """Timeline, bookmarks and progress of a case (runs on a worker thread)."""
-    with CaseStore(path) as store:
-        timeline, notices = _timeline_of(store)
-        analysed, planned = actions.case_progress(store)
-        return CaseSnapshot(generation, timeline, store.bookmarks(), analysed, planned, notices)
-
-
-def _timeline_of(store: CaseStore) -> tuple[Any, list[str]]:
-    from scrubline.core.export import case_timeline
-    from scrubline.core.timeline import build_timeline
-
-    try:
-        return case_timeline(store), []
-    except Exception as exc:  # a phase template that cannot be applied must not hide the rest
-        log.debug("phases unavailable", exc_info=True)
-        return build_timeline(store), [f"phases not shown: {exc}"]
-
-
-def read_outcome(path: Path, registry: Any, generation: int) -> OutcomeSnapshot:
-    """The case's predicted outcome (runs on a worker thread; loads the outcome model)."""
-    from scrubline.core.export import case_summary
-
-    with CaseStore(path) as store:
-        moved = store.get_meta("event_start_s") is not None
-        try:
-            timeline, _ = _timeline_of(store)
-            outcome = case_summary(store, timeline, registry)["outcome"]
-        except Exception as exc:
-            log.debug("outcome failed", exc_info=True)
-            outcome = {"event_start_s": store.get_meta("event_start_s"), "blood_loss_ml": None,
-                       "blood_loss_interval_ml": None, "success_probability": None, "model": None,
-                       "reason": f"the outcome could not be computed ({exc})"}
-    metrics = None
-    model = outcome.get("model") or {}
-    if model.get("id") and registry is not None and model["id"] in registry.manifests:
-        metrics = dict(registry.manifests[model["id"]].metrics)
-    return OutcomeSnapshot(generation, outcome, metrics, moved)
-
-
 class MainWindow(QMainWindow):
     video_ready = Signal()
     case_refreshed = Signal()
     outcome_refreshed = Signal()
     analysis_finished = Signal(object)  # AnalysisReport, or the exception
     frame_shown = Signal(int)  # an exact frame is on screen
-    export_finished = Signal(object)
 
     def __init__(self, *, registry: Any = None, models_dirs: list[Path] | None = None,
                  case_dir: Path | None = None) -> None:
@@ -199,7 +146,7 @@ class MainWindow(QMainWindow):
         self.player = PlaybackController(self.state, self)
         self.player.speed = read_float(self.settings, "playback/speed", 1.0)
         self.analysis = TaskRunner("analysis", self)
-        self.exporter = TaskRunner("export", self)
+        self.exports = ExportController(self)
         self.case_job = LatestJob("case", self)
         self.outcome_job = LatestJob("outcome", self)
 
@@ -320,6 +267,7 @@ class MainWindow(QMainWindow):
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         self._action(file_menu, "Open the &demo case", self.open_demo)
         file_menu.addSeparator()
+        self._action(file_menu, "Case &details…", self.ask_case_details)
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 
         play = bar.addMenu("&Playback")
@@ -356,6 +304,9 @@ class MainWindow(QMainWindow):
         self.analyse_action = self._action(analysis, "&Analyse…", self.ask_analysis, "Ctrl+Shift+A")
         self.cancel_action = self._action(analysis, "&Cancel analysis", self.cancel_analysis)
         self.cancel_action.setEnabled(False)
+        analysis.addSeparator()
+        self.procedure_menu = analysis.addMenu("&Procedure (phase template)")
+        self.procedure_menu.aboutToShow.connect(self._fill_procedure_menu)
 
         view = bar.addMenu("&View")
         self.overlay_actions: dict[str, QAction] = {}
@@ -377,25 +328,17 @@ class MainWindow(QMainWindow):
         view.addAction(self.bookmarks_dock.toggleViewAction())
 
         export = bar.addMenu("&Export")
-        self.export_menu = export
-        self.report_action = self._action(export, "PDF &report…", self.ask_export_report)
-        self.tables_action = self._action(export, "&Tables (CSV + JSON)…", self.ask_export_tables)
-        self.png_action = self._action(export, "&Frame with overlays (PNG)…", self.ask_export_frame)
-        self.clip_action = self._action(export, "&Clip with overlays (MP4)…", self.ask_export_clip)
+        self.exports.build_menu(export)
         export.addSeparator()
         self._action(export, "Clip start at playhead", lambda: self.mark_clip(start=True), "I")
         self._action(export, "Clip end at playhead", lambda: self.mark_clip(start=False), "O")
         self._action(export, "Clear clip range", lambda: self.state.set_selection(None))
-        export.addSeparator()
-        self.cancel_export_action = self._action(export, "Cancel export", self.exporter.cancel)
-        export.aboutToShow.connect(self._update_export_actions)
 
         help_menu = bar.addMenu("&Help")
         self._action(help_menu, "Keyboard and mouse", lambda: TextDialog("Keyboard and mouse", SHORTCUTS_TEXT, self).exec(),
                      "F1")
         self._action(help_menu, "Model cards folder", self._open_models_folder)
         self._action(help_menu, "About Scrubline", self._about)
-        self._update_export_actions()
 
     def _connect(self) -> None:
         state = self.state
@@ -419,9 +362,6 @@ class MainWindow(QMainWindow):
         self.analysis.progressed.connect(self._on_analysis_progress)
         self.analysis.finished.connect(self._on_analysis_finished)
         self.analysis.failed.connect(self._on_analysis_failed)
-        self.exporter.progressed.connect(self._on_export_progress)
-        self.exporter.finished.connect(self._on_export_finished)
-        self.exporter.failed.connect(self._on_export_failed)
         self.case_job.done.connect(self._on_case_read)
         self.case_job.failed.connect(lambda exc, details: self.report_error("Reading the case failed", str(exc), details))
         self.outcome_job.done.connect(self._on_outcome_read)
@@ -935,11 +875,41 @@ class MainWindow(QMainWindow):
         self.seek_frame(frame)
         return time_s
 
+    # ================================================================== case details and procedure
+    def ask_case_details(self) -> None:
+        store = self._ensure_store()
+        if store is None:
+            return
+        answer = CaseDetailsDialog.ask(self, store.case_info)
+        if answer is not None:
+            store.set_case_info(**answer)
+            self.statusBar().showMessage("Case details saved", 4000)
+
+    def _fill_procedure_menu(self) -> None:
+        from scrubline.core.export import DEFAULT_PROCEDURE, procedure_templates
+
+        self.procedure_menu.clear()
+        current = self.store.get_meta("procedure", DEFAULT_PROCEDURE) if self.store is not None else None
+        for name in procedure_templates():
+            action = self.procedure_menu.addAction(name, lambda n=name: self.set_procedure(n))
+            action.setCheckable(True)
+            action.setChecked(name == current)
+            action.setEnabled(self.info is not None)
+
+    def set_procedure(self, name: str) -> None:
+        """Choose the phase template; phases and the outcome are recomputed from the case."""
+        store = self._ensure_store()
+        if store is None:
+            return
+        store.set_meta("procedure", name)
+        self.refresh_case()
+        self.refresh_outcome()
+
     def _on_event_kind_changed(self, kind: str, on: bool) -> None:
         self.event_kinds = [k for k in EPISODE_KINDS if self.event_kind_actions[k].isChecked()]
         self.settings.setValue(f"events/{kind}", on)
 
-    # ================================================================== export
+    # ================================================================== clip range
     def mark_clip(self, *, start: bool) -> None:
         now = self.state.time_s
         current = self.state.selection
@@ -949,138 +919,6 @@ class MainWindow(QMainWindow):
         else:
             begin = current[0] if current and current[0] < now else max(now - 10.0, 0.0)
             self.state.set_selection((begin, now))
-
-    def _update_export_actions(self) -> None:
-        has_case = self.case_path is not None and self.case_path.exists()
-        report = _report_writer()
-        self.report_action.setEnabled(has_case and report is not None)
-        self.report_action.setToolTip("" if report is not None else "The PDF report is not available in this build yet")
-        self.tables_action.setEnabled(has_case)
-        self.cancel_export_action.setEnabled(self.exporter.running())
-        renderer = _overlay_renderer()
-        for action in (self.png_action, self.clip_action):
-            action.setEnabled(self.info is not None and renderer is not None)
-            action.setToolTip("" if renderer is not None else "Overlay rendering for exports is not available in this build yet")
-        self.export_menu.setToolTipsVisible(True)
-
-    def _export_folder(self) -> str:
-        return str(self.settings.value("paths/export_dir", str(Path.home())))
-
-    def ask_export_tables(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Export tables to", self._export_folder())
-        if folder:
-            self.settings.setValue("paths/export_dir", folder)
-            self.export_tables(Path(folder))
-
-    def export_tables(self, folder: Path) -> bool:
-        from scrubline.core.export import export_case
-
-        if self.case_path is None or not self.case_path.exists():
-            return False
-        case, registry = self.case_path, self.registry
-
-        def run(state: Any) -> Any:
-            state.progress(0.1, "writing tables")
-            with CaseStore(case) as store:
-                return ("tables", folder, export_case(store, folder, registry))
-
-        return self._start_export(run, "Exporting tables…")
-
-    def ask_export_report(self) -> None:
-        name = actions.default_export_name(self.info.name if self.info else "case", "debrief", ".pdf")
-        path, _ = QFileDialog.getSaveFileName(self, "Save the PDF report", str(Path(self._export_folder()) / name),
-                                              "PDF (*.pdf)")
-        if path:
-            self.settings.setValue("paths/export_dir", str(Path(path).parent))
-            self.export_report(Path(path))
-
-    def export_report(self, path: Path) -> bool:
-        writer = _report_writer()
-        if writer is None or self.case_path is None or not self.case_path.exists():
-            return False
-        write_report, options_type = writer
-        case, registry, video = self.case_path, self.registry, self.video_path
-
-        def run(state: Any) -> Any:
-            state.progress(0.1, "writing the report")
-            with CaseStore(case) as store:
-                options = _report_options(options_type, store, video)
-                return ("report", path, [write_report(store, path, options, registry=registry)])
-
-        return self._start_export(run, "Writing the PDF report…")
-
-    def ask_export_frame(self) -> None:
-        name = actions.default_export_name(self.info.name if self.info else "case", "frame", ".png", self.state.time_s)
-        path, _ = QFileDialog.getSaveFileName(self, "Save the frame", str(Path(self._export_folder()) / name), "PNG (*.png)")
-        if path:
-            self.settings.setValue("paths/export_dir", str(Path(path).parent))
-            self.export_frame(Path(path))
-
-    def export_frame(self, path: Path) -> bool:
-        from scrubline.ui.exports import export_frame_png
-
-        if _overlay_renderer() is None or self.video_path is None:
-            return False
-        video, case, frame, flags = self.video_path, self.case_path, self.state.frame, self.state.overlays
-
-        def run(state: Any) -> Any:
-            return ("frame", path, [export_frame_png(video, case, frame, path, flags)])
-
-        return self._start_export(run, "Saving the frame…")
-
-    def ask_export_clip(self) -> None:
-        try:
-            plan = actions.clip_plan(self.state.times, self.state.selection)
-        except ValueError as exc:
-            self.report_error("No clip range", str(exc))
-            return
-        name = actions.default_export_name(self.info.name if self.info else "case", "clip", ".mp4", plan.start_s)
-        path, _ = QFileDialog.getSaveFileName(self, "Save the clip", str(Path(self._export_folder()) / name), "MP4 (*.mp4)")
-        if path:
-            self.settings.setValue("paths/export_dir", str(Path(path).parent))
-            self.export_clip(Path(path))
-
-    def export_clip(self, path: Path) -> bool:
-        from scrubline.ui.exports import export_clip_mp4
-
-        if _overlay_renderer() is None or self.video_path is None:
-            return False
-        try:
-            plan = actions.clip_plan(self.state.times, self.state.selection)
-        except ValueError as exc:
-            self.report_error("No clip range", str(exc))
-            return False
-        video, case, flags = self.video_path, self.case_path, self.state.overlays
-
-        def run(state: Any) -> Any:
-            return ("clip", path, [export_clip_mp4(video, case, plan, path, flags, state)])
-
-        return self._start_export(run, f"Writing a {plan.end_s - plan.start_s:.1f} s clip…")
-
-    def _start_export(self, run: Any, message: str) -> bool:
-        if not self.exporter.start(run):
-            self.statusBar().showMessage("An export is already running", 4000)
-            return False
-        self.statusBar().showMessage(message)
-        return True
-
-    def _on_export_progress(self, fraction: float, message: str) -> None:
-        self.statusBar().showMessage(f"Export: {message} ({fraction:.0%})")
-
-    def _on_export_finished(self, result: Any) -> None:
-        if self._closing:
-            return
-        kind, target, written = result
-        if written and written[0] is None:  # cancelled
-            self.statusBar().showMessage("Export cancelled", 5000)
-        else:
-            where = target if Path(target).is_dir() else Path(target).parent
-            self.statusBar().showMessage(f"Exported {', '.join(Path(p).name for p in written if p)} to {where}", 10000)
-        self.export_finished.emit(result)
-
-    def _on_export_failed(self, exc: object, details: str) -> None:
-        self.report_error("The export failed", str(exc), details)
-        self.export_finished.emit(exc)
 
     # ================================================================== help
     def _open_models_folder(self) -> None:
@@ -1106,7 +944,7 @@ class MainWindow(QMainWindow):
         self.settings.sync()
         if self.analysis.running():
             self.statusBar().showMessage("Stopping the analysis; finished frames are kept…")
-        for runner in (self.analysis, self.exporter, getattr(self, "_demo_runner", None)):
+        for runner in (self.analysis, self.exports.runner, getattr(self, "_demo_runner", None)):
             if runner is not None:
                 runner.shutdown()
         self.case_job.shutdown()
@@ -1114,31 +952,6 @@ class MainWindow(QMainWindow):
         self.loader.close()
         self._close_store()
         super().closeEvent(event)
-
-
-def _report_writer() -> tuple[Any, Any] | None:
-    """`scrubline.report.write_report` and its options type, once that module provides them."""
-    try:
-        import scrubline.report as report
-    except ImportError:
-        return None
-    writer = getattr(report, "write_report", None)
-    options = getattr(report, "ReportOptions", None)
-    return (writer, options) if writer is not None and options is not None else None
-
-
-def _report_options(options_type: Any, store: CaseStore, video: Path | None) -> Any:
-    # Label, surgeon and the rest fall back to what the case holds; the video gives exact key frames.
-    return options_type(video_path=video) if video is not None and video.exists() else options_type()
-
-
-def _overlay_renderer() -> Any:
-    """The Qt-free overlay renderer used by the PNG and MP4 exports, once it exists."""
-    try:
-        from scrubline.core import overlay
-    except ImportError:
-        return None
-    return overlay
 
 
 _WARM_MODULES = ("av", "cv2", "pandas", "onnxruntime", "scrubline.core.analysis", "scrubline.core.export",

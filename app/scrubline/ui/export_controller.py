@@ -1,0 +1,211 @@
+"""The Export menu: PDF report, tables (CSV + JSON), a frame with overlays (PNG) and a short
+clip with overlays burned in (MP4).
+
+Each export is asked (a file dialog) and done by a plain function run on the controller's own
+worker (`TaskRunner`): `scrubline.report.write_report`, `scrubline.core.export.export_case`,
+and `scrubline.ui.exports` for the pictures. Exports that need a piece not present in this
+build stay disabled with a tooltip saying so.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QFileDialog, QMenu
+
+from scrubline.core.store import CaseStore
+from scrubline.ui import actions
+from scrubline.ui.tasks import TaskRunner
+
+
+class ExportController(QObject):
+    finished = Signal(object)  # (kind, target, [written paths]) or the exception
+
+    def __init__(self, window: Any) -> None:
+        super().__init__(window)
+        self.window = window
+        self.runner = TaskRunner("export", self)
+        self.runner.progressed.connect(self._on_progress_changed)
+        self.runner.finished.connect(self._on_finished_changed)
+        self.runner.failed.connect(self._on_failed_changed)
+
+    # ------------------------------------------------------------------ menu
+    def build_menu(self, menu: QMenu) -> None:
+        add = self.window._action
+        self.report_action = add(menu, "PDF &report…", self.ask_report)
+        self.tables_action = add(menu, "&Tables (CSV + JSON)…", self.ask_tables)
+        self.png_action = add(menu, "&Frame with overlays (PNG)…", self.ask_frame)
+        self.clip_action = add(menu, "&Clip with overlays (MP4)…", self.ask_clip)
+        self.cancel_action: QAction = add(menu, "Cancel export", self.runner.cancel)
+        menu.setToolTipsVisible(True)
+        menu.aboutToShow.connect(self.update_actions)
+        self.update_actions()
+
+    def update_actions(self) -> None:
+        window = self.window
+        has_case = window.case_path is not None and window.case_path.exists()
+        report = report_writer()
+        self.report_action.setEnabled(has_case and report is not None)
+        self.report_action.setToolTip("" if report is not None else "The PDF report is not available in this build")
+        self.tables_action.setEnabled(has_case)
+        renderer = overlay_renderer()
+        for action in (self.png_action, self.clip_action):
+            action.setEnabled(window.info is not None and renderer is not None)
+            action.setToolTip("" if renderer is not None else "Overlay rendering is not available in this build")
+        self.cancel_action.setEnabled(self.runner.running())
+
+    # ------------------------------------------------------------------ ask
+    def _folder(self) -> str:
+        return str(self.window.settings.value("paths/export_dir", str(Path.home())))
+
+    def _ask_save(self, title: str, what: str, suffix: str, pattern: str, time_s: float | None = None) -> Path | None:
+        info = self.window.info
+        name = actions.default_export_name(info.name if info else "case", what, suffix, time_s)
+        path, _ = QFileDialog.getSaveFileName(self.window, title, str(Path(self._folder()) / name), pattern)
+        if not path:
+            return None
+        self.window.settings.setValue("paths/export_dir", str(Path(path).parent))
+        return Path(path)
+
+    def ask_tables(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self.window, "Export tables to", self._folder())
+        if folder:
+            self.window.settings.setValue("paths/export_dir", folder)
+            self.tables(Path(folder))
+
+    def ask_report(self) -> None:
+        path = self._ask_save("Save the PDF report", "debrief", ".pdf", "PDF (*.pdf)")
+        if path is not None:
+            self.report(path)
+
+    def ask_frame(self) -> None:
+        path = self._ask_save("Save the frame", "frame", ".png", "PNG (*.png)", self.window.state.time_s)
+        if path is not None:
+            self.frame(path)
+
+    def ask_clip(self) -> None:
+        try:
+            plan = actions.clip_plan(self.window.state.times, self.window.state.selection)
+        except ValueError as exc:
+            self.window.report_error("No clip range", str(exc))
+            return
+        path = self._ask_save("Save the clip", "clip", ".mp4", "MP4 (*.mp4)", plan.start_s)
+        if path is not None:
+            self.clip(path)
+
+    # ------------------------------------------------------------------ do
+    def tables(self, folder: Path) -> bool:
+        from scrubline.core.export import export_case
+
+        window = self.window
+        if window.case_path is None or not window.case_path.exists():
+            return False
+        case, registry = window.case_path, window.registry
+
+        def run(state: Any) -> Any:
+            state.progress(0.1, "writing tables")
+            with CaseStore(case) as store:
+                return ("tables", folder, export_case(store, folder, registry))
+
+        return self._start(run, "Exporting tables…")
+
+    def report(self, path: Path) -> bool:
+        writer = report_writer()
+        window = self.window
+        if writer is None or window.case_path is None or not window.case_path.exists():
+            return False
+        write_report, options_type = writer
+        case, registry, video = window.case_path, window.registry, window.video_path
+
+        def run(state: Any) -> Any:
+            state.progress(0.1, "writing the report")
+            # Label, surgeon and the rest come from the case; the video gives exact key frames.
+            options = options_type(video_path=video) if video is not None and video.exists() else options_type()
+            with CaseStore(case) as store:
+                return ("report", path, [write_report(store, path, options, registry=registry)])
+
+        return self._start(run, "Writing the PDF report…")
+
+    def frame(self, path: Path) -> bool:
+        from scrubline.ui.exports import export_frame_png
+
+        window = self.window
+        if overlay_renderer() is None or window.video_path is None:
+            return False
+        video, case, index, flags = window.video_path, window.case_path, window.state.frame, window.state.overlays
+
+        def run(state: Any) -> Any:
+            return ("frame", path, [export_frame_png(video, case, index, path, flags)])
+
+        return self._start(run, "Saving the frame…")
+
+    def clip(self, path: Path) -> bool:
+        from scrubline.ui.exports import export_clip_mp4
+
+        window = self.window
+        if overlay_renderer() is None or window.video_path is None:
+            return False
+        try:
+            plan = actions.clip_plan(window.state.times, window.state.selection)
+        except ValueError as exc:
+            window.report_error("No clip range", str(exc))
+            return False
+        video, case, flags = window.video_path, window.case_path, window.state.overlays
+
+        def run(state: Any) -> Any:
+            return ("clip", path, [export_clip_mp4(video, case, plan, path, flags, state)])
+
+        return self._start(run, f"Writing a {plan.end_s - plan.start_s:.1f} s clip…")
+
+    def _start(self, run: Any, message: str) -> bool:
+        if not self.runner.start(run):
+            self.window.statusBar().showMessage("An export is already running", 4000)
+            return False
+        self.window.statusBar().showMessage(message)
+        return True
+
+    def shutdown(self) -> None:
+        self.runner.shutdown()
+
+    # ------------------------------------------------------------------ results
+    def _on_progress_changed(self, fraction: float, message: str) -> None:
+        self.window.statusBar().showMessage(f"Export: {message} ({fraction:.0%})")
+
+    def _on_finished_changed(self, result: Any) -> None:
+        if self.window._closing:
+            return
+        _, target, written = result
+        if written and written[0] is None:
+            self.window.statusBar().showMessage("Export cancelled", 5000)
+        else:
+            where = target if Path(target).is_dir() else Path(target).parent
+            names = ", ".join(Path(p).name for p in written if p)
+            self.window.statusBar().showMessage(f"Exported {names} to {where}", 10000)
+        self.finished.emit(result)
+
+    def _on_failed_changed(self, exc: object, details: str) -> None:
+        self.window.report_error("The export failed", str(exc), details)
+        self.finished.emit(exc)
+
+
+def report_writer() -> tuple[Any, Any] | None:
+    """`scrubline.report.write_report` and its options type, when this build has them."""
+    try:
+        import scrubline.report as report
+    except ImportError:
+        return None
+    writer = getattr(report, "write_report", None)
+    options = getattr(report, "ReportOptions", None)
+    return (writer, options) if writer is not None and options is not None else None
+
+
+def overlay_renderer() -> Any:
+    """The Qt-free overlay renderer the PNG and MP4 exports draw with, when this build has it."""
+    try:
+        from scrubline.core import overlay
+    except ImportError:
+        return None
+    return overlay
