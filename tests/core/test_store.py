@@ -13,6 +13,12 @@ from scrubline.core.store import CaseStore, StoreError, default_case_path
 from scrubline.core.video import VideoSource
 
 
+def _jpeg(grey: int) -> bytes:
+    import cv2
+
+    return bytes(cv2.imencode(".jpg", np.full((8, 8, 3), grey, np.uint8))[1])
+
+
 def _result(frame: int, fraction: float = 0.1) -> FrameResult:
     mask = np.zeros((24, 32), np.uint8)
     mask[:, : int(32 * fraction)] = 255
@@ -32,7 +38,9 @@ def test_round_trip_and_default_location(clips: dict[str, Path]) -> None:
         info = video.info
     with CaseStore.for_video(info) as store:
         assert store.path == default_case_path(info.fingerprint)
-        store.write_results([_result(0), _result(5, 0.25)], [(0, 0.0, b"jpeg")])
+        store.write_results([_result(0), _result(5, 0.25)], [(0, 0.0, _jpeg(10)), (5, 0.2, _jpeg(200))])
+        assert [store.thumbnail(f)[0] for f in (0, 2, 3, 4, 99)] == [0, 0, 5, 5, 5]
+        assert store.thumbnail(4)[1].mean() > 150
         assert store.analysed_frames().tolist() == [0, 5]
         back = store.result_at(5)
         assert back is not None and back.time_s == pytest.approx(0.2)

@@ -312,11 +312,14 @@ class CaseStore:
 
     def thumbnail(self, frame: int) -> tuple[int, np.ndarray] | None:
         """The stored thumbnail nearest to `frame` (RGB), with the frame it shows."""
-        row = self._db.execute(
-            "SELECT frame, jpeg FROM thumbnails ORDER BY ABS(frame - ?) LIMIT 1", (frame,)
-        ).fetchone()
-        if row is None:
+        # Two primary-key lookups; ordering by distance would read every stored image.
+        before = self._db.execute("SELECT MAX(frame) FROM thumbnails WHERE frame <= ?", (frame,)).fetchone()[0]
+        after = self._db.execute("SELECT MIN(frame) FROM thumbnails WHERE frame > ?", (frame,)).fetchone()[0]
+        candidates = [f for f in (before, after) if f is not None]
+        if not candidates:
             return None
+        nearest = min(candidates, key=lambda f: (abs(f - frame), f))
+        row = self._db.execute("SELECT frame, jpeg FROM thumbnails WHERE frame = ?", (nearest,)).fetchone()
         import cv2
 
         image = cv2.imdecode(np.frombuffer(row[1], np.uint8), cv2.IMREAD_COLOR)
