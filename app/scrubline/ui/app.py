@@ -9,6 +9,7 @@ corrupted by such an error: every write to it is one SQLite transaction.
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -72,6 +73,13 @@ def run_app(video: str | None, models_dirs: list[Path]) -> int:
                             "saved as they are made.", details)
 
     sys.excepthook = hook
+    # Ctrl+C in the terminal (or a polite kill) closes the window the normal way: the analysis is
+    # cancelled and waited for, so the case keeps every finished batch. Qt's loop never returns
+    # to Python by itself, so a timer lets the interpreter run its signal handlers.
+    previous_signals = {sig: signal.signal(sig, lambda *_: window.close()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    wake = QTimer()
+    wake.timeout.connect(lambda: None)
+    wake.start(250)
     window.show()
     if video:
         QTimer.singleShot(0, lambda: window.open_video(video))
@@ -80,4 +88,7 @@ def run_app(video: str | None, models_dirs: list[Path]) -> int:
     try:
         return int(app.exec())
     finally:
+        wake.stop()
         sys.excepthook = previous_hook
+        for sig, handler in previous_signals.items():
+            signal.signal(sig, handler)
