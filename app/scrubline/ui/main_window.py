@@ -545,6 +545,12 @@ class MainWindow(QMainWindow):
             self.store.close()
             self.store = None
 
+    def _existing_store(self) -> CaseStore | None:
+        """The case file if it exists (opened on first use), without creating one."""
+        if self.store is None and self.case_path is not None and self.case_path.exists():
+            return self._ensure_store()
+        return self.store
+
     def _ensure_store(self) -> CaseStore | None:
         """The case file, created if the video has none yet (a bookmark before any analysis)."""
         if self.store is None and self.info is not None and self.case_path is not None:
@@ -671,8 +677,9 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("An analysis is already running", 4000)
             return
         note = ""
-        if self.store is not None:
-            analysed, planned = actions.case_progress(self.store)
+        store = self._existing_store()
+        if store is not None:
+            analysed, planned = actions.case_progress(store)
             if analysed:
                 note = (f"{analysed} frames are already analysed; they are kept and not redone "
                         "unless you choose to start again.")
@@ -687,10 +694,10 @@ class MainWindow(QMainWindow):
 
     def start_analysis(self, settings: AnalysisSettings | None = None, *, fresh: bool = False) -> bool:
         """Analyse (or resume) the open video in the background; False if that cannot start."""
-        if self.video_path is None or self.info is None or self.analysis.running():
+        if self.video_path is None or self.info is None or self.case_path is None or self.analysis.running():
             return False
-        if self._ensure_store() is None or self.case_path is None:
-            return False
+        # The analysis creates the case file on its own thread: creating a SQLite file in WAL
+        # mode waits for the disk (measured: 0.8 s on a busy one), which the window must not.
         settings = settings or self.default_analysis_settings()
         self._analysis_fps = settings.fps
         video, case, registry = self.video_path, self.case_path, self.registry
@@ -703,6 +710,7 @@ class MainWindow(QMainWindow):
         if not self.analysis.start(run):
             return False
         self.banner.hide()
+        self.loader.set_case(case)  # read as soon as the analysis has created it
         self._analysis_generation = generation
         self.progress.setValue(0)
         self.progress_label.setText("Starting analysis…")
@@ -839,7 +847,7 @@ class MainWindow(QMainWindow):
 
     def ask_edit_bookmark(self, bookmark_id: int) -> None:
         mark = next((b for b in self.bookmarks if b.id == bookmark_id), None)
-        if mark is None or self.store is None:
+        if mark is None or self._existing_store() is None:
             return
         answer = BookmarkDialog.ask(self, format_clock(mark.time_s), mark.note, mark.category)
         if answer is not None:
@@ -850,7 +858,7 @@ class MainWindow(QMainWindow):
             self._reload_bookmarks()
 
     def delete_bookmark(self, bookmark_id: int) -> None:
-        if self.store is None:
+        if self._existing_store() is None:
             return
         if QMessageBox.question(self, "Delete bookmark", "Delete this bookmark?") != QMessageBox.StandardButton.Yes:
             return
@@ -858,7 +866,7 @@ class MainWindow(QMainWindow):
         self._reload_bookmarks()
 
     def _reload_bookmarks(self) -> None:
-        if self.store is None:
+        if self._existing_store() is None:
             return
         self.bookmarks = self.store.bookmarks()
         self.bookmarks_panel.set_bookmarks(self.bookmarks)
@@ -889,7 +897,8 @@ class MainWindow(QMainWindow):
         from scrubline.core.export import DEFAULT_PROCEDURE, procedure_templates
 
         self.procedure_menu.clear()
-        current = self.store.get_meta("procedure", DEFAULT_PROCEDURE) if self.store is not None else None
+        store = self._existing_store()
+        current = store.get_meta("procedure", DEFAULT_PROCEDURE) if store is not None else None
         for name in procedure_templates():
             action = self.procedure_menu.addAction(name, lambda n=name: self.set_procedure(n))
             action.setCheckable(True)
@@ -955,8 +964,10 @@ class MainWindow(QMainWindow):
 
 
 _WARM_MODULES = ("av", "cv2", "pandas", "onnxruntime", "scrubline.core.analysis", "scrubline.core.export",
-                 "scrubline.core.outcome", "scrubline.core.overlay", "scrubline.core.proxy")
+                 "scrubline.core.outcome", "scrubline.core.phases", "scrubline.core.overlay", "scrubline.core.proxy",
+                 "scrubline.ui.exports")
 _warmed = False
+imports_warmed = threading.Event()  # set once the warm-up imports are done (the UI probe waits for it)
 
 
 def _warm_imports() -> None:
@@ -976,6 +987,7 @@ def _warm_imports() -> None:
                 importlib.import_module(name)
             except Exception:  # a missing optional piece shows up, readably, when it is used
                 log.debug("warm-up import of %s failed", name, exc_info=True)
+        imports_warmed.set()
 
     threading.Thread(target=warm, name="scrubline-warm-imports", daemon=True).start()
 

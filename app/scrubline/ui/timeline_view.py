@@ -314,19 +314,25 @@ class TimelineView(QWidget):
 
     def _draw_phases(self) -> None:
         ruler = self.plots["ruler"]
-        for text in self.phase_labels:
-            ruler.removeItem(text)
-        self.phase_labels = []
         phases = self.timeline.episodes_of("phase") if self.timeline is not None else []
         colour_of: dict[str, tuple[int, int, int]] = {}
         spans = []
-        for episode in phases:
+        for at, episode in enumerate(phases):
             rgb = colour_of.setdefault(episode.label, PHASE_COLOURS[len(colour_of) % len(PHASE_COLOURS)])
             spans.append((episode.start_s, episode.end_s, 0.0, 0.62, _lighter(rgb, 200)))
-            text = pg.TextItem(episode.label, color=(240, 240, 240), anchor=(0, 0.5))
+            # Labels are reused: while an analysis streams in, phases are redrawn every refresh,
+            # and creating text items is the slow part.
+            if at == len(self.phase_labels):
+                text = pg.TextItem("", color=(240, 240, 240), anchor=(0, 0.5))
+                ruler.addItem(text, ignoreBounds=True)
+                self.phase_labels.append(text)
+            text = self.phase_labels[at]
+            if text.toPlainText() != episode.label:
+                text.setText(episode.label)
             text.setPos(episode.start_s, 0.31)
-            ruler.addItem(text, ignoreBounds=True)
-            self.phase_labels.append(text)
+            text.show()
+        for text in self.phase_labels[len(phases):]:
+            text.hide()
         self.phase_spans.set_spans(spans)
 
     def _draw_tools(self) -> None:
