@@ -98,4 +98,4 @@ def test_demo_renders_and_analyses(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("SCRUBLINE_CACHE", str(tmp_path / "cases"))
     assert main(["demo", "-q"]) == 0
     out = capsys.readouterr().out
-    assert "demo clip:" in out and "analysed 150 frames" in out
+    assert "demo clip:" in out and "analysed 400 frames" in out

@@ -120,7 +120,7 @@ def _numbered_pattern(index: int, width: int, height: int) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------- demo case
-DEMO_SECONDS = 30.0
+DEMO_SECONDS = 80.0  # long enough for the outcome model's minute after the bleed starts
 DEMO_FPS = 25.0
 DEMO_SIZE = (640, 360)
 
@@ -173,21 +173,26 @@ def demo_frame_drawer(width: int = DEMO_SIZE[0], height: int = DEMO_SIZE[1]) -> 
     def draw(index: int, t: float) -> np.ndarray:
         pan = int(12 * np.sin(t / 5.0)) + width // 2
         image = tissue[height // 2 : height // 2 + height, pan : pan + width].copy()
-        # Bleeding: grows from 8 s, peaks at 14 s, suctioned away by 24 s.
+        # Bleeding: grows from 8 s, peaks at 14 s, suctioned away by 24 s; a smaller re-bleed
+        # at 44-56 s.
         growth = _smoothstep((t - 8.0) / 6.0) * (1.0 - _smoothstep((t - 16.0) / 8.0))
+        growth = max(growth, 0.45 * _smoothstep((t - 44.0) / 4.0) * (1.0 - _smoothstep((t - 52.0) / 4.0)))
         if growth > 0.01:
             radius_px = int(8 + 70 * growth)
             axes = (radius_px, int(radius_px * 0.7))
             cv2.ellipse(image, bleed_centre, axes, 15, 0, 360, (150, 12, 16), -1, cv2.LINE_AA)
             cv2.ellipse(image, bleed_centre, (axes[0] // 2, axes[1] // 2), 15, 0, 360, (110, 6, 10), -1, cv2.LINE_AA)
-        # Instrument 1 (left grasper): always in, wanders; its tip slips behind tissue 18-21 s.
+        # Instrument 1 (left grasper): always in, wanders; its tip slips behind tissue at 18-21 s
+        # and 58-61 s.
         tip1 = (width * 0.40 + 60 * np.sin(t / 3.0), height * 0.55 + 30 * np.cos(t / 2.3))
         _draw_instrument(image, (0, height * 0.95), tip1, 0.5 + 0.5 * np.sin(t * 2))
-        if 18.0 <= t <= 21.0:
+        if 18.0 <= t <= 21.0 or 58.0 <= t <= 61.0:
             flap = (int(tip1[0]), int(tip1[1]))
             cv2.ellipse(image, flap, (42, 30), -20, 0, 360, (214, 150, 112), -1, cv2.LINE_AA)
-        # Instrument 2 (right suction): enters at 6 s, works the bleed, leaves at 25 s.
-        presence = _smoothstep((t - 6.0) / 1.5) * (1.0 - _smoothstep((t - 24.5) / 1.5))
+        # Instrument 2 (right suction): enters at 6 s, works the bleed, leaves at 25 s; back for
+        # the re-bleed at 42-66 s.
+        presence = max(_smoothstep((t - 6.0) / 1.5) * (1.0 - _smoothstep((t - 24.5) / 1.5)),
+                       _smoothstep((t - 42.0) / 1.5) * (1.0 - _smoothstep((t - 64.5) / 1.5)))
         if presence > 0.02:
             target = (bleed_centre[0] + 20 * np.sin(t), bleed_centre[1] + 10 * np.cos(t * 1.3))
             start = (width * 1.0, height * 0.15)
