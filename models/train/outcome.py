@@ -801,8 +801,10 @@ SOCAL frames, so it is closer to this data than the app's own detector will be.
 - **Event start**: SOCAL trials start at the injury; in the app the start comes from the bleeding
   timeline (or the user), and a start placed late or early shifts every feature.
 - Small data: {r["n_trials"]} trials; the bootstrap intervals are wide. The feature set and the choice of
-  linear models were settled after comparing a handful of alternatives (tree ensembles, other
-  poolings) on the same cross-validation, which makes these figures slightly optimistic.
+  linear models were settled after comparing a handful of alternatives (gradient boosting, random
+  and extra trees, other poolings, a single cross-validated logistic penalty, box aspect-ratio and
+  border-contact features) on the same cross-validation, which makes these figures slightly
+  optimistic. None of the alternatives was clearly better.
 
 ## Licence
 Weights: CC BY-NC 4.0, inherited from SOCAL (non-commercial). Code: Apache-2.0.

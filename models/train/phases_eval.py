@@ -255,6 +255,16 @@ def main(argv: list[str] | None = None) -> int:
         f"correlation of the phase's seconds with the recorded repair time.\n"
     )
     md.append(table_md)
+    md.append("\nEvery SOSpine trial's ground-truth timeline, in seconds per phase (episodes in brackets):\n")
+    cols = sospine_t.labels
+    md.append("| trial | leak at 40 mmHg | repair time s | video s | " + " | ".join(cols) + " |")
+    md.append("|" + "---|" * (4 + len(cols)))
+    everything = durations_frame(timelines, sospine_t).join(outcomes[["Leak At 40mmHg", "Time for repair"]], how="left")
+    for trial, row in everything.iterrows():
+        leak = row["Leak At 40mmHg"].strip() if isinstance(row["Leak At 40mmHg"], str) else "–"
+        repair = f"{float(row['Time for repair']):.0f}" if pd.notna(row["Time for repair"]) else "–"
+        cells = " | ".join(f"{row[f'{c}_s']:.0f} ({row[f'{c}_episodes']:.0f})" for c in cols)
+        md.append(f"| {trial} | {leak} | {repair} | {row['total_s']:.0f} | {cells} |")
     md.append(
         f"\nEpisodes of 'taking a bite' (separate stretches after smoothing): median "
         f"{results['sospine_outcome']['bite_episodes_median'][0]:.0f} in sealed and "
