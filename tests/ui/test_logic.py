@@ -146,7 +146,9 @@ def test_clip_plan() -> None:
     for selection, message in ((None, "select a range"), ((1.0, 400.0), "limited"), ((20.0, 30.0), "no frames")):
         with pytest.raises(ValueError, match=message):
             actions.clip_plan(TIMES, selection)
-    assert actions.default_export_name("case 7.mp4", "clip", ".mp4", 12.5) == "case 7-clip-00012_50s.mp4"
+    assert actions.default_export_name("case 7", "clip", ".mp4", 12.5) == "case 7-clip-00012_50s.mp4"
+    assert actions.default_export_name(None, "debrief", ".pdf") == "case-debrief.pdf"
+    assert actions.default_export_name("a/b: c", "frame", ".png") == "a_b_ c-frame.png"
 
 
 def test_add_bookmark_checks_the_category(tmp_path) -> None:  # type: ignore[no-untyped-def]

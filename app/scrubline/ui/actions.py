@@ -8,9 +8,9 @@ calls it. Long ones take a `TaskState` and run on the window's worker thread.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -119,7 +119,9 @@ def clip_plan(times: np.ndarray, selection: tuple[float, float] | None, max_s: f
     return ClipPlan(first, last, float(times[first]), float(times[last]))
 
 
-def default_export_name(video_name: str, what: str, suffix: str, time_s: float | None = None) -> str:
-    stem = Path(video_name).stem or "case"
+def default_export_name(case_label: str | None, what: str, suffix: str, time_s: float | None = None) -> str:
+    """A file name to suggest: from the case label the user typed, never from the video's file
+    name (recorders often name files after the patient)."""
+    stem = re.sub(r"[^\w .-]+", "_", case_label or "").strip(" ._") or "case"
     at = f"-{time_s:08.2f}s".replace(".", "_") if time_s is not None else ""
     return f"{stem}-{what}{at}{suffix}"

@@ -62,8 +62,11 @@ class ExportController(QObject):
         return str(self.window.settings.value("paths/export_dir", str(Path.home())))
 
     def _ask_save(self, title: str, what: str, suffix: str, pattern: str, time_s: float | None = None) -> Path | None:
-        info = self.window.info
-        name = actions.default_export_name(info.name if info else "case", what, suffix, time_s)
+        label = None
+        if self.window.case_path is not None and self.window.case_path.exists():
+            with CaseStore(self.window.case_path) as store:
+                label = store.case_info.get("label")
+        name = actions.default_export_name(label, what, suffix, time_s)
         path, _ = QFileDialog.getSaveFileName(self.window, title, str(Path(self._folder()) / name), pattern)
         if not path:
             return None
