@@ -74,3 +74,15 @@ def test_empty_case(tmp_path: Path) -> None:
         timeline = build_timeline(store)
     assert len(timeline.times) == 0 and timeline.episodes == []
     assert timeline.totals()["analysed_span_s"] is None
+
+
+def test_generic_phases_tell_one_instrument_from_two(tmp_path: Path) -> None:
+    from scrubline.core.export import load_procedure
+
+    n = 100  # 20 s
+    tools = [["instrument"]] * 40 + [["instrument", "instrument"]] * 40 + [[]] * 20
+    with _case(tmp_path, [0.0] * n, [False] * n, tools) as store:
+        timeline = build_timeline(store, phase_template=load_procedure("generic"))
+    labels = [(p.label, round(p.start_s), round(p.end_s)) for p in timeline.episodes_of("phase")]
+    assert [label for label, _, _ in labels] == ["instrument activity", "two-handed work", "idle / camera out"]
+    assert labels[1][1] == 8

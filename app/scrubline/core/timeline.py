@@ -219,23 +219,24 @@ def build_timeline(
         timeline.episodes.append(Episode("bleeding", "bleeding", start, end, peak))
     for start, end, _ in spans(hidden > 0):
         timeline.episodes.append(Episode("tip_hidden", "tip hidden", start, end, None))
-    timeline.episodes.extend(_phases(timeline, phase_template))
+    timeline.episodes.extend(_phases(timeline, present, phase_template))
     for mark in store.bookmarks():
         timeline.episodes.append(Episode("bookmark", mark.note or mark.category, mark.time_s, mark.time_s, None))
     timeline.episodes.sort(key=lambda e: (e.start_s, EPISODE_KINDS.index(e.kind)))
     return timeline
 
 
-def _phases(timeline: Timeline, template: Any) -> list[Episode]:
-    """Phase episodes from the procedure template over the presence and bleeding tracks."""
+def _phases(timeline: Timeline, detections: Any, template: Any) -> list[Episode]:
+    """Phase episodes from the procedure template over instrument counts per label (templates
+    tell one instrument from two) and the bleeding track."""
     if template is None or not len(timeline.times):
         return []
     import pandas as pd
 
-    from scrubline.core.phases import recognise_phases
+    from scrubline.core.phases import presence_table, recognise_phases
 
-    presence = pd.DataFrame(timeline.presence, index=pd.Index(timeline.times, name="time_s"), columns=timeline.labels)
-    presence["bleeding"] = np.nan_to_num(timeline.bleeding)
+    bleeding = pd.Series(np.nan_to_num(timeline.bleeding), index=timeline.times)
+    presence = presence_table(detections, timeline.times, bleeding=bleeding, labels=timeline.labels)
     return [
         Episode("phase", p.label, float(p.start_s), float(p.end_s), None)
         for p in recognise_phases(presence, template)
