@@ -193,7 +193,9 @@ def _fmt(value: Any) -> str:
 def demo_video_path() -> Path:
     from scrubline.core.store import user_cache_dir
 
-    return user_cache_dir().parent / "demo" / "scrubline-demo.mp4"
+    from scrubline.core.demo import DEMO_VERSION
+
+    return user_cache_dir().parent / "demo" / f"scrubline-demo-v{DEMO_VERSION}.mp4"
 
 
 def ensure_demo_video() -> Path:

@@ -182,3 +182,14 @@ def test_every_bundled_model_loads_and_matches_its_manifest() -> None:
                 assert 0.0 <= result.bleeding.fraction <= 1.0
             for inst in result.instruments:
                 assert 0 <= inst.box[0] <= inst.box[2] <= 640
+
+
+def test_tip_point_is_the_far_end_of_a_tip_map_that_covers_the_shaft(tmp_path: Path) -> None:
+    registry = load_registry([tiny_models.segmenter_folder(tmp_path)], include_bundled=False)
+    model = load_model(registry.get("tiny-seg"))
+    frame = _frame()
+    frame[20:26, 0:40] = (10, 10, 120)  # the whole shaft looks like jaws to the tip map
+    (result,) = model.predict([frame], frame_size=(64, 48))
+    inst = result.instruments[0]
+    assert inst.tip_visible and inst.tip is not None
+    assert inst.tip[0] > 34  # at the end away from the left edge, not the middle (~20)

@@ -120,6 +120,7 @@ def _numbered_pattern(index: int, width: int, height: int) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------- demo case
+DEMO_VERSION = 2  # bump when the scene changes, so cached demo clips are redrawn
 DEMO_SECONDS = 80.0  # long enough for the outcome model's minute after the bleed starts
 DEMO_FPS = 25.0
 DEMO_SIZE = (640, 360)
@@ -178,7 +179,7 @@ def demo_frame_drawer(width: int = DEMO_SIZE[0], height: int = DEMO_SIZE[1]) -> 
         growth = _smoothstep((t - 8.0) / 6.0) * (1.0 - _smoothstep((t - 16.0) / 8.0))
         growth = max(growth, 0.45 * _smoothstep((t - 44.0) / 4.0) * (1.0 - _smoothstep((t - 52.0) / 4.0)))
         if growth > 0.01:
-            radius_px = int(8 + 70 * growth)
+            radius_px = int(8 + 110 * growth)
             axes = (radius_px, int(radius_px * 0.7))
             cv2.ellipse(image, bleed_centre, axes, 15, 0, 360, (150, 12, 16), -1, cv2.LINE_AA)
             cv2.ellipse(image, bleed_centre, (axes[0] // 2, axes[1] // 2), 15, 0, 360, (110, 6, 10), -1, cv2.LINE_AA)

@@ -15,19 +15,35 @@ import numpy as np
 from scrubline.core.results import Instrument
 
 
+def _entry_point(component: np.ndarray) -> tuple[float, float] | None:
+    """Where an instrument enters the picture: the mean of its pixels on the frame edge."""
+    ys, xs = np.nonzero(component)
+    h, w = component.shape
+    on_edge = (xs == 0) | (ys == 0) | (xs == w - 1) | (ys == h - 1)
+    if not on_edge.any():
+        return None
+    return float(xs[on_edge].mean()), float(ys[on_edge].mean())
+
+
 def _estimated_tip(component: np.ndarray) -> tuple[float, float]:
     """Where the working end should be when the tip map does not show it: instruments enter
     from the frame edge, so take the component pixel farthest from where it touches the edge
     (or from its centroid when it touches no edge)."""
     ys, xs = np.nonzero(component)
-    h, w = component.shape
-    on_edge = (xs == 0) | (ys == 0) | (xs == w - 1) | (ys == h - 1)
-    if on_edge.any():
-        ex, ey = xs[on_edge].mean(), ys[on_edge].mean()
-    else:
-        ex, ey = xs.mean(), ys.mean()
+    ex, ey = _entry_point(component) or (xs.mean(), ys.mean())
     far = int(np.argmax((xs - ex) ** 2 + (ys - ey) ** 2))
     return float(xs[far]), float(ys[far])
+
+
+def _far_end(xs: np.ndarray, ys: np.ndarray, weights: np.ndarray, entry: tuple[float, float] | None) -> tuple[float, float]:
+    """The point of a tip blob: its far end from the entry point (the jaws are at the end of
+    the instrument, even when the tip map also covers some of the shaft), else its weighted
+    centre."""
+    if entry is not None and len(xs) > 4:
+        distance = np.hypot(xs - entry[0], ys - entry[1])
+        far = distance >= np.percentile(distance, 85)
+        xs, ys, weights = xs[far], ys[far], weights[far]
+    return float((xs * weights).sum() / weights.sum()), float((ys * weights).sum() / weights.sum())
 
 
 def instances_from_maps(
@@ -66,11 +82,13 @@ def instances_from_maps(
             local = np.where(region, tip_prob, 0.0)
             tip_score = float(local.max())
             if tip_score >= tip_threshold:
-                strong = local >= max(tip_threshold, 0.5 * tip_score)
-                ys, xs = np.nonzero(strong)
-                weights = local[strong]
-                tip_xy = (float((xs * weights).sum() / weights.sum()),
-                          float((ys * weights).sum() / weights.sum()))
+                # The blob around the peak only: a tip map that also glows faintly along the
+                # shaft must not pull the point towards the middle of the instrument.
+                strong = (local >= max(tip_threshold, 0.5 * tip_score)).astype(np.uint8)
+                _, blobs = cv2.connectedComponents(strong, connectivity=8)
+                peak = np.unravel_index(int(np.argmax(local)), local.shape)
+                ys, xs = np.nonzero(blobs == blobs[peak])
+                tip_xy = _far_end(xs, ys, local[ys, xs], _entry_point(component))
         if tip_xy is None:
             tip_xy = _estimated_tip(component)
         found.append(
