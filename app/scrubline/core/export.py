@@ -17,7 +17,6 @@ import numpy as np
 
 from scrubline import __version__
 from scrubline.core.models import Registry, load_model, load_registry
-from scrubline.core.paths import resources_dir
 from scrubline.core.store import CaseStore
 from scrubline.core.timeline import Timeline, TimelineSettings, build_timeline
 
@@ -29,8 +28,9 @@ VIDEO_FIELDS = ("name", "frame_count", "fps", "duration_s", "width", "height", "
 
 def procedure_templates() -> dict[str, Path]:
     """Bundled procedure templates (phase rules) by name."""
-    folder = resources_dir() / "phases"
-    return {p.stem: p for p in sorted(folder.glob("*.toml"))}
+    from scrubline.core.phases import bundled_templates_dir
+
+    return {p.stem: p for p in sorted(bundled_templates_dir().glob("*.toml"))}
 
 
 def load_procedure(name: str | None) -> Any:

@@ -19,8 +19,6 @@ only numpy and pandas.
 
 from __future__ import annotations
 
-import sys
-import tomllib
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +26,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from scrubline.core.paths import resources_dir
+from scrubline.core.tomlfile import read_toml
 
 
 class TemplateError(ValueError):
@@ -231,28 +232,12 @@ def parse_template(data: dict[str, Any], source: Path | str) -> PhaseTemplate:
 
 def load_template(path: Path | str) -> PhaseTemplate:
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise TemplateError(f"{path}: not valid TOML ({exc})") from exc
-    except OSError as exc:
-        raise TemplateError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
-    return parse_template(data, path)
+    return parse_template(read_toml(path, TemplateError), path)
 
 
 def bundled_templates_dir() -> Path:
-    """`resources/phases` beside `app/` in a checkout, inside a PyInstaller bundle, or under
-    `share/scrubline` after a wheel install."""
-    candidates = []
-    if getattr(sys, "frozen", False):
-        base = Path(getattr(sys, "_MEIPASS", Path(sys.executable).parent))
-        candidates.append(base / "resources" / "phases")
-    candidates.append(Path(__file__).resolve().parents[3] / "resources" / "phases")
-    candidates.append(Path(sys.prefix) / "share" / "scrubline" / "resources" / "phases")
-    for path in candidates:
-        if path.is_dir():
-            return path
-    return candidates[-1]
+    """`resources/phases`, wherever the bundled resources are (see `scrubline.core.paths`)."""
+    return resources_dir() / "phases"
 
 
 def bundled_templates() -> dict[str, PhaseTemplate]:

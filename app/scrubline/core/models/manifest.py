@@ -8,10 +8,11 @@ output means (its role), the thresholds that turn scores into decisions, and whe
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from scrubline.core.tomlfile import read_toml
 
 TASKS = ("detector", "segmenter", "classifier", "sequence")
 
@@ -192,10 +193,4 @@ def parse_manifest(data: dict[str, Any], source: Path) -> Manifest:
 
 
 def load_manifest(path: Path) -> Manifest:
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ManifestError(f"{path}: not valid TOML ({exc})") from exc
-    except OSError as exc:
-        raise ManifestError(f"{path}: cannot be read ({exc.strerror})") from exc
-    return parse_manifest(data, path)
+    return parse_manifest(read_toml(path, ManifestError), path)
