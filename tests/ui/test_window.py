@@ -5,6 +5,7 @@ events, cancel and resume an analysis, close during one, and the player's keys."
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,26 @@ def test_analysis_runs_to_completion_and_streams_into_the_timeline(qtbot, open_w
     assert window.banner.isVisible() and "not been analysed" in window.banner_label.text()
     monkeypatch.setattr(main_window_module, "REFRESH_DURING_ANALYSIS_S", 0.0)
     seen: list[int] = []
-    window.case_refreshed.connect(lambda: seen.append(len(window.timeline.times)))
+    partial_drawn = threading.Event()
+
+    def on_refresh() -> None:
+        seen.append(len(window.timeline.times))
+        if 0 < seen[-1] < 150:
+            partial_drawn.set()
+
+    window.case_refreshed.connect(on_refresh)
+    # Hold the analysis after its first batch until the window has drawn it, so the test sees
+    # streaming however fast this machine analyses (the wait is bounded, never a sleep).
+    original_write = CaseStore.write_results
+    written = threading.local()
+
+    def gated_write(self, results, thumbnails=()):  # type: ignore[no-untyped-def]
+        original_write(self, results, thumbnails)
+        if not getattr(written, "once", False):
+            written.once = True
+            partial_drawn.wait(timeout=30)
+
+    monkeypatch.setattr(CaseStore, "write_results", gated_write)
     with qtbot.waitSignal(window.analysis_finished, timeout=TIMEOUT) as finished:
         assert window.start_analysis()
         assert window.progress.isVisible() and window.cancel_button.isVisible()
