@@ -61,10 +61,10 @@ THREADS = 2
 SOURCE_WEIGHTS = {"rigid": 0.32, "robotic": 0.28, "cholec": 0.22, "lap": 0.18}
 HEAD_WEIGHTS = {"instrument": 1.0, "tip": 1.0, "bleeding": 0.5}
 
-INSTRUMENT_GRID = (0.3, 0.4, 0.5, 0.6, 0.7)
+INSTRUMENT_GRID = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 MIN_AREA_GRID = (0.001, 0.002, 0.004, 0.008)
-TIP_GRID = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
-BLEED_GRID = (0.3, 0.4, 0.5, 0.6, 0.7)
+TIP_GRID = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+BLEED_GRID = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
 
 
 def log_to(path: Path):
@@ -304,8 +304,11 @@ def load_onnx_weights(path: Path):
 # evaluation
 
 
-def fold_dir(fold: int, tag: str = "") -> Path:
-    return RUNS / f"fold{fold}{tag}"
+FOLD_STEPS = 1200  # set from --fold-steps: which fold models evaluation and overlays use
+
+
+def fold_dir(fold: int, tag: str = "", steps: int | None = None) -> Path:
+    return RUNS / f"fold{fold}{tag}_s{steps or FOLD_STEPS}"
 
 
 def run_folds(samples: list[Sample], steps: int, heads=("instrument", "tip", "bleeding"), tag: str = "",
@@ -313,7 +316,7 @@ def run_folds(samples: list[Sample], steps: int, heads=("instrument", "tip", "bl
     """Train one model per fold and predict its held-out frames; returns name -> maps."""
     maps: dict[str, np.ndarray] = {}
     for fold in folds:
-        ckpt = train(samples, fold_dir(fold, tag), steps=steps, held_out={fold}, heads=heads)
+        ckpt = train(samples, fold_dir(fold, tag, steps), steps=steps, held_out={fold}, heads=heads)
         model = load_trained(ckpt)
         test = [s for s in samples if s.fold == fold]
         pred = predict(model, [s.input for s in test])
@@ -330,8 +333,11 @@ def instrument_records(samples: list[Sample], maps: dict[str, np.ndarray], thr: 
     for s in samples:
         m = maps[s.name].astype(np.float32)
         block = f"{s.group}/{s.index // 25}" if s.source == "robotic" else s.name
+        w, h = s.source_size
+        # a clasper point annotated outside the image cannot be seen, so it is no visible tip
+        tips = [(x, y) for x, y in (s.tip_points or []) if 0 <= x < w and 0 <= y < h]
         records.append(frame_record(block=block, source=s.source, instrument_prob=m[0], tip_prob=m[1],
-                                    gt_mask=s.gt_mask(), gt_tips=s.tip_points or [],
+                                    gt_mask=s.gt_mask(), gt_tips=tips,
                                     instrument_threshold=thr, tip_threshold=tip_thr, min_area=min_area,
                                     gt_min_fraction=MIN_GT_AREA))
     return records
@@ -441,11 +447,85 @@ def evaluate(samples: list[Sample], maps: dict[str, np.ndarray], out: Path, log=
         ci = bootstrap(recs, [r.block for r in recs], summarise_bleeding, n=1000, seed=SEED)
         result[f"bleeding_{key}"] = {k: {"value": v, "ci95": ci.get(k)} for k, v in point.items()}
         result[f"bleeding_frames_{key}"] = len(recs)
+    if all((fold_dir(f) / "model.pt").is_file() for f in FOLDS):
+        crop_thr = {k: float(np.median([per_fold_thr[f][k] for f in FOLDS])) for k in final_thr}
+        result["tip_visibility_crops"] = crop_tip_visibility(samples, crop_thr)
+        log(f"tip visibility on crops: {result['tip_visibility_crops']}")
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_text(json.dumps(result, indent=2))
     (out / "metrics.md").write_text(metrics_markdown(result))
     log(f"wrote {out / 'metrics.json'}")
     return result
+
+
+def crop_tip_visibility(samples: list[Sample], thresholds: dict[str, float], seed: int = SEED) -> dict:
+    """Tip visibility where the answer is known for certain, on held-out frames.
+
+    The EndoVis frames almost always show the working end (5 of 464 frames do not), so a
+    frame-level AUROC on them has no negatives to speak of. Cropping a held-out frame gives
+    the ClipAssistNet situation exactly: a window that contains instrument but none of the
+    labelled tip points (at least 20 px inside) is a view with the working end out of frame;
+    a window of the same size that contains a tip point is a positive. Each window is
+    stretched to the network input like any frame and run by the fold model that never saw
+    the frame; the score is the largest instrument tip score, as in the frame-level metric."""
+    import cv2
+    from models.train.vision_data import WORK_H, WORK_W
+    from models.train.vision_eval import auroc, bootstrap, specificity_at_sensitivity
+
+    from scrubline.core.models.instances import instances_from_maps
+
+    out_labels, out_scores, blocks = [], [], []
+    for fold in FOLDS:
+        model = load_trained(fold_dir(fold) / "model.pt")
+        crops, labels, keys = [], [], []
+        for s in (x for x in samples if x.fold == fold and x.evaluable):
+            w, h = s.source_size
+            sx, sy = WORK_W / w, WORK_H / h
+            tips = [(x * sx, y * sy) for x, y in (s.tip_points or []) if 0 <= x < w and 0 <= y < h]
+            inst = s.instrument.astype(bool)
+            rng = np.random.default_rng([seed, s.index, fold, len(s.name)])
+            found: dict[int, tuple[int, int, int, int]] = {}
+            for _ in range(60):
+                scale = rng.uniform(0.45, 0.75)
+                cw, ch = int(WORK_W * scale), int(WORK_H * scale)
+                x0, y0 = int(rng.integers(0, WORK_W - cw + 1)), int(rng.integers(0, WORK_H - ch + 1))
+                if inst[y0:y0 + ch, x0:x0 + cw].mean() < 0.03:
+                    continue  # the question is only asked when an instrument is in view
+                margin = 20 * sx
+                inside = [x0 + margin <= x < x0 + cw - margin and y0 + margin <= y < y0 + ch - margin for x, y in tips]
+                near = [x0 - margin <= x < x0 + cw + margin and y0 - margin <= y < y0 + ch + margin for x, y in tips]
+                label = 1 if any(inside) else (0 if not any(near) else -1)
+                if label >= 0 and label not in found:
+                    found[label] = (x0, y0, cw, ch)
+                if len(found) == 2:
+                    break
+            for label, (x0, y0, cw, ch) in found.items():
+                crop = s.image[y0:y0 + ch, x0:x0 + cw]
+                crops.append(cv2.resize(crop, (INPUT_W, INPUT_H), interpolation=cv2.INTER_LINEAR))
+                labels.append(label)
+                keys.append(f"{s.group}/{s.index // 25}" if s.source == "robotic" else s.name)
+        if not crops:
+            continue
+        maps = predict(model, crops)
+        for m, label, key in zip(maps, labels, keys, strict=True):
+            found_inst = instances_from_maps(m[0], m[1], (INPUT_W, INPUT_H),
+                                             instrument_threshold=thresholds["instrument"],
+                                             tip_threshold=thresholds["tip"],
+                                             min_area_fraction=thresholds["min_instrument_area"])
+            out_labels.append(label)
+            out_scores.append(max((i.tip_score for i in found_inst), default=0.0))
+            blocks.append(key)
+    y, sc = np.array(out_labels), np.array(out_scores)
+
+    def stat(idx: list[int]) -> dict[str, float]:
+        ii = np.array(idx)
+        return {"auroc": auroc(y[ii], sc[ii]), "spec_at_95sens": specificity_at_sensitivity(y[ii], sc[ii])}
+
+    point = stat(list(range(len(y))))
+    ci = bootstrap(list(range(len(y))), blocks, stat, n=1000, seed=seed)
+    return {"auroc": {"value": point["auroc"], "ci95": ci["auroc"]},
+            "spec_at_95sens": {"value": point["spec_at_95sens"], "ci95": ci["spec_at_95sens"]},
+            "positives": int((y == 1).sum()), "negatives": int((y == 0).sum())}
 
 
 def _fmt(entry: dict) -> str:
@@ -466,6 +546,12 @@ def metrics_markdown(result: dict) -> str:
     lines.append("|---|---|---|---|")
     for k in result["counts_all"]:
         lines.append(f"| {k} | " + " | ".join(str(result[f"counts_{g}"][k]) for g in ("all", "rigid", "robotic")) + " |")
+    crops = result.get("tip_visibility_crops")
+    if crops:
+        lines.append("")
+        lines.append(f"tip visibility on crops of held-out frames ({crops['positives']} with a tip, "
+                     f"{crops['negatives']} without): AUROC {_fmt(crops['auroc'])}, specificity at 95% "
+                     f"sensitivity {_fmt(crops['spec_at_95sens'])}")
     lines.append("")
     lines.append("| bleeding (held-out frames) | all | laparoscopic_frames | cholec80 | EndoVis |")
     lines.append("|---|---|---|---|---|")
@@ -527,7 +613,7 @@ def bench(path: Path = ONNX_PATH, runs: int = 100) -> dict[str, float]:
 DEFAULT_THRESHOLDS = {"instrument": 0.5, "tip": 0.5, "bleeding": 0.5, "min_instrument_area": 0.002}
 
 
-def write_manifest(metrics: dict | None, latency: dict, params: int) -> None:
+def write_manifest(metrics: dict | None, latency: dict, params: int, steps: dict[str, int] | None = None) -> None:
     """The manifest, from measured numbers only: without fold metrics it carries the default
     thresholds and an empty [metrics] table."""
     thr = metrics["thresholds"] if metrics else DEFAULT_THRESHOLDS
@@ -584,6 +670,7 @@ def write_manifest(metrics: dict | None, latency: dict, params: int) -> None:
         'thresholds for each fold chosen on the other three; the bundled model is trained on all data"',
         'script = "models/train/vision.py"',
         f"seed = {SEED}",
+    ] + [f"{k} = {v}" for k, v in (steps or {}).items()] + [
         "",
         "[metrics]",
     ]
@@ -634,7 +721,59 @@ def metric_lines(metrics: dict) -> list[str]:
         f"bleeding_dice_vs_hsv = {v(bl['bleeding_dice_vs_hsv'])}",
         f"refined_dice_vs_hsv = {v(bl['refined_dice_vs_hsv'])}",
         f"eval_frames = {metrics['counts_all']['frames']}",
+    ] + ([
+        f"tip_visibility_crops_auroc = {v(metrics['tip_visibility_crops']['auroc'])}",
+        f"tip_visibility_crops_auroc_ci95 = {ci(metrics['tip_visibility_crops']['auroc'])}",
+        f"tip_visibility_crops_spec_at_95sens = {v(metrics['tip_visibility_crops']['spec_at_95sens'])}",
+        f"tip_visibility_crops_spec_at_95sens_ci95 = {ci(metrics['tip_visibility_crops']['spec_at_95sens'])}",
+    ] if "tip_visibility_crops" in metrics else [])
+
+
+CARD_PATH = MODELS / "scrubline-vision.md"
+CARD_START, CARD_END = "<!-- metrics:start (written by vision.py --write-manifest) -->", "<!-- metrics:end -->"
+
+
+def update_card(metrics: dict, latency: dict) -> None:
+    """Replace the card's generated block with the measured tables, so the card never carries
+    a number the evaluation did not write."""
+    text = CARD_PATH.read_text(encoding="utf-8")
+    if CARD_START not in text or CARD_END not in text:
+        print(f"{CARD_PATH} has no generated metrics block; not updated")
+        return
+    thr = metrics["thresholds"]
+    block = [
+        CARD_START,
+        "",
+        f"Fold models: {metrics.get('fold_steps', '?')} steps each; thresholds applied to each fold were chosen "
+        f"on the other three folds (per fold: {metrics['per_fold_thresholds']}). Bundled thresholds, chosen on "
+        f"all four folds: instrument {thr['instrument']}, tip {thr['tip']}, bleeding {thr['bleeding']}, "
+        f"min_instrument_area {thr['min_instrument_area']}. Values are pooled over the held-out frames; "
+        "brackets are 95% block-bootstrap intervals (1,000 resamples).",
+        "",
+        metrics_markdown(metrics).rstrip(),
+        "",
+        f"Median tip error of the tips found within 20 px: "
+        f"{metrics['tip_error_px_median_all']:.1f} px (rigid {metrics['tip_error_px_median_rigid']:.1f}, "
+        f"robotic {metrics['tip_error_px_median_robotic']:.1f}).",
+        "",
     ]
+    if latency:
+        block += [
+            "Latency measured by `python -m models.train.vision --bench` (onnxruntime CPU, 2 intra-op threads, "
+            "median of 100 runs) on this machine when it was written: network "
+            f"{latency['network_ms_per_frame_batch1']:.1f} ms/frame at batch 1 and "
+            f"{latency['network_ms_per_frame_batch4']:.1f} ms/frame at batch 4"
+            + (f"; the app's whole per-frame path (resize of an 854×480 frame, network, instances, bleeding "
+               f"fraction) {latency['app_path_ms_per_frame_batch1']:.1f} ms/frame at batch 1 and "
+               f"{latency['app_path_ms_per_frame_batch4']:.1f} ms at batch 4"
+               if "app_path_ms_per_frame_batch1" in latency else "") + ".",
+            "",
+        ]
+    block.append(CARD_END)
+    head, _, rest = text.partition(CARD_START)
+    _, _, tail = rest.partition(CARD_END)
+    CARD_PATH.write_text(head + "\n".join(block) + tail, encoding="utf-8")
+    print(f"updated {CARD_PATH}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -869,8 +1008,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=None, help="shared data folder (default ../shared/data or $SCRUBLINE_DATA)")
     parser.add_argument("--train", action="store_true", help="train the bundled model on all data (runs/full)")
-    parser.add_argument("--steps", type=int, default=3000, help="training steps for the bundled model")
-    parser.add_argument("--fold-steps", type=int, default=1000, help="training steps for each fold model")
+    parser.add_argument("--steps", type=int, default=2400, help="training steps for the bundled model")
+    parser.add_argument("--fold-steps", type=int, default=1200, help="training steps for each fold model")
     parser.add_argument("--name", default="full", help="run folder under runs/ for --train and --export")
     parser.add_argument("--export", action="store_true", help="export runs/NAME to models/scrubline-vision.onnx")
     parser.add_argument("--evaluate", action="store_true", help="train fold models (if needed) and compute metrics")
@@ -881,12 +1020,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--check-alignment", action="store_true",
                         help="measure keypoint and segmentation-video alignment with Video.avi")
     parser.add_argument("--finetune-bleeding", nargs=2, type=Path, metavar=("IMAGES", "MASKS"))
-    parser.add_argument("-o", "--output", type=Path, default=RUNS / "finetuned")
+    parser.add_argument("--finetune-steps", type=int, default=600)
+    parser.add_argument("-o", "--output", type=Path, default=RUNS / "finetuned",
+                        help="folder for the fine-tuned model and its manifest")
     args = parser.parse_args(argv)
     data = args.data or default_data_dir()
+    global FOLD_STEPS
+    FOLD_STEPS = args.fold_steps
 
     if args.finetune_bleeding:
-        finetune_bleeding(*args.finetune_bleeding, args.output)
+        finetune_bleeding(*args.finetune_bleeding, args.output, steps=args.finetune_steps)
         return
     if args.check_alignment:
         from models.train.vision_data import check_keypoint_alignment, check_segmentation_alignment
@@ -912,6 +1055,8 @@ def main(argv: list[str] | None = None) -> None:
             maps_path.parent.mkdir(parents=True, exist_ok=True)
             np.savez_compressed(maps_path, **maps)
         metrics = evaluate(samples, maps, RUNS / "eval", log=log_to(RUNS / "eval" / "log.txt"))
+        metrics["fold_steps"] = args.fold_steps
+        (RUNS / "eval" / "metrics.json").write_text(json.dumps(metrics, indent=2))
         print(metrics_markdown(metrics))
     if args.compare_separate:
         compare_separate(samples, args.fold_steps)
@@ -924,7 +1069,11 @@ def main(argv: list[str] | None = None) -> None:
         metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else None
         latency = bench() if ONNX_PATH.is_file() else {}
         (RUNS / "bench.json").write_text(json.dumps(latency, indent=2))
-        write_manifest(metrics, latency, count_parameters(VisionNet()))
+        steps = {"steps": int(_torch().load(RUNS / args.name / "model.pt", weights_only=False)["steps"]),
+                 "fold_steps": int(metrics["fold_steps"]) if metrics else 0, "batch_size": 8}
+        write_manifest(metrics, latency, count_parameters(VisionNet()), steps)
+        if metrics:
+            update_card(metrics, latency)
     if args.render:
         render(data)
         maps_path = RUNS / "eval" / f"oof_{args.fold_steps}.npz"

@@ -15,6 +15,10 @@ below removes a kind of false positive we saw when looking at the frames:
   compression noise swing saturation and hue widely, and the dark red-brown liver of the
   cholec80 frames (median value 0.22 under the looser rule) was most of what the rule marked
   there, while the fresh blood we looked at sits at value 0.35–0.85;
+* crimson, not brown: hue at most +4° (fresh blood measured −14° to −2.5° on the bloody
+  laparoscopic frames and −7° to −3° on the robotic blood spots; the lit liver of cholec80
+  clip g57 sits around 0°), and a pixel darker than value 0.35 must be clearly crimson
+  (hue ≤ −3°), because dark red-brown is where liver, clot and shadow overlap;
 * a frame-relative bound: blood is redder than the tissue around it, so a pixel must be clearly
   redder than the frame's typical tissue (the 75th percentile of G/R inside the field of view).
   This removes whole-frame red casts from white balance and pink peritoneum;
@@ -39,6 +43,8 @@ VALUE_MIN, VALUE_MAX = 0.25, 0.92
 GREEN_RED_MAX = 0.35  # G/R: fresh and venous blood reflect little green
 BLUE_RED_MAX = 0.55
 RELATIVE_MARGIN = 0.12  # below the frame's 75th percentile of G/R
+HUE_MAX_DEG = 4.0  # crimson, not brown
+DARK_VALUE, DARK_HUE_MAX_DEG = 0.35, -3.0  # below this value only clearly crimson pixels
 SPECULAR_VALUE, SPECULAR_SATURATION = 0.80, 0.35
 HALO_FRACTION = 0.02  # dilation radius around highlights, as a fraction of the frame width
 MIN_BLOB_FRACTION = 0.0002  # smaller blobs are speckle (about 15 px at 320x240)
@@ -65,6 +71,8 @@ def colour_rule(rgb8: np.ndarray, instrument: np.ndarray | None = None) -> np.nd
     r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
     value = rgb.max(axis=-1)
     saturation = (value - rgb.min(axis=-1)) / np.maximum(value, 1e-6)
+    chroma = value - rgb.min(axis=-1)
+    hue_deg = 60.0 * (g - b) / np.maximum(chroma, 1e-6)  # red-centred hue, as in the baseline
     green_red = g / np.maximum(r, 1e-6)
     blue_red = b / np.maximum(r, 1e-6)
     fov = value >= FIELD_OF_VIEW_VALUE
@@ -77,6 +85,8 @@ def colour_rule(rgb8: np.ndarray, instrument: np.ndarray | None = None) -> np.nd
         & (green_red <= GREEN_RED_MAX)
         & (blue_red <= BLUE_RED_MAX)
         & (green_red <= reference - RELATIVE_MARGIN)
+        & (hue_deg <= HUE_MAX_DEG)
+        & ((value >= DARK_VALUE) | (hue_deg <= DARK_HUE_MAX_DEG))
         & ~specular_mask(rgb)
     )
     if instrument is not None:

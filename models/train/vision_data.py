@@ -41,7 +41,7 @@ from models.train.vision_bleeding import refined_bleeding_mask
 REPO = Path(__file__).resolve().parents[2]
 DATA_ENV = "SCRUBLINE_DATA"
 CACHE_DIR = REPO / "models" / "train" / "cache"
-CACHE_VERSION = 5
+CACHE_VERSION = 6
 
 INPUT_W, INPUT_H = 256, 192  # network input (frames are stretched to it, as the app does)
 STRIDE = 2
