@@ -745,7 +745,10 @@ def update_card(metrics: dict, latency: dict) -> None:
         CARD_START,
         "",
         f"Fold models: {metrics.get('fold_steps', '?')} steps each; thresholds applied to each fold were chosen "
-        f"on the other three folds (per fold: {metrics['per_fold_thresholds']}). Bundled thresholds, chosen on "
+        "on the other three folds ("
+        + "; ".join(f"fold {k}: instrument {t['instrument']}, tip {t['tip']}, bleeding {t['bleeding']}, "
+                    f"area {t['min_instrument_area']}" for k, t in metrics["per_fold_thresholds"].items())
+        + "). Bundled thresholds, chosen on "
         f"all four folds: instrument {thr['instrument']}, tip {thr['tip']}, bleeding {thr['bleeding']}, "
         f"min_instrument_area {thr['min_instrument_area']}. Values are pooled over the held-out frames; "
         "brackets are 95% block-bootstrap intervals (1,000 resamples).",
@@ -769,6 +772,21 @@ def update_card(metrics: dict, latency: dict) -> None:
                if "app_path_ms_per_frame_batch1" in latency else "") + ".",
             "",
         ]
+    separate = RUNS / "eval" / "separate.json"
+    if separate.is_file():
+        sep = json.loads(separate.read_text())
+        keys = ("instrument_dice", "box_ap50", "tip_recall_20px", "tip_f1_20px", "tip_visibility_instance_auroc",
+                "bleeding_dice_vs_refined")
+        block += [
+            "Shared vs separate models, fold 1 only (held out: OP1, Dataset1, laparoscopic 00001/00010, "
+            "cholec80 VID15), bundled thresholds; point values, no intervals (one fold):",
+            "",
+            "| model | " + " | ".join(keys) + " |",
+            "|---|" + "---|" * len(keys),
+        ]
+        for name, values in sep["models"].items():
+            block.append(f"| {name} | " + " | ".join(f"{values[k]:.3f}" for k in keys) + " |")
+        block.append("")
     block.append(CARD_END)
     head, _, rest = text.partition(CARD_START)
     _, _, tail = rest.partition(CARD_END)
@@ -1083,32 +1101,36 @@ def main(argv: list[str] | None = None) -> None:
             render_bleeding_differences(samples, dict(np.load(maps_path)), thr)
 
 
-def compare_separate(samples: list[Sample], steps: int, fold: int = 1) -> None:
+def compare_separate(samples: list[Sample], steps: int, fold: int = 1, thresholds: dict | None = None) -> None:
     """Fold 1 only: the shared three-head model vs an instrument+tip model and a bleeding-only
-    model trained with the same schedule; writes runs/eval/separate.json."""
-    from models.train.vision_eval import summarise, summarise_bleeding
+    model, each trained for `steps`. The shared model is also evaluated at twice the steps when
+    that fold model exists: the same total training compute as the two separate models.
+    Thresholds: the bundled ones (or `thresholds`). Writes runs/eval/separate.json."""
+    from models.train.vision_eval import bleed_record, summarise, summarise_bleeding
 
     log = log_to(RUNS / "eval" / "log.txt")
     test = [s for s in samples if s.fold == fold]
-    results = {}
-    shared = load_trained(train(samples, fold_dir(fold), steps=steps, held_out={fold}))
-    inst_model = load_trained(train(samples, fold_dir(fold, "_insttip"), steps=steps, held_out={fold},
+    thr = thresholds or json.loads((RUNS / "eval" / "metrics.json").read_text())["thresholds"]
+    inst_model = load_trained(train(samples, fold_dir(fold, "_insttip", steps), steps=steps, held_out={fold},
                                     heads=("instrument", "tip")))
-    bleed_model = load_trained(train(samples, fold_dir(fold, "_bleed"), steps=steps, held_out={fold},
+    bleed_model = load_trained(train(samples, fold_dir(fold, "_bleed", steps), steps=steps, held_out={fold},
                                      heads=("bleeding",)))
-    thr = json.loads((RUNS / "eval" / "metrics.json").read_text())["thresholds"]
-    from models.train.vision_eval import bleed_record
-
-    for name, im, bm in (("shared", shared, shared), ("separate", inst_model, bleed_model)):
+    candidates = [(f"shared, {steps} steps", load_trained(train(samples, fold_dir(fold, "", steps), steps=steps,
+                                                                held_out={fold})), None)]
+    if (fold_dir(fold, "", 2 * steps) / "model.pt").is_file():
+        candidates.append((f"shared, {2 * steps} steps", load_trained(fold_dir(fold, "", 2 * steps) / "model.pt"), None))
+    candidates.append((f"separate, {steps} + {steps} steps", inst_model, bleed_model))
+    results: dict = {"thresholds": thr, "models": {}}
+    for name, im, bm in candidates:
         pi = predict(im, [s.input for s in test])
-        pb = predict(bm, [s.input for s in test]) if bm is not im else pi
+        pb = predict(bm, [s.input for s in test]) if bm is not None else pi
         maps = {s.name: pi[k] for k, s in enumerate(test)}
         recs = instrument_records([s for s in test if s.evaluable], maps, thr["instrument"], thr["tip"],
                                   thr["min_instrument_area"])
         brecs = [bleed_record(s.name, s.source, pb[k][2], thr["bleeding"], s.bleed_out, s.hsv_out)
                  for k, s in enumerate(test)]
-        results[name] = {**summarise(recs), **summarise_bleeding(brecs)}
-        log(f"fold {fold} {name}: {results[name]}")
+        results["models"][name] = {**summarise(recs), **summarise_bleeding(brecs)}
+        log(f"fold {fold} {name}: {results['models'][name]}")
     (RUNS / "eval" / "separate.json").write_text(json.dumps(results, indent=2))
 
 
