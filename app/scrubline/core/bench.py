@@ -29,6 +29,7 @@ Log = Callable[[str], None] | None
 
 CLIPS_FULL = {"1080p": ((1920, 1080), 60.0), "4k": ((3840, 2160), 6.0), "480p": ((854, 480), 30.0)}
 CLIPS_QUICK = {"1080p": ((1920, 1080), 12.0), "4k": ((3840, 2160), 2.0), "480p": ((854, 480), 6.0)}
+BENCH_CLIP_VERSION = 2  # bump when the generated content changes
 BITRATES = {"1080p": 4_000_000, "4k": 12_000_000, "480p": 1_500_000}
 
 
@@ -47,7 +48,7 @@ def generated_clip(name: str, size: tuple[int, int], seconds: float, log: Log = 
     """A cached generated clip: the demo scene with sensor-like grain and the frame code."""
     from scrubline.core.demo import demo_frame_drawer, draw_frame_code, write_clip
 
-    path = bench_dir() / f"{name}-{int(seconds)}s.mp4"
+    path = bench_dir() / f"{name}-{int(seconds)}s-v{BENCH_CLIP_VERSION}.mp4"
     if path.exists():
         return path
     _say(log, f"generating {path.name} (once) ...")
@@ -94,18 +95,19 @@ def seek_latencies(path: Path, rng: np.random.Generator, samples: int, display: 
     with VideoSource(path) as video:
         count = video.frame_count
         for target in rng.integers(0, count, samples):
-            video._cache.clear()  # cold: forget what was decoded before
-            video._decoder = None
+            video.forget()  # cold: nothing decoded before
             started = time.perf_counter()
-            image = video.read(int(target)).rgb(display)
+            frame = video.read(int(target))
+            frame.rgb(display)
             cold.append((time.perf_counter() - started) * 1000)
-            wrong += read_frame_code(image) != target
+            wrong += read_frame_code(frame.rgb()) != target  # checked at full size, untimed
             for offset in rng.integers(-30, 31, 3):
                 near = int(np.clip(target + offset, 0, count - 1))
                 started = time.perf_counter()
-                image = video.read(near).rgb(display)
+                frame = video.read(near)
+                frame.rgb(display)
                 warm.append((time.perf_counter() - started) * 1000)
-                wrong += read_frame_code(image) != near
+                wrong += read_frame_code(frame.rgb()) != near
     return {"cold": cold, "warm": warm, "wrong": int(wrong)}
 
 

@@ -21,25 +21,29 @@ from typing import Any
 import numpy as np
 
 CODE_BITS = 16
-CODE_HEIGHT = 16
+CODE_HEIGHT_FRACTION = 0.04  # of the frame height: the code reads the same at any scale
+
+
+def _code_strip(height: int) -> int:
+    return max(4, round(height * CODE_HEIGHT_FRACTION))
 
 
 def draw_frame_code(image: np.ndarray, number: int) -> None:
     """Write `number` as CODE_BITS black/white blocks across the top strip (in place)."""
     height, width = image.shape[:2]
     block = width // CODE_BITS
-    strip = min(CODE_HEIGHT, height // 8)
+    strip = _code_strip(height)
     for bit in range(CODE_BITS):
         value = 255 if (number >> bit) & 1 else 0
         image[:strip, bit * block : (bit + 1) * block] = value
 
 
 def read_frame_code(image: np.ndarray) -> int:
-    """Read the number `draw_frame_code` wrote (RGB or grey image of any size)."""
+    """Read the number `draw_frame_code` wrote (RGB or grey image, at the drawn size or scaled)."""
     grey = image.mean(axis=2) if image.ndim == 3 else image
     height, width = grey.shape
     block = width // CODE_BITS
-    strip = min(CODE_HEIGHT, height // 8)
+    strip = _code_strip(height)
     number = 0
     for bit in range(CODE_BITS):
         # Sample the block's centre: edges blur under compression and scaling.

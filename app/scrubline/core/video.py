@@ -571,8 +571,15 @@ class VideoSource:
         return self.iter_frames(self.sample_indices(fps, start_s, end_s))
 
     # ------------------------------------------------------------------ lifetime
-    def close(self) -> None:
+    def forget(self) -> None:
+        """Drop every decoded frame and the decoder's position (the next read starts cold)."""
         self._cache.clear()
+        self._cache_bytes = 0
+        self._decoder = None
+        self._last_decoded = -1
+
+    def close(self) -> None:
+        self.forget()
         self._decoder = None
         self._container.close()
 
