@@ -191,9 +191,8 @@ def _fmt(value: Any) -> str:
 
 
 def demo_video_path() -> Path:
-    from scrubline.core.store import user_cache_dir
-
     from scrubline.core.demo import DEMO_VERSION
+    from scrubline.core.store import user_cache_dir
 
     return user_cache_dir().parent / "demo" / f"scrubline-demo-v{DEMO_VERSION}.mp4"
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import gc
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -215,8 +214,9 @@ def synthetic_case(path: Path, hours: float, fps: float = 5.0) -> None:
 
 
 _MEMORY_PROBE = """
-import json, resource, sys
+import json, sys
 from pathlib import Path
+from scrubline.core.bench import peak_rss_mb
 from scrubline.core.store import CaseStore
 from scrubline.core.export import case_timeline, export_case
 store = CaseStore(sys.argv[1])
@@ -228,8 +228,26 @@ try:
     reported = True
 except ImportError:
     reported = False
-print(json.dumps({"rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "report": reported}))
+print(json.dumps({"rss_mb": peak_rss_mb(), "report": reported}))
 """
+
+
+def peak_rss_mb() -> float | None:
+    """This process's peak resident memory. On Linux from VmHWM, which starts afresh at exec;
+    `ru_maxrss` there carries the parent's peak into a child started from it, so a child of a
+    big bench process would report the bench's memory, not its own."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    try:
+        import resource  # not on Windows
+    except ImportError:
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024  # macOS counts bytes
 
 
 def peak_memory_long_case(hours: float, log: Log) -> dict[str, Any]:
@@ -303,9 +321,13 @@ def run_bench(video: Path | None = None, quick: bool = False, registry: Registry
 
     # 1. Decode-only throughput: the limit everything else is compared with.
     _say(log, "decode-only throughput ...")
+    # Timings on a shared 2-core machine wander by ±15 % from run to run, so the full bench times
+    # decode-only and the main analysis twice each and keeps the faster of each (same rule for both).
+    repeats = 1 if quick else 2
     decode = {}
     for name, path in paths.items():
-        frames, seconds = decode_only(path)
+        runs = [decode_only(path) for _ in range(repeats if name == "1080p" or video is not None else 1)]
+        frames, seconds = min(runs, key=lambda r: r[1])
         decode[name] = {"fps": round(frames / seconds, 1), "seconds": seconds, "frames": frames}
     main_name = "1080p" if video is None else "video"
     results["decode_fps"] = decode[main_name]["fps"]
@@ -314,9 +336,13 @@ def run_bench(video: Path | None = None, quick: bool = False, registry: Registry
     # 2. Full analysis at the default sampling, all bundled image models.
     _say(log, "full analysis at 5 fps sampling ...")
     with tempfile.TemporaryDirectory() as folder:
-        case = Path(folder) / "bench.scrub"
-        report = analyse_video(main, case, AnalysisSettings(), registry=registry)
+        reports = []
+        for attempt in range(repeats):
+            case = Path(folder) / f"bench-{attempt}.scrub"
+            reports.append(analyse_video(main, case, AnalysisSettings(), registry=registry))
+        report = min(reports, key=lambda r: r.elapsed_s)
         wall = report.elapsed_s
+        results["timing_rule"] = f"best of {repeats}" if repeats > 1 else "single run"
         results["analysis_fps"] = round(report.done_now / wall, 2)
         results["analysis_realtime_factor"] = round(info.duration_s / wall, 2)
         results["analysis_vs_decode_ratio"] = round(wall / decode[main_name]["seconds"], 2)
@@ -370,7 +396,8 @@ def run_bench(video: Path | None = None, quick: bool = False, registry: Registry
     results["ui_max_stall_ms"] = round(stall, 1) if stall is not None else None
     if stall is None:
         results["ui_max_stall_note"] = why
-    results["peak_rss_mb_bench"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    bench_peak = peak_rss_mb()
+    results["peak_rss_mb_bench"] = round(bench_peak, 1) if bench_peak is not None else None
     if log:
         log(format_table(results))
     return results
@@ -381,7 +408,7 @@ def format_table(r: dict[str, Any]) -> str:
     rows = [
         ("video", f"{r['video']['width']}x{r['video']['height']} {r['video']['codec']} {r['video']['fps']} fps, "
                   f"{r['video']['duration_s']} s, {r['video']['bit_rate_mbps']} Mbit/s", ""),
-        ("decode-only (the limit)", f"{limit} frames/s", "1.00 × limit"),
+        ("decode-only (the limit)", f"{limit} frames/s", f"1.00 × limit; timings: {r.get('timing_rule', 'single run')}"),
         ("analysis (5 fps sampling)", f"{r['analysis_fps']} analysed frames/s",
          f"{r['analysis_realtime_factor']} × real time; wall {r['analysis_vs_decode_ratio']} × decode-only"),
     ]

@@ -63,6 +63,8 @@ def create_session(manifest: Manifest, device: str = "cpu", threads: int = 0) ->
     # Decoding runs in its own thread beside inference, so by default leave it a core.
     options.intra_op_num_threads = threads if threads > 0 else default_threads()
     options.inter_op_num_threads = 1
+    # Idle pool threads must not spin: the decoder needs those cycles between batches.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     try:
