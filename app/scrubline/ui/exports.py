@@ -107,7 +107,7 @@ def export_clip_mp4(video: Path, case: Path | None, plan: ClipPlan, path: Path, 
             start = float(source.times[plan.first])
             total = plan.frames
             last_pts = -1
-            for done, frame in enumerate(source.iter_frames(range(plan.first, plan.last + 1))):
+            for done, frame in enumerate(source.iter_frames(list(range(plan.first, plan.last + 1)))):
                 if state is not None and state.cancelled():
                     return None
                 rgb = frame.rgb((width, height))

@@ -20,6 +20,7 @@ import logging
 import sys
 import threading
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -519,7 +520,7 @@ class MainWindow(QMainWindow):
         if not recent:
             self.recent_menu.addAction("(none)").setEnabled(False)
         for path in recent:
-            self.recent_menu.addAction(Path(path).name, lambda p=path: self.open_video(p)).setToolTip(path)
+            self.recent_menu.addAction(Path(path).name, partial(self.open_video, path)).setToolTip(path)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if self._dropped_video(event.mimeData()) is not None:
@@ -847,28 +848,31 @@ class MainWindow(QMainWindow):
 
     def ask_edit_bookmark(self, bookmark_id: int) -> None:
         mark = next((b for b in self.bookmarks if b.id == bookmark_id), None)
-        if mark is None or self._existing_store() is None:
+        store = self._existing_store()
+        if mark is None or store is None:
             return
         answer = BookmarkDialog.ask(self, format_clock(mark.time_s), mark.note, mark.category)
         if answer is not None:
             try:
-                self.store.update_bookmark(bookmark_id, note=answer[0].strip(), category=answer[1])
+                store.update_bookmark(bookmark_id, note=answer[0].strip(), category=answer[1])
             except StoreError as exc:
                 self.report_error("The bookmark was not changed", str(exc))
             self._reload_bookmarks()
 
     def delete_bookmark(self, bookmark_id: int) -> None:
-        if self._existing_store() is None:
+        store = self._existing_store()
+        if store is None:
             return
         if QMessageBox.question(self, "Delete bookmark", "Delete this bookmark?") != QMessageBox.StandardButton.Yes:
             return
-        self.store.delete_bookmark(bookmark_id)
+        store.delete_bookmark(bookmark_id)
         self._reload_bookmarks()
 
     def _reload_bookmarks(self) -> None:
-        if self._existing_store() is None:
+        store = self._existing_store()
+        if store is None:
             return
-        self.bookmarks = self.store.bookmarks()
+        self.bookmarks = store.bookmarks()
         self.bookmarks_panel.set_bookmarks(self.bookmarks)
         self.timeline_view.set_bookmarks(self.bookmarks)
 
@@ -900,7 +904,7 @@ class MainWindow(QMainWindow):
         store = self._existing_store()
         current = store.get_meta("procedure", DEFAULT_PROCEDURE) if store is not None else None
         for name in procedure_templates():
-            action = self.procedure_menu.addAction(name, lambda n=name: self.set_procedure(n))
+            action = self.procedure_menu.addAction(name, partial(self.set_procedure, name))
             action.setCheckable(True)
             action.setChecked(name == current)
             action.setEnabled(self.info is not None)

@@ -34,7 +34,7 @@ def read_bool(settings: QSettings, key: str, default: bool) -> bool:
 
 def read_float(settings: QSettings, key: str, default: float) -> float:
     try:
-        return float(settings.value(key, default))
+        return float(settings.value(key, default))  # type: ignore[arg-type]  # QSettings returns object
     except (TypeError, ValueError):
         return default
 

@@ -157,6 +157,7 @@ class LatestJob(QObject):
                     return
                 fn, self._pending = self._pending, None
                 self._running = True
+            assert fn is not None  # the wait above ends only with a request or a stop
             try:
                 result = fn()
             except Exception as exc:

@@ -341,7 +341,7 @@ class TimelineView(QWidget):
         count = max(len(lanes), 1)
         tools.setFixedHeight(max(40, 18 * count + 8))
         tools.setYRange(0, count, padding=0)
-        spans = []
+        spans: list[tuple[float, float, float, float, Any]] = []
         ticks = []
         for row, (label, runs) in enumerate(lanes):
             y = count - 1 - row
