@@ -53,7 +53,7 @@ MODELS = REPO / "models"
 ONNX_PATH = MODELS / "scrubline-vision.onnx"
 MANIFEST_PATH = MODELS / "scrubline-vision.toml"
 MODEL_ID = "scrubline-vision"
-VERSION = "1.0.0"
+VERSION = "1.1.0"
 SEED = 0
 THREADS = 2
 

@@ -11,7 +11,8 @@ Sources (all under the shared data folder, never copied into the repository):
   values (70 = the articulated head with the jaws, 160 = shaft; lossy codec, so values are
   rounded to the nearer class). Dataset1 has one video per instrument. Clasper keypoints
   (`tip_keypoints/testN_labels.json`, one entry per video frame, labelled every fifth frame)
-  give the working end.
+  give the working end; for training only, the frames in between get clasper points
+  interpolated from the labelled frames on either side.
 * Alignment, measured (`python -m models.train.vision --check-alignment`): the segmentation
   videos lag Video.avi by one to two frames (GT frame i fits video frame i + GT_OFFSETS[video]
   best: instrument pixels are least saturated there), and the keypoint entries fit GT frame
@@ -41,7 +42,7 @@ from models.train.vision_bleeding import refined_bleeding_mask
 REPO = Path(__file__).resolve().parents[2]
 DATA_ENV = "SCRUBLINE_DATA"
 CACHE_DIR = REPO / "models" / "train" / "cache"
-CACHE_VERSION = 6
+CACHE_VERSION = 7
 
 INPUT_W, INPUT_H = 256, 192  # network input (frames are stretched to it, as the app does)
 STRIDE = 2
@@ -274,7 +275,43 @@ def load_robotic(data: Path, video: int) -> Iterator[Sample]:
             sample.tip = _tip_target(segments, (w, h))
             sample.tip_points = points
             sample.gt_png = _png(labels[i] > 0)
+        else:
+            # Training target only (never evaluated): clasper points interpolated between the
+            # labelled frames around this one, which are at most 5 frames (200 ms) apart.
+            segments = interpolated_claspers(keypoints, i)
+            if segments is not None:
+                sample.tip = _tip_target(segments, (w, h))
         yield sample
+
+
+def _claspers_by_tool(annotations: list[dict]) -> dict[str, dict[str, tuple[float, float]]]:
+    tools: dict[str, dict[str, tuple[float, float]]] = {}
+    for a in annotations:
+        if a["class"] in ("LeftClasperPoint", "RightClasperPoint"):
+            tools.setdefault(a["id"], {})[a["class"]] = (float(a["x"]), float(a["y"]))
+    return tools
+
+
+def interpolated_claspers(keypoints: list[list[dict]], i: int, max_gap: int = 6
+                          ) -> list[tuple[tuple[float, float], tuple[float, float]]] | None:
+    """Clasper segments for an unlabelled frame, interpolated linearly between the nearest
+    labelled frames before and after it. None (tip loss masked) when the gap is too long or the
+    two labelled frames do not show the same tools with both clasper points: a tip appearing or
+    disappearing in between cannot be placed."""
+    before = next((j for j in range(i - 1, max(-1, i - max_gap - 1), -1) if keypoints[j]), None)
+    after = next((j for j in range(i + 1, min(len(keypoints), i + max_gap + 1)) if keypoints[j]), None)
+    if before is None or after is None:
+        return None
+    a, b = _claspers_by_tool(keypoints[before]), _claspers_by_tool(keypoints[after])
+    if set(a) != set(b) or any(len(a[t]) != 2 or len(b[t]) != 2 for t in a):
+        return None
+    t = (i - before) / (after - before)
+
+    def lerp(p: tuple[float, float], q: tuple[float, float]) -> tuple[float, float]:
+        return (p[0] + t * (q[0] - p[0]), p[1] + t * (q[1] - p[1]))
+
+    return [(lerp(a[k]["LeftClasperPoint"], b[k]["LeftClasperPoint"]),
+             lerp(a[k]["RightClasperPoint"], b[k]["RightClasperPoint"])) for k in sorted(a)]
 
 
 def check_keypoint_alignment(data: Path, offsets: tuple[int, ...] = (-25, -10, -5, -2, -1, 0, 1, 2, 5, 10, 25),
