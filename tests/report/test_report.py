@@ -367,3 +367,15 @@ def test_error_messages_are_printed_without_paths_or_the_video_name(
     assert "the outcome could not be computed (cannot read [path]" in text
     assert "/srv/videos" not in text
     _assert_nothing_identifying(text, reader, tmp_path, case)
+
+
+def test_provenance_names_what_each_output_of_a_model_feeds() -> None:
+    from types import SimpleNamespace
+
+    from scrubline.report.document import _use_of
+
+    vision = SimpleNamespace(outputs=[SimpleNamespace(role=r) for r in ("instrument_mask", "tip_map", "bleeding_mask")])
+    assert _use_of(vision) == "instrument boxes and tool lanes; tips and tip visibility; bleeding mask and area; bleeding episodes"
+    bleeding_only = SimpleNamespace(outputs=[SimpleNamespace(role="bleeding_mask")])
+    assert _use_of(bleeding_only) == "bleeding mask and area; bleeding episodes"
+    assert _use_of(None) is None  # a model no longer installed: the task's generic text is used

@@ -766,6 +766,18 @@ def _metrics_grid(metrics: dict[str, Any], st: _Styles, width: float, per_row: i
     return grid
 
 
+# What each output role of a segmenter feeds in the report (a model may have several).
+_ROLE_USES = {"instrument_mask": "instrument boxes and tool lanes", "tip_map": "tips and tip visibility",
+              "bleeding_mask": "bleeding mask and area; bleeding episodes"}
+
+
+def _use_of(manifest: Any) -> str | None:
+    """The uses of an installed model's declared outputs, when its task has per-output roles."""
+    outputs = getattr(manifest, "outputs", None) or []
+    uses = [_ROLE_USES[o.role] for o in outputs if o.role in _ROLE_USES]
+    return "; ".join(uses) if uses else None
+
+
 def _provenance(data: CaseData, st: _Styles, width: float) -> list[Any]:
     from reportlab.platypus import PageBreak, Paragraph, Spacer
 
@@ -778,7 +790,7 @@ def _provenance(data: CaseData, st: _Styles, width: float) -> list[Any]:
              "sequence": "predicted blood loss and success of the bleeding event"}
     for record in data.models:
         manifest = data.manifests.get(str(record.get("id")))
-        story += _model_block(record, manifest, st, width, roles.get(str(record.get("task")), "analysis"))
+        story += _model_block(record, manifest, st, width, _use_of(manifest) or roles.get(str(record.get("task")), "analysis"))
     if data.sequence_manifest is not None:
         story += _model_block(None, data.sequence_manifest, st, width, roles["sequence"])
     if not data.models and data.sequence_manifest is None:
