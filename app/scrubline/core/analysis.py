@@ -153,12 +153,13 @@ _END = object()
 def _decode_worker(
     path: Path, indices: np.ndarray, sizes: list[tuple[int, int]], settings: AnalysisSettings,
     out: queue.Queue[Any], stop: threading.Event, problems: list[str], proxy_folder: Path | None,
+    frame_index: bytes | None = None,
 ) -> None:
     import cv2
 
     proxy: ProxyWriter | None = None
     try:
-        with VideoSource(path) as source:
+        with VideoSource(path, index=frame_index) as source:  # the index built while planning
             if proxy_folder is not None:
                 proxy = ProxyWriter(proxy_folder, source.info.width if not (source.info.rotation // 90) % 2
                                     else source.info.height, source.info.rotation)
@@ -252,7 +253,7 @@ def analyse_video(
         worker = threading.Thread(
             target=_decode_worker,
             args=(video_path, todo, analyzer.sizes, settings, frames_queue, stop, problems,
-                  proxy_dir_for(store.path) if settings.scrub_proxy else None),
+                  proxy_dir_for(store.path) if settings.scrub_proxy else None, frame_index),
             name="scrubline-decode",
             daemon=True,
         )
