@@ -11,6 +11,7 @@ cancel, crash or `kill -9` resumes where it stopped.
 from __future__ import annotations
 
 import logging
+import math
 import queue
 import shutil
 import threading
@@ -166,8 +167,13 @@ def _decode_worker(
             last_thumb = -1e9
             aspect = source.info.height / max(1, source.info.width)
             thumb_size = (settings.thumbnail_width, max(2, int(round(settings.thumbnail_width * aspect / 2)) * 2))
+            # The proxy also gets the frames after the last sample, up to the range's end (at
+            # most one sampling step), so that scrubbing to the very end stays quick.
+            range_end = source.frame_count - 1 if settings.end_s is None else source.index_at(settings.end_s)
+            step = max(1, math.ceil(source.info.fps / settings.fps))
+            through = min(range_end, int(indices[-1]) + step) if len(indices) else None
             frame: Frame
-            for frame in source.iter_frames(indices, proxy.add if proxy else None):
+            for frame in source.iter_frames(indices, proxy.add if proxy else None, decode_through=through):
                 if stop.is_set():
                     break
                 resized = {size: frame.rgb(size) for size in sizes}

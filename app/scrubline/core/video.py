@@ -511,15 +511,33 @@ class VideoSource:
         return np.unique(np.clip(positions, 0, len(self._index.pts) - 1)).astype(np.int64)
 
     def iter_frames(
-        self, indices: np.ndarray | list[int], on_decoded: Callable[[int, Any], None] | None = None
+        self, indices: np.ndarray | list[int], on_decoded: Callable[[int, Any], None] | None = None,
+        decode_through: int | None = None,
     ) -> Iterator[Frame]:
         """Decode sequentially and yield the wanted frames in order; frames in between are
         decoded (the codec needs them) but never converted. Seeks only across gaps larger than
         a group of pictures. `on_decoded(index, av_frame)` sees every decoded frame in order
-        (the scrub proxy is written from it)."""
+        (the scrub proxy is written from it); with `decode_through`, it goes on seeing frames
+        after the last wanted one up to that index (the frames between the last sample and the
+        end of the range)."""
         wanted = sorted({self._clamp(int(i)) for i in indices})
         if not wanted:
             return
+        yield from self._iter_wanted(wanted, on_decoded)
+        if on_decoded is not None and decode_through is not None and self._decoder is not None:
+            last = self._clamp(int(decode_through))
+            if self._last_decoded < last:
+                for av_frame in self._decoder:
+                    position = self._position_of(av_frame)
+                    if position is None or position <= self._last_decoded:
+                        continue
+                    self._last_decoded = position
+                    if not av_frame.is_corrupt:
+                        on_decoded(position, av_frame)
+                    if position >= last:
+                        break
+
+    def _iter_wanted(self, wanted: list[int], on_decoded: Callable[[int, Any], None] | None) -> Iterator[Frame]:
         self._seek_to(self.keyframe_before(wanted[0]))
         self._decoder = self._decode_frames()
         cursor = 0
