@@ -16,12 +16,6 @@ import pytest
 from scrubline.core.analysis import AnalysisSettings, PlainTaskState, analyse_video
 from scrubline.core.models import ModelError, load_registry
 from scrubline.core.store import CaseStore, StoreError
-from tests import tiny_models
-
-
-@pytest.fixture
-def tiny_registry(tmp_path: Path):  # type: ignore[no-untyped-def]
-    return load_registry([tiny_models.segmenter_folder(tmp_path / "models")], include_bundled=False)
 
 
 def test_analysis_writes_every_sampled_frame(clips: dict[str, Path], tmp_path: Path, tiny_registry) -> None:

@@ -5,18 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from scrubline.core.analysis import AnalysisSettings, PlainTaskState, analyse_video
 from scrubline.core.demo import read_frame_code
-from scrubline.core.models import load_registry
 from scrubline.core.proxy import ScrubProxy, proxy_dir_for
-from tests import tiny_models
-
-
-@pytest.fixture
-def tiny_registry(tmp_path: Path):  # type: ignore[no-untyped-def]
-    return load_registry([tiny_models.segmenter_folder(tmp_path / "models")], include_bundled=False)
 
 
 def test_proxy_holds_every_frame_to_the_end(clips: dict[str, Path], tmp_path: Path, tiny_registry) -> None:
