@@ -459,15 +459,10 @@ class VideoSource:
         fresh = self._decoder is None
         if fresh:
             self._decoder = self._decode_frames()
-        assert self._decoder is not None
         first_position: int | None = None
-        for av_frame in self._decoder:
-            position = self._position_of(av_frame)
-            if position is None or position <= self._last_decoded:
-                continue
+        for position, av_frame in self._new_frames():
             if first_position is None:
                 first_position = position
-            self._last_decoded = position
             self._remember(position, av_frame)
             if position == index:
                 return self._frame(index, av_frame, True)
@@ -485,6 +480,17 @@ class VideoSource:
             return None
         self.problems.append(DecodeProblem(self.time_of(index), f"frame {index} is undecodable"))
         return self._frame(nearest, self._cache[nearest], False)
+
+    def _new_frames(self) -> Iterator[tuple[int, Any]]:
+        """The decoder's frames past the last one decoded, with their display positions (frames
+        it repeats or cannot place are dropped). Breaking off leaves the decoder where it is."""
+        assert self._decoder is not None
+        for av_frame in self._decoder:
+            position = self._position_of(av_frame)
+            if position is None or position <= self._last_decoded:
+                continue
+            self._last_decoded = position
+            yield position, av_frame
 
     def _nearest_cached(self, index: int) -> int | None:
         if not self._cache:
@@ -527,11 +533,7 @@ class VideoSource:
         if on_decoded is not None and decode_through is not None and self._decoder is not None:
             last = self._clamp(int(decode_through))
             if self._last_decoded < last:
-                for av_frame in self._decoder:
-                    position = self._position_of(av_frame)
-                    if position is None or position <= self._last_decoded:
-                        continue
-                    self._last_decoded = position
+                for position, av_frame in self._new_frames():
                     if not av_frame.is_corrupt:
                         on_decoded(position, av_frame)
                     if position >= last:
@@ -548,11 +550,7 @@ class VideoSource:
                 self._seek_to(self.keyframe_before(target))
                 self._decoder = self._decode_frames()
             produced = False
-            for av_frame in self._decoder:
-                position = self._position_of(av_frame)
-                if position is None or position <= self._last_decoded:
-                    continue
-                self._last_decoded = position
+            for position, av_frame in self._new_frames():
                 if on_decoded is not None and not av_frame.is_corrupt:
                     on_decoded(position, av_frame)
                 if position < target:
@@ -598,7 +596,6 @@ class VideoSource:
 
     def close(self) -> None:
         self.forget()
-        self._decoder = None
         self._container.close()
 
     def __enter__(self) -> VideoSource:
