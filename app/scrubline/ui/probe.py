@@ -142,13 +142,15 @@ def probe_ui(video_path: str | Path, seconds: float = 10.0, *, registry: Any = N
                 target = int(rng.integers(0, count))
                 if target == window.state.frame:
                     continue
-                asked = time.perf_counter()
+                def arrived(target: int = target) -> bool:
+                    shown = window.shown
+                    return shown is not None and not shown.proxy and shown.index == target
+
+                deadline = time.perf_counter() + 10.0
                 window.seek_frame(target)
-                deadline = asked + 10.0
-                while time.perf_counter() < deadline and not (
-                        window.shown is not None and not window.shown.proxy and window.shown.index == target):
+                while time.perf_counter() < deadline and not arrived():
                     run_for(50, window.frame_shown)
-                if window.shown is not None and window.shown.index == target and not window.shown.proxy:
+                if arrived():
                     seek_times.append(window.frame_latencies[-1])
             probe.stop()
             store = window._existing_store()
