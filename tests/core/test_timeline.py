@@ -86,3 +86,26 @@ def test_generic_phases_tell_one_instrument_from_two(tmp_path: Path) -> None:
     labels = [(p.label, round(p.start_s), round(p.end_s)) for p in timeline.episodes_of("phase")]
     assert [label for label, _, _ in labels] == ["instrument activity", "two-handed work", "idle / camera out"]
     assert labels[1][1] == 8
+
+
+def test_spans_match_a_sample_by_sample_walk() -> None:
+    """The vectorised spans equal the plain definition on irregular, gappy sampling."""
+    rng = np.random.default_rng(7)
+    times = np.cumsum(rng.choice([0.2, 0.2, 0.2, 0.4, 1.0], 400))
+    flags = rng.random(400) < 0.6
+    values = rng.random(400)
+    period, merge_gap, min_duration = 0.2, 0.3, 0.5
+    expected: list[list[float]] = []
+    for t, flag, value in zip(times, flags, values, strict=True):
+        if not flag:
+            continue
+        if expected and t - expected[-1][1] <= merge_gap + 1e-9:
+            expected[-1][1] = t + period
+            expected[-1][2] = max(expected[-1][2], value)
+        else:
+            expected.append([t, t + period, value])
+    kept = [tuple(span) for span in expected if span[1] - span[0] >= min_duration - 1e-9]
+    found = spans_from_flags(times, flags, period=period, min_duration=min_duration, merge_gap=merge_gap, values=values)
+    assert len(found) == len(kept) > 10
+    assert np.allclose(np.asarray(found, dtype=float), np.asarray(kept, dtype=float))
+    assert spans_from_flags(times, np.zeros(400, bool), period=period, min_duration=0, merge_gap=0) == []

@@ -144,22 +144,25 @@ def spans_from_flags(
 ) -> list[tuple[float, float, float | None]]:
     """Runs of True samples → (start, end, peak value) spans. Each sample stands for the
     interval [t, t + period); runs closer than `merge_gap` merge; shorter than `min_duration`
-    are dropped."""
-    spans: list[list[float]] = []
-    peak: list[float | None] = []
-    for i in np.nonzero(flags)[0]:
-        t = float(times[i])
-        value = float(values[i]) if values is not None else None
-        if spans and t - spans[-1][1] <= merge_gap + 1e-9:
-            spans[-1][1] = t + period
-            if value is not None:
-                peak[-1] = value if peak[-1] is None else max(peak[-1], value)
-        else:
-            spans.append([t, t + period])
-            peak.append(value)
+    are dropped. Vectorised: a 3-hour case has 54 000 samples per track, and the window's tool
+    lanes call this for every class on every refresh."""
+    at = np.flatnonzero(np.asarray(flags, dtype=bool))
+    if at.size == 0:
+        return []
+    t = np.asarray(times, dtype=float)[at]
+    # A run breaks where the next flagged sample starts more than `merge_gap` after the previous
+    # one's interval ends.
+    breaks = np.flatnonzero(np.diff(t) - period > merge_gap + 1e-9)
+    first = np.concatenate([[0], breaks + 1])
+    last = np.concatenate([breaks, [at.size - 1]])
+    starts, ends = t[first], t[last] + period
+    peaks: list[float | None] = (
+        np.maximum.reduceat(np.asarray(values, dtype=float)[at], first).tolist()
+        if values is not None else [None] * len(first)
+    )
     return [
         (start, end, p)
-        for (start, end), p in zip(spans, peak, strict=True)
+        for start, end, p in zip(starts.tolist(), ends.tolist(), peaks, strict=True)
         if end - start >= min_duration - 1e-9
     ]
 
