@@ -107,14 +107,20 @@ def mean_colour_classifier(path: Path, width: int = 32, height: int = 32) -> Pat
     return _save(graph, path)
 
 
+# Only the keys each task reads: a manifest naming any other threshold is refused.
+THRESHOLD_LINES = {
+    "segmenter": ["instrument = 0.5", "tip = 0.5", "bleeding = 0.5", "min_instrument_area = 0.01"],
+    "detector": ["score = 0.5", "tip = 0.5"],
+}
+
+
 def manifest(path: Path, *, model_id: str, task: str, onnx_file: str, outputs: list[tuple[str, str]],
              width: int = 64, height: int = 48, labels: list[str] | None = None, extra: str = "") -> Path:
     lines = [
         "schema = 1", f'id = "{model_id}"', 'version = "0.0.1"', f'task = "{task}"',
         f'file = "{onnx_file}"', 'licence = "test"', f"labels = {labels or []!r}".replace("'", '"'), extra,
         "[input]", 'name = "image"', f"width = {width}", f"height = {height}",
-        "[thresholds]", "instrument = 0.5", "tip = 0.5", "bleeding = 0.5", "score = 0.5",
-        "min_instrument_area = 0.01",
+        "[thresholds]", *THRESHOLD_LINES.get(task, []),
     ]
     for name, role in outputs:
         lines += ["[[outputs]]", f'name = "{name}"', f'role = "{role}"']

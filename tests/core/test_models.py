@@ -130,8 +130,8 @@ def test_missing_onnx_file(tmp_path: Path) -> None:
          "[[outputs]]\nname = 'o'\nrole = 'boxes'\n", "role 'boxes' is not known to task 'segmenter'"),
         ("id = 'x'\ntask = 'detector'\nfile = 'a.onnx'\nlicence = 'l'\n[input]\nname = 'i'\nwidth = 8\nheight = 8\n"
          "[[outputs]]\nname = 'o'\nrole = 'boxes'\n", "needs outputs with roles scores"),
-        ("id = 'x'\ntask = 'segmenter'\nfile = 'a.onnx'\nlicence = 'l'\n[input]\nname = 'i'\nwidth = 0\nheight = 8\n"
-         "outputs = []\n", "'width' and 'height' must be positive"),
+        ("id = 'x'\ntask = 'segmenter'\nfile = 'a.onnx'\nlicence = 'l'\noutputs = []\n[input]\nname = 'i'\n"
+         "width = 0\nheight = 8\n", "'width' and 'height' must be positive"),
         ("this is = = not toml", "not valid TOML"),
     ],
 )
@@ -141,6 +141,82 @@ def test_bad_manifests_say_what_is_wrong(tmp_path: Path, text: str, message: str
     with pytest.raises(ManifestError, match=message) as caught:
         load_manifest(path)
     assert str(path) in str(caught.value)
+
+
+GOOD_SEGMENTER = """\
+id = "seg"
+task = "segmenter"
+file = "seg.onnx"
+licence = "test"
+labels = ["instrument"]
+[input]
+name = "image"
+width = 64
+height = 48
+[[outputs]]
+name = "bleeding"
+role = "bleeding_mask"
+[thresholds]
+bleeding = 0.5
+"""
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("width = 64", 'width = "wide"', r"field 'input.width' should be an integer, got str \(found 'wide'\)"),
+        ("width = 64", "width = 64.5", r"field 'input.width' should be an integer, got float"),
+        ("width = 64", "width = 100000", r"field 'input.width' should be an integer <= 8192"),
+        ('labels = ["instrument"]', "labels = 5", r"field 'labels' should be a list, got int"),
+        ("bleeding = 0.5", 'bleeding = "high"', r"field 'thresholds.bleeding' should be a number from 0 to 1 \(found 'high'\)"),
+        ("bleeding = 0.5", "bleeding = 1.5", r"field 'thresholds.bleeding' should be a number from 0 to 1 \(found 1.5\)"),
+        ("bleeding = 0.5", "bleeding = nan", r"field 'thresholds.bleeding' should be a number from 0 to 1 \(found nan\)"),
+        ("bleeding = 0.5", "score = 0.5", r"\[thresholds\]: 'score' is not a threshold of a segmenter"),
+        ("[thresholds]", "[treshholds]", r"unknown field 'treshholds' \(did you mean 'thresholds'\?\)"),
+        ("width = 64", "widht = 64", r"unknown field 'widht' in \[input\] \(did you mean 'width'\?\)"),
+        ('role = "bleeding_mask"', 'role = "bleeding_mask"\nshape = ["N", 0]', r"field 'outputs\[1\].shape\[2\]'"),
+        ('licence = "test"', 'licence = "test"\nschema = 2', r"field 'schema' is 2; this Scrubline reads schema 1"),
+        ('id = "seg"', 'id = "../seg"', r"field 'id' should be text matching"),
+        ('id = "seg"', "id = true", r"field 'id' should be text, got bool"),
+        ('labels = ["instrument"]', 'labels = ["a", "a"]', r"'labels' lists a label twice"),
+        ("name = \"image\"", 'name = "image"\nmean = [0.5, 0.5]', r"field 'input.mean' should be a list of length 3"),
+        ("name = \"image\"", 'name = "image"\nscale = inf', r"field 'input.scale' should be a number <= "),
+        ('licence = "test"', 'licence = "test"\nheadline_metric = "dice"', r"headline_metric 'dice' is not in \[metrics\]"),
+        ("bleeding = 0.5", "bleeding = 0.5\n[metrics]\ndice = true", r"field 'metrics.dice' should be a number, text"),
+    ],
+)
+def test_wrong_types_ranges_and_unknown_keys_name_the_field(tmp_path: Path, old: str, new: str, message: str) -> None:
+    """Before validation was complete, each of these broke every command with "unexpected
+    failure", or (unknown keys) loaded silently with default thresholds."""
+    assert old in GOOD_SEGMENTER
+    path = tmp_path / "seg.toml"
+    path.write_text(GOOD_SEGMENTER)
+    assert load_manifest(path).thresholds == {"bleeding": 0.5}
+    path.write_text(GOOD_SEGMENTER.replace(old, new, 1))
+    with pytest.raises(ManifestError, match=message) as caught:
+        load_manifest(path)
+    assert str(caught.value).startswith(f"{path}: ") or str(caught.value).startswith(f"{path} [")
+
+
+def test_a_bad_user_model_is_skipped_with_a_warning_and_the_rest_still_load(tmp_path: Path) -> None:
+    folder = tiny_models.segmenter_folder(tmp_path / "models")
+    (folder / "wide.toml").write_text(GOOD_SEGMENTER.replace('id = "seg"', 'id = "wide"').replace("width = 64", 'width = "wide"'))
+    (folder / "gone.toml").write_text(GOOD_SEGMENTER.replace('id = "seg"', 'id = "gone"').replace("seg.onnx", "gone.onnx"))
+    registry = load_registry([folder])
+    assert "tiny-seg" in registry.manifests and "scrubline-vision" in registry.manifests
+    assert "wide" not in registry.manifests and "gone" not in registry.manifests
+    assert any(str(folder / "wide.toml") in p and "input.width" in p and "skipped" in p for p in registry.problems)
+    assert any(str(folder / "gone.toml") in p and "gone.onnx does not exist" in p for p in registry.problems)
+
+
+def test_a_bad_bundled_model_is_an_error_not_a_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from scrubline.core.models import registry as registry_module
+
+    folder = tiny_models.segmenter_folder(tmp_path / "bundled")
+    (folder / "tiny-seg.toml").write_text((folder / "tiny-seg.toml").read_text().replace("tip = 0.5", 'tip = "high"'))
+    monkeypatch.setattr(registry_module, "bundled_models_dir", lambda: folder)
+    with pytest.raises(ManifestError, match=r"bundled model broken .*tiny-seg\.toml: field 'thresholds"):
+        load_registry()
 
 
 def test_user_folder_overrides_bundled_and_bad_manifests_are_listed(tmp_path: Path) -> None:

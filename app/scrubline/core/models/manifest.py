@@ -4,13 +4,36 @@ Every model in a models folder is a TOML manifest beside its ONNX file. The mani
 network is for (its task), how to feed it (input size, colour order, normalisation), what each
 output means (its role), the thresholds that turn scores into decisions, and where it came from
 (training data, split, metrics, licence). The schema is documented in `models/README.md`.
+
+A manifest is validated completely when it is read, so that a wrong one is refused with a message
+naming the file and the field instead of failing later, far away, as "unexpected failure" (a
+threshold written `"high"`), or being half-used in silence (a misspelled `[treshholds]` table
+leaves the defaults in force). Validation has two layers:
+
+- the *shape* of the file (types, ranges, unknown keys) is declared once as `msgspec` structs and
+  checked by `msgspec.convert`. msgspec was chosen over pydantic v2 because it is one small,
+  dependency-free wheel that imports in a few milliseconds, is strict by default (it never turns
+  `"5"` into 5 or `true` into 1, which pydantic's lax mode does unless configured otherwise), and
+  rejects unknown keys with one flag. Hand-written checks, as before, had missed exactly these
+  cases;
+- the *meaning* (roles and threshold keys allowed for the task, required outputs, sizes that must
+  be positive for image models, a headline metric that exists) is checked by hand below, because
+  it depends on the task.
+
+`[training]` and `[metrics]` stay free-form provenance: any key is allowed there (metric values
+must still be numbers, text, or lists of numbers).
 """
 
 from __future__ import annotations
 
+import difflib
+import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+import msgspec
 
 from scrubline.core.tomlfile import read_toml
 
@@ -29,6 +52,15 @@ REQUIRED_ROLES: dict[str, tuple[str, ...]] = {
     "classifier": ("scores",),
     "sequence": ("blood_loss_ml", "success_probability"),
 }
+# The `[thresholds]` keys each task's wrapper reads; any other key would have no effect.
+THRESHOLDS: dict[str, tuple[str, ...]] = {
+    "segmenter": ("bleeding", "instrument", "tip", "min_instrument_area"),
+    "detector": ("score", "tip"),
+    "classifier": (),
+    "sequence": ("success",),
+}
+MAX_INPUT_SIDE = 8192
+MAX_STEPS = 100_000
 
 
 class ManifestError(ValueError):
@@ -74,6 +106,7 @@ class Manifest:
     metrics: dict[str, Any] = field(default_factory=dict)
     card: Path | None = None
     source: Path | None = None  # the manifest file itself
+    # The optional keys beyond the core schema that are present: `headline_metric`, `supersedes`.
     extra: dict[str, Any] = field(default_factory=dict)
 
     def output_for(self, role: str) -> OutputSpec | None:
@@ -92,103 +125,216 @@ class Manifest:
         return text
 
 
-def _require(table: dict[str, Any], key: str, where: str, kind: type | tuple[type, ...]) -> Any:
-    if key not in table:
-        raise ManifestError(f"{where}: missing required field '{key}'")
-    value = table[key]
-    if not isinstance(value, kind):
-        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        raise ManifestError(f"{where}: field '{key}' should be {names}, got {value!r}")
-    return value
+# ---------------------------------------------------------------------------- the file's shape
+Text = Annotated[str, msgspec.Meta(min_length=1)]
+Finite = Annotated[float, msgspec.Meta(ge=-1e9, le=1e9)]  # NaN and infinity fail both bounds
+Side = Annotated[int, msgspec.Meta(ge=0, le=MAX_INPUT_SIDE)]
 
 
-def _triple(value: Any, where: str, key: str) -> tuple[float, float, float]:
-    if not (isinstance(value, list) and len(value) == 3):
-        raise ManifestError(f"{where}: field '{key}' should be a list of three numbers")
-    return (float(value[0]), float(value[1]), float(value[2]))
+class _InputTable(msgspec.Struct, forbid_unknown_fields=True):
+    name: Text
+    width: Side = 0
+    height: Side = 0
+    colour: str = "RGB"
+    layout: str = "NCHW"
+    scale: Annotated[float, msgspec.Meta(gt=0.0, le=1e9)] = 1.0 / 255.0
+    mean: tuple[Finite, Finite, Finite] = (0.0, 0.0, 0.0)
+    std: tuple[Finite, Finite, Finite] = (1.0, 1.0, 1.0)
+    steps: Annotated[int, msgspec.Meta(ge=0, le=MAX_STEPS)] = 0
+    features: tuple[Text, ...] = ()
+
+
+class _OutputTable(msgspec.Struct, forbid_unknown_fields=True):
+    name: Text
+    role: Text
+    shape: tuple[Annotated[int, msgspec.Meta(ge=1)] | str, ...] = ()
+
+
+class _ManifestFile(msgspec.Struct, forbid_unknown_fields=True):
+    id: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=100)]
+    task: str
+    file: Text
+    licence: Text
+    input: _InputTable
+    outputs: tuple[_OutputTable, ...]
+    schema: int = 1
+    version: Text = "0"
+    name: str = ""
+    card: str = ""
+    summary: str = ""
+    labels: tuple[Text, ...] = ()
+    headline_metric: str = ""
+    supersedes: tuple[Text, ...] = ()
+    thresholds: dict[str, Any] = {}  # keys depend on the task: checked below, by name
+    training: dict[str, Any] = {}
+    metrics: dict[str, Any] = {}  # checked below, by name
+
+
+_LOCATION = re.compile(r"^(?P<problem>.*?)(?: - at `\$(?P<where>[^`]*)`)?$", re.DOTALL)
+_STEP = re.compile(r"\.([A-Za-z0-9_-]+)|\[(\d+|\.\.\.)\]")
+
+
+def _explain(exc: msgspec.ValidationError, data: dict[str, Any]) -> str:
+    """msgspec's "Expected `int`, got `str` - at `$.input.width`" in the manifest's own terms:
+    the field as written in the file, what it should be and what was found."""
+    match = _LOCATION.match(str(exc))
+    problem, where = (match["problem"], match["where"] or "") if match else (str(exc), "")
+    names: list[str] = []
+    value: Any = data
+    for step in _STEP.finditer(where):
+        key, index = step.group(1), step.group(2)
+        if key is not None:
+            names.append(key)
+            value = value.get(key) if isinstance(value, dict) else None
+        elif index == "...":
+            names.append("[a value]")
+            value = None
+        else:
+            names[-1:] = [f"{names[-1] if names else ''}[{int(index) + 1}]"]
+            value = value[int(index)] if isinstance(value, list) and int(index) < len(value) else None
+    table = ".".join(names)
+    unknown = re.match(r"Object contains unknown field `(.*)`", problem)
+    if unknown:
+        key = unknown[1]
+        known = _known_keys(names)
+        hint = difflib.get_close_matches(key, known, n=1)
+        suggestion = f" (did you mean '{hint[0]}'?)" if hint else f" (known: {', '.join(known)})"
+        place = f" in [{table}]" if table else ""
+        return f"unknown field '{key}'{place}{suggestion}"
+    missing = re.match(r"Object missing required field `(.*)`", problem)
+    if missing:
+        place = f" in [{table}]" if table else ""
+        return f"missing required field '{missing[1]}'{place}"
+    text = problem.replace("`", "")
+    text = re.sub(r"^Expected ", "should be ", text)
+    text = text.replace("should be array", "should be a list").replace("should be object", "should be a table")
+    text = text.replace("should be str", "should be text").replace("should be int", "should be an integer")
+    text = text.replace("should be float", "should be a number")
+    found = f" (found {value!r})" if value is not None and not isinstance(value, dict | list) else ""
+    return f"field '{table}' {text}{found}" if table else f"{text}{found}"
+
+
+def _known_keys(names: list[str]) -> list[str]:
+    struct: Any = _ManifestFile
+    for name in names:
+        struct = {"input": _InputTable, "outputs": _OutputTable}.get(name.split("[")[0])
+        if struct is None:
+            return []
+    return list(struct.__struct_fields__)
+
+
+# ---------------------------------------------------------------------------- the meaning
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def parse_manifest(data: dict[str, Any], source: Path) -> Manifest:
     where = str(source)
-    model_id = _require(data, "id", where, str)
-    task = _require(data, "task", where, str)
+    task = data.get("task")
+    # The task decides what every other field may hold, so it is checked first.
+    if task is None:
+        raise ManifestError(f"{where}: missing required field 'task'")
     if task not in TASKS:
-        raise ManifestError(f"{where}: task '{task}' is not one of {', '.join(TASKS)}")
-    file = source.parent / _require(data, "file", where, str)
+        raise ManifestError(f"{where}: task {task!r} is not one of {', '.join(TASKS)}".replace('"', "'"))
+    try:
+        raw = msgspec.convert(data, _ManifestFile)
+    except msgspec.ValidationError as exc:
+        raise ManifestError(f"{where}: {_explain(exc, data)}") from None
 
-    raw_input = _require(data, "input", where, dict)
+    if raw.schema != 1:
+        raise ManifestError(f"{where}: field 'schema' is {raw.schema}; this Scrubline reads schema 1")
     input_where = f"{where} [input]"
+    table = raw.input
     spec = InputSpec(
-        name=_require(raw_input, "name", input_where, str),
-        width=int(raw_input.get("width", 0)),
-        height=int(raw_input.get("height", 0)),
-        colour=str(raw_input.get("colour", "RGB")).upper(),
-        layout=str(raw_input.get("layout", "NCHW")).upper(),
-        scale=float(raw_input.get("scale", 1.0 / 255.0)),
-        mean=_triple(raw_input.get("mean", [0, 0, 0]), input_where, "mean"),
-        std=_triple(raw_input.get("std", [1, 1, 1]), input_where, "std"),
-        steps=int(raw_input.get("steps", 0)),
-        features=tuple(str(f) for f in raw_input.get("features", ())),
+        name=table.name, width=table.width, height=table.height, colour=table.colour.upper(),
+        layout=table.layout.upper(), scale=table.scale, mean=table.mean, std=table.std,
+        steps=table.steps, features=table.features,
     )
     if task == "sequence":
         if spec.steps <= 0 or not spec.features:
             raise ManifestError(f"{input_where}: a sequence model needs 'steps' and 'features'")
+        from scrubline.core.outcome import KNOWN_FEATURES  # numpy and pandas only when needed
+
+        unknown = [f for f in spec.features if f not in KNOWN_FEATURES]
+        if unknown:
+            raise ManifestError(
+                f"{input_where}: unknown feature(s) {', '.join(unknown)} (known: {', '.join(KNOWN_FEATURES)})"
+            )
     else:
         if spec.width <= 0 or spec.height <= 0:
             raise ManifestError(f"{input_where}: 'width' and 'height' must be positive")
         if spec.colour not in ("RGB", "BGR"):
-            raise ManifestError(f"{input_where}: colour '{spec.colour}' is not RGB or BGR")
+            raise ManifestError(f"{input_where}: colour '{table.colour}' is not RGB or BGR")
         if spec.layout not in ("NCHW", "NHWC"):
-            raise ManifestError(f"{input_where}: layout '{spec.layout}' is not NCHW or NHWC")
+            raise ManifestError(f"{input_where}: layout '{table.layout}' is not NCHW or NHWC")
+        if not math.isfinite(spec.scale):
+            raise ManifestError(f"{input_where}: 'scale' must be a finite number")
         if any(s == 0 for s in spec.std):
             raise ManifestError(f"{input_where}: 'std' must not contain zero")
 
-    raw_outputs = _require(data, "outputs", where, list)
     outputs = []
-    for i, raw in enumerate(raw_outputs):
-        out_where = f"{where} [[outputs]] #{i + 1}"
-        if not isinstance(raw, dict):
-            raise ManifestError(f"{out_where}: should be a table")
-        role = _require(raw, "role", out_where, str)
-        if role not in ROLES[task]:
+    for i, out in enumerate(raw.outputs):
+        if out.role not in ROLES[task]:
             raise ManifestError(
-                f"{out_where}: role '{role}' is not known to task '{task}' "
+                f"{where} [[outputs]] #{i + 1}: role '{out.role}' is not known to task '{task}' "
                 f"(known: {', '.join(ROLES[task])})"
             )
-        shape = tuple(raw.get("shape", ()))
-        outputs.append(OutputSpec(name=_require(raw, "name", out_where, str), role=role, shape=shape))
+        outputs.append(OutputSpec(name=out.name, role=out.role, shape=out.shape))
     roles = [o.role for o in outputs]
+    repeated = sorted({r for r in roles if roles.count(r) > 1})
+    if repeated:
+        raise ManifestError(f"{where}: more than one output with role {', '.join(repeated)}")
     missing = [r for r in REQUIRED_ROLES[task] if r not in roles]
     if missing:
         raise ManifestError(f"{where}: task '{task}' needs outputs with roles {', '.join(missing)}")
     if task == "segmenter" and not roles:
         raise ManifestError(f"{where}: a segmenter needs at least one output")
 
-    labels = tuple(str(x) for x in data.get("labels", ()))
-    if task == "classifier" and not labels:
+    if task == "classifier" and not raw.labels:
         raise ManifestError(f"{where}: a classifier needs 'labels'")
-    card = data.get("card")
-    known = {
-        "schema", "id", "version", "task", "name", "file", "input", "outputs", "labels",
-        "thresholds", "licence", "summary", "training", "metrics", "card",
-    }
+    if len(set(raw.labels)) != len(raw.labels):
+        raise ManifestError(f"{where}: 'labels' lists a label twice")
+    for key, value in raw.thresholds.items():
+        if key not in THRESHOLDS[task]:
+            hint = difflib.get_close_matches(key, THRESHOLDS[task], n=1)
+            known = ", ".join(THRESHOLDS[task]) or "none"
+            raise ManifestError(
+                f"{where} [thresholds]: '{key}' is not a threshold of a {task} "
+                + (f"(did you mean '{hint[0]}'?)" if hint else f"(known: {known})")
+            )
+        if not (_is_number(value) and 0.0 <= value <= 1.0):  # NaN fails the comparison
+            raise ManifestError(f"{where}: field 'thresholds.{key}' should be a number from 0 to 1 (found {value!r})")
+    for key, value in raw.metrics.items():
+        if not (_is_number(value) or isinstance(value, str)
+                or (isinstance(value, list) and all(_is_number(v) for v in value))):
+            raise ManifestError(
+                f"{where}: field 'metrics.{key}' should be a number, text or a list of numbers (found {value!r})"
+            )
+    if raw.headline_metric and raw.headline_metric not in raw.metrics:
+        raise ManifestError(f"{where}: headline_metric '{raw.headline_metric}' is not in [metrics]")
+
+    extra: dict[str, Any] = {}
+    if raw.headline_metric:
+        extra["headline_metric"] = raw.headline_metric
+    if raw.supersedes:
+        extra["supersedes"] = list(raw.supersedes)
     return Manifest(
-        id=model_id,
-        version=str(data.get("version", "0")),
+        id=raw.id,
+        version=raw.version,
         task=task,
-        name=str(data.get("name", model_id)),
-        file=file,
+        name=raw.name or raw.id,
+        file=source.parent / raw.file,
         input=spec,
         outputs=tuple(outputs),
-        labels=labels,
-        thresholds={k: float(v) for k, v in data.get("thresholds", {}).items()},
-        licence=_require(data, "licence", where, str),
-        summary=str(data.get("summary", "")),
-        training=dict(data.get("training", {})),
-        metrics=dict(data.get("metrics", {})),
-        card=source.parent / card if card else None,
+        labels=raw.labels,
+        thresholds={k: float(v) for k, v in raw.thresholds.items()},
+        licence=raw.licence,
+        summary=raw.summary,
+        training=dict(raw.training),
+        metrics=dict(raw.metrics),
+        card=source.parent / raw.card if raw.card else None,
         source=source,
-        extra={k: v for k, v in data.items() if k not in known},
+        extra=extra,
     )
 
 

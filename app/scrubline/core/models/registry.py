@@ -1,5 +1,11 @@
 """The model registry: every manifest in the bundled models folder, with a user's folder merged
-over it (a user model with the same id replaces the bundled one)."""
+over it (a user model with the same id replaces the bundled one).
+
+A user's model that cannot be used (a manifest that fails validation, or one whose ONNX file is
+missing) is skipped and listed in `Registry.problems`, which every command prints as a warning
+naming the file and the field: one bad file in a user's folder must not stop the bundled models
+from working. A bad *bundled* manifest is a broken installation, not a user's mistake, and is
+raised as `ManifestError` so that it is fixed rather than worked around."""
 
 from __future__ import annotations
 
@@ -23,7 +29,7 @@ def bundled_models_dir() -> Path:
 @dataclass
 class Registry:
     manifests: dict[str, Manifest] = field(default_factory=dict)
-    problems: list[str] = field(default_factory=list)  # manifests that could not be read
+    problems: list[str] = field(default_factory=list)  # user models skipped, with the reason
 
     def by_task(self, task: str) -> list[Manifest]:
         return [m for m in self.manifests.values() if m.task == task]
@@ -43,15 +49,28 @@ class Registry:
         return [m for m in chosen if m.id not in superseded]
 
 
-def scan(folder: Path, into: Registry) -> None:
+def _checked(path: Path) -> Manifest:
+    manifest = load_manifest(path)
+    if not manifest.file.is_file():
+        raise ManifestError(f"{path}: field 'file': {manifest.file.name} does not exist beside the manifest")
+    return manifest
+
+
+def scan(folder: Path, into: Registry, *, bundled: bool = False) -> None:
+    """Add every manifest in `folder`; a bad one is skipped with a problem listed, or raised
+    when the folder is the bundled one."""
     if not folder.is_dir():
+        if bundled:
+            raise ManifestError(f"{folder}: the bundled models folder is missing (reinstall Scrubline)")
         into.problems.append(f"{folder}: models folder does not exist")
         return
     for path in sorted(folder.glob("*.toml")):
         try:
-            manifest = load_manifest(path)
+            manifest = _checked(path)
         except ManifestError as exc:
-            into.problems.append(str(exc))
+            if bundled:
+                raise ManifestError(f"bundled model broken (reinstall Scrubline): {exc}") from None
+            into.problems.append(f"{exc}; model skipped")
             continue
         if manifest.id in into.manifests:
             log.info("model '%s' from %s replaces %s", manifest.id, path, into.manifests[manifest.id].source)
@@ -61,7 +80,7 @@ def scan(folder: Path, into: Registry) -> None:
 def load_registry(user_dirs: list[Path] | None = None, include_bundled: bool = True) -> Registry:
     registry = Registry()
     if include_bundled:
-        scan(bundled_models_dir(), registry)
+        scan(bundled_models_dir(), registry, bundled=True)
     dirs = list(user_dirs or [])
     env = os.environ.get(USER_MODELS_ENV)
     if env:
