@@ -62,8 +62,7 @@ def test_second_analyze_redoes_nothing(analysed: Path, clips: dict[str, Path], c
         (["analyze", "/no/such/video.mp4"], "error: video.mp4: file does not exist"),
         (["analyze", __file__], "error: test_cli.py: not a video file"),
         (["export", "/no/such/case.scrub", "-o", "/tmp/x"], "error: case file /no/such/case.scrub does not exist"),
-        (["analyze", __file__, "--fps", "0"], "error: --fps must be positive"),
-        (["analyze", __file__, "--model", "nope"], "error: "),
+        (["analyze", __file__, "--fps", "0"], "error: scrubline analyze: argument --fps: must be above 0"),
     ],
 )
 def test_bad_input_gives_one_line_and_exit_2(args: list[str], message: str) -> None:
@@ -99,3 +98,139 @@ def test_demo_renders_and_analyses(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert main(["demo", "-q"]) == 0
     out = capsys.readouterr().out
     assert "demo clip:" in out and "analysed 400 frames" in out
+
+
+def test_an_unknown_model_id_is_refused_before_any_case_is_made(clips: dict[str, Path], tmp_path: Path) -> None:
+    """The video is real, so the command gets as far as the model check (with a text file as
+    the video it used to stop at the video check and never test this)."""
+    case = tmp_path / "case.scrub"
+    result = run("analyze", str(clips["cfr"]), "-o", str(case), "--model", "nope", "-q")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: no model with id 'nope' (known: bleeding-hsv, outcome-socal, scrubline-vision)"
+    ]
+    assert not case.exists()
+
+
+def test_report_writes_what_the_user_typed_on_the_page_size_asked(analysed: Path, clips: dict[str, Path],
+                                                                  tmp_path: Path) -> None:
+    from pypdf import PdfReader
+
+    out = tmp_path / "debrief.pdf"
+    result = run("report", str(analysed), "-o", str(out), "--label", "Case 7", "--procedure", "Cholecystectomy",
+                 "--surgeon", "Dr Ödön", "--reviewer", "A. Reviewer", "--date", "2024-05-01",
+                 "--page-size", "letter", "--video", str(clips["long_gop"]))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(out)
+    reader = PdfReader(str(out))
+    assert [round(float(v)) for v in reader.pages[0].mediabox[2:]] == [612, 792]
+    text = " ".join(page.extract_text() or "" for page in reader.pages)
+    for typed in ("Case 7", "Cholecystectomy", "Dr Ödön", "A. Reviewer", "2024-05-01"):
+        assert typed in text
+    assert "exact video frames" in " ".join(text.split())  # --video was used for the key frames
+    assert "long_gop" not in text and str(tmp_path) not in text
+
+    plain = tmp_path / "plain.pdf"
+    assert run("report", str(analysed), "-o", str(plain)).returncode == 0
+    reader = PdfReader(str(plain))
+    assert [round(float(v)) for v in reader.pages[0].mediabox[2:]] == [595, 842]  # A4 by default
+    text = " ".join(page.extract_text() or "" for page in reader.pages)
+    assert "Untitled case" in text and "Case 7" not in text and "long_gop" not in text
+
+
+def test_report_refuses_a_video_that_is_not_the_cases(analysed: Path, clips: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "debrief.pdf"
+    result = run("report", str(analysed), "-o", str(out), "--video", str(clips["cfr"]))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: cfr.mp4: not the video this case was analysed from (long_gop.mp4; the content differs)"
+    ]
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(("start", "end"), [("4", "4"), ("4", "2"), (None, "0")])
+def test_end_not_after_start_is_refused(clips: dict[str, Path], tmp_path: Path, start: str | None, end: str) -> None:
+    case = tmp_path / "case.scrub"
+    args = ["analyze", str(clips["cfr"]), "-o", str(case), "--end", end, *(["--start", start] if start else [])]
+    result = run(*args)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [f"error: --end ({end} s) must be after --start ({start or 0} s)"]
+    assert not case.exists()
+
+
+def test_a_range_analyses_only_its_frames_and_a_start_past_the_end_is_refused(clips: dict[str, Path],
+                                                                             tmp_path: Path) -> None:
+    from scrubline.core.store import CaseStore
+
+    case = tmp_path / "case.scrub"
+    assert main(["analyze", str(clips["cfr"]), "-o", str(case), "--start", "1", "--end", "2", "--fps", "5", "-q"]) == 0
+    with CaseStore(case) as store:
+        times = sorted(float(t) for t in store.frames_table()["time_s"])
+    assert times == pytest.approx([1.0, 1.2, 1.4, 1.6, 1.8])  # 25 fps clip: [1, 2) at 5 fps
+    late = tmp_path / "late.scrub"
+    result = run("analyze", str(clips["cfr"]), "-o", str(late), "--start", "5")  # the clip lasts 4.8 s
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: cfr.mp4: the analysed range starts at 5 s, after the end of the video (4.80 s)"
+    ]
+    assert not late.exists()
+
+
+def test_models_threads_and_device_options_reach_the_analysis(clips: dict[str, Path], tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    from scrubline.core.store import CaseStore
+    from tests import tiny_models
+
+    folder = tiny_models.segmenter_folder(tmp_path / "models")
+    case = tmp_path / "case.scrub"
+    assert main(["analyze", str(clips["cfr"]), "-o", str(case), "--models", str(folder), "--model", "tiny-seg",
+                 "--threads", "1", "--batch", "3", "--device", "cpu", "--fps", "2", "-q"]) == 0
+    with CaseStore(case) as store:
+        assert [m["id"] for m in store.models] == ["tiny-seg"]
+        assert store.settings["threads"] == 1 and store.settings["batch_size"] == 3
+        assert store.settings["device"] == "cpu"
+        assert store.frame_count() == 10
+    capsys.readouterr()
+    listed = run("models", "--models", str(folder))
+    assert listed.returncode == 0 and "tiny-seg 0.0.1  [segmenter]" in listed.stdout
+
+
+def test_an_unavailable_device_falls_back_to_the_cpu_with_a_warning(clips: dict[str, Path], tmp_path: Path) -> None:
+    import onnxruntime as ort
+
+    if "CoreMLExecutionProvider" in ort.get_available_providers():
+        pytest.skip("CoreML is really available here")
+    case = tmp_path / "case.scrub"
+    result = run("analyze", str(clips["cfr"]), "-o", str(case), "--device", "coreml", "--fps", "1", "-q")
+    assert result.returncode == 0, result.stderr
+    assert any(line.startswith("warning: ") and "running on the CPU" in line for line in result.stderr.splitlines())
+    assert "analysed 5 frames" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "problem"),
+    [
+        ("--fps", "inf", "argument --fps: 'inf' is not a finite number"),
+        ("--fps", "nan", "argument --fps: 'nan' is not a finite number"),
+        ("--fps", "-1", "argument --fps: must be above 0 and at most 1000 frames per second, got -1"),
+        ("--fps", "1e9", "argument --fps: must be above 0 and at most 1000 frames per second, got 1e9"),
+        ("--fps", "five", "argument --fps: 'five' is not a number"),
+        ("--batch", "0", "argument --batch: must be from 1 to 256 frames, got 0"),
+        ("--batch", "1.5", "argument --batch: '1.5' is not a whole number"),
+        ("--threads", "-2", "argument --threads: must be from 0 (automatic) to 256, got -2"),
+        ("--start", "-3", "argument --start: must be a time in seconds from 0 to 1e+07, got -3"),
+        ("--end", "nan", "argument --end: 'nan' is not a finite number"),
+        ("--device", "tpu", "argument --device: invalid choice: 'tpu'"),
+        ("--model", " ", "argument --model: an empty model id"),
+        ("--models", "/no/such/folder", "argument --models: /no/such/folder: no such folder"),
+    ],
+)
+def test_each_bad_option_value_is_one_line_before_any_work(clips: dict[str, Path], tmp_path: Path, option: str,
+                                                           value: str, problem: str) -> None:
+    case = tmp_path / "case.scrub"
+    result = run("analyze", str(clips["cfr"]), "-o", str(case), f"{option}={value}")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: scrubline analyze: {problem}"), lines
+    assert lines[0].endswith("(see: scrubline analyze --help)")
+    assert not case.exists()

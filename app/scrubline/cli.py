@@ -18,12 +18,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from scrubline import __version__
 
@@ -32,6 +33,94 @@ EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 class UsageError(Exception):
     """Bad arguments or input detected by the command itself."""
+
+
+# ---------------------------------------------------------------------------- option types
+# Every option is checked when the command line is read, so that a bad value is one line on
+# stderr and exit 2 before any work starts, never a failure (or a silent no-op) later on.
+# Upper bounds keep a typo from asking for something absurd: --fps 1e9 would plan billions of
+# sampling instants, --batch 100000 would allocate a batch of that many frames.
+MAX_FPS = 1000.0
+MAX_SECONDS = 1e7  # about 115 days of video
+MAX_BATCH = 256
+MAX_THREADS = 256
+
+
+def _number(text: str, kind: Callable[[str], float]) -> float:
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not {'a whole number' if kind is int else 'a number'}"
+        ) from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+def frame_rate(text: str) -> float:
+    """--fps: frames analysed per second of video, above 0 and at most MAX_FPS."""
+    value = _number(text, float)
+    if not 0 < value <= MAX_FPS:
+        raise argparse.ArgumentTypeError(f"must be above 0 and at most {MAX_FPS:g} frames per second, got {text}")
+    return value
+
+
+def seconds(text: str) -> float:
+    """--start / --end: a time in the video, 0 or later."""
+    value = _number(text, float)
+    if not 0 <= value <= MAX_SECONDS:
+        raise argparse.ArgumentTypeError(f"must be a time in seconds from 0 to {MAX_SECONDS:g}, got {text}")
+    return value
+
+
+def batch_size(text: str) -> int:
+    value = int(_number(text, int))
+    if not 1 <= value <= MAX_BATCH:
+        raise argparse.ArgumentTypeError(f"must be from 1 to {MAX_BATCH} frames, got {text}")
+    return value
+
+
+def thread_count(text: str) -> int:
+    value = int(_number(text, int))
+    if not 0 <= value <= MAX_THREADS:
+        raise argparse.ArgumentTypeError(f"must be from 0 (automatic) to {MAX_THREADS}, got {text}")
+    return value
+
+
+def models_folder(text: str) -> str:
+    """--models: a folder that exists (a typo would otherwise quietly run without the model)."""
+    path = Path(text)
+    if not path.exists():
+        raise argparse.ArgumentTypeError(f"{text}: no such folder")
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: is not a folder (give the folder that holds the manifests)")
+    return text
+
+
+def existing_file(text: str) -> str:
+    path = Path(text)
+    if not path.exists():
+        raise argparse.ArgumentTypeError(f"{text}: no such file")
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: is a folder, not a file")
+    return text
+
+
+def model_id(text: str) -> str:
+    """--model: the id as `scrubline models` lists it (whether it exists is checked once the
+    models are loaded)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty model id")
+    return text
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is the one `error: ...` line the exit-code contract promises
+    (argparse prints the usage block first), pointing to --help for the rest."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_INPUT, f"error: {self.prog}: {message} (see: {self.prog} --help)\n")
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -91,10 +180,8 @@ class ProgressBar:
 def cmd_analyze(args: argparse.Namespace) -> int:
     from scrubline.core.analysis import AnalysisSettings, PlainTaskState, analyse_video
 
-    if args.fps <= 0:
-        raise UsageError("--fps must be positive")
-    if args.start is not None and args.end is not None and args.end <= args.start:
-        raise UsageError("--end must be after --start")
+    if args.end is not None and args.end <= (args.start or 0.0):
+        raise UsageError(f"--end ({args.end:g} s) must be after --start ({args.start or 0.0:g} s)")
     settings = AnalysisSettings(
         fps=args.fps, start_s=args.start, end_s=args.end, device=args.device,
         model_ids=args.model or None, batch_size=args.batch, threads=args.threads,
@@ -150,9 +237,23 @@ def cmd_report(args: argparse.Namespace) -> int:
         video_path=Path(args.video) if args.video else None,
     )
     with _open_case(args.case) as store:
+        if args.video:
+            _check_same_video(Path(args.video), store.video)
         path = write_report(store, Path(args.output), options, registry=_registry(args))
     print(path)
     return EXIT_OK
+
+
+def _check_same_video(video: Path, recorded: dict[str, Any]) -> None:
+    """--video must be the video the case was made from: the report would otherwise quietly fall
+    back to thumbnails, and the person who typed it would not know why."""
+    from scrubline.core.video import fingerprint
+
+    if recorded.get("fingerprint") and fingerprint(video) != recorded["fingerprint"]:
+        raise UsageError(
+            f"{video.name}: not the video this case was analysed from ({recorded.get('name', 'another video')}; "
+            "the content differs)"
+        )
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -237,13 +338,13 @@ def cmd_gui(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="scrubline", description="Offline review of surgical video.")
+    parser = OneLineParser(prog="scrubline", description="Offline review of surgical video.")
     parser.add_argument("--version", action="version", version=f"scrubline {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
     sub = parser.add_subparsers(dest="command")
 
     def with_models(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        p.add_argument("--models", action="append", metavar="DIR",
+        p.add_argument("--models", action="append", metavar="DIR", type=models_folder,
                        help="a folder of extra models (manifest + ONNX), merged over the bundled ones")
         return p
 
@@ -252,14 +353,14 @@ def build_parser() -> argparse.ArgumentParser:
     gui.set_defaults(func=cmd_gui)
 
     def analysis_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--fps", type=float, default=5.0, help="frames analysed per second of video (default 5)")
-        p.add_argument("--start", type=float, metavar="S", help="start of the analysed range (s)")
-        p.add_argument("--end", type=float, metavar="S", help="end of the analysed range (s)")
+        p.add_argument("--fps", type=frame_rate, default=5.0, help="frames analysed per second of video (default 5)")
+        p.add_argument("--start", type=seconds, metavar="S", help="start of the analysed range (s)")
+        p.add_argument("--end", type=seconds, metavar="S", help="end of the analysed range (s)")
         p.add_argument("--device", default="cpu", choices=["cpu", "auto", "cuda", "coreml", "directml"],
                        help="execution provider (default cpu; falls back to cpu with a warning)")
-        p.add_argument("--model", action="append", metavar="ID", help="run only these model ids")
-        p.add_argument("--batch", type=int, default=4, help="frames per inference batch")
-        p.add_argument("--threads", type=int, default=0, help="inference threads (0: automatic)")
+        p.add_argument("--model", action="append", metavar="ID", type=model_id, help="run only these model ids")
+        p.add_argument("--batch", type=batch_size, default=4, help="frames per inference batch")
+        p.add_argument("--threads", type=thread_count, default=0, help="inference threads (0: automatic)")
         p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
     analyze = with_models(sub.add_parser("analyze", aliases=["analyse"], help="analyse a video into a case file"))
@@ -283,7 +384,8 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--surgeon")
     report.add_argument("--reviewer")
     report.add_argument("--date")
-    report.add_argument("--video", help="the video, for key frames at full resolution (optional)")
+    report.add_argument("--video", type=existing_file,
+                        help="the video, for key frames at full resolution (optional)")
     report.set_defaults(func=cmd_report)
 
     models = with_models(sub.add_parser("models", help="list the models and their validation figures"))

@@ -27,7 +27,7 @@ from scrubline.core.models import FrameModel, ModelError, Registry, load_model, 
 from scrubline.core.proxy import ProxyWriter, proxy_dir_for
 from scrubline.core.results import FrameResult
 from scrubline.core.store import CaseStore, StoreError
-from scrubline.core.video import Frame, VideoSource
+from scrubline.core.video import Frame, VideoError, VideoSource
 
 log = logging.getLogger("scrubline.analysis")
 
@@ -224,6 +224,14 @@ def analyse_video(
     with VideoSource(video_path) as source:
         info = source.info
         planned = plan_frames(source, settings)
+        if len(planned) == 0:
+            # Before the case file is made: an empty plan is a range outside the video, and
+            # "analysed 0 frames" would read as success.
+            start = settings.start_s or 0.0
+            if start >= info.duration_s:
+                raise VideoError(f"{video_path.name}: the analysed range starts at {start:g} s, "
+                                 f"after the end of the video ({info.duration_s:.2f} s)")
+            raise VideoError(f"{video_path.name}: no frames in the analysed range from {start:g} s")
         frame_index = source.saved_index()
     analyzer = Analyzer(registry, settings)
     store = CaseStore.for_video(info, case_path)
