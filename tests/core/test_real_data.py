@@ -39,4 +39,4 @@ def test_real_clip_analyses_and_exports(real_data: Path, tmp_path: Path) -> None
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["analysis"]["analysed_frames"] == 32
     assert summary["video"]["width"] == 854 and summary["video"]["codec"] == "h264"
-    assert "/" not in summary["video"]["name"]
+    assert "name" not in summary["video"] and clip.stem not in json.dumps(summary)

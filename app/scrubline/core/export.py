@@ -3,6 +3,10 @@
 
 `case_summary` is also what the report and the window show as the case's headline numbers, so
 every consumer reads one computation.
+
+Nothing exported names the video's file or any path (a surgical video's file name often
+identifies the patient): the case is identified only by what the user typed (`case`), a
+procedure template file by its name, and messages have paths and the video's name taken out.
 """
 
 from __future__ import annotations
@@ -17,12 +21,14 @@ import numpy as np
 
 from scrubline import __version__
 from scrubline.core.models import Registry, load_model, load_registry
+from scrubline.core.privacy import identifying_names, scrub_values
 from scrubline.core.store import CaseStore
 from scrubline.core.timeline import Timeline, TimelineSettings, build_timeline
 
 EXPORT_SCHEMA = 1
 DEFAULT_PROCEDURE = "generic"
-VIDEO_FIELDS = ("name", "frame_count", "fps", "duration_s", "width", "height", "rotation", "codec",
+# The video's file name is left out on purpose (see above); the fingerprint is a content hash.
+VIDEO_FIELDS = ("frame_count", "fps", "duration_s", "width", "height", "rotation", "codec",
                 "container", "variable_frame_rate", "fingerprint")
 
 
@@ -114,12 +120,16 @@ def case_summary(store: CaseStore, timeline: Timeline | None = None, registry: R
     timeline = timeline or case_timeline(store)
     planned = store.get_meta("planned_frames", [])
     analysed = len(timeline.frames)
-    return {
-        "schema": EXPORT_SCHEMA,
-        "scrubline_version": __version__,
+    typed = store.case_info
+    names = identifying_names(store.video.get("name"), typed_label=str(typed.get("label") or ""))
+    procedure = str(store.get_meta("procedure", DEFAULT_PROCEDURE) or DEFAULT_PROCEDURE)
+    if procedure.endswith(".toml"):  # a template file: its name, never its folder
+        procedure = Path(procedure).name
+    # Computed and machine-written parts may quote paths or the file name; what the user typed
+    # (case details, bookmark notes) is theirs and stays as typed.
+    computed = scrub_values({
         "video": {k: store.video.get(k) for k in VIDEO_FIELDS},
-        "case": store.case_info,
-        "procedure": store.get_meta("procedure", DEFAULT_PROCEDURE),
+        "procedure": procedure,
         "settings": store.settings,
         "analysis": {
             "planned_frames": len(planned),
@@ -131,8 +141,19 @@ def case_summary(store: CaseStore, timeline: Timeline | None = None, registry: R
             {k: m.get(k) for k in ("id", "version", "task", "name", "provenance", "licence", "metrics")}
             for m in store.models
         ],
-        "totals": timeline.totals(),
         "outcome": outcome_for(store, timeline, registry),
+    }, names)
+    return {
+        "schema": EXPORT_SCHEMA,
+        "scrubline_version": __version__,
+        "video": computed["video"],
+        "case": typed,
+        "procedure": computed["procedure"],
+        "settings": computed["settings"],
+        "analysis": computed["analysis"],
+        "models": computed["models"],
+        "totals": timeline.totals(),
+        "outcome": computed["outcome"],
         "bookmarks": [
             {"time_s": b.time_s, "frame": b.frame, "category": b.category, "note": b.note}
             for b in store.bookmarks()

@@ -18,7 +18,6 @@ import datetime as _dt
 import io
 import logging
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from scrubline import __version__
+from scrubline.core.privacy import identifying_names, scrub_text
 from scrubline.core.store import CaseStore
 from scrubline.core.timeline import Timeline, build_timeline
 from scrubline.report.fonts import register_fonts
@@ -78,14 +78,7 @@ class CaseData:
     def scrub(self, text: Any) -> str:
         """`text` (an error message, a model's reason) with file paths and the video's file name
         (and its stem) taken out."""
-        out = _PATH.sub("[path]", str(text))
-        for name in self.scrub_names:
-            out = re.sub(re.escape(name), "[video]", out, flags=re.IGNORECASE)
-        return out
-
-
-# An absolute path in a message (POSIX, Windows drive or UNC): at least one separator after the root.
-_PATH = re.compile(r"(?:[A-Za-z]:[\\/]|\\\\|/)[^\s'\"(),;]*[\\/][^\s'\"(),;]*")
+        return scrub_text(text, self.scrub_names)
 
 
 def _timeline(store: CaseStore) -> tuple[Timeline, str | None]:
@@ -129,15 +122,10 @@ def _template_name(store: CaseStore) -> str:
 
 def gather(store: CaseStore, options: ReportOptions, registry: Any) -> CaseData:
     video = store.video
-    names = tuple(
-        n for n in {str(video.get("name") or ""), Path(str(video.get("name") or "")).stem} if len(n) >= 3
-    )
-    if options.video_path is not None:
-        given = Path(options.video_path)
-        names = tuple({*names, *(n for n in (given.name, given.stem) if len(n) >= 3)})
     typed = options.typed(store.case_info)
     # A label the user typed is theirs to print, even if it repeats the file name.
-    names = tuple(n for n in names if n.lower() not in typed.get("label", "").lower())
+    names = identifying_names(video.get("name"), more=[options.video_path] if options.video_path else [],
+                              typed_label=typed.get("label", ""))
     timeline, phase_reason = _timeline(store)
 
     outcome: dict[str, Any]
