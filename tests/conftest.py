@@ -27,9 +27,13 @@ def real_data() -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Cases never land in the user's real cache, nor in another test's."""
-    monkeypatch.setenv("SCRUBLINE_CACHE", str(tmp_path / "cache" / "cases"))
+def _isolated_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cases, proxies, settings and the log never land in the user's real folders, nor in
+    another test's."""
+    from scrubline.core.paths import HOME_ENV, LEGACY_CASES_ENV
+
+    monkeypatch.setenv(HOME_ENV, str(tmp_path / "scrubline-home"))
+    monkeypatch.delenv(LEGACY_CASES_ENV, raising=False)
 
 
 @pytest.fixture(scope="session")

@@ -94,7 +94,6 @@ def test_wrong_case_for_video(analysed: Path, clips: dict[str, Path]) -> None:
 
 
 def test_demo_renders_and_analyses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setenv("SCRUBLINE_CACHE", str(tmp_path / "cases"))
     assert main(["demo", "-q"]) == 0
     out = capsys.readouterr().out
     assert "demo clip:" in out and "analysed 400 frames" in out

@@ -9,8 +9,9 @@
     scrubline bench [VIDEO]                speed and memory figures
 
 Exit codes a script can rely on: 0 success; 2 bad input or usage (one line `error: ...` on
-stderr, no traceback unless --debug); 130 interrupted (what was analysed is kept); 1 an
-unexpected failure.
+stderr, no traceback unless --debug); 130 interrupted (what was analysed is kept); 141 the reader
+of the output went away (`scrubline models --json | head -1`; quiet, like any tool killed by
+SIGPIPE); 1 an unexpected failure (its traceback goes to the log file).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import argparse
 import json
 import logging
 import math
+import os
 import signal
 import sys
 import time
@@ -29,6 +31,7 @@ from typing import Any, NoReturn
 from scrubline import __version__
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a tool ended by SIGPIPE
 
 
 class UsageError(Exception):
@@ -293,9 +296,9 @@ def _fmt(value: Any) -> str:
 
 def demo_video_path() -> Path:
     from scrubline.core.demo import DEMO_VERSION
-    from scrubline.core.store import user_cache_dir
+    from scrubline.core.paths import cache_dir
 
-    return user_cache_dir().parent / "demo" / f"scrubline-demo-v{DEMO_VERSION}.mp4"
+    return cache_dir() / "demo" / f"scrubline-demo-v{DEMO_VERSION}.mp4"
 
 
 def ensure_demo_video() -> Path:
@@ -417,13 +420,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.debug else logging.WARNING,
         format="%(levelname)s: %(message)s",
     )
+    from scrubline.core.logfile import install_log_file, log_failure_to_file
+
+    install_log_file()
     from scrubline.core.models import ManifestError, ModelError
     from scrubline.core.store import StoreError
     from scrubline.core.video import VideoError
 
     started = time.monotonic()
     try:
-        return int(args.func(args))
+        code = int(args.func(args))
+        sys.stdout.flush()  # a reader that went away shows up here for output still buffered
+        return code
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
     except (UsageError, VideoError, StoreError, ModelError, ManifestError, KeyError, OSError) as exc:
         if args.debug:
             raise
@@ -438,8 +448,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if args.debug:
             raise
-        print(f"error: unexpected failure: {exc} (run with --debug for details)", file=sys.stderr)
+        log_file = log_failure_to_file("unexpected failure", exc)
+        where = f"details in {log_file}, or run with --debug" if log_file else "run with --debug for details"
+        print(f"error: unexpected failure: {exc} ({where})", file=sys.stderr)
         return EXIT_FAILURE
+
+
+def _quiet_broken_pipe() -> int:
+    """The reader of the output closed it (`| head`): not an error, so no message. Standard
+    output is pointed at the null device so the interpreter's last flush cannot complain."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no real file descriptor (embedded, captured): nothing to do
+        pass
+    return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

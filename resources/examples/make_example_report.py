@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-o", "--output", type=Path, default=HERE)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as scratch:
-        os.environ["SCRUBLINE_CACHE"] = str(Path(scratch) / "cases")
+        os.environ["SCRUBLINE_HOME"] = str(Path(scratch) / "home")
         from scrubline.cli import ensure_demo_video
         from scrubline.core.analysis import analyse_video
         from scrubline.core.store import CaseStore

@@ -39,9 +39,9 @@ def _say(log: Log, text: str) -> None:
 
 
 def bench_dir() -> Path:
-    from scrubline.core.store import user_cache_dir
+    from scrubline.core.paths import cache_dir
 
-    return user_cache_dir().parent / "bench"
+    return cache_dir() / "bench"
 
 
 def generated_clip(name: str, size: tuple[int, int], seconds: float, log: Log = None) -> Path:

@@ -32,7 +32,10 @@ PROXY_GOP = 10
 
 
 def proxy_dir_for(case_path: Path) -> Path:
-    return case_path.with_suffix(".proxy")
+    """The case's proxy folder, in the per-user cache (it can always be rebuilt by analysing)."""
+    from scrubline.core.paths import proxy_dir_for_case
+
+    return proxy_dir_for_case(case_path)
 
 
 class ProxyWriter:

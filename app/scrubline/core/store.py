@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import sys
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -25,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from scrubline.core.paths import cases_dir
 from scrubline.core.results import BleedingMask, FrameResult, Instrument
 
 SCHEMA_VERSION = 1
@@ -70,21 +70,9 @@ class StoreError(Exception):
     """A case file that cannot be used; the message says why."""
 
 
-def user_cache_dir() -> Path:
-    """Where cases live by default: per user, never beside (possibly read-only) videos."""
-    override = os.environ.get("SCRUBLINE_CACHE")
-    if override:
-        return Path(override)
-    if sys.platform == "win32":
-        root = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
-        return root / "Scrubline" / "cases"
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Caches" / "Scrubline" / "cases"
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "scrubline" / "cases"
-
-
 def default_case_path(fingerprint: str) -> Path:
-    return user_cache_dir() / f"{fingerprint}{SUFFIX}"
+    """Where the case of a video lives unless the user names one: the per-user data folder."""
+    return cases_dir() / f"{fingerprint}{SUFFIX}"
 
 
 @dataclass

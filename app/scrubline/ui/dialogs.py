@@ -35,12 +35,18 @@ from scrubline.ui.actions import DEVICES, analysis_settings
 
 
 def show_error(parent: QWidget | None, title: str, message: str, details: str = "") -> QMessageBox:
-    """A non-blocking error box: the message in plain words, the technical detail (traceback,
-    decoder output) behind "Show Details…"."""
+    """A non-blocking error box: the message in plain words, where the log file is (to send
+    with a question), the technical detail (traceback, decoder output) behind "Show Details…"."""
+    from scrubline.core.logfile import current_log_file
+
     box = QMessageBox(parent)
     box.setIcon(QMessageBox.Icon.Warning)
     box.setWindowTitle(title)
     box.setText(message)
+    log_file = current_log_file()
+    if log_file is not None:
+        box.setInformativeText(f"This is recorded in the log file {log_file} (Help → Open log folder). "
+                               "The log holds no file names or patient details.")
     if details:
         box.setDetailedText(details)
     box.setStandardButtons(QMessageBox.StandardButton.Ok)

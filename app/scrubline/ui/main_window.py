@@ -71,6 +71,7 @@ from scrubline.ui.panels import BookmarksWidget, OutcomeWidget
 from scrubline.ui.player import PlaybackController, TransportWidget
 from scrubline.ui.settings import (
     app_settings,
+    clear_recent,
     read_bool,
     read_float,
     read_list,
@@ -266,6 +267,7 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "&Open video…", self.ask_open, QKeySequence.StandardKey.Open)
         self.recent_menu = file_menu.addMenu("Open &recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        self._action(file_menu, "C&lear recent files", self.clear_recent_files)
         self._action(file_menu, "Open the &demo case", self.open_demo)
         file_menu.addSeparator()
         self._action(file_menu, "Case &details…", self.ask_case_details)
@@ -339,6 +341,7 @@ class MainWindow(QMainWindow):
         self._action(help_menu, "Keyboard and mouse", lambda: TextDialog("Keyboard and mouse", SHORTCUTS_TEXT, self).exec(),
                      "F1")
         self._action(help_menu, "Model cards folder", self._open_models_folder)
+        self._action(help_menu, "Open &log folder", self.open_log_folder)
         self._action(help_menu, "About Scrubline", self._about)
 
     def _connect(self) -> None:
@@ -521,6 +524,11 @@ class MainWindow(QMainWindow):
             self.recent_menu.addAction("(none)").setEnabled(False)
         for path in recent:
             self.recent_menu.addAction(Path(path).name, partial(self.open_video, path)).setToolTip(path)
+
+    def clear_recent_files(self) -> None:
+        """Forget the recent videos and last folders: full paths that may name patients."""
+        clear_recent(self.settings)
+        self.statusBar().showMessage("Recent files cleared", 4000)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if self._dropped_video(event.mimeData()) is not None:
@@ -938,6 +946,14 @@ class MainWindow(QMainWindow):
         from scrubline.core.models.registry import bundled_models_dir
 
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(bundled_models_dir())))
+
+    def open_log_folder(self) -> Path:
+        from scrubline.core.paths import log_dir
+
+        folder = log_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+        return folder
 
     def _about(self) -> None:
         from scrubline import __version__

@@ -1,14 +1,21 @@
 """Persistent window settings (QSettings): recent files, overlay toggles, speed, teaching mode,
 event kinds, analysis defaults, window layout.
 
-`SCRUBLINE_SETTINGS` names an .ini file to use instead of the per-user store (the tests and the
-UI probe use it so they never touch a person's settings). Values are read through small typed
-helpers because QSettings hands back strings from .ini files.
+They live in `settings.ini` in the per-user config folder (`scrubline.core.paths.config_dir`);
+settings of earlier versions (Qt's own per-user .ini) are copied there once.
+`SCRUBLINE_SETTINGS` names an .ini file to use instead (the tests and the UI probe use it so they
+never touch a person's settings). Values are read through small typed helpers because QSettings
+hands back strings from .ini files.
+
+The recent-files list holds full paths of videos, which may name patients: it stays in the
+settings (nothing copies it into a report or export) and `clear_recent` empties it.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSettings
@@ -16,13 +23,42 @@ from PySide6.QtCore import QSettings
 from scrubline.ui.overlays import OVERLAY_KEYS, OverlayFlags
 
 SETTINGS_ENV = "SCRUBLINE_SETTINGS"
+SETTINGS_FILE = "settings.ini"
+RECENT_KEYS = ("recent", "paths/last_dir", "paths/export_dir")  # where recent paths are kept
+
+
+def settings_path() -> Path:
+    override = os.environ.get(SETTINGS_ENV)
+    if override:
+        return Path(override)
+    from scrubline.core.paths import config_dir
+
+    return config_dir() / SETTINGS_FILE
 
 
 def app_settings() -> QSettings:
-    path = os.environ.get(SETTINGS_ENV)
-    if path:
-        return QSettings(path, QSettings.Format.IniFormat)
-    return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "Scrubline", "Scrubline")
+    path = settings_path()
+    if not os.environ.get(SETTINGS_ENV) and not path.exists():
+        _copy_earlier_settings(path)
+    return QSettings(str(path), QSettings.Format.IniFormat)
+
+
+def _copy_earlier_settings(path: Path) -> None:
+    """Earlier versions kept settings in Qt's per-user .ini (`Scrubline/Scrubline.ini`)."""
+    earlier = Path(QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "Scrubline", "Scrubline").fileName())
+    if earlier.is_file() and earlier.resolve() != path.resolve():
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(earlier, path)
+        except OSError:
+            pass  # defaults serve; the earlier file is untouched
+
+
+def clear_recent(settings: QSettings) -> None:
+    """Forget the recently opened videos and the folders last used (full paths)."""
+    for key in RECENT_KEYS:
+        settings.remove(key)
+    settings.sync()
 
 
 def read_bool(settings: QSettings, key: str, default: bool) -> bool:

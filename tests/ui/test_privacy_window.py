@@ -1,0 +1,79 @@
+"""The window's side of privacy: recent files can be cleared and never reach a report or an
+export; the log folder is one menu item away, and an error box says where the log is."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from pypdf import PdfReader
+
+from scrubline.ui.settings import read_list
+
+TIMEOUT = 30_000
+PATIENT_FOLDER = "Ward7 Doe-Jane"
+PATIENT_FILE = "Doe_Jane_MRN4471.mp4"
+
+
+def _menu_action(window, text: str):  # type: ignore[no-untyped-def]
+    for action in window.findChildren(type(window.menuBar().actions()[0])):
+        if action.text().replace("&", "") == text:
+            return action
+    raise AssertionError(f"no menu item '{text}'")
+
+
+def test_recent_files_stay_out_of_exports_and_can_be_cleared(qtbot, with_case, window, demo_clip: Path,  # type: ignore[no-untyped-def]
+                                                              tmp_path: Path) -> None:
+    # The same video under a name that identifies a patient (the case is found by content).
+    video = tmp_path / PATIENT_FOLDER / PATIENT_FILE
+    video.parent.mkdir()
+    shutil.copy(demo_clip, video)
+    with qtbot.waitSignal(window.case_refreshed, timeout=TIMEOUT):
+        window.open_video(video)
+    assert str(video.resolve()) in read_list(window.settings, "recent")
+
+    with qtbot.waitSignal(window.exports.finished, timeout=TIMEOUT) as done:
+        assert window.exports.tables(tmp_path / "out")
+    written = list(done.args[0][2])
+    with qtbot.waitSignal(window.exports.finished, timeout=TIMEOUT):
+        assert window.exports.report(tmp_path / "out" / "debrief.pdf")
+    texts = {p.name: p.read_text(encoding="utf-8") for p in written}
+    texts["debrief.pdf"] = "\n".join(page.extract_text() for page in PdfReader(tmp_path / "out" / "debrief.pdf").pages)
+    for name, text in texts.items():
+        for word in ("Doe_Jane", "MRN4471", "Ward7", "Doe-Jane", str(tmp_path)):
+            assert word not in text, f"{name} names '{word}'"
+    assert not window.errors
+
+    window.settings.setValue("paths/export_dir", str(tmp_path / PATIENT_FOLDER))
+    _menu_action(window, "Clear recent files").trigger()
+    assert read_list(window.settings, "recent") == []
+    window.settings.sync()
+    stored = Path(window.settings.fileName()).read_text(encoding="utf-8")
+    assert "Doe_Jane" not in stored and "Doe-Jane" not in stored
+    window._fill_recent_menu()
+    assert [a.text() for a in window.recent_menu.actions()] == ["(none)"]
+
+
+def test_help_opens_the_log_folder(window, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtGui import QDesktopServices
+
+    from scrubline.core.paths import log_dir
+
+    opened: list[str] = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url.toLocalFile()) or True)
+    _menu_action(window, "Open log folder").trigger()
+    assert opened == [str(log_dir())] and log_dir().is_dir()
+
+
+def test_error_box_says_where_the_log_is(window) -> None:  # type: ignore[no-untyped-def]
+    from scrubline.core.logfile import install_log_file, remove_log_file
+
+    log_file = install_log_file()
+    try:
+        window.report_error("Cannot open the video", "the file is damaged")
+        box = window._error_boxes[-1]
+        assert str(log_file) in box.informativeText()
+        box.close()
+    finally:
+        remove_log_file()
+    assert "Cannot open the video: the file is damaged" in log_file.read_text(encoding="utf-8")
