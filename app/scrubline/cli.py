@@ -7,6 +7,7 @@
     scrubline models                       the models found, with their validation figures
     scrubline demo                         render and analyse the synthetic demo clip
     scrubline bench [VIDEO]                speed and memory figures
+    scrubline self-check                   does this installation work? (rc 0 yes, rc 2 names what failed)
 
 Exit codes a script can rely on: 0 success; 2 bad input or usage (one line `error: ...` on
 stderr, no traceback unless --debug); 130 interrupted (what was analysed is kept); 141 the reader
@@ -331,6 +332,39 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _check_gui_libraries() -> str:
+    """The window's Qt libraries import (a display is not needed, nor opened)."""
+    import pyqtgraph
+    import PySide6
+    from PySide6 import QtGui, QtSvg, QtWidgets  # noqa: F401 (importing is the check)
+
+    return f"PySide6 {PySide6.__version__}, pyqtgraph {pyqtgraph.__version__}"
+
+
+def cmd_self_check(args: argparse.Namespace) -> int:
+    from scrubline.selfcheck import CheckResult, run_self_check
+
+    def show(result: CheckResult) -> None:
+        if not args.quiet or not result.ok:
+            print(f"{'ok  ' if result.ok else 'FAIL'} {result.name:<10} {result.detail} ({result.seconds:.1f} s)",
+                  flush=True)
+
+    print(f"scrubline {__version__} self-check", flush=True)
+    report = run_self_check(_registry(args) if args.models else None, progress=show)
+    started = time.monotonic()
+    try:
+        gui = CheckResult("gui", True, _check_gui_libraries(), time.monotonic() - started)
+    except Exception as exc:  # a missing or broken Qt library
+        gui = CheckResult("gui", False, f"the window's libraries do not import: {exc}", time.monotonic() - started)
+    report.results.append(gui)
+    show(gui)
+    if not report.ok:
+        print(f"error: self-check failed: {', '.join(report.failed)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(f"self-check passed: {len(report.results)} checks")
+    return EXIT_OK
+
+
 def cmd_gui(args: argparse.Namespace) -> int:
     try:
         from scrubline.ui.app import run_app
@@ -405,13 +439,18 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", action="store_true", help="one JSON object")
     bench.add_argument("--quick", action="store_true", help="short clips; under a minute")
     bench.set_defaults(func=cmd_bench)
+
+    check = with_models(sub.add_parser(
+        "self-check", help="check this installation end to end: imports, models, decoding, inference, report"))
+    check.add_argument("-q", "--quiet", action="store_true", help="print only failures and the verdict")
+    check.set_defaults(func=cmd_self_check)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    commands = {"gui", "analyze", "analyse", "export", "report", "models", "demo", "bench"}
+    commands = {"gui", "analyze", "analyse", "export", "report", "models", "demo", "bench", "self-check"}
     first_positional = next((a for a in argv if not a.startswith("-")), None)
     if first_positional not in commands and not any(a in ("-h", "--help", "--version") for a in argv):
         argv.insert(next((i for i, a in enumerate(argv) if not a.startswith("-")), len(argv)), "gui")

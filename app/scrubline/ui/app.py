@@ -28,9 +28,27 @@ def ensure_application(argv: list[str] | None = None) -> Any:
         app = QApplication(argv if argv is not None else [sys.argv[0]])
         app.setApplicationName("Scrubline")
         app.setOrganizationName("Scrubline")
+        # Wayland compositors and desktop shells match the window to scrubline.desktop by this.
+        app.setDesktopFileName("scrubline")
+        app.setWindowIcon(application_icon())
         app.setStyle("Fusion")
         app.setPalette(dark_palette())
     return app
+
+
+def application_icon() -> Any:
+    """The project's icon at every size drawn (resources/icons, rendered from scrubline.svg);
+    an empty icon, not an error, if the files are missing from an unusual install."""
+    from PySide6.QtGui import QIcon
+
+    from scrubline.core.paths import resources_dir
+
+    icon = QIcon()
+    for path in sorted((resources_dir() / "icons").glob("scrubline-*.png")):
+        icon.addFile(str(path))
+    if icon.isNull():
+        log.warning("the application icon is missing from %s", resources_dir() / "icons")
+    return icon
 
 
 def dark_palette() -> Any:
