@@ -1,6 +1,6 @@
 """The `scrubline` command: the desktop window by default, and headless subcommands for batches.
 
-    scrubline [VIDEO]                      open the window (the generated demo case without VIDEO)
+    scrubline [VIDEO | CASE.scrub]         open the window on a video or a case file (the demo without)
     scrubline analyze VIDEO [-o CASE]      analyse into a case file, resuming what was done
     scrubline export CASE -o DIR           frames.csv, detections.csv, episodes.csv, summary.json
     scrubline report CASE -o FILE.pdf      the post-op debrief
@@ -386,7 +386,7 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     gui = with_models(sub.add_parser("gui", help="open the desktop window (default)"))
-    gui.add_argument("video", nargs="?", help="a video to open; the demo case without it")
+    gui.add_argument("video", nargs="?", help="a video or a .scrub case file to open; the demo case without either")
     gui.set_defaults(func=cmd_gui)
 
     def analysis_options(p: argparse.ArgumentParser) -> None:

@@ -8,6 +8,7 @@ real window without a modal loop.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -17,6 +18,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
+    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -31,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from scrubline.core.analysis import AnalysisSettings
 from scrubline.core.store import BOOKMARK_CATEGORIES
+from scrubline.core.video import VIDEO_SUFFIXES
 from scrubline.ui.actions import DEVICES, analysis_settings
 
 
@@ -53,6 +56,14 @@ def show_error(parent: QWidget | None, title: str, message: str, details: str = 
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
     box.open()
     return box
+
+
+def ask_case_video(parent: QWidget | None, case_name: str, video_name: str, start_dir: Path) -> Path | None:
+    """Ask where the video of a case is (it was not beside the case); None when cancelled."""
+    patterns = " ".join(f"*{s}" for s in VIDEO_SUFFIXES)
+    title = f"Where is the video of {case_name}?" + (f" (it was {video_name})" if video_name else "")
+    path, _ = QFileDialog.getOpenFileName(parent, title, str(start_dir), f"Videos ({patterns});;All files (*)")
+    return Path(path) if path else None
 
 
 class AnalysisDialog(QDialog):

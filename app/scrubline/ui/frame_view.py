@@ -116,7 +116,7 @@ class QtFrameView(QWidget):
         self._plan = OverlayPlan()
         self._mask_image: QImage | None = None
         self._proxy = False
-        self._message = "Open a video (File → Open, or drop a file here)"
+        self._message = "Open a video or a case (File → Open, or drop a file here)"
         self.shown_index = -1
 
     def sizeHint(self) -> QSize:

@@ -54,12 +54,20 @@ from scrubline.core.store import SUFFIX, CaseStore, StoreError, default_case_pat
 from scrubline.core.timeline import EPISODE_KINDS
 from scrubline.core.video import VIDEO_SUFFIXES
 from scrubline.ui import actions
+from scrubline.ui.case_files import (
+    CaseFileError,
+    CaseVideo,
+    check_chosen_video,
+    locate_video,
+    read_case_video,
+)
 from scrubline.ui.case_reader import CaseSnapshot, OutcomeSnapshot, read_case, read_outcome
 from scrubline.ui.dialogs import (
     AnalysisDialog,
     BookmarkDialog,
     CaseDetailsDialog,
     TextDialog,
+    ask_case_video,
     show_error,
 )
 from scrubline.ui.export_controller import ExportController
@@ -126,6 +134,7 @@ class MainWindow(QMainWindow):
         self.video_path: Path | None = None
         self.info: Any = None
         self.case_path: Path | None = None
+        self.opened_case: CaseVideo | None = None  # the case file opened directly, if one was
         self.store: CaseStore | None = None
         self.timeline: Any = None
         self.bookmarks: list[Any] = []
@@ -264,7 +273,7 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
-        self._action(file_menu, "&Open video…", self.ask_open, QKeySequence.StandardKey.Open)
+        self._action(file_menu, "&Open video or case…", self.ask_open, QKeySequence.StandardKey.Open)
         self.recent_menu = file_menu.addMenu("Open &recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         self._action(file_menu, "C&lear recent files", self.clear_recent_files)
@@ -397,18 +406,46 @@ class MainWindow(QMainWindow):
     # ================================================================== opening
     def ask_open(self) -> None:
         start = self.settings.value("paths/last_dir", str(Path.home()))
-        patterns = " ".join(f"*{s}" for s in VIDEO_SUFFIXES)
-        path, _ = QFileDialog.getOpenFileName(self, "Open a video", str(start), f"Videos ({patterns});;All files (*)")
+        videos = " ".join(f"*{s}" for s in VIDEO_SUFFIXES)
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open a video or a case", str(start),
+            f"Videos and cases ({videos} *{SUFFIX});;Cases (*{SUFFIX});;Videos ({videos});;All files (*)")
         if path:
             self.open_video(path)
 
-    def open_video(self, path: str | Path, *, analyse: bool = False) -> None:
-        """Open a video; its case (if any) appears as soon as the video is indexed. With
-        `analyse`, an unanalysed or unfinished case is analysed straight away."""
+    def open_case(self, path: str | Path) -> bool:
+        """Open a case file (`.scrub`) directly: find its video by fingerprint (where it was last
+        time, beside the case, or by asking), then open that video with this case. False if the
+        case cannot be opened or no matching video was given."""
+        try:
+            case = read_case_video(Path(path))
+        except CaseFileError as exc:
+            self.report_error(f"Cannot open {Path(path).name}", str(exc))
+            return False
+        remembered = [Path(p) for p in read_list(self.settings, f"case_videos/{case.fingerprint}")]
+        video = locate_video(case, remembered)
+        if video is None:
+            chosen = ask_case_video(self, case.case_path.name, case.name, case.case_path.parent)
+            if chosen is None:
+                self.statusBar().showMessage(f"{case.case_path.name} was not opened: its video was not found", 8000)
+                return False
+            try:
+                video = check_chosen_video(case, chosen)
+            except CaseFileError as exc:
+                self.report_error("Not the video of this case", str(exc))
+                return False
+        self.settings.setValue(f"case_videos/{case.fingerprint}", [str(video.resolve())])
+        self.open_video(video, case=case)
+        return True
+
+    def open_video(self, path: str | Path, *, analyse: bool = False, case: CaseVideo | None = None) -> None:
+        """Open a video (or, for a `.scrub` path, the case: `open_case`); its case appears as soon
+        as the video is indexed: `case` when given (a case file opened directly), else the one
+        in the per-user folder. With `analyse`, an unanalysed or unfinished case is analysed
+        straight away."""
         path = Path(path)
-        if path.suffix == SUFFIX:
-            self.report_error("Cannot open a case file directly",
-                              f"{path.name} is a case file. Open its video: the case is found by the video's content.")
+        if path.suffix.lower() == SUFFIX:
+            self.open_case(path)
             return
         if self.analysis.running():
             self.analysis.shutdown()  # keeps what is done; the finished signal is ignored below
@@ -417,6 +454,7 @@ class MainWindow(QMainWindow):
         self._generation += 1
         self._auto_analyse = analyse
         self.video_path = path
+        self.opened_case = case
         self.info = None
         self.case_path = None
         self.timeline = None
@@ -450,6 +488,9 @@ class MainWindow(QMainWindow):
 
     def _case_path_for_fingerprint(self, fingerprint: str) -> Path:
         """Where the case of a video lives (called on the loader's thread too: pure)."""
+        opened = self.opened_case
+        if opened is not None and opened.fingerprint == fingerprint:
+            return opened.case_path
         if self.case_dir is not None:
             return self.case_dir / f"{fingerprint}{SUFFIX}"
         return default_case_path(fingerprint)
@@ -467,7 +508,9 @@ class MainWindow(QMainWindow):
         self.outcome_panel.set_duration(opened.info.duration_s)
         self.frame_view.set_video_size(opened.info.width, opened.info.height)
         self.setWindowTitle(f"{opened.info.name} — Scrubline")
-        recent = updated_recent(read_list(self.settings, "recent"), str(opened.path.resolve()))
+        # A case opened directly is what the user will want again, rather than its video.
+        reopen = self.opened_case.case_path if self.opened_case is not None else opened.path
+        recent = updated_recent(read_list(self.settings, "recent"), str(reopen.resolve()))
         self.settings.setValue("recent", recent)
         self.settings.setValue("paths/last_dir", str(opened.path.resolve().parent))
         self.case_path = self._case_path_for(opened.info)
@@ -506,7 +549,7 @@ class MainWindow(QMainWindow):
             return
         name = self.video_path.name if self.video_path else "the video"
         self.video_path = None
-        self.frame_view.set_message("Open a video (File → Open, or drop a file here)")
+        self.frame_view.set_message("Open a video or a case (File → Open, or drop a file here)")
         self.report_error(f"Cannot open {name}", str(exc), details)
 
     def _offer_analysis(self, analysed: int, planned: int) -> None:
@@ -523,7 +566,8 @@ class MainWindow(QMainWindow):
         if not recent:
             self.recent_menu.addAction("(none)").setEnabled(False)
         for path in recent:
-            self.recent_menu.addAction(Path(path).name, partial(self.open_video, path)).setToolTip(path)
+            label = Path(path).name + (" (case)" if Path(path).suffix.lower() == SUFFIX else "")
+            self.recent_menu.addAction(label, partial(self.open_video, path)).setToolTip(path)
 
     def clear_recent_files(self) -> None:
         """Forget the recent videos and last folders: full paths that may name patients."""
@@ -545,7 +589,7 @@ class MainWindow(QMainWindow):
         for url in mime.urls() if mime.hasUrls() else []:
             if url.isLocalFile():
                 path = Path(url.toLocalFile())
-                if path.suffix.lower() in VIDEO_SUFFIXES:
+                if path.suffix.lower() in (*VIDEO_SUFFIXES, SUFFIX):
                     return path
         return None
 
