@@ -31,7 +31,9 @@ from PySide6.QtGui import (
     QDesktopServices,
     QDragEnterEvent,
     QDropEvent,
+    QGuiApplication,
     QKeySequence,
+    QShowEvent,
 )
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -43,6 +45,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QToolButton,
     QVBoxLayout,
@@ -53,7 +56,7 @@ from scrubline.core.analysis import AnalysisSettings, analyse_video
 from scrubline.core.store import SUFFIX, CaseStore, StoreError, default_case_path
 from scrubline.core.timeline import EPISODE_KINDS
 from scrubline.core.video import VIDEO_SUFFIXES
-from scrubline.ui import actions
+from scrubline.ui import actions, window_geometry
 from scrubline.ui.case_files import (
     CaseFileError,
     CaseVideo,
@@ -93,6 +96,8 @@ from scrubline.ui.timeline_view import TimelineView
 log = logging.getLogger("scrubline.ui")
 
 GUI_SWITCH_INTERVAL_S = 0.001
+TIMELINE_PANE_LEAST = 110  # px: the ruler and a lane stay in view however short the window
+OUTCOME_DOCK_SHARE = 0.62  # of the right-hand column's height, when no saved layout says otherwise
 REFRESH_DURING_ANALYSIS_S = 1.5  # how often streamed results are re-read into the timeline
 EVENT_KIND_NAMES = {"bleeding": "Bleeding episodes", "tip_hidden": "Tip hidden", "phase": "Phase changes",
                     "bookmark": "Bookmarks"}
@@ -172,14 +177,11 @@ class MainWindow(QMainWindow):
         self.state.set_teaching(read_bool(self.settings, "teaching", False))
         self.teaching_action.setChecked(self.state.teaching)
         self.transport.set_speed(self.player.speed)
-        geometry = self.settings.value("window/geometry")
-        if isinstance(geometry, QByteArray):
-            self.restoreGeometry(geometry)
-        else:
-            self.resize(1400, 900)
+        self._place_on_screen()
         layout = self.settings.value("window/state")
-        if isinstance(layout, QByteArray):
-            self.restoreState(layout)
+        self._docks_restored = isinstance(layout, QByteArray) and self.restoreState(layout)
+        splitter_state = self.settings.value("window/splitter")
+        self._split_restored = isinstance(splitter_state, QByteArray) and self.splitter.restoreState(splitter_state)
 
     # ================================================================== construction
     @property
@@ -219,24 +221,30 @@ class MainWindow(QMainWindow):
         self.transport = TransportWidget()
         top_layout.addWidget(self.transport)
         self.timeline_view = TimelineView()
+        # The timeline keeps its height and the video takes what the window gains or loses;
+        # when the height is short (a laptop, 150% scaling) the timeline's rows scroll inside
+        # their pane instead of the bleeding lane and the status bar leaving the screen.
+        self.timeline_pane = _scrolling(self.timeline_view, horizontal=False)
+        self.timeline_pane.setMinimumHeight(TIMELINE_PANE_LEAST)
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.setObjectName("main_splitter")
         splitter.addWidget(top)
-        splitter.addWidget(self.timeline_view)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 1)
+        splitter.addWidget(self.timeline_pane)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 0)
         splitter.setChildrenCollapsible(False)
+        self.splitter = splitter
         self.setCentralWidget(splitter)
 
         self.outcome_panel = OutcomeWidget()
         self.outcome_dock = QDockWidget("Outcome", self)
         self.outcome_dock.setObjectName("outcome_dock")
-        self.outcome_dock.setWidget(self.outcome_panel)
+        self.outcome_dock.setWidget(_scrolling(self.outcome_panel, horizontal=True))
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.outcome_dock)
         self.bookmarks_panel = BookmarksWidget()
         self.bookmarks_dock = QDockWidget("Bookmarks", self)
         self.bookmarks_dock.setObjectName("bookmarks_dock")
-        self.bookmarks_dock.setWidget(self.bookmarks_panel)
+        self.bookmarks_dock.setWidget(_scrolling(self.bookmarks_panel, horizontal=True))
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.bookmarks_dock)
 
         status = self.statusBar()
@@ -1007,13 +1015,52 @@ class MainWindow(QMainWindow):
                           "computer; nothing leaves it.\n\nDecision support for review and teaching; "
                           "not a medical device.")
 
+    # ================================================================== size and placement
+    def _place_on_screen(self) -> None:
+        """Restore the saved geometry if it still fits a screen; else open at the preferred size,
+        shrunk to the available area of the screen the window opens on, centred."""
+        geometry = self.settings.value("window/geometry")
+        # Checked on the rectangle saved beside it: Qt's restoreGeometry squeezes an oversized
+        # window into the screen itself, which hides that it no longer fits.
+        saved = [int(v) for v in read_list(self.settings, "window/normal_rect") if v.lstrip("-").isdigit()]
+        screens = [_rect(s.availableGeometry()) for s in QGuiApplication.screens()]
+        if (isinstance(geometry, QByteArray) and len(saved) == 4
+                and window_geometry.fits((saved[0], saved[1], saved[2], saved[3]), screens)
+                and self.restoreGeometry(geometry)):
+            return
+        if isinstance(geometry, QByteArray):
+            log.info("the saved window geometry does not fit the screens now; using the default size")
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        available = _rect(screen.availableGeometry()) if screen is not None else (0, 0, *window_geometry.PREFERRED_SIZE)
+        size = window_geometry.initial_size((available[2], available[3]))
+        self.resize(*size)
+        self.move(*window_geometry.centred(available, size))
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not getattr(self, "_split_done", False):
+            self._split_done = True
+            if not self._split_restored:
+                total = sum(self.splitter.sizes())
+                full = self.timeline_view.minimumSizeHint().height() + 2 * self.timeline_pane.frameWidth()
+                self.splitter.setSizes(list(window_geometry.split_heights(total, full, TIMELINE_PANE_LEAST)))
+            if not self._docks_restored:
+                # The outcome panel gets most of the column (its text is not known yet when the
+                # window opens): the bookmark list scrolls happily, the prediction less so.
+                total = self.outcome_dock.height() + self.bookmarks_dock.height()
+                outcome = int(total * OUTCOME_DOCK_SHARE)
+                self.resizeDocks([self.outcome_dock, self.bookmarks_dock], [outcome, total - outcome],
+                                 Qt.Orientation.Vertical)
+
     # ================================================================== closing
     def closeEvent(self, event: QCloseEvent) -> None:
         """Cancel background work and wait for it: every finished batch stays in the case."""
         self._closing = True
         self.player.pause()
         self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/normal_rect", [str(v) for v in _rect(self.normalGeometry())])
         self.settings.setValue("window/state", self.saveState())
+        self.settings.setValue("window/splitter", self.splitter.saveState())
         self.settings.sync()
         if self.analysis.running():
             self.statusBar().showMessage("Stopping the analysis; finished frames are kept…")
@@ -1025,6 +1072,22 @@ class MainWindow(QMainWindow):
         self.loader.close()
         self._close_store()
         super().closeEvent(event)
+
+
+def _rect(rect: Any) -> window_geometry.Rect:
+    return rect.x(), rect.y(), rect.width(), rect.height()
+
+
+def _scrolling(widget: QWidget, *, horizontal: bool) -> QScrollArea:
+    """`widget` in a frameless scroll area that resizes it: it fills the space it gets and
+    scrolls (vertically; horizontally too if asked) when that is less than it needs."""
+    area = QScrollArea()
+    area.setWidget(widget)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    if not horizontal:
+        area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    return area
 
 
 _WARM_MODULES = ("av", "cv2", "pandas", "onnxruntime", "scrubline.core.analysis", "scrubline.core.export",

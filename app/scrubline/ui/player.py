@@ -11,10 +11,13 @@ from __future__ import annotations
 import time
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QStyle, QToolButton, QWidget
 
 from scrubline.ui.navigation import SPEEDS, format_clock, playback_time
 from scrubline.ui.state import ViewerState
+
+SCRUBBER_LEAST_WIDTH = 180  # px: below this a drag moves too many frames per pixel to aim
 
 
 class PlaybackController(QObject):
@@ -82,7 +85,11 @@ class PlaybackController(QObject):
 
 
 class TransportWidget(QWidget):
-    """Buttons, the frame-exact scrubber, speed and the time/frame read-out."""
+    """Buttons, the frame-exact scrubber, speed and the time/frame read-out.
+
+    The scrubber never gets narrower than SCRUBBER_LEAST_WIDTH: when the bar is short of room
+    (a narrow window, large scaling) the read-out drops to its compact form (time and frame
+    number) instead, with the full text in its tooltip."""
 
     action_requested = Signal(str)  # "play", "start", "end", "frame-", "frame+", "1s-", ...
     speed_chosen = Signal(float)
@@ -92,6 +99,7 @@ class TransportWidget(QWidget):
         super().__init__(parent)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 2, 6, 2)
+        layout.setSpacing(2)  # the tool buttons carry their own padding; room goes to the scrubber
         self.buttons: dict[str, QToolButton] = {}
         icons = QStyle.StandardPixmap
         for key, text, icon, tip in (
@@ -118,6 +126,7 @@ class TransportWidget(QWidget):
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(0, 0)
         self.slider.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.slider.setMinimumWidth(SCRUBBER_LEAST_WIDTH)
         self.slider.setToolTip("Drag to scrub, frame-exact")
         self.slider.sliderMoved.connect(lambda v: self.scrubbed.emit(int(v), True))
         self.slider.sliderReleased.connect(lambda: self.scrubbed.emit(self.slider.value(), False))
@@ -132,9 +141,38 @@ class TransportWidget(QWidget):
         self.speed.currentIndexChanged.connect(lambda i: self.speed_chosen.emit(float(self.speed.itemData(i))))
         layout.addWidget(self.speed)
         self.readout = QLabel("")
-        self.readout.setMinimumWidth(250)
         self.readout.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         layout.addWidget(self.readout)
+        self.compact = False
+        self._position = (0, 0.0, 0, 0.0)  # frame, time, frame count, duration
+        self._fit_readout()
+
+    def _readout_text(self, frame: int, time_s: float, frame_count: int, duration_s: float, compact: bool) -> str:
+        if compact:
+            return f"{format_clock(time_s)}  #{frame}"
+        return (f"{format_clock(time_s)} / {format_clock(duration_s, millis=False)}   "
+                f"frame {frame} / {max(frame_count - 1, 0)}")
+
+    def _readout_width(self, compact: bool) -> int:
+        """The read-out's width for the longest text of this video, so it does not jitter."""
+        _, _, count, duration = self._position
+        widest = self._readout_text(max(count - 1, 0), duration, count, duration, compact)
+        return self.readout.fontMetrics().horizontalAdvance("".join("8" if c.isdigit() else c for c in widest)) + 8
+
+    def _fit_readout(self) -> None:
+        layout = self.layout()
+        margins = layout.contentsMargins()
+        fixed = sum(w.sizeHint().width() for w in (*self.buttons.values(), self.speed))
+        fixed += layout.spacing() * (len(self.buttons) + 2) + margins.left() + margins.right()
+        compact = self.width() < fixed + SCRUBBER_LEAST_WIDTH + self._readout_width(False)
+        self.readout.setMinimumWidth(self._readout_width(compact))
+        if compact != self.compact:
+            self.compact = compact
+            self.set_position(*self._position)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_readout()
 
     def _on_slider_action_changed(self, action: int) -> None:
         # Clicks on the groove (page steps) seek too; dragging is handled by sliderMoved.
@@ -152,8 +190,12 @@ class TransportWidget(QWidget):
             self.slider.blockSignals(True)
             self.slider.setValue(frame)
             self.slider.blockSignals(False)
-        self.readout.setText(f"{format_clock(time_s)} / {format_clock(duration_s, millis=False)}   "
-                             f"frame {frame} / {max(frame_count - 1, 0)}")
+        resized = self._position[2:] != (frame_count, duration_s)
+        self._position = (frame, time_s, frame_count, duration_s)
+        self.readout.setText(self._readout_text(frame, time_s, frame_count, duration_s, self.compact))
+        self.readout.setToolTip(self._readout_text(frame, time_s, frame_count, duration_s, False))
+        if resized:
+            self._fit_readout()
 
     def set_rate(self, rate: float) -> None:
         play = self.buttons["play"]
