@@ -108,6 +108,9 @@ def test_a_missing_video_is_asked_for_and_a_different_one_refused(
     assert list(entries)[:2] == ["elsewhere.mp4", "debrief.scrub (case)"]
     open_and_wait(qtbot, window, entries["debrief.scrub (case)"].trigger)
     assert window.case_path == case and window.video_path == moved
+    # "Clear recent files" forgets where the video was too (a full path).
+    window.clear_recent_files()
+    assert "case_videos" not in app_settings().childGroups() and not read_list(app_settings(), "recent")
 
 
 def test_drop_a_case_and_refuse_a_file_that_is_not_one(qtbot, window, cli_case, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

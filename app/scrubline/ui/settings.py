@@ -24,7 +24,8 @@ from scrubline.ui.overlays import OVERLAY_KEYS, OverlayFlags
 
 SETTINGS_ENV = "SCRUBLINE_SETTINGS"
 SETTINGS_FILE = "settings.ini"
-RECENT_KEYS = ("recent", "paths/last_dir", "paths/export_dir")  # where recent paths are kept
+# Where recent paths are kept; case_videos/<fingerprint> is where a case's video was found.
+RECENT_KEYS = ("recent", "paths/last_dir", "paths/export_dir", "case_videos")
 
 
 def settings_path() -> Path:
