@@ -111,6 +111,48 @@ def existing_file(text: str) -> str:
     return text
 
 
+def _nearest_existing(path: Path) -> Path:
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            return candidate
+    return Path.cwd()
+
+
+def _parent_is_a_folder(text: str, path: Path) -> None:
+    existing = _nearest_existing(path.parent)
+    if not existing.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: {existing} is a file, not a folder")
+
+
+def case_output(text: str) -> str:
+    """analyze -o: a case file to create or resume (its folder is created when missing)."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: is a folder; give a case file name (e.g. case.scrub)")
+    _parent_is_a_folder(text, path)
+    return text
+
+
+def report_output(text: str) -> str:
+    """report -o: a PDF to write, in a folder that exists (a typo should not create folders)."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: is a folder; give a file name (e.g. debrief.pdf)")
+    _parent_is_a_folder(text, path)
+    if not path.parent.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: the folder {path.parent} does not exist")
+    return text
+
+
+def export_output(text: str) -> str:
+    """export -o: a folder for the tables (created when missing)."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: is a file; give a folder for the exported tables")
+    _parent_is_a_folder(text, path)
+    return text
+
+
 def model_id(text: str) -> str:
     """--model: the id as `scrubline models` lists it (whether it exists is checked once the
     models are loaded)."""
@@ -402,19 +444,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     analyze = with_models(sub.add_parser("analyze", aliases=["analyse"], help="analyse a video into a case file"))
     analyze.add_argument("video")
-    analyze.add_argument("-o", "--output", metavar="CASE", help="case file (default: the per-user cache)")
+    analyze.add_argument("-o", "--output", metavar="CASE", type=case_output, help="case file (default: the per-user cache)")
     analyze.add_argument("--fresh", action="store_true", help="discard earlier results and start again")
     analysis_options(analyze)
     analyze.set_defaults(func=cmd_analyze)
 
     export = with_models(sub.add_parser("export", help="write CSV and JSON tables of a case"))
     export.add_argument("case", help="a .scrub case file, or an analysed video")
-    export.add_argument("-o", "--output", required=True, metavar="DIR")
+    export.add_argument("-o", "--output", required=True, metavar="DIR", type=export_output)
     export.set_defaults(func=cmd_export)
 
     report = with_models(sub.add_parser("report", help="write the PDF debrief of a case"))
     report.add_argument("case", help="a .scrub case file, or an analysed video")
-    report.add_argument("-o", "--output", required=True, metavar="FILE.pdf")
+    report.add_argument("-o", "--output", required=True, metavar="FILE.pdf", type=report_output)
     report.add_argument("--page-size", choices=["A4", "letter"], default="A4")
     report.add_argument("--label", help="case label as it should appear (nothing else identifies the case)")
     report.add_argument("--procedure")
