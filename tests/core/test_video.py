@@ -184,3 +184,114 @@ def test_audio_only_file_is_refused(tmp_path: Path) -> None:
             container.mux(packet)
     with pytest.raises(VideoError, match="no video stream"):
         VideoSource(path)
+
+
+# ---------------------------------------------------------------------------- every frame, exactly
+def _assert_every_read_is_exact(path: Path, order: list[int]) -> None:
+    # A small cache, so that most reads decode (a large one would answer from memory).
+    with VideoSource(path, cache_mb=1) as video:
+        assert sorted(order) == list(range(video.frame_count))
+        for index in order:
+            frame = video.read(index)
+            assert frame.exact and frame.index == index, f"read({index}) gave frame {frame.index}"
+            assert read_frame_code(frame.rgb()) == index, f"read({index}) shows frame {read_frame_code(frame.rgb())}"
+
+
+@pytest.mark.parametrize(
+    ("suffix", "codec", "gop"),
+    [(".mp4", "libx264", 40), (".ts", "libx264", 40), (".mpg", "mpeg2video", 15), (".mkv", "libx264", 40)],
+)
+def test_every_frame_read_forward_backward_and_at_random_is_the_one_asked_for(
+    tmp_path: Path, suffix: str, codec: str, gop: int
+) -> None:
+    """Every frame served by `read(i)` carries the number drawn into frame i, for all i of a
+    long-GOP clip with B-frames, read forward, backward and in random order."""
+    path = write_clip(tmp_path / f"numbered{suffix}", 100, fps=25, codec=codec, gop=gop, bframes=2)
+    forward = list(range(100))
+    _assert_every_read_is_exact(path, forward)
+    _assert_every_read_is_exact(path, forward[::-1])
+    _assert_every_read_is_exact(path, np.random.default_rng(7).permutation(100).tolist())
+
+
+@pytest.mark.parametrize(("suffix", "codec"), [(".ts", "libx264"), (".mpg", "mpeg2video"), (".ts", "mpeg2video")])
+def test_mpeg_ts_and_ps_frames_before_the_second_key_frame_are_read(tmp_path: Path, suffix: str, codec: str) -> None:
+    """MPEG-TS/PS demuxers seek by decoding time: asked for the first key frame by its
+    presentation time they land on the second one, and the first group of pictures was lost."""
+    path = write_clip(tmp_path / f"broadcast{suffix}", 90, fps=30, codec=codec, gop=30, bframes=2)
+    with VideoSource(path) as video:
+        assert video.frame_count == 90
+        frames = list(video.iter_frames(range(90)))
+        assert [f.index for f in frames] == list(range(90))
+        assert all(read_frame_code(f.rgb()) == f.index for f in frames)
+        assert not video.problems
+        first = video.read(0)
+        assert first.exact and read_frame_code(first.rgb()) == 0
+    # The saved index remembers how this file seeks.
+    with VideoSource(path) as video:
+        saved = video.saved_index()
+    with VideoSource(path, index=saved) as video:
+        assert read_frame_code(video.read(5).rgb()) == 5
+
+
+def _moving_scene(index: int, _time_s: float) -> np.ndarray:
+    """Texture that moves every frame, so that P-frames carry data and damage shows."""
+    from scrubline.core.demo import draw_frame_code
+
+    image = np.full((240, 320, 3), 90, np.uint8)
+    image[40:, :, 0] = (np.arange(320) * 2 + 5 * index) % 256
+    image[40:, :, 2] = ((np.arange(200)[:, None] * 3 + 2 * index) % 256)
+    image[100:180, (2 * index) % 240 : (2 * index) % 240 + 80, 1] = 255
+    draw_frame_code(image, index)
+    return image
+
+
+def damaged_clip(folder: Path, suffix: str = ".mp4") -> tuple[Path, Path]:
+    """A clean clip and a copy with 2 000 random bytes in the middle of the file."""
+    clean = write_clip(folder / f"clean{suffix}", 150, fps=30, codec="libx264", gop=60, bframes=2, draw=_moving_scene)
+    data = bytearray(clean.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 2000] = np.random.default_rng(0).integers(0, 256, 2000, dtype=np.uint8).tobytes()
+    damaged = folder / f"damaged{suffix}"
+    damaged.write_bytes(bytes(data))
+    return clean, damaged
+
+
+def visibly_broken(clean: Path, damaged: Path) -> set[int]:
+    """Frames of `damaged` whose picture differs from the clean clip's (by time)."""
+    with VideoSource(clean) as video:
+        reference = {f.index: f.rgb().astype(np.int16) for f in video.iter_frames(range(video.frame_count))}
+    with VideoSource(damaged) as video:
+        return {
+            f.index for f in video.iter_frames(range(video.frame_count))
+            if np.abs(reference[round(f.time_s * 30)] - f.rgb()).mean() > 3.0
+        }
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".ts"])
+def test_frames_decoded_from_damaged_data_are_flagged(tmp_path: Path, suffix: str) -> None:
+    clean, damaged = damaged_clip(tmp_path, suffix)
+    broken = visibly_broken(clean, damaged)
+    assert len(broken) > 10  # the damage is real and propagates until the next key frame
+    with VideoSource(damaged) as video:
+        iterated = {f.index for f in video.iter_frames(range(video.frame_count)) if f.damaged}
+    assert broken <= iterated
+    assert len(iterated - broken) <= 8  # frames decoded just before the damage showed up
+    with VideoSource(damaged, cache_mb=1) as video:
+        for index in sorted(broken)[::5]:
+            assert video.read(index).damaged
+
+
+def test_a_damaged_frame_is_never_passed_off_as_another(tmp_path: Path) -> None:
+    """Where a frame cannot be decoded, `read` may stand a neighbour in, but never as exact, and
+    sampled iteration never yields a frame under another frame's number."""
+    clean, damaged = damaged_clip(tmp_path)
+    with VideoSource(damaged, cache_mb=1) as video:
+        for index in range(video.frame_count):
+            frame = video.read(index)
+            if frame.exact:
+                assert frame.index == index
+                if not frame.damaged:
+                    assert read_frame_code(frame.rgb()) == round(frame.time_s * 30)
+        for frame in video.iter_frames(range(video.frame_count)):
+            if not frame.damaged:
+                assert read_frame_code(frame.rgb()) == round(frame.time_s * 30)

@@ -14,12 +14,24 @@ once (demuxing packets only, no decoding), and then serves:
 Decoded frames near the last request stay in a small cache (as YUV frames, half the memory of
 RGB), so stepping and scrubbing around the playhead rarely decodes twice. A `VideoSource` is not
 thread-safe: each thread opens its own.
+
+Seeking: MP4, MOV and Matroska demuxers seek by presentation time, while MPEG-TS and MPEG-PS
+seek by decoding time and land on the *next* key frame when asked for a key frame's presentation
+time (its decoding time is earlier); the first group of pictures of a `.ts`/`.mpg` file could then
+never be reached. The index keeps each key frame's decoding time too, and the first seek that
+lands after its target switches the file to decoding-time seeks (remembered in the saved index).
+
+Damage: a frame decoded after a packet that failed to decode, or that the demuxer marked corrupt
+(an MPEG-TS continuity error), or that the decoder flagged, is shown concealed and every frame
+predicted from it carries the damage until the next key frame. Such frames are `damaged`: the
+player still shows them, the analysis leaves them out and counts them.
 """
 
 from __future__ import annotations
 
 import bisect
 import hashlib
+import itertools
 import logging
 import os
 from collections import OrderedDict
@@ -85,6 +97,7 @@ class Frame:
     exact: bool
     _frame: Any = field(repr=False)
     _rotation: int = field(default=0, repr=False)
+    damaged: bool = False  # decoded from damaged data (concealed, or predicted from a concealed frame)
 
     def rgb(self, size: tuple[int, int] | None = None) -> np.ndarray:
         """HxWx3 uint8 RGB, upright; `size` (width, height) scales in the same pass."""
@@ -111,6 +124,12 @@ class _Index:
     pts: np.ndarray  # int64, presentation order
     times: np.ndarray  # float64 seconds from the first frame
     keyframes: np.ndarray  # sorted frame indices of key frames
+    key_dts: np.ndarray  # int64 decoding timestamp of each key frame (what MPEG-TS/PS seek by)
+
+
+# AVFormatContext options PyAV < 19 accepted as keywords of av.open; 19 dropped the keyword
+# (metadata is always decoded leniently there).
+_LENIENT_METADATA: dict[str, Any] = {"metadata_errors": "ignore"}
 
 
 class VideoSource:
@@ -125,6 +144,10 @@ class VideoSource:
         self._cache_budget = cache_mb << 20
         self._cache_bytes = 0
         self.problems: list[DecodeProblem] = []
+        self._seek_by_dts = False  # learned: this demuxer seeks by decoding time (MPEG-TS/PS)
+        self._damaged: set[int] = set()  # cached frames that were decoded from damaged data
+        self._tainted = False  # the decoder has met damage since the last clean key frame
+        self._damage_dts: int | None = None  # decoding time of the latest damage met
         self._open()
         restored = self._restore_index(index) if index else None
         self._index = restored or self._build_index()
@@ -145,7 +168,7 @@ class VideoSource:
         import av
 
         try:
-            self._container = av.open(str(self.path), mode="r", metadata_errors="ignore")
+            self._container = self._av_open(av)
         except av.error.FFmpegError as exc:
             raise VideoError(
                 f"{self.path.name}: not a video file that can be read "
@@ -162,6 +185,16 @@ class VideoSource:
         self._time_base = float(self._stream.time_base or 0)
         if self._stream.codec_context is None or not self._time_base:
             raise VideoError(f"{self.path.name}: video stream has no decoder available")
+
+    def _av_open(self, av: Any) -> Any:
+        global _LENIENT_METADATA
+        try:
+            return av.open(str(self.path), mode="r", **_LENIENT_METADATA)
+        except TypeError:
+            if not _LENIENT_METADATA:
+                raise
+            _LENIENT_METADATA = {}  # PyAV 19+: the keyword is gone, leniency is the default
+            return av.open(str(self.path), mode="r")
 
     def _build_index(self) -> _Index:
         import av
@@ -189,13 +222,14 @@ class VideoSource:
             raise VideoError(f"{self.path.name}: no video frames could be read (corrupt or truncated)")
         base = self._time_base
         self._ordinal = False
-        index = self._make_index(pts, key_pts, base)
+        index = self._make_index(pts, key_pts, dict(zip(key_pts, key_dts, strict=True)), min(dts), base)
         self._index = index
         if not self._timestamps_trustworthy():
             # Some containers (AVI above all) carry no real presentation times: the decoder's
             # output order is the display order, so frames are counted from each key frame.
             self._ordinal = True
-            index = self._make_index(dts, key_dts, base)
+            self._seek_by_dts = False
+            index = self._make_index(dts, key_dts, {d: d for d in key_dts}, min(dts), base)
             self._index = index
         self._seek_to(0)
         return index
@@ -206,7 +240,8 @@ class VideoSource:
 
         buffer = io.BytesIO()
         np.savez(
-            buffer, pts=self._index.pts, keyframes=self._index.keyframes, ordinal=np.array(self._ordinal),
+            buffer, pts=self._index.pts, keyframes=self._index.keyframes, key_dts=self._index.key_dts,
+            ordinal=np.array(self._ordinal), seek_by_dts=np.array(self._seek_by_dts),
             rotation=np.array(self._rotation),
             size=np.array(self.path.stat().st_size), time_base=np.array(self._time_base),
         )
@@ -220,23 +255,33 @@ class VideoSource:
             if int(saved["size"]) != self.path.stat().st_size or float(saved["time_base"]) != self._time_base:
                 return None
             pts, keyframes = saved["pts"].astype(np.int64), saved["keyframes"].astype(np.int64)
+            key_dts = saved["key_dts"].astype(np.int64)  # an index saved before it was kept is rebuilt
             self._ordinal = bool(saved["ordinal"])
+            self._seek_by_dts = bool(saved["seek_by_dts"])
             self._known_rotation: int | None = int(saved["rotation"])
         except (OSError, ValueError, KeyError):
             return None
+        if len(key_dts) != len(keyframes):
+            return None
         times = (pts - pts[0]).astype(np.float64) * self._time_base
-        self._index = _Index(pts, times, keyframes)
+        self._index = _Index(pts, times, keyframes, key_dts)
         self._seek_to(0)
         return self._index
 
     @staticmethod
-    def _make_index(stamps: list[int], key_stamps: list[int], base: float) -> _Index:
+    def _make_index(
+        stamps: list[int], key_stamps: list[int], key_dts_of: dict[int, int], first_dts: int, base: float
+    ) -> _Index:
         order = np.unique(np.asarray(stamps, dtype=np.int64))  # sorted, duplicates dropped
         keyframes = np.searchsorted(order, np.unique(np.asarray(key_stamps, dtype=np.int64)))
         if keyframes.size == 0 or keyframes[0] != 0:
             keyframes = np.concatenate([[0], keyframes]).astype(np.int64)
+        key_dts = np.asarray(
+            [key_dts_of.get(int(order[k]), first_dts if k == 0 else int(order[k])) for k in keyframes],
+            dtype=np.int64,
+        )
         times = (order - order[0]).astype(np.float64) * base
-        return _Index(order, times, keyframes)
+        return _Index(order, times, keyframes, key_dts)
 
     def _timestamps_trustworthy(self, probe_frames: int = 24) -> bool:
         """Decoded frames must come out with strictly increasing timestamps that the index
@@ -245,6 +290,11 @@ class VideoSource:
         previous = None
         for seen, frame in enumerate(self._decode_frames(), start=1):
             stamp = frame.pts
+            if seen == 1 and stamp is not None and stamp > self._index.pts[0] and not self._seek_by_dts:
+                # Asked for the first key frame by its presentation time, the demuxer went past
+                # it: it seeks by decoding time (MPEG-TS/PS). Look again from there.
+                self._seek_by_dts = True
+                return self._timestamps_trustworthy(probe_frames)
             if stamp is None or (previous is not None and stamp <= previous):
                 return False
             position = int(np.searchsorted(self._index.pts, stamp))
@@ -358,20 +408,77 @@ class VideoSource:
 
     # ------------------------------------------------------------------ decoding
     def _seek_to(self, keyframe_index: int) -> None:
+        """Position the demuxer at the key frame `keyframe_index` (a frame index) or before it."""
         import av
 
-        pts = int(self._index.pts[keyframe_index]) if hasattr(self, "_index") else 0
+        target = 0
+        if hasattr(self, "_index"):
+            target = int(self._index.pts[keyframe_index])
+            if self._seek_by_dts:
+                at = bisect.bisect_left(self._index.keyframes, keyframe_index)
+                if at < len(self._index.keyframes) and self._index.keyframes[at] == keyframe_index:
+                    # Just before the key frame's decoding time: landing exactly on it, the MPEG-PS
+                    # demuxer can hand the key frame over without its timestamp.
+                    target = min(target, int(self._index.key_dts[at]) - 1)
         try:
-            self._container.seek(pts, stream=self._stream, backward=True, any_frame=False)
+            self._container.seek(target, stream=self._stream, backward=True, any_frame=False)
         except av.error.FFmpegError as exc:
             raise VideoError(f"{self.path.name}: seeking failed ({exc})") from exc
         self._decoder = None
         self._last_decoded = -1
         self._next_ordinal = keyframe_index
+        self._tainted, self._damage_dts = False, None
+
+    def _rewind(self) -> None:
+        """Back to the very start of the file: reopen it (no demuxer seek can overshoot that)."""
+        self._container.close()
+        self._open()
+        self._decoder = None
+        self._last_decoded = -1
+        self._next_ordinal = 0
+        self._tainted, self._damage_dts = False, None
+
+    def _seek_for(self, target: int, attempts: int = 3) -> None:
+        """Seek so that decoding from there reaches frame `target`, and start the decoder.
+
+        A demuxer can land after the key frame asked for (decoding-time seeking, see the module
+        notes; a damaged key frame; an open GOP): then try the key frame's decoding time, else
+        one key frame earlier, and at the first key frame reopen the file."""
+        key = self.keyframe_before(target)
+        wanted = int(self._index.pts[target])
+        first: Any = None
+        decoder: Iterator[Any] = iter(())
+        for _attempt in range(attempts):
+            self._seek_to(key)
+            decoder = self._decode_frames()
+            first = next(decoder, None)
+            if first is None:
+                break
+            stamp = first.pts if first.pts is not None else first.dts
+            if self._ordinal or stamp is None or stamp <= wanted:
+                break
+            position = bisect.bisect_left(self._index.keyframes, key)
+            if not self._seek_by_dts and self._index.key_dts[position] < self._index.pts[key]:
+                self._seek_by_dts = True  # kept only if seeking by decoding time lands in time
+                self._seek_to(key)
+                decoder = self._decode_frames()
+                first = next(decoder, None)
+                stamp = None if first is None else (first.pts if first.pts is not None else first.dts)
+                if first is None or stamp is None or stamp <= wanted:
+                    break
+                self._seek_by_dts = False
+            if key == 0:
+                self._rewind()
+                decoder = self._decode_frames()
+                first = next(decoder, None)
+                break
+            key = self.keyframe_before(key - 1)
+        self._decoder = itertools.chain([first], decoder) if first is not None else iter(())
 
     def _decode_frames(self) -> Iterator[Any]:
         """Decoded frames from the current demuxer position; undecodable packets are skipped and
-        recorded in `problems`."""
+        recorded in `problems`. `self._tainted` says whether the frame just yielded was decoded
+        after damage that no clean key frame has cleared since."""
         import av
 
         base = self._time_base
@@ -385,15 +492,31 @@ class VideoSource:
             except av.error.FFmpegError as exc:
                 self.problems.append(DecodeProblem(-1.0, f"reading stopped: {exc}"))
                 return
+            damaged_packet = bool(packet.is_corrupt)
             try:
                 frames = packet.decode()
             except av.error.FFmpegError as exc:
                 when = ((packet.pts or 0) - first) * base
                 self.problems.append(DecodeProblem(when, f"undecodable data skipped ({exc})"))
-                continue
-            yield from frames
+                damaged_packet = True
+                frames = []
+            if damaged_packet:
+                self._taint(packet.dts)
+            for av_frame in frames:
+                if av_frame.is_corrupt:
+                    self._taint(av_frame.dts)
+                elif av_frame.key_frame and self._tainted and (
+                    av_frame.dts is None or self._damage_dts is None or av_frame.dts > self._damage_dts
+                ):
+                    self._tainted = False  # a clean key frame sent after the damage: a fresh start
+                yield av_frame
             if packet.size == 0:  # the flush packet at the end of the stream
                 return
+
+    def _taint(self, dts: int | None) -> None:
+        self._tainted = True
+        if dts is not None:
+            self._damage_dts = max(dts, self._damage_dts if self._damage_dts is not None else dts)
 
     def _position_of(self, frame: Any) -> int | None:
         """The frame's place in display order; call once per decoded frame, in output order."""
@@ -427,7 +550,8 @@ class VideoSource:
             self._cache_bytes -= old.width * old.height * 3 // 2
 
     def _frame(self, index: int, av_frame: Any, exact: bool) -> Frame:
-        return Frame(index, float(self._index.times[index]), exact, av_frame, self._rotation)
+        return Frame(index, float(self._index.times[index]), exact, av_frame, self._rotation,
+                     damaged=index in self._damaged)
 
     def read(self, index: int) -> Frame:
         """The frame at `index` (clamped to the video), exactly."""
@@ -439,26 +563,18 @@ class VideoSource:
         key = self.keyframe_before(index)
         # Decoding on from where the decoder stands is never slower than seeking when it already
         # stands inside the target's group of pictures.
-        if self._decoder is None or not (key <= self._last_decoded < index):
-            self._seek_to(key)
-        for _attempt in range(3):
-            found = self._decode_until(index)
-            if found is not None:
-                return found
-            # Landed after the target (open GOP, or a key frame that does not decode): go back.
-            earlier = self.keyframe_before(max(0, key - 1))
-            if earlier == key:
-                break
-            key = earlier
-            self._seek_to(key)
-        raise VideoError(f"{self.path.name}: frame {index} could not be decoded")
-
-    def _decode_until(self, index: int) -> Frame | None:
-        """Decode forward to `index`. None means the decoder started after the target (the
-        caller seeks further back); a damaged target yields its nearest neighbour, not exact."""
-        fresh = self._decoder is None
+        fresh = self._decoder is None or not (key <= self._last_decoded < index)
         if fresh:
-            self._decoder = self._decode_frames()
+            self._seek_for(index)
+        found = self._decode_until(index, fresh)
+        if found is None:
+            raise VideoError(f"{self.path.name}: frame {index} could not be decoded")
+        return found
+
+    def _decode_until(self, index: int, fresh: bool) -> Frame | None:
+        """Decode forward to `index` (only that frame counts as exact). None means nothing at or
+        after the target decoded from a fresh seek; a damaged target yields its nearest
+        neighbour, marked not exact."""
         first_position: int | None = None
         for position, av_frame in self._new_frames():
             if first_position is None:
@@ -490,6 +606,10 @@ class VideoSource:
             if position is None or position <= self._last_decoded:
                 continue
             self._last_decoded = position
+            if self._tainted:  # read right after the decoder produced this frame
+                self._damaged.add(position)
+            else:
+                self._damaged.discard(position)
             yield position, av_frame
 
     def _nearest_cached(self, index: int) -> int | None:
@@ -540,15 +660,15 @@ class VideoSource:
                         break
 
     def _iter_wanted(self, wanted: list[int], on_decoded: Callable[[int, Any], None] | None) -> Iterator[Frame]:
-        self._seek_to(self.keyframe_before(wanted[0]))
-        self._decoder = self._decode_frames()
+        """Yields the wanted frames that decode, damaged ones marked `damaged`; the ones that do
+        not decode are left out and recorded in `problems`."""
+        self._seek_for(wanted[0])
         cursor = 0
         while cursor < len(wanted):
             target = wanted[cursor]
             # Seek only when it skips more decoding than a seek costs.
             if self.keyframe_before(target) - self._last_decoded > SEEK_COST_FRAMES:
-                self._seek_to(self.keyframe_before(target))
-                self._decoder = self._decode_frames()
+                self._seek_for(target)
             produced = False
             for position, av_frame in self._new_frames():
                 if on_decoded is not None and not av_frame.is_corrupt:
@@ -567,10 +687,7 @@ class VideoSource:
                         cursor += 1
                     produced = True
                     break
-                if av_frame.is_corrupt:
-                    self.problems.append(DecodeProblem(self.time_of(position), f"frame {position} is damaged; skipped"))
-                else:
-                    yield self._frame(position, av_frame, True)
+                yield self._frame(position, av_frame, True)
                 cursor += 1
                 produced = True
                 break
@@ -591,6 +708,7 @@ class VideoSource:
         """Drop every decoded frame and the decoder's position (the next read starts cold)."""
         self._cache.clear()
         self._cache_bytes = 0
+        self._damaged.clear()
         self._decoder = None
         self._last_decoded = -1
 
