@@ -10,9 +10,10 @@
     scrubline self-check                   does this installation work? (rc 0 yes, rc 2 names what failed)
 
 Exit codes a script can rely on: 0 success; 2 bad input or usage (one line `error: ...` on
-stderr, no traceback unless --debug); 130 interrupted (what was analysed is kept); 141 the reader
-of the output went away (`scrubline models --json | head -1`; quiet, like any tool killed by
-SIGPIPE); 1 an unexpected failure (its traceback goes to the log file).
+stderr, no traceback unless --debug); 130 interrupted by Ctrl+C, 143 stopped by SIGTERM (what was
+analysed is kept either way); 141 the reader of the output went away (`scrubline models --json |
+head -1`; quiet, like any tool killed by SIGPIPE); 1 an unexpected failure (its traceback goes to
+the log file).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from typing import Any, NoReturn
 
 from scrubline import __version__
 
-EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a tool ended by SIGPIPE
 
 
@@ -224,23 +225,41 @@ class ProgressBar:
 
 # ---------------------------------------------------------------------------- commands
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from scrubline.core.analysis import AnalysisSettings, PlainTaskState, analyse_video
+    from scrubline.core.analysis import (
+        AnalysisSettings,
+        PlainTaskState,
+        analyse_video,
+        case_path_for,
+        plan_settings,
+    )
 
     if args.end is not None and args.end <= (args.start or 0.0):
         raise UsageError(f"--end ({args.end:g} s) must be after --start ({args.start or 0.0:g} s)")
     settings = AnalysisSettings(
-        fps=args.fps, start_s=args.start, end_s=args.end, device=args.device,
+        fps=args.fps or AnalysisSettings.fps, start_s=args.start, end_s=args.end, device=args.device,
         model_ids=args.model or None, batch_size=args.batch, threads=args.threads,
     )
+    if not args.fresh and Path(args.video).is_file():
+        # What is not given continues the case's plan (resume), so results are never mixed.
+        explicit = {name for name, value in (("fps", args.fps), ("start_s", args.start), ("end_s", args.end),
+                                             ("model_ids", args.model)) if value is not None}
+        settings = plan_settings(case_path_for(args.video, args.output), settings, explicit)
     bar = ProgressBar(args.quiet)
     state = PlainTaskState(bar)
-    previous = signal.signal(signal.SIGINT, lambda *_: state.cancel())
+    received: list[int] = []
+
+    def on_signal(number: int, _frame: Any) -> None:
+        received.append(number)
+        state.cancel()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         report = analyse_video(
             args.video, args.output, settings, registry=_registry(args), state=state, fresh=args.fresh
         )
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         bar.done()
     for notice in report.notices:
         print(f"warning: {notice}", file=sys.stderr)
@@ -253,10 +272,11 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             "run the same command again to resume",
             file=sys.stderr,
         )
-        return EXIT_INTERRUPTED
+        return EXIT_TERMINATED if signal.SIGTERM in received else EXIT_INTERRUPTED
     rate = report.done_now / report.elapsed_s if report.elapsed_s > 0 else 0.0
+    unreadable = f", {report.skipped} could not be analysed (see warnings)" if report.skipped else ""
     print(
-        f"analysed {report.done_now} frames ({report.already_done} already done) in "
+        f"analysed {report.done_now} frames ({report.already_done} already done{unreadable}) in "
         f"{report.elapsed_s:.1f} s ({rate:.1f} frames/s) → {report.case_path}"
     )
     return EXIT_OK
@@ -432,7 +452,8 @@ def build_parser() -> argparse.ArgumentParser:
     gui.set_defaults(func=cmd_gui)
 
     def analysis_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--fps", type=frame_rate, default=5.0, help="frames analysed per second of video (default 5)")
+        p.add_argument("--fps", type=frame_rate, help="frames analysed per second of video "
+                       "(default: the case's plan when resuming, else 5)")
         p.add_argument("--start", type=seconds, metavar="S", help="start of the analysed range (s)")
         p.add_argument("--end", type=seconds, metavar="S", help="end of the analysed range (s)")
         p.add_argument("--device", default="cpu", choices=["cpu", "auto", "cuda", "coreml", "directml"],

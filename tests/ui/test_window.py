@@ -42,8 +42,8 @@ def test_analysis_runs_to_completion_and_streams_into_the_timeline(qtbot, open_w
     original_write = CaseStore.write_results
     written = threading.local()
 
-    def gated_write(self, results, thumbnails=()):  # type: ignore[no-untyped-def]
-        original_write(self, results, thumbnails)
+    def gated_write(self, results, thumbnails=(), **options):  # type: ignore[no-untyped-def]
+        original_write(self, results, thumbnails, **options)
         if not getattr(written, "once", False):
             written.once = True
             partial_drawn.wait(timeout=30)

@@ -120,6 +120,7 @@ def case_summary(store: CaseStore, timeline: Timeline | None = None, registry: R
     timeline = timeline or case_timeline(store)
     planned = store.get_meta("planned_frames", [])
     analysed = len(timeline.frames)
+    skipped = {reason: len(frames) for reason, frames in (store.get_meta("skipped_frames") or {}).items()}
     typed = store.case_info
     names = identifying_names(store.video.get("name"), typed_label=str(typed.get("label") or ""))
     procedure = str(store.get_meta("procedure", DEFAULT_PROCEDURE) or DEFAULT_PROCEDURE)
@@ -134,7 +135,9 @@ def case_summary(store: CaseStore, timeline: Timeline | None = None, registry: R
         "analysis": {
             "planned_frames": len(planned),
             "analysed_frames": analysed,
-            "complete": bool(planned) and analysed >= len(planned),
+            # Frames that cannot be analysed (undecodable, damaged) are counted, not waited for.
+            "skipped_frames": skipped,
+            "complete": bool(planned) and analysed + sum(skipped.values()) >= len(planned),
             "problems": store.get_meta("problems", []),
         },
         "models": [

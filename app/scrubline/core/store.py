@@ -5,6 +5,11 @@ the analysis settings and the models that produced the results, every analysed f
 (instruments with tips, bleeding mask and area, classifier scores), small thumbnails for reports
 and scrubbing, bookmarks with notes, and what the user typed about the case.
 
+The analysis plan (sampling rate, range, models and their versions) is in `meta`; `planned_frames`
+lists the frames it covers, and every reader here (tables, counts) counts only those frames, so
+results of an earlier plan can never be mixed into a timeline, export or report. Each frame row
+names the models that produced it (`models`, a JSON list of "id@version").
+
 Results are written in small transactions in WAL mode: a crash or `kill -9` loses at most the
 batch in flight, and the next analysis resumes from what is on disk. Each thread opens its own
 `CaseStore` (SQLite connections are not shared across threads).
@@ -42,7 +47,8 @@ CREATE TABLE IF NOT EXISTS frames (
     tips_hidden INTEGER NOT NULL,
     bleeding_fraction REAL,
     bleeding_mask BLOB,
-    scores TEXT
+    scores TEXT,
+    models TEXT
 );
 CREATE TABLE IF NOT EXISTS instruments (
     frame INTEGER NOT NULL,
@@ -68,6 +74,15 @@ CREATE TABLE IF NOT EXISTS bookmarks (
 
 class StoreError(Exception):
     """A case file that cannot be used; the message says why."""
+
+
+# Rows of the current plan: those listed in meta `planned_frames` (all rows of a case written
+# before plans were recorded). One SQL condition, so each reader stays one consistent query.
+_IN_PLAN = (
+    "(NOT EXISTS (SELECT 1 FROM meta WHERE key = 'planned_frames') OR {column} IN "
+    "(SELECT value FROM json_each((SELECT value FROM meta WHERE key = 'planned_frames'))))"
+)
+_FRAME_COLUMNS = "frame, time_s, n_instruments, tips_visible, tips_hidden, bleeding_fraction, bleeding_mask, scores, models"
 
 
 def default_case_path(fingerprint: str) -> Path:
@@ -117,6 +132,7 @@ class CaseStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
+            self._add_attribution_column()
             version = self.get_meta("schema_version")
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path.name} is not a Scrubline case file ({exc})") from exc
@@ -127,6 +143,16 @@ class CaseStore:
                 f"{self.path.name} was written by a newer Scrubline (case schema {version}); "
                 "update Scrubline to open it"
             )
+
+    def _add_attribution_column(self) -> None:
+        """Cases written before frames named their models get the column (NULL: unknown)."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(frames)")}
+        if "models" not in columns:
+            try:
+                with self._db:
+                    self._db.execute("ALTER TABLE frames ADD COLUMN models TEXT")
+            except sqlite3.OperationalError:
+                pass  # opened read-only: readers do not need the column
 
     # ------------------------------------------------------------------ opening for a video
     @classmethod
@@ -199,8 +225,13 @@ class CaseStore:
         self.set_meta("case_info", info)
 
     # ------------------------------------------------------------------ results
-    def write_results(self, results: Iterable[FrameResult], thumbnails: Iterable[tuple[int, float, bytes]] = ()) -> None:
-        """One transaction: all of these frames are stored, or none."""
+    def write_results(
+        self, results: Iterable[FrameResult], thumbnails: Iterable[tuple[int, float, bytes]] = (),
+        models: Iterable[str] = (),
+    ) -> None:
+        """One transaction: all of these frames are stored, or none. `models` names the models
+        ("id@version") that ran on every one of these frames."""
+        attribution = json.dumps(sorted(models))
         frame_rows = []
         instrument_rows = []
         for r in results:
@@ -210,6 +241,7 @@ class CaseStore:
                 r.bleeding.fraction if r.bleeding else None,
                 encode_mask(r.bleeding.mask) if r.bleeding is not None else None,
                 json.dumps(r.scores) if r.scores else None,
+                attribution,
             ))
             for inst in r.instruments:
                 tip = inst.tip or (None, None)
@@ -220,7 +252,8 @@ class CaseStore:
         with self._transaction() as db:
             if frames:  # re-analysed frames replace their instruments
                 db.execute(f"DELETE FROM instruments WHERE frame IN ({','.join('?' * len(frames))})", frames)
-            db.executemany("INSERT OR REPLACE INTO frames VALUES (?, ?, ?, ?, ?, ?, ?, ?)", frame_rows)
+            db.executemany(f"INSERT OR REPLACE INTO frames ({_FRAME_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           frame_rows)
             db.executemany("INSERT INTO instruments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", instrument_rows)
             db.executemany("INSERT OR REPLACE INTO thumbnails VALUES (?, ?, ?)", list(thumbnails))
 
@@ -230,12 +263,38 @@ class CaseStore:
             db.execute("DELETE FROM instruments")
             db.execute("DELETE FROM thumbnails")
 
+    def discard_frames(self, frames: Iterable[int]) -> None:
+        """Forget these frames' results (they are to be analysed again); thumbnails stay."""
+        chosen = [(int(f),) for f in frames]
+        with self._transaction() as db:
+            db.executemany("DELETE FROM instruments WHERE frame = ?", chosen)
+            db.executemany("DELETE FROM frames WHERE frame = ?", chosen)
+
+    def planned_frames(self) -> np.ndarray | None:
+        """The frames the case's analysis plan covers; None for a case without a recorded plan."""
+        planned = self.get_meta("planned_frames")
+        return None if planned is None else np.asarray(planned, dtype=np.int64)
+
     def analysed_frames(self) -> np.ndarray:
-        rows = self._db.execute("SELECT frame FROM frames ORDER BY frame").fetchall()
+        """Frames of the current plan that have results."""
+        rows = self._db.execute(
+            f"SELECT frame FROM frames WHERE {_IN_PLAN.format(column='frame')} ORDER BY frame"
+        ).fetchall()
         return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
 
+    def frame_attribution(self) -> dict[int, list[str] | None]:
+        """Every stored frame, of any plan, with the models that produced it (None: unknown,
+        written before frames named their models)."""
+        return {
+            int(frame): (json.loads(models) if models else None)
+            for frame, models in self._db.execute("SELECT frame, models FROM frames")
+        }
+
     def frame_count(self) -> int:
-        return int(self._db.execute("SELECT COUNT(*) FROM frames").fetchone()[0])
+        """How many frames of the current plan have results."""
+        return int(self._db.execute(
+            f"SELECT COUNT(*) FROM frames WHERE {_IN_PLAN.format(column='frame')}"
+        ).fetchone()[0])
 
     def frames_table(self) -> Any:
         """One row per analysed frame (pandas): frame, time_s, n_instruments, tips_visible,
@@ -244,7 +303,7 @@ class CaseStore:
 
         table = pd.read_sql_query(
             "SELECT frame, time_s, n_instruments, tips_visible, tips_hidden, bleeding_fraction, scores "
-            "FROM frames ORDER BY frame",
+            f"FROM frames WHERE {_IN_PLAN.format(column='frame')} ORDER BY frame",
             self._db,
         )
         # NULL scores read back as NaN when other rows hold JSON text
@@ -257,7 +316,7 @@ class CaseStore:
         table = pd.read_sql_query(
             "SELECT i.frame, f.time_s, i.label, i.score, i.x1, i.y1, i.x2, i.y2, i.tip_x, i.tip_y, "
             "i.tip_score, i.tip_visible FROM instruments i JOIN frames f ON f.frame = i.frame "
-            "ORDER BY i.frame, i.score DESC",
+            f"WHERE {_IN_PLAN.format(column='f.frame')} ORDER BY i.frame, i.score DESC",
             self._db,
         )
         table["tip_visible"] = table["tip_visible"].astype(bool)

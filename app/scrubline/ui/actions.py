@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from scrubline.core.analysis import AnalysisSettings
+from scrubline.core.analysis import AnalysisSettings, plan_progress
 from scrubline.core.store import BOOKMARK_CATEGORIES, CaseStore
 from scrubline.core.timeline import EPISODE_KINDS
 
@@ -47,8 +47,10 @@ def analysis_settings(
 
 
 def case_progress(store: CaseStore) -> tuple[int, int]:
-    """(analysed frames, planned frames) of a case; planned is 0 before any analysis."""
-    return store.frame_count(), len(store.get_meta("planned_frames", []) or [])
+    """(frames done, planned frames) of a case's plan: done counts the analysed frames and the
+    ones that cannot be analysed (undecodable, damaged); planned is 0 before any analysis."""
+    analysed, planned, skipped = plan_progress(store)
+    return analysed + skipped, planned
 
 
 # ---------------------------------------------------------------------------- bookmarks

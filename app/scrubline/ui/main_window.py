@@ -52,7 +52,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from scrubline.core.analysis import AnalysisSettings, analyse_video
+from scrubline.core.analysis import AnalysisSettings, PlanChanged, analyse_video, plan_settings
 from scrubline.core.store import SUFFIX, CaseStore, StoreError, default_case_path
 from scrubline.core.timeline import EPISODE_KINDS
 from scrubline.core.video import VIDEO_SUFFIXES
@@ -153,6 +153,7 @@ class MainWindow(QMainWindow):
         self._closing = False
         self._last_refresh = 0.0
         self._analysis_fps = 0.0  # sampling rate of the running (or last) analysis
+        self._analysis_settings: AnalysisSettings | None = None  # of the running (or last) analysis
         self._error_boxes: list[Any] = []
         self.event_kinds = [k for k in EPISODE_KINDS if read_bool(self.settings, f"events/{k}", True)]
 
@@ -727,8 +728,16 @@ class MainWindow(QMainWindow):
 
     # ================================================================== analysis
     def default_analysis_settings(self) -> AnalysisSettings:
-        return AnalysisSettings(fps=read_float(self.settings, "analysis/fps", 5.0),
-                                device=str(self.settings.value("analysis/device", "cpu")))
+        """The open case's own plan (rate, range, models) when it has one: what Resume continues.
+        The rate last chosen for any video only proposes the settings of a new case."""
+        chosen = AnalysisSettings(fps=read_float(self.settings, "analysis/fps", 5.0),
+                                  device=str(self.settings.value("analysis/device", "cpu")))
+        if self.case_path is None:
+            return chosen
+        try:
+            return plan_settings(self.case_path, chosen)
+        except StoreError:
+            return chosen
 
     def ask_analysis(self) -> None:
         if self.info is None:
@@ -761,6 +770,7 @@ class MainWindow(QMainWindow):
         # mode waits for the disk (measured: 0.8 s on a busy one), which the window must not.
         settings = settings or self.default_analysis_settings()
         self._analysis_fps = settings.fps
+        self._analysis_settings = settings
         video, case, registry = self.video_path, self.case_path, self.registry
         generation = self._generation
 
@@ -831,6 +841,14 @@ class MainWindow(QMainWindow):
         if self._closing:
             return
         self._end_analysis_ui()
+        if isinstance(exc, PlanChanged):
+            # Nothing was touched: ask whether to replace the case's analysis with the new one.
+            settings = self._analysis_settings or self.default_analysis_settings()
+            self.show_banner(f"{exc.summary}. Start afresh with these settings? The analysed frames are "
+                             "discarded; bookmarks and notes are kept.", "Start afresh",
+                             lambda: self.start_analysis(settings, fresh=True))
+            self.analysis_finished.emit(exc)
+            return
         self.report_error("The analysis stopped with an error",
                           f"{exc}\n\nResults saved before the error are kept in the case file.", details)
         self.refresh_case()

@@ -19,6 +19,10 @@ class OnnxModel:
         self.manifest = manifest
         self.session, self.device_notice = create_session(manifest, device, threads)
         self._output_names = [o.name for o in manifest.outputs]
+        import onnxruntime as ort
+
+        # Setting `run_options.terminate` from another thread stops a run in flight (cancel).
+        self.run_options = ort.RunOptions()
 
     @property
     def id(self) -> str:
@@ -30,7 +34,7 @@ class OnnxModel:
 
     def _run(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         try:
-            values = self.session.run(self._output_names, {self.manifest.input.name: batch})
+            values = self.session.run(self._output_names, {self.manifest.input.name: batch}, self.run_options)
         except Exception as exc:  # onnxruntime's own exception types
             raise ModelError(f"model '{self.id}' failed to run: {exc}") from exc
         return {spec.role: np.asarray(v) for spec, v in zip(self.manifest.outputs, values, strict=True)}
