@@ -251,7 +251,7 @@ def damaged_clip(folder: Path, suffix: str = ".mp4") -> tuple[Path, Path]:
     data = bytearray(clean.read_bytes())
     middle = len(data) // 2
     data[middle : middle + 2000] = np.random.default_rng(0).integers(0, 256, 2000, dtype=np.uint8).tobytes()
-    damaged = folder / f"damaged{suffix}"
+    damaged = folder / f"clip-with-bad-bytes{suffix}"  # a name no message word matches (privacy scrub)
     damaged.write_bytes(bytes(data))
     return clean, damaged
 
