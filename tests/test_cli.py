@@ -4,6 +4,7 @@ round trip with the documented columns."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from scrubline.cli import main
+from scrubline import __version__
+from scrubline.cli import build_parser, main, with_default_command
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -233,3 +235,52 @@ def test_each_bad_option_value_is_one_line_before_any_work(clips: dict[str, Path
     assert len(lines) == 1 and lines[0].startswith(f"error: scrubline analyze: {problem}"), lines
     assert lines[0].endswith("(see: scrubline analyze --help)")
     assert not case.exists()
+
+
+def run_without_display(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`python -m scrubline ARGS` where a window that started would make Qt abort."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env["QT_QPA_PLATFORM"] = "xcb"
+    return subprocess.run([sys.executable, "-m", "scrubline", *args], env=env, cwd=cwd, capture_output=True,
+                          text=True, check=False, timeout=120)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["frobnicate"], "error: unknown command or file: frobnicate (commands: "),
+        (["case42.mp4"], "error: unknown command or file: case42.mp4 (commands: "),
+        (["reprot", "case.scrub"], "error: unknown command or file: reprot (did you mean 'report'?)"),
+        (["--debug", "anlyze"], "error: unknown command or file: anlyze (did you mean 'analyze'?)"),
+        (["gui", "case42.mp4"], "error: case42.mp4: no such file"),
+    ],
+)
+def test_a_typo_is_an_error_not_a_window(args: list[str], message: str, tmp_path: Path) -> None:
+    result = run_without_display(*args, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(message)
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_python_dash_m_scrubline_is_the_command(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "scrubline", "--version"], cwd=tmp_path, capture_output=True,
+                            text=True, check=False)
+    assert result.returncode == 0 and result.stdout.strip() == f"scrubline {__version__}"
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        ([], ["gui"]),
+        (["{video}"], ["gui", "{video}"]),
+        (["--debug", "{video}"], ["--debug", "gui", "{video}"]),
+        (["--models", "DIR", "{video}"], ["gui", "--models", "DIR", "{video}"]),
+        (["report", "x.scrub", "-o", "r.pdf"], ["report", "x.scrub", "-o", "r.pdf"]),
+        (["--help"], ["--help"]),
+    ],
+)
+def test_an_existing_file_or_nothing_opens_the_window(argv: list[str], expected: list[str], tmp_path: Path) -> None:
+    video = tmp_path / "case 42.mp4"
+    video.write_bytes(b"")
+    fill = [a.replace("{video}", str(video)) for a in argv]
+    assert with_default_command(fill, build_parser()) == [a.replace("{video}", str(video)) for a in expected]

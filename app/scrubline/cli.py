@@ -19,6 +19,7 @@ the log file).
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import logging
 import math
@@ -428,6 +429,8 @@ def cmd_self_check(args: argparse.Namespace) -> int:
 
 
 def cmd_gui(args: argparse.Namespace) -> int:
+    if args.video is not None and not Path(args.video).exists():
+        raise UsageError(f"{args.video}: no such file")
     try:
         from scrubline.ui.app import run_app
     except ImportError as exc:
@@ -510,13 +513,48 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def subcommand_names(parser: argparse.ArgumentParser) -> list[str]:
+    """Every subcommand name the parser accepts, aliases included."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return list(action.choices)
+    return []
+
+
+def unknown_argument_message(argument: str, commands: Sequence[str]) -> str:
+    """The one-line error for an argument that is neither a subcommand nor an existing file,
+    naming the nearest subcommand when one is close enough to be a typo."""
+    nearest = difflib.get_close_matches(argument, commands, n=1, cutoff=0.6)
+    if nearest:
+        return f"unknown command or file: {argument} (did you mean '{nearest[0]}'?)"
+    return f"unknown command or file: {argument} (commands: {', '.join(sorted(commands))}; see scrubline --help)"
+
+
+def with_default_command(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:
+    """`scrubline [VIDEO]` means `scrubline gui [VIDEO]`: insert `gui` after the top-level options
+    unless a subcommand is given. An argument that is neither a subcommand nor an existing file
+    raises UsageError before any window is started (a typo must not open one)."""
+    if any(a in ("-h", "--help", "--version") for a in argv):
+        return argv
+    top_level = {option for action in parser._actions for option in action.option_strings}
+    index = next((i for i, a in enumerate(argv) if a not in top_level), len(argv))
+    first = argv[index] if index < len(argv) else None
+    commands = subcommand_names(parser)
+    if first in commands:
+        return argv
+    if first is not None and not first.startswith("-") and not Path(first).exists():
+        raise UsageError(unknown_argument_message(first, commands))
+    return [*argv[:index], "gui", *argv[index:]]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    commands = {"gui", "analyze", "analyse", "export", "report", "models", "demo", "bench", "self-check"}
-    first_positional = next((a for a in argv if not a.startswith("-")), None)
-    if first_positional not in commands and not any(a in ("-h", "--help", "--version") for a in argv):
-        argv.insert(next((i for i, a in enumerate(argv) if not a.startswith("-")), len(argv)), "gui")
+    try:
+        argv = with_default_command(argv, parser)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.debug else logging.WARNING,
