@@ -431,6 +431,13 @@ def cmd_self_check(args: argparse.Namespace) -> int:
 def cmd_gui(args: argparse.Namespace) -> int:
     if args.video is not None and not Path(args.video).exists():
         raise UsageError(f"{args.video}: no such file")
+    # Qt aborts the process (core dump, exit 134) when its platform plugin cannot start; a child
+    # process finds that out first, so the user gets one line naming what to install instead.
+    from scrubline.gui_probe import gui_start_problem
+
+    problem = gui_start_problem()
+    if problem is not None:
+        raise UsageError(problem)
     try:
         from scrubline.ui.app import run_app
     except ImportError as exc:
