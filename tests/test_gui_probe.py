@@ -110,3 +110,14 @@ def test_window_that_cannot_start_is_one_error_line_and_exit_2(tmp_path: Path) -
     assert len(lines) == 1 and lines[0].startswith("error: the desktop window cannot start: "), result.stderr
     assert ("install them with: " in lines[0]) or ("there is no display" in lines[0])
     assert not list(tmp_path.glob("core*"))
+
+
+def test_readme_names_every_xcb_package_the_check_can_ask_for() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    words = {system: set(next(line for line in readme.splitlines() if line.startswith(f"| {system}")).strip("|` ").split())
+             for system in ("Debian", "Fedora", "Arch")}
+    for soname, packages in gui_probe.SYSTEM_PACKAGES.items():
+        if soname.startswith(("libxcb-", "libxkbcommon-x11")):
+            assert packages["apt"] in words["Debian"], soname
+            assert packages["dnf"] in words["Fedora"], soname
+            assert packages["pacman"] in words["Arch"], soname

@@ -36,7 +36,7 @@ _PROBE_CODE = (
 _RUNTIME_LOADED = {"xcb": ["libxcb-cursor.so.0"]}
 
 # soname -> package, per package manager. Debian/Ubuntu (apt), Fedora/RHEL (dnf), Arch (pacman).
-_PACKAGES: dict[str, dict[str, str]] = {
+SYSTEM_PACKAGES: dict[str, dict[str, str]] = {
     "libxcb-icccm.so.4": {"apt": "libxcb-icccm4", "dnf": "xcb-util-wm", "pacman": "xcb-util-wm"},
     "libxcb-keysyms.so.1": {"apt": "libxcb-keysyms1", "dnf": "xcb-util-keysyms", "pacman": "xcb-util-keysyms"},
     "libxcb-cursor.so.0": {"apt": "libxcb-cursor0", "dnf": "xcb-util-cursor", "pacman": "xcb-util-cursor"},
@@ -163,7 +163,7 @@ def install_command(libraries: list[str], manager: str | None) -> str:
     managers = [manager] if manager in _INSTALL else ["apt", "dnf"]
     commands = []
     for name in managers:
-        packages = list(dict.fromkeys(_PACKAGES[lib][name] for lib in libraries if lib in _PACKAGES))
+        packages = list(dict.fromkeys(SYSTEM_PACKAGES[lib][name] for lib in libraries if lib in SYSTEM_PACKAGES))
         if packages:
             commands.append(f"{_INSTALL[name]} {' '.join(packages)}")
     return " (or) ".join(commands)

@@ -1,7 +1,9 @@
 """Where Scrubline keeps things.
 
-Bundled data (`bundled_dir`): `models/` and `resources/` at the top of a checkout (editable
-install), inside a PyInstaller bundle, or under `share/scrubline/` after a wheel install.
+Bundled data (`bundled_dir`): inside the installed package (`scrubline/_bundled/`, read through
+`importlib.resources`, so a `--user`, `--target` or system-pip install finds it as well as a
+venv), inside a PyInstaller bundle, or at the top of a checkout (`models/`, `resources/`) for an
+editable install.
 
 Per-user folders, where a desktop app is expected to keep them (`platformdirs` knows each
 platform's rules, so nothing here is hand-written per platform):
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.resources
 import logging
 import os
 import shutil
@@ -40,15 +43,17 @@ APP_NAME = "scrubline" if sys.platform.startswith("linux") else "Scrubline"
 
 
 def bundled_dir(name: str) -> Path:
+    """The folder of bundled `models` or `resources`: the first that exists of the frozen bundle,
+    the package data of an installed wheel and the checkout (the first of them when none does,
+    so that an error names where it was expected)."""
     candidates = []
     if getattr(sys, "frozen", False):
         candidates.append(Path(getattr(sys, "_MEIPASS", Path(sys.executable).parent)) / name)
+    packaged = importlib.resources.files("scrubline") / "_bundled" / name
+    if isinstance(packaged, Path):  # always, except for an import from a zip file
+        candidates.append(packaged)
     candidates.append(Path(__file__).resolve().parents[3] / name)
-    candidates.append(Path(sys.prefix) / "share" / "scrubline" / name)
-    for path in candidates:
-        if path.is_dir():
-            return path
-    return candidates[-1]
+    return next((path for path in candidates if path.is_dir()), candidates[0])
 
 
 def resources_dir() -> Path:
