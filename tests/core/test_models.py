@@ -248,16 +248,35 @@ def test_every_bundled_model_loads_and_matches_its_manifest() -> None:
     registry = load_registry()
     assert not registry.problems, registry.problems
     assert registry.frame_models(), "at least one image model must be bundled"
+    import cv2
+
+    from tests.models.test_vision_model import (
+        SYNTHETIC_BLOOD_FRACTION,
+        SYNTHETIC_SHAFT_BOX,
+        _synthetic_frame,
+    )
+
+    picture = _synthetic_frame()  # 854 x 480: a grey shaft from the right edge, a pool of blood
+    checked = 0
     for manifest in registry.manifests.values():
         model = load_model(manifest)
         assert model.manifest.licence
-        if manifest.task != "sequence":
-            frame = np.full((manifest.input.height, manifest.input.width, 3), 127, np.uint8)
-            (result,) = model.predict([frame], frame_size=(640, 360))
-            if result.bleeding is not None:
-                assert 0.0 <= result.bleeding.fraction <= 1.0
-            for inst in result.instruments:
-                assert 0 <= inst.box[0] <= inst.box[2] <= 640
+        if manifest.task == "sequence":
+            continue
+        roles = {o.role for o in manifest.outputs}
+        frame = cv2.resize(picture, (manifest.input.width, manifest.input.height), interpolation=cv2.INTER_AREA)
+        (result,) = model.predict([frame], frame_size=(854, 480))
+        if "bleeding_mask" in roles:
+            assert result.bleeding is not None, manifest.id
+            assert result.bleeding.fraction == pytest.approx(SYNTHETIC_BLOOD_FRACTION, abs=0.01), manifest.id
+            checked += 1
+        if "instrument_mask" in roles:
+            assert result.instruments, f"{manifest.id} finds no instrument in the synthetic frame"
+            x1, y1, x2, y2 = result.instruments[0].box
+            sx1, sy1, sx2, sy2 = SYNTHETIC_SHAFT_BOX
+            assert x1 <= sx1 + 60 and x2 >= sx2 - 30 and y1 <= sy1 + 30 and y2 >= sy2 - 30, manifest.id
+            checked += 1
+    assert checked >= 2, "no bundled model was checked against the synthetic frame"
 
 
 def test_tip_point_is_the_far_end_of_a_tip_map_that_covers_the_shaft(tmp_path: Path) -> None:

@@ -111,5 +111,9 @@ def test_thumbnail_sized_pictures_and_bad_input() -> None:
         draw_overlays(_canvas(), None, scale=(1, 1), source_size=(10, 10))
     with pytest.raises(ValueError):
         draw_overlays(np.zeros((10, 10), np.uint8), None)
-    # Non-ASCII labels do not break OpenCV's text drawing.
-    draw_overlays(_canvas(), _result(Instrument("pince à clip", 0.5, (10, 10, 90, 90))))
+    # Non-ASCII labels do not break OpenCV's text drawing: the box and a label are drawn.
+    accented = Instrument("pince à clip", 0.5, (10, 50, 90, 130))
+    with_label = draw_overlays(_canvas(), _result(accented))
+    assert _close(with_label[90, 10], box_colour("pince à clip"))
+    unlabelled = draw_overlays(_canvas(), _result(accented), labels=False)
+    assert not np.array_equal(with_label[20:50, 10:150], unlabelled[20:50, 10:150])

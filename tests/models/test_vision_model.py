@@ -32,6 +32,12 @@ def model(manifest) -> Segmenter:
     return load_model(manifest, threads=1)
 
 
+# What `_synthetic_frame` draws at its default size: the instrument (shaft and jaw) spans this
+# box (x1, y1, x2, y2), and the blood pool covers this fraction of the frame.
+SYNTHETIC_SHAFT_BOX = (377, 146, 854, 262)
+SYNTHETIC_BLOOD_FRACTION = math.pi * 45**2 / (854 * 480)
+
+
 def _synthetic_frame(width: int = 854, height: int = 480) -> np.ndarray:
     """Pink tissue, a grey instrument shaft entering from the right edge with a darker jaw,
     and a pool of dark red: enough structure to exercise every output."""
@@ -98,12 +104,17 @@ def test_sane_results_on_a_generated_frame(model: Segmenter) -> None:
     (result,) = model.predict([_resized(model, frame)], (frame.shape[1], frame.shape[0]))
     assert result.bleeding is not None
     assert result.bleeding.mask.dtype == np.uint8
-    assert 0.0 <= result.bleeding.fraction < 0.5  # most of the frame is not blood
+    assert result.bleeding.fraction == pytest.approx(SYNTHETIC_BLOOD_FRACTION, abs=0.01)
+    assert len(result.instruments) == 1, "one instrument is drawn"
     for inst in result.instruments:
         x1, y1, x2, y2 = inst.box
         assert 0 <= x1 < x2 <= frame.shape[1] and 0 <= y1 < y2 <= frame.shape[0]
         assert 0.0 <= inst.score <= 1.0 and 0.0 <= inst.tip_score <= 1.0
         assert inst.tip is not None
+        # The box holds the drawn instrument, and the tip is at the jaw's end (377, 255).
+        sx1, sy1, sx2, sy2 = SYNTHETIC_SHAFT_BOX
+        assert x1 <= sx1 + 20 and x2 >= sx2 - 5 and y1 <= sy1 + 20 and y2 >= sy2 - 20
+        assert math.dist(inst.tip, (377, 255)) < 40
     # a flat, featureless frame holds no instrument
     blank = np.full_like(frame, 128)
     (empty,) = model.predict([_resized(model, blank)], (frame.shape[1], frame.shape[0]))
@@ -144,5 +155,9 @@ def test_real_cholec80_clip_decodes_and_runs(model: Segmenter) -> None:
     with av.open(str(clips[0])) as container:
         frame = next(container.decode(video=0)).to_ndarray(format="rgb24")
     (result,) = model.predict([_resized(model, frame)], (frame.shape[1], frame.shape[0]))
-    assert result.bleeding is not None
-    assert all(0 <= inst.box[0] < inst.box[2] <= frame.shape[1] for inst in result.instruments)
+    assert result.bleeding is not None and 0.0 <= result.bleeding.fraction <= 1.0
+    height, width = frame.shape[:2]
+    assert result.instruments, "the clip opens with an instrument in view"
+    for inst in result.instruments:
+        x1, y1, x2, y2 = inst.box
+        assert 0 <= x1 < x2 <= width and 0 <= y1 < y2 <= height
