@@ -63,3 +63,12 @@ def make_clip(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
         return write_clip(folder / f"clip{next(counter)}{suffix}", frames, **options)  # type: ignore[arg-type]
 
     return make
+
+
+# Property tests (hypothesis) are repeatable: the same examples every run, no example database
+# written into the checkout. `HYPOTHESIS_PROFILE=explore` searches afresh (and longer).
+from hypothesis import settings as _hypothesis_settings  # noqa: E402
+
+_hypothesis_settings.register_profile("repeatable", derandomize=True, database=None, deadline=None)
+_hypothesis_settings.register_profile("explore", max_examples=1000, database=None, deadline=None)
+_hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
