@@ -101,7 +101,8 @@ def test_summary_json_values(exported: Path) -> None:
     summary = json.loads((exported / "summary.json").read_text())
     assert summary["video"]["fingerprint"] == "f00d" and summary["video"]["frame_count"] == 500
     assert "case 7" not in json.dumps(summary)  # the file name may identify the patient
-    assert summary["analysis"] == {"planned_frames": 100, "analysed_frames": 100, "complete": True, "problems": []}
+    assert summary["analysis"] == {"planned_frames": 100, "analysed_frames": 100, "complete": True, "problems": [],
+                                   "skipped_frames": {}}
     totals = summary["totals"]
     assert totals["analysed_span_s"] == pytest.approx([0.0, 20.0])
     assert totals["tools"]["grasper"] == {"time_in_view_s": 20.0, "entries": 1}
