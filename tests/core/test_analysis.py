@@ -316,7 +316,12 @@ def _slow(monkeypatch: pytest.MonkeyPatch, started: threading.Event, per_batch_s
 
         def slow_predict(inputs, frame_size):  # type: ignore[no-untyped-def]
             started.set()
-            time.sleep(per_batch_s)  # the fake model's work, not the test waiting
+            # The fake model's work, stopping when told to as onnxruntime does between nodes.
+            working_until = time.monotonic() + per_batch_s
+            while time.monotonic() < working_until:
+                if model.run_options.terminate:
+                    raise ModelError("model 'slow' failed to run: Exiting due to terminate flag")
+                time.sleep(0.01)
             return predict(inputs, frame_size)
 
         model.predict = slow_predict
@@ -347,7 +352,7 @@ def test_cancel_ends_within_a_second_and_joins_every_thread_when_inference_is_sl
                            registry=tiny_registry, state=state)
     took = time.monotonic() - cancelled_at[0]
     assert report.cancelled and report.done_now == 2
-    assert took < 1.0, f"cancel took {took:.1f} s"
+    assert took < 2.0, f"cancel took {took:.1f} s"  # the aim is 1 s; the margin is for a busy machine
     assert _scrubline_threads() == []
     assert _stored(tmp_path / "c.scrub") == [0, 1]  # the finished batch is kept
 
@@ -356,7 +361,7 @@ def test_cancel_from_another_thread_during_a_slow_batch(
     clips: dict[str, Path], tmp_path: Path, tiny_registry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     started = threading.Event()
-    _slow(monkeypatch, started, per_batch_s=0.4)
+    _slow(monkeypatch, started, per_batch_s=5.0)  # a batch far longer than the cancel may take
     state = PlainTaskState()
     outcome: list[object] = []
     runner = threading.Thread(
@@ -372,7 +377,7 @@ def test_cancel_from_another_thread_during_a_slow_batch(
     runner.join(10)
     took = time.monotonic() - cancelled_at
     assert not runner.is_alive() and outcome and outcome[0].cancelled  # type: ignore[attr-defined]
-    assert took < 1.0, f"cancel took {took:.1f} s"
+    assert took < 2.0, f"cancel took {took:.1f} s"  # within the batch's 5 s: the batch was interrupted
     assert _scrubline_threads() == []
 
 
@@ -405,3 +410,18 @@ def test_sigterm_stops_the_analysis_like_ctrl_c(make_clip, tmp_path: Path) -> No
     assert "run the same command again to resume" in err
     with CaseStore(case) as store:
         assert store.frame_count() >= 20  # the work done is kept (resuming is tested after kill -9)
+
+
+def test_a_model_run_in_flight_is_interrupted_by_onnxruntime(tiny_registry) -> None:
+    """The fakes above stop when `run_options.terminate` is set; the real wrapper must hand those
+    options to onnxruntime, which then refuses to run."""
+    import numpy as np
+
+    from scrubline.core.analysis import Analyzer
+
+    analyzer = Analyzer(tiny_registry.frame_models(), AnalysisSettings())
+    frame = {size: np.zeros((size[1], size[0], 3), np.uint8) for size in analyzer.sizes}
+    assert len(analyzer.run([(0, 0.0, frame)], (64, 48))) == 1
+    analyzer.interrupt()
+    with pytest.raises(ModelError, match="terminate"):
+        analyzer.run([(0, 0.0, frame)], (64, 48))

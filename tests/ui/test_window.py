@@ -314,3 +314,45 @@ def test_run_app_opens_the_demo_case_and_analyses_it(qtbot, demo_clip, tiny_regi
     monkeypatch.setattr(QApplication, "exec", staticmethod(exec_until_analysed))
     assert run_app(None, []) == 0
     assert seen and seen[0].complete and seen[0].planned == 150
+
+
+def test_closing_during_slow_inference_ends_within_a_second_and_joins_the_threads(  # type: ignore[no-untyped-def]
+    qtbot, open_window, monkeypatch
+) -> None:
+    """Closing the window while a model is slower than decoding froze it for 10 s and left the
+    decoding thread behind (it waited forever to hand over its last frames)."""
+    import time
+
+    import scrubline.core.analysis as analysis
+
+    real = analysis.load_model
+
+    def load_slow(*args, **kwargs):  # type: ignore[no-untyped-def]
+        model = real(*args, **kwargs)
+        predict = model.predict
+
+        def slow_predict(inputs, frame_size):  # type: ignore[no-untyped-def]
+            # The fake model's work, stopping when told to as onnxruntime does between nodes.
+            working_until = time.monotonic() + 0.5
+            while time.monotonic() < working_until:
+                if model.run_options.terminate:
+                    raise RuntimeError("Exiting due to terminate flag being set to true.")
+                time.sleep(0.01)
+            return predict(inputs, frame_size)
+
+        model.predict = slow_predict
+        return model
+
+    monkeypatch.setattr(analysis, "load_model", load_slow)
+    window = open_window
+    progressed: list[float] = []
+    window.analysis.progressed.connect(lambda fraction, message: progressed.append(fraction))
+    window.start_analysis()
+    qtbot.waitUntil(lambda: any(f > 0 for f in progressed), timeout=TIMEOUT)
+    started = time.monotonic()
+    window.close()
+    took = time.monotonic() - started
+    assert not window.analysis.running()
+    assert took < 2.0, f"closing took {took:.1f} s"  # the aim is 1 s; the margin is for a busy machine
+    analysis_threads = ("scrubline-decode", "scrubline-cancel-watch", "scrubline-analysis")
+    assert [t.name for t in threading.enumerate() if t.name in analysis_threads and t.is_alive()] == []
