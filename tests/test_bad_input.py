@@ -211,10 +211,48 @@ def _report_written(place: Place, out: str, err: str) -> None:
     assert pdf.read_bytes().startswith(b"%PDF")
 
 
+def _report_says(*typed: str, width: int = 595) -> Callable[[Place, str, str], None]:
+    """The PDF is written on the page size asked and carries the typed text literally."""
+
+    def check(place: Place, out: str, err: str) -> None:
+        from pypdf import PdfReader
+
+        reader = PdfReader(out.strip())
+        assert round(float(reader.pages[0].mediabox[2])) == width
+        text = " ".join(" ".join(page.extract_text() or "" for page in reader.pages).split())
+        for needle in typed:
+            assert needle in text, needle
+
+    return check
+
+
+def _models_once(place: Place, out: str, err: str) -> None:
+    with CaseStore(place.tmp / "fresh.scrub") as store:
+        assert [m["id"] for m in store.models] == ["scrubline-vision"]
+        once = len(store.detections_table())
+    assert (
+        main(
+            [
+                "analyze",
+                str(place.video),
+                "-o",
+                str(place.tmp / "single.scrub"),
+                "-q",
+                "--model",
+                "scrubline-vision",
+            ]
+        )
+        == 0
+    )
+    with CaseStore(place.tmp / "single.scrub") as store:
+        assert len(store.detections_table()) == once  # not every detection twice
+
+
 INTEGRITY_9 = (
     "issue 11 item 9 (helper 'integrity'): damaged cases must be answered with rc 2 naming the case"
 )
 INTEGRITY_6 = "issue 11 item 6 (helper 'integrity'): report -o must not overwrite the video"
+ANALYSIS_5 = "issue 11 item 5 (helper 'analysis'): a sequence model is refused for frames"
 INTEGRITY_17 = (
     "issue 17 item 0 (helper 'integrity'): an empty or foreign file is not a case to export"
 )
@@ -639,6 +677,56 @@ CORPUS: list[
         "option-report-video-another",
         lambda p: ["report", str(p.case), "-o", str(p.tmp / "r.pdf"), "--video", str(p.other)],
         refused("mpeg4.avi", "not the video this case was analysed from"),
+        (),
+    ),
+    (
+        "option-model-named-twice",
+        lambda p: [
+            "analyze",
+            str(p.video),
+            "-o",
+            str(p.tmp / "fresh.scrub"),
+            "-q",
+            "--model",
+            "scrubline-vision",
+            "--model",
+            "scrubline-vision",
+        ],
+        Works(_models_once),
+        (),
+    ),
+    (
+        "option-model-sequence-only",
+        lambda p: [
+            "analyze",
+            str(p.video),
+            "-o",
+            str(p.tmp / "fresh.scrub"),
+            "--model",
+            "outcome-socal",
+        ],
+        refused("outcome-socal", "sequence model"),
+        (_xfail(ANALYSIS_5),),
+    ),
+    (
+        "option-page-size-any-case",
+        lambda p: ["report", str(p.case), "-o", str(p.tmp / "r.pdf"), "--page-size", "LETTER"],
+        Works(_report_says("Untitled case", width=612)),
+        (),
+    ),
+    (
+        "option-label-with-markup",
+        lambda p: [
+            "report",
+            str(p.case),
+            "-o",
+            str(p.tmp / "r.pdf"),
+            "--label",
+            "<b>Case & 7</b> <para>",
+            "--surgeon",
+            "tab\there",
+        ],
+        Works(_report_says("<b>Case & 7</b> <para>")),
         (),
     ),
     (

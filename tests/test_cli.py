@@ -284,3 +284,17 @@ def test_an_existing_file_or_nothing_opens_the_window(argv: list[str], expected:
     video.write_bytes(b"")
     fill = [a.replace("{video}", str(video)) for a in argv]
     assert with_default_command(fill, build_parser()) == [a.replace("{video}", str(video)) for a in expected]
+
+
+def test_fresh_redoes_every_frame_and_keeps_only_the_new_results(clips: dict[str, Path], tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from scrubline.core.store import CaseStore
+
+    case = tmp_path / "case.scrub"
+    assert main(["analyze", str(clips["cfr"]), "-o", str(case), "--fps", "2", "-q"]) == 0
+    assert main(["analyze", str(clips["cfr"]), "-o", str(case), "--fps", "2", "-q"]) == 0
+    assert "analysed 0 frames (10 already done)" in capsys.readouterr().out
+    assert main(["analyze", str(clips["cfr"]), "-o", str(case), "--fps", "2", "-q", "--fresh"]) == 0
+    assert "analysed 10 frames (0 already done)" in capsys.readouterr().out
+    with CaseStore(case) as store:
+        assert store.frame_count() == 10

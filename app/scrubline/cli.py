@@ -163,6 +163,11 @@ def model_id(text: str) -> str:
     return text
 
 
+def page_size(text: str) -> str:
+    """--page-size in any letter case (`a4`, `Letter`), as the choices spell it."""
+    return {"a4": "A4", "letter": "letter"}.get(text.lower(), text)
+
+
 class OneLineParser(argparse.ArgumentParser):
     """argparse, but a usage error is the one `error: ...` line the exit-code contract promises
     (argparse prints the usage block first), pointing to --help for the rest."""
@@ -238,7 +243,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         raise UsageError(f"--end ({args.end:g} s) must be after --start ({args.start or 0.0:g} s)")
     settings = AnalysisSettings(
         fps=args.fps or AnalysisSettings.fps, start_s=args.start, end_s=args.end, device=args.device,
-        model_ids=args.model or None, batch_size=args.batch, threads=args.threads,
+        # A model named twice would run twice and store every detection twice.
+        model_ids=list(dict.fromkeys(args.model or [])) or None, batch_size=args.batch, threads=args.threads,
     )
     if not args.fresh and Path(args.video).is_file():
         # What is not given continues the case's plan (resume), so results are never mixed.
@@ -488,7 +494,7 @@ def build_parser() -> argparse.ArgumentParser:
     report = with_models(sub.add_parser("report", help="write the PDF debrief of a case"))
     report.add_argument("case", help="a .scrub case file, or an analysed video")
     report.add_argument("-o", "--output", required=True, metavar="FILE.pdf", type=report_output)
-    report.add_argument("--page-size", choices=["A4", "letter"], default="A4")
+    report.add_argument("--page-size", type=page_size, choices=["A4", "letter"], default="A4")
     report.add_argument("--label", help="case label as it should appear (nothing else identifies the case)")
     report.add_argument("--procedure")
     report.add_argument("--surgeon")
