@@ -252,7 +252,6 @@ INTEGRITY_9 = (
     "issue 11 item 9 (helper 'integrity'): damaged cases must be answered with rc 2 naming the case"
 )
 INTEGRITY_6 = "issue 11 item 6 (helper 'integrity'): report -o must not overwrite the video"
-ANALYSIS_5 = "issue 11 item 5 (helper 'analysis'): a sequence model is refused for frames"
 INTEGRITY_17 = (
     "issue 17 item 0 (helper 'integrity'): an empty or foreign file is not a case to export"
 )
@@ -706,7 +705,7 @@ CORPUS: list[
             "outcome-socal",
         ],
         refused("outcome-socal", "sequence model"),
-        (_xfail(ANALYSIS_5),),
+        (),
     ),
     (
         "option-page-size-any-case",
