@@ -150,6 +150,18 @@ def test_log_file_rotates(tmp_path: Path) -> None:
     assert len(list(path.parent.glob("scrubline.log*"))) <= 1 + logfile.BACKUPS
 
 
+# ---------------------------------------------------------------------------- telemetry switch
+@pytest.mark.parametrize("entry", ["scrubline.cli", "scrubline.ui.app", "scrubline.core.bench", "models.train"])
+def test_every_entry_point_switches_telemetry_off_before_onnxruntime(entry: str) -> None:
+    """Forced, not defaulted: a stray ORT_DISABLE_TELEMETRY=0 does not turn it back on."""
+    code = f"import os; import {entry}; print(os.environ['ORT_DISABLE_TELEMETRY'])"
+    env = {**os.environ, "ORT_DISABLE_TELEMETRY": "0"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                            cwd=Path(__file__).resolve().parents[1], check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "1"
+
+
 # ---------------------------------------------------------------------------- broken pipe
 def test_a_closed_output_pipe_ends_quietly() -> None:
     """`scrubline models --json | head -1`: the reader goes away; no traceback, no error."""

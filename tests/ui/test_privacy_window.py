@@ -77,3 +77,22 @@ def test_error_box_says_where_the_log_is(window) -> None:  # type: ignore[no-unt
     finally:
         remove_log_file()
     assert "Cannot open the video: the file is damaged" in log_file.read_text(encoding="utf-8")
+
+
+def test_settings_live_in_the_config_folder_and_earlier_ones_are_kept(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from scrubline.core.paths import config_dir
+    from scrubline.ui import settings
+
+    monkeypatch.delenv(settings.SETTINGS_ENV)
+    earlier = tmp_path / "Qt" / "Scrubline.ini"
+    earlier.parent.mkdir()
+    earlier.write_text("[playback]\nspeed=2\n", encoding="utf-8")
+    monkeypatch.setattr(settings, "earlier_settings_file", lambda: earlier)
+    store = settings.app_settings()
+    assert Path(store.fileName()) == config_dir() / "settings.ini"
+    assert settings.read_float(store, "playback/speed", 1.0) == 2.0
+    store.setValue("playback/speed", 0.5)
+    store.sync()
+    # Copied once: the new file wins from then on, and the earlier file is left as it was.
+    assert settings.read_float(settings.app_settings(), "playback/speed", 1.0) == 0.5
+    assert earlier.read_text(encoding="utf-8") == "[playback]\nspeed=2\n"

@@ -44,9 +44,13 @@ def app_settings() -> QSettings:
     return QSettings(str(path), QSettings.Format.IniFormat)
 
 
+def earlier_settings_file() -> Path:
+    """Where versions up to 0.1 kept settings: Qt's per-user .ini (`Scrubline/Scrubline.ini`)."""
+    return Path(QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "Scrubline", "Scrubline").fileName())
+
+
 def _copy_earlier_settings(path: Path) -> None:
-    """Earlier versions kept settings in Qt's per-user .ini (`Scrubline/Scrubline.ini`)."""
-    earlier = Path(QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "Scrubline", "Scrubline").fileName())
+    earlier = earlier_settings_file()
     if earlier.is_file() and earlier.resolve() != path.resolve():
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
