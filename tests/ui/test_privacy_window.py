@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pypdf import PdfReader
 
-from scrubline.ui.settings import read_list
+from scrubline.ui.settings import read_float, read_list
 
 TIMEOUT = 30_000
 PATIENT_FOLDER = "Ward7 Doe-Jane"
@@ -45,8 +45,11 @@ def test_recent_files_stay_out_of_exports_and_can_be_cleared(qtbot, with_case, w
     assert not window.errors
 
     window.settings.setValue("paths/export_dir", str(tmp_path / PATIENT_FOLDER))
+    window.settings.setValue("recent_cases", [str(tmp_path / PATIENT_FOLDER / "Doe_Jane.scrub")])
+    window.settings.setValue("playback/speed", 2.0)
     _menu_action(window, "Clear recent files").trigger()
-    assert read_list(window.settings, "recent") == []
+    assert read_list(window.settings, "recent") == [] and read_list(window.settings, "recent_cases") == []
+    assert read_float(window.settings, "playback/speed", 1.0) == 2.0  # other settings are kept
     window.settings.sync()
     stored = Path(window.settings.fileName()).read_text(encoding="utf-8")
     assert "Doe_Jane" not in stored and "Doe-Jane" not in stored

@@ -24,8 +24,9 @@ from scrubline.ui.overlays import OVERLAY_KEYS, OverlayFlags
 
 SETTINGS_ENV = "SCRUBLINE_SETTINGS"
 SETTINGS_FILE = "settings.ini"
-# Where recent paths are kept; case_videos/<fingerprint> is where a case's video was found.
-RECENT_KEYS = ("recent", "paths/last_dir", "paths/export_dir", "case_videos")
+# Keys that hold paths the user opened or saved to: the recent videos and cases, the last folders,
+# and case_videos/<fingerprint> (where a case's video was found).
+RECENT_PREFIXES = ("recent", "paths/", "case_videos/")
 
 
 def settings_path() -> Path:
@@ -60,9 +61,10 @@ def _copy_earlier_settings(path: Path) -> None:
 
 
 def clear_recent(settings: QSettings) -> None:
-    """Forget the recently opened videos and the folders last used (full paths)."""
-    for key in RECENT_KEYS:
-        settings.remove(key)
+    """Forget the recently opened videos and cases and the folders last used (full paths)."""
+    for key in settings.allKeys():
+        if key.startswith(RECENT_PREFIXES):
+            settings.remove(key)
     settings.sync()
 
 
