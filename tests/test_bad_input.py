@@ -18,6 +18,7 @@ import subprocess
 import sys
 import wave
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,20 +128,20 @@ def _damage_pages(case: Path) -> Path:
 
 
 def _bad_json_meta(case: Path) -> Path:
-    with sqlite3.connect(case) as db:
+    with closing(sqlite3.connect(case)) as db, db:
         db.execute("UPDATE meta SET value = '{not json' WHERE key = 'video'")
     return case
 
 
 def _foreign_sqlite(path: Path) -> Path:
-    with sqlite3.connect(path) as db:
+    with closing(sqlite3.connect(path)) as db, db:
         db.execute("CREATE TABLE invoices (id INTEGER, amount REAL)")
         db.execute("INSERT INTO invoices VALUES (1, 9.5)")
     return path
 
 
 def _newer_schema(case: Path) -> Path:
-    with sqlite3.connect(case) as db:
+    with closing(sqlite3.connect(case)) as db, db:
         db.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
     return case
 

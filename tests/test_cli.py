@@ -298,3 +298,19 @@ def test_fresh_redoes_every_frame_and_keeps_only_the_new_results(clips: dict[str
     assert "analysed 10 frames (0 already done)" in capsys.readouterr().out
     with CaseStore(case) as store:
         assert store.frame_count() == 10
+
+
+def test_an_error_message_that_spans_lines_is_printed_as_one(monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """SQLite's integrity report, for one, comes in several lines."""
+    import scrubline.cli as cli
+
+    def damaged(args: object) -> int:
+        raise cli.UsageError("case x.scrub is damaged (*** in database main ***\nOn tree page 21 cell 5: bad\n"
+                             "On tree page 14 cell 4: Rowid 50 out of order); still readable: meta")
+
+    monkeypatch.setattr(cli, "cmd_models", damaged)
+    assert main(["models"]) == 2
+    err = capsys.readouterr().err
+    assert err == ("error: case x.scrub is damaged (*** in database main ***; On tree page 21 cell 5: bad; "
+                   "On tree page 14 cell 4: Rowid 50 out of order); still readable: meta\n")

@@ -168,6 +168,12 @@ def page_size(text: str) -> str:
     return {"a4": "A4", "letter": "letter"}.get(text.lower(), text)
 
 
+def one_line(message: str) -> str:
+    """A message that spans lines (SQLite's integrity report, a library's error) as the one
+    line the exit-code contract promises: a script reads the first `error:` line only."""
+    return "; ".join(line.strip() for line in str(message).splitlines() if line.strip())
+
+
 class OneLineParser(argparse.ArgumentParser):
     """argparse, but a usage error is the one `error: ...` line the exit-code contract promises
     (argparse prints the usage block first), pointing to --help for the rest."""
@@ -593,7 +599,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
         if isinstance(exc, OSError) and exc.filename:
             message = f"{exc.filename}: {exc.strerror}"
-        print(f"error: {message}", file=sys.stderr)
+        print(f"error: {one_line(message)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print(f"\ninterrupted after {time.monotonic() - started:.0f} s", file=sys.stderr)
