@@ -127,6 +127,9 @@ def _damage_pages(case: Path) -> Path:
     return case
 
 
+# Each edit closes its connection: a sqlite3 connection is otherwise freed by the cyclic garbage
+# collector at some later moment, and only then folds its WAL into the case file (the run in
+# random order caught "a reading command changed the case" from exactly that).
 def _bad_json_meta(case: Path) -> Path:
     with closing(sqlite3.connect(case)) as db, db:
         db.execute("UPDATE meta SET value = '{not json' WHERE key = 'video'")

@@ -43,8 +43,10 @@ def _case(path: Path) -> CaseStore:
     return store
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # Made for each test (not once per module): mutation testing runs, for a changed function,
+    # only the tests that called it, and a cached export would hide the calls from all but one.
     folder = tmp_path_factory.mktemp("export")
     with _case(folder / "case.scrub") as store:
         written = export_case(store, folder / "out")

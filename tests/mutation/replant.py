@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parents[2]
 CORE_TESTS = (
     "tests/core/test_promises.py", "tests/core/test_store.py", "tests/core/test_video.py",
     "tests/core/test_timeline.py", "tests/core/test_phases.py", "tests/core/test_outcome.py",
-    "tests/core/test_export.py", "tests/core/test_properties.py",
+    "tests/core/test_export.py", "tests/core/test_properties.py", "tests/core/test_timeline_rules.py",
+    "tests/core/test_rotation.py",
 )
 
 

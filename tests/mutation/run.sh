@@ -21,7 +21,7 @@ ROOT=$PWD
 # Each module with the tests that exercise it (mutmut runs, per mutant, only the tests among
 # these that reach the mutated function).
 declare -A TESTS=(
-  [timeline]="tests/core/test_timeline.py tests/core/test_properties.py tests/core/test_export.py tests/core/test_promises.py"
+  [timeline]="tests/core/test_timeline.py tests/core/test_timeline_rules.py tests/core/test_properties.py tests/core/test_export.py tests/core/test_promises.py"
   [phases]="tests/core/test_phases.py tests/core/test_properties.py tests/core/test_promises.py"
   [outcome]="tests/core/test_outcome.py tests/core/test_promises.py"
   [store]="tests/core/test_store.py tests/core/test_properties.py tests/core/test_export.py tests/core/test_promises.py"
