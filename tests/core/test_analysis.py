@@ -289,6 +289,15 @@ def test_damaged_frames_are_left_out_and_counted(tmp_path: Path, tiny_registry) 
         skipped = store.get_meta("skipped_frames")
     assert any(p.startswith(f"{len(skipped['damaged'])} planned frame(s) were decoded from damaged data") for p in problems)
     assert set(skipped["damaged"]) >= broken
+    # The report counts them among what is missing, and does not call the analysis partial.
+    from scrubline.report import ReportOptions
+    from scrubline.report.document import gather
+
+    with CaseStore(case) as store:
+        missing = gather(store, ReportOptions(), tiny_registry).missing
+    unusable = len(skipped["damaged"]) + len(skipped.get("unreadable", []))
+    assert any(m.startswith(f"{unusable} of {report.planned} planned frames have no results") for m in missing)
+    assert not any("partial" in m for m in missing)
     # Resuming neither retries them nor calls the case incomplete.
     again = analyse_video(damaged, case, AnalysisSettings(fps=30), registry=tiny_registry)
     assert again.done_now == 0 and again.complete

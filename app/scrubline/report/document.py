@@ -168,7 +168,14 @@ def gather(store: CaseStore, options: ReportOptions, registry: Any) -> CaseData:
     if n == 0:
         data.missing.append("Nothing was analysed: the case file holds no results, so every figure, "
                             "table and key frame below is empty. Run the analysis and write the report again.")
-    elif planned and n < planned:
+    skipped = {str(k): int(v) for k, v in (analysis.get("skipped_frames") or {}).items() if v}
+    if skipped:  # frames the analysis cannot use: resuming would not change them
+        reasons = {"unreadable": "could not be decoded", "damaged": "were decoded from damaged data"}
+        data.missing.append(
+            f"{sum(skipped.values())} of {planned} planned frames have no results: "
+            + ", ".join(f"{count} {reasons.get(reason, reason)}" for reason, count in sorted(skipped.items()))
+            + "; they are left out of every figure.")
+    if n and planned and n + sum(skipped.values()) < planned:
         data.missing.append(f"The analysis is partial: {n} of {planned} planned frames "
                             f"({n / planned:.0%}). Figures cover only the analysed stretches (grey in the "
                             "timeline is not analysed); resume the analysis for a complete report.")
