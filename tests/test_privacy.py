@@ -244,6 +244,8 @@ def _violations(trace_dir: Path, allowed: dict[str, Path], cwd: Path) -> list[st
     def outside(path: str) -> bool:
         if path.startswith(SYSTEM_WRITABLE):
             return False
+        if os.sep + "__pycache__" in path:  # the interpreter compiling Scrubline's own code
+            return False
         return not any(path == root or path.startswith(root + os.sep) for root in roots)
 
     def absolute(match: re.Match[str]) -> str:
