@@ -159,6 +159,11 @@ def _without(folder: Path, name: str) -> Path:
     return folder
 
 
+def _copied(folder: Path, name: str, copy: str) -> Path:
+    shutil.copy(folder / name, folder / copy)
+    return folder
+
+
 def _unreadable(path: Path) -> Path:
     if os.geteuid() == 0:
         pytest.skip("permissions do not stop root")
@@ -195,6 +200,18 @@ def _models_listed_without_the_bad_one(field: str) -> Callable[[Place, str, str]
         assert len(warnings) == 1, err
         assert str(place.tmp / "models" / "tiny.toml") in warnings[0] and field in warnings[0]
         assert "skipped" in warnings[0]
+
+    return check
+
+
+def _listed_once(model: str, file: str, problem: str) -> Callable[[Place, str, str], None]:
+    def check(place: Place, out: str, err: str) -> None:
+        assert (
+            sum(line.startswith(f"{model} ") for line in out.splitlines()) == 1
+            and "scrubline-vision" in out
+        )
+        warnings = [line for line in err.splitlines() if line.startswith("warning: ")]
+        assert len(warnings) == 1 and file in warnings[0] and problem in warnings[0], err
 
     return check
 
@@ -499,6 +516,26 @@ CORPUS: list[
         "model-onnx-missing",
         lambda p: ["models", "--models", str(_without(p.models(), "tiny.onnx"))],
         Works(_models_listed_without_the_bad_one("tiny.onnx does not exist")),
+        (),
+    ),
+    (
+        "model-onnx-is-a-folder",
+        lambda p: [
+            "models",
+            "--models",
+            str(_folder(_without(p.models(), "tiny.onnx") / "tiny.onnx").parent),
+        ],
+        Works(_models_listed_without_the_bad_one("tiny.onnx is a folder")),
+        (),
+    ),
+    (
+        "model-id-used-twice-in-a-folder",
+        lambda p: [
+            "models",
+            "--models",
+            str(_copied(p.models(), "tiny.toml", "zz-tiny-copy.toml")),
+        ],
+        Works(_listed_once("tiny", "zz-tiny-copy.toml", "is also the id of tiny.toml")),
         (),
     ),
     (

@@ -51,8 +51,10 @@ class Registry:
 
 def _checked(path: Path) -> Manifest:
     manifest = load_manifest(path)
-    if not manifest.file.is_file():
+    if not manifest.file.exists():
         raise ManifestError(f"{path}: field 'file': {manifest.file.name} does not exist beside the manifest")
+    if not manifest.file.is_file():
+        raise ManifestError(f"{path}: field 'file': {manifest.file.name} is a folder, not an ONNX file")
     return manifest
 
 
@@ -64,6 +66,7 @@ def scan(folder: Path, into: Registry, *, bundled: bool = False) -> None:
             raise ManifestError(f"{folder}: the bundled models folder is missing (reinstall Scrubline)")
         into.problems.append(f"{folder}: models folder does not exist")
         return
+    seen_here: dict[str, Path] = {}
     for path in sorted(folder.glob("*.toml")):
         try:
             manifest = _checked(path)
@@ -72,6 +75,14 @@ def scan(folder: Path, into: Registry, *, bundled: bool = False) -> None:
                 raise ManifestError(f"bundled model broken (reinstall Scrubline): {exc}") from None
             into.problems.append(f"{exc}; model skipped")
             continue
+        if manifest.id in seen_here:
+            # Two manifests in one folder with one id: which one runs would hang on file names.
+            problem = f"{path}: field 'id': '{manifest.id}' is also the id of {seen_here[manifest.id].name}"
+            if bundled:
+                raise ManifestError(f"bundled model broken (reinstall Scrubline): {problem}")
+            into.problems.append(f"{problem}; model skipped")
+            continue
+        seen_here[manifest.id] = path
         if manifest.id in into.manifests:
             log.info("model '%s' from %s replaces %s", manifest.id, path, into.manifests[manifest.id].source)
         into.manifests[manifest.id] = manifest
