@@ -9,6 +9,11 @@
     scrubline bench [VIDEO]                speed and memory figures
     scrubline self-check                   does this installation work? (rc 0 yes, rc 2 names what failed)
 
+`python -m scrubline` is the same command. An argument that is neither a subcommand nor an
+existing file is an error (`unknown command or file`, with the nearest subcommand), never a
+window; before the window starts, a child process checks that Qt's platform can start
+(`scrubline.gui_probe`), so a missing system library is one error line, not Qt's abort.
+
 Exit codes a script can rely on: 0 success; 2 bad input or usage (one line `error: ...` on
 stderr, no traceback unless --debug); 130 interrupted by Ctrl+C, 143 stopped by SIGTERM (what was
 analysed is kept either way); 141 the reader of the output went away (`scrubline models --json |
