@@ -356,3 +356,27 @@ def test_closing_during_slow_inference_ends_within_a_second_and_joins_the_thread
     assert took < 2.0, f"closing took {took:.1f} s"  # the aim is 1 s; the margin is for a busy machine
     analysis_threads = ("scrubline-decode", "scrubline-cancel-watch", "scrubline-analysis")
     assert [t.name for t in threading.enumerate() if t.name in analysis_threads and t.is_alive()] == []
+
+
+def test_another_rate_asks_before_replacing_the_analysis(qtbot, with_case, open_window) -> None:  # type: ignore[no-untyped-def]
+    """The case was analysed at 5 fps; analysing at 2 fps must not mix the two: the window says
+    so, touches nothing, and offers to start afresh."""
+    from scrubline.core.analysis import AnalysisSettings, PlanChanged
+
+    window = open_window
+    assert window.default_analysis_settings().fps == 5  # Resume continues the case's own plan
+    with qtbot.waitSignal(window.analysis_finished, timeout=TIMEOUT) as refused:
+        assert window.start_analysis(AnalysisSettings(fps=2))
+    assert isinstance(refused.args[0], PlanChanged)
+    assert window.banner.isVisible() and "would mix the two" in window.banner_label.text()
+    assert window.banner_button.text() == "Start afresh"
+    with CaseStore(window.case_path) as store:
+        assert store.frame_count() == 150  # untouched
+    with qtbot.waitSignal(window.analysis_finished, timeout=TIMEOUT) as afresh:
+        qtbot.mouseClick(window.banner_button, Qt.MouseButton.LeftButton)
+    report = afresh.args[0]
+    assert report.complete and report.planned == report.done_now < 150
+    with CaseStore(window.case_path) as store:
+        assert store.settings["fps"] == 2
+        assert store.analysed_frames().tolist() == store.planned_frames().tolist()
+        assert set(range(0, 300, 5)) <= set(store.analysed_frames().tolist())
