@@ -243,6 +243,7 @@ class Analyzer:
                 "licence": m.manifest.licence,
                 "training": m.manifest.training,
                 "metrics": m.manifest.metrics,
+                "labels": list(m.manifest.labels),  # a phase model needs the classes it could see
             }
             for m in self.models
         ]
@@ -271,11 +272,17 @@ def frame_manifests(registry: Registry, model_ids: list[str] | None) -> list[Man
         return registry.frame_models()
     chosen = [registry.get(i) for i in model_ids]
     sequence = [m.id for m in chosen if m.task == "sequence"]
+    images = ", ".join(m.id for m in registry.frame_models()) or "none"
     if sequence:
-        images = ", ".join(m.id for m in registry.frame_models()) or "none"
         raise ModelError(
             f"{', '.join(sequence)}: a sequence model (it predicts the outcome from the analysed "
             f"timeline) cannot analyse frames; choose image models (available: {images})"
+        )
+    phase = [m.id for m in chosen if m.task == "phase"]
+    if phase:
+        raise ModelError(
+            f"{', '.join(phase)}: a phase model (it reads the tools found in the analysed frames; "
+            f"choose it with --procedure) cannot analyse frames; choose image models (available: {images})"
         )
     return chosen
 

@@ -13,8 +13,14 @@ Phases shorter than `min_phase_s` are merged into their neighbours.
     presence = presence_table(detections, analysed_times, bleeding=bleeding)
     for phase in recognise_phases(presence, template): ...
 
+A template may instead name a *learned* phase model (`model = "<id>"` in `[template]`, a `phase`
+task model in `models/`): its `[[phases]]` then only give each of the model's phase labels a colour
+and a description, and `recognise_phases` runs the model (see `scrubline.core.phase_model`). A
+presence table without the tool columns such a model reads raises `PhaseModelError` naming them,
+rather than producing phases from nothing.
+
 The file format is described in `resources/phases/README.md`. This module is Qt-free and needs
-only numpy and pandas.
+only numpy and pandas (and onnxruntime for learned templates).
 """
 
 from __future__ import annotations
@@ -70,12 +76,19 @@ class PhaseTemplate:
     min_phase_s: float = 0.0
     description: str = ""
     source: Path | None = None
+    model: str | None = None  # a learned phase model's id: then the phases have no rules
 
     @property
     def labels(self) -> tuple[str, ...]:
-        """Every phase label this template can produce, default last."""
+        """Every phase label this template can produce, default last (a learned template labels
+        every moment, so it has no default)."""
         out = [p.label for p in self.phases]
-        return tuple(dict.fromkeys([*out, self.default]))
+        return tuple(dict.fromkeys(out if self.model else [*out, self.default]))
+
+    def colour_of(self, label: str) -> str | None:
+        if label == self.default and not self.model:
+            return self.default_colour
+        return next((p.colour for p in self.phases if p.label == label), None)
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -105,9 +118,10 @@ class Phase:
 # Templates
 
 
-_TEMPLATE_KEYS = {"id", "name", "description", "default", "default_colour", "min_phase_s"}
+_TEMPLATE_KEYS = {"id", "name", "description", "default", "default_colour", "min_phase_s", "model"}
 _SIGNAL_KEYS = {"column", "on", "off", "hold_s"}
 _PHASE_KEYS = {"label", "all", "any", "none", "only", "after", "description", "colour"}
+_LEARNED_PHASE_KEYS = {"label", "description", "colour"}
 
 
 def _names(value: Any, where: str, key: str) -> tuple[str, ...]:
@@ -134,6 +148,38 @@ def _unknown(table: dict[str, Any], known: set[str], where: str) -> None:
         )
 
 
+def _parse_learned(data: dict[str, Any], head: dict[str, Any], where: str, source: Path | str) -> PhaseTemplate:
+    """A template that names a learned phase model: phases give labels, colours, descriptions."""
+    model = head["model"]
+    if not isinstance(model, str) or not model.strip():
+        raise TemplateError(f"{where} [template]: 'model' should be a phase model id")
+    extra_top = sorted(set(data) - {"template", "phases"})
+    if extra_top:
+        raise TemplateError(
+            f"{where}: unknown table(s) {', '.join(repr(k) for k in extra_top)} "
+            "(a template with a learned 'model' has [template] and [[phases]] only)"
+        )
+    raw_phases = data.get("phases")
+    if not isinstance(raw_phases, list) or not raw_phases:
+        raise TemplateError(f"{where}: no [[phases]]: list the model's phase labels with their colours")
+    rules = []
+    for i, raw in enumerate(raw_phases):
+        p_where = f"{where} [[phases]] #{i + 1}"
+        if not isinstance(raw, dict):
+            raise TemplateError(f"{p_where}: should be a table")
+        _unknown(raw, _LEARNED_PHASE_KEYS, f"{p_where} (the learned model decides the phase, not rules)")
+        label = raw.get("label")
+        if not isinstance(label, str) or not label.strip():
+            raise TemplateError(f"{p_where}: missing required text field 'label'")
+        rules.append(PhaseRule(label=label, description=str(raw.get("description", "")), colour=raw.get("colour")))
+    return PhaseTemplate(
+        id=head["id"].strip(), name=head["name"].strip(), signals={}, phases=tuple(rules),
+        default=str(head.get("default", "")), min_phase_s=_number(head, "min_phase_s", 0.0, f"{where} [template]"),
+        description=str(head.get("description", "")),
+        source=Path(source) if not isinstance(source, Path) else source, model=model.strip(),
+    )
+
+
 def parse_template(data: dict[str, Any], source: Path | str) -> PhaseTemplate:
     where = str(source)
     head = data.get("template")
@@ -143,6 +189,8 @@ def parse_template(data: dict[str, Any], source: Path | str) -> PhaseTemplate:
     for key in ("id", "name"):
         if not isinstance(head.get(key), str) or not head[key].strip():
             raise TemplateError(f"{where} [template]: missing required text field '{key}'")
+    if "model" in head:
+        return _parse_learned(data, head, where, source)
     default = head.get("default", "idle")
     if not isinstance(default, str) or not default.strip():
         raise TemplateError(f"{where} [template]: 'default' should be a phase label")
@@ -405,20 +453,117 @@ def smooth_segments(segs: list[list[Any]], min_phase_s: float) -> list[list[Any]
     return segs
 
 
-def recognise_phases(presence: pd.DataFrame, template: PhaseTemplate) -> list[Phase]:
+def recognise_phases(presence: pd.DataFrame, template: PhaseTemplate, registry: Any = None) -> list[Phase]:
     """Phases over the presence table's time span.
 
     presence: indexed by time_s (analysed frames, any spacing), one column per tool label (a 0/1
         flag, a count, or a detector score) and optionally `bleeding` (area fraction 0..1);
-        columns the template reads but the table lacks count as never on.
+        columns a rule template reads but the table lacks count as never on; a learned
+        template raises `PhaseModelError` naming the tool columns its model needs and lacks.
+    registry: where a learned template's model is looked up (default: the bundled models and
+        `SCRUBLINE_MODELS`).
     """
     if presence.empty:
         return []
     table = presence.sort_index()
+    if template.model:
+        return _learned_phases(table, template, registry)
     labels = raw_labels(table, template)
     times = np.asarray(table.index, dtype=float)
     segs = smooth_segments(_segments(list(labels), times), template.min_phase_s)
     return [Phase(label, start, end) for label, start, end in segs]
+
+
+_MODELS: dict[tuple[str, str], Any] = {}  # (model id, manifest path) -> PhaseModel, loaded once
+
+
+def learned_model(template: PhaseTemplate, registry: Any = None) -> Any:
+    """The template's phase model, checked against the template's phase labels."""
+    from scrubline.core.models import load_registry
+    from scrubline.core.phase_model import PhaseModel, PhaseModelError
+
+    assert template.model is not None
+    registry = registry if registry is not None else load_registry()
+    if template.model not in registry.manifests:
+        raise PhaseModelError(
+            f"{template.source or template.id}: the phase model '{template.model}' is not installed "
+            f"(models found: {', '.join(sorted(registry.manifests)) or 'none'})"
+        )
+    manifest = registry.manifests[template.model]
+    key = (manifest.id, str(manifest.source))
+    if key not in _MODELS:
+        _MODELS[key] = PhaseModel(manifest)
+    model = _MODELS[key]
+    unknown = sorted(set(model.labels) - {p.label for p in template.phases})
+    if unknown:
+        raise TemplateError(
+            f"{template.source or template.id}: the model '{template.model}' also names the phase(s) "
+            f"{', '.join(unknown)}, which the template's [[phases]] do not list"
+        )
+    return model
+
+
+def _learned_phases(table: pd.DataFrame, template: PhaseTemplate, registry: Any) -> list[Phase]:
+    """Per-second phases from the learned model, over the analysed span only (the model still
+    counts elapsed time from the start of the video)."""
+    model = learned_model(template, registry)
+    per_second = model.predict_table(table)
+    times = np.asarray(table.index, dtype=float)
+    first = max(float(np.floor(times[0] + 1e-6)), 0.0)
+    kept = per_second[per_second.index >= first]
+    if kept.empty:
+        return []
+    segs = smooth_segments(_segments(list(kept), np.asarray(kept.index, dtype=float)), template.min_phase_s)
+    segs[0][1] = max(segs[0][1], float(times[0]))
+    return [Phase(label, start, end) for label, start, end in segs]
+
+
+def phases_from_table(table: pd.DataFrame, template: PhaseTemplate, where: str = "the table",
+                      registry: Any = None) -> pd.DataFrame:
+    """A researcher's own presence table -> `time_s, phase` (one row per input row).
+
+    table: a `time_s` (or `second`) column and one 0/1 column per tool; names are matched
+        case-insensitively ignoring spaces, underscores and hyphens (an export's `tool_<name>`
+        columns match too). Raises TemplateError naming `where` and the problem: no time column,
+        missing tool columns, non-numeric or empty cells, repeated times."""
+    from scrubline.core.phase_model import match_tool_columns, normalise_name
+
+    columns = {normalise_name(c): c for c in table.columns}
+    time_column = columns.get("times") or columns.get("second")
+    if time_column is None:
+        raise TemplateError(f"{where}: no 'time_s' or 'second' column (columns: {', '.join(map(str, table.columns))})")
+    if template.model:
+        needed = list(learned_model(template, registry).tools)
+    else:
+        needed = list(template.columns)
+    found, missing = match_tool_columns([c for c in table.columns if c != time_column], needed)
+    if missing:
+        raise TemplateError(
+            f"{where}: no column for {', '.join(missing)} (the '{template.id}' procedure needs "
+            f"{', '.join(needed)}; names are matched ignoring case, spaces and underscores; "
+            f"columns found: {', '.join(map(str, table.columns))})"
+        )
+    used = [time_column, *found.values()]
+    numbers = table[used].apply(pd.to_numeric, errors="coerce")
+    for column in used:
+        bad = numbers[column].isna() & table[column].notna()
+        if bad.any():
+            row = int(np.argmax(bad.to_numpy()))
+            raise TemplateError(f"{where}: column '{column}' has a value that is not a number "
+                                f"({table[column].iloc[row]!r}, data row {row + 1})")
+        if numbers[column].isna().any():
+            row = int(np.argmax(numbers[column].isna().to_numpy()))
+            raise TemplateError(f"{where}: column '{column}' has an empty cell (data row {row + 1})")
+    times = numbers[time_column].to_numpy(float)
+    if len(times) and (times < 0).any():
+        raise TemplateError(f"{where}: '{time_column}' has negative times")
+    if len(np.unique(times)) != len(times):
+        raise TemplateError(f"{where}: '{time_column}' repeats a time; one row per time is expected")
+    presence = pd.DataFrame({tool: numbers[column].to_numpy(float) for tool, column in found.items()},
+                            index=pd.Index(times, name="time_s")).sort_index()
+    phases = recognise_phases(presence, template, registry)
+    labels = phase_at(phases, presence.index.to_numpy(float), default=template.default or "")
+    return pd.DataFrame({"time_s": presence.index.to_numpy(float), "phase": labels})
 
 
 def phase_at(phases: list[Phase], times: np.ndarray, default: str | None = None) -> np.ndarray:
@@ -440,6 +585,6 @@ def phase_durations(phases: list[Phase]) -> dict[str, float]:
 __all__ = [
     "GENERIC_TEMPLATE_ID", "Phase", "PhaseRule", "PhaseTemplate", "Signal", "TemplateError",
     "bundled_templates", "bundled_templates_dir", "load_template", "parse_template",
-    "phase_at", "phase_durations", "presence_table", "raw_labels", "recognise_phases",
-    "signal_states", "smooth_segments",
+    "learned_model", "phase_at", "phase_durations", "phases_from_table", "presence_table",
+    "raw_labels", "recognise_phases", "signal_states", "smooth_segments",
 ]

@@ -37,7 +37,7 @@ import msgspec
 
 from scrubline.core.tomlfile import read_toml
 
-TASKS = ("detector", "segmenter", "classifier", "sequence")
+TASKS = ("detector", "segmenter", "classifier", "sequence", "phase")
 
 # Which output roles each task understands; a manifest naming any other role is refused.
 ROLES: dict[str, tuple[str, ...]] = {
@@ -45,12 +45,14 @@ ROLES: dict[str, tuple[str, ...]] = {
     "detector": ("boxes", "scores", "classes", "tips", "tip_scores"),
     "classifier": ("scores",),
     "sequence": ("blood_loss_ml", "blood_loss_interval_ml", "success_probability"),
+    "phase": ("phase_probabilities",),
 }
 REQUIRED_ROLES: dict[str, tuple[str, ...]] = {
     "segmenter": (),
     "detector": ("boxes", "scores"),
     "classifier": ("scores",),
     "sequence": ("blood_loss_ml", "success_probability"),
+    "phase": ("phase_probabilities",),
 }
 # The `[thresholds]` keys each task's wrapper reads; any other key would have no effect.
 THRESHOLDS: dict[str, tuple[str, ...]] = {
@@ -58,6 +60,7 @@ THRESHOLDS: dict[str, tuple[str, ...]] = {
     "detector": ("score", "tip"),
     "classifier": (),
     "sequence": ("success",),
+    "phase": (),
 }
 MAX_INPUT_SIDE = 8192
 MAX_STEPS = 100_000
@@ -106,7 +109,8 @@ class Manifest:
     metrics: dict[str, Any] = field(default_factory=dict)
     card: Path | None = None
     source: Path | None = None  # the manifest file itself
-    # The optional keys beyond the core schema that are present: `headline_metric`, `supersedes`.
+    # The optional keys beyond the core schema that are present: `headline_metric`, `supersedes`,
+    # and a phase model's `features` and `decoding` tables (see scrubline.core.phase_model).
     extra: dict[str, Any] = field(default_factory=dict)
 
     def output_for(self, role: str) -> OutputSpec | None:
@@ -168,6 +172,8 @@ class _ManifestFile(msgspec.Struct, forbid_unknown_fields=True):
     thresholds: dict[str, Any] = {}  # keys depend on the task: checked below, by name
     training: dict[str, Any] = {}
     metrics: dict[str, Any] = {}  # checked below, by name
+    features: dict[str, Any] = {}  # phase models: checked by scrubline.core.phase_model
+    decoding: dict[str, Any] = {}  # phase models: checked by scrubline.core.phase_model
 
 
 _LOCATION = re.compile(r"^(?P<problem>.*?)(?: - at `\$(?P<where>[^`]*)`)?$", re.DOTALL)
@@ -260,6 +266,9 @@ def parse_manifest(data: dict[str, Any], source: Path) -> Manifest:
             raise ManifestError(
                 f"{input_where}: unknown feature(s) {', '.join(unknown)} (known: {', '.join(KNOWN_FEATURES)})"
             )
+    elif task == "phase":
+        if not spec.features or not raw.features or not raw.decoding:
+            raise ManifestError(f"{where}: a phase model needs [input] features, a [features] and a [decoding] table")
     else:
         if spec.width <= 0 or spec.height <= 0:
             raise ManifestError(f"{input_where}: 'width' and 'height' must be positive")
@@ -290,8 +299,10 @@ def parse_manifest(data: dict[str, Any], source: Path) -> Manifest:
     if task == "segmenter" and not roles:
         raise ManifestError(f"{where}: a segmenter needs at least one output")
 
-    if task == "classifier" and not raw.labels:
-        raise ManifestError(f"{where}: a classifier needs 'labels'")
+    if task in ("classifier", "phase") and not raw.labels:
+        raise ManifestError(f"{where}: a {task} model needs 'labels'")
+    if task != "phase" and (raw.features or raw.decoding):
+        raise ManifestError(f"{where}: [features] and [decoding] are for phase models only")
     if len(set(raw.labels)) != len(raw.labels):
         raise ManifestError(f"{where}: 'labels' lists a label twice")
     for key, value in raw.thresholds.items():
@@ -318,6 +329,8 @@ def parse_manifest(data: dict[str, Any], source: Path) -> Manifest:
         extra["headline_metric"] = raw.headline_metric
     if raw.supersedes:
         extra["supersedes"] = list(raw.supersedes)
+    if task == "phase":
+        extra["features"], extra["decoding"] = dict(raw.features), dict(raw.decoding)
     return Manifest(
         id=raw.id,
         version=raw.version,

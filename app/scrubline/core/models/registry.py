@@ -42,9 +42,10 @@ class Registry:
             raise KeyError(f"no model with id '{model_id}' (known: {known})") from None
 
     def frame_models(self) -> list[Manifest]:
-        """The image models the analysis runs by default: all but sequence models, and a
-        model that another declares it supersedes is left out."""
-        chosen = [m for m in self.manifests.values() if m.task != "sequence"]
+        """The image models the analysis runs by default: all but sequence and phase models
+        (they read the analysis's results, not frames), and a model that another declares it
+        supersedes is left out."""
+        chosen = [m for m in self.manifests.values() if m.task not in ("sequence", "phase")]
         superseded = {s for m in chosen for s in m.extra.get("supersedes", [])}
         return [m for m in chosen if m.id not in superseded]
 

@@ -120,6 +120,9 @@ def contract_mismatches(manifest: Manifest, session: Any) -> list[str]:
         if manifest.task == "sequence":
             expected: tuple[int | str, ...] = ("N", spec.steps, len(spec.features))
             what = "N × steps × features"
+        elif manifest.task == "phase":
+            expected = ("N", len(spec.features))
+            what = "N × features (one row per second)"
         elif spec.layout == "NCHW":
             expected = ("N", 3, spec.height, spec.width)
             what = "N × 3 × height × width"
@@ -144,8 +147,8 @@ def contract_mismatches(manifest: Manifest, session: Any) -> list[str]:
                 f"output '{out.name}' has shape {_fmt(outputs[out.name].shape)} but the manifest "
                 f"says {_fmt(out.shape)}"
             )
-    if manifest.task == "classifier":
-        scores = manifest.output_for("scores")
+    if manifest.task in ("classifier", "phase"):
+        scores = manifest.output_for("scores" if manifest.task == "classifier" else "phase_probabilities")
         if scores and scores.name in outputs:
             shape = outputs[scores.name].shape
             if len(shape) == 2 and isinstance(shape[1], int) and shape[1] != len(manifest.labels):

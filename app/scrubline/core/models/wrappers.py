@@ -198,4 +198,8 @@ WRAPPERS: dict[str, type[OnnxModel]] = {
 
 
 def load_model(manifest: Manifest, device: str = "cpu", threads: int = 0) -> Any:
+    if manifest.task == "phase":  # reads tool presence, not frames: see scrubline.core.phase_model
+        from scrubline.core.phase_model import PhaseModel
+
+        return PhaseModel(manifest, create_session(manifest, device, threads)[0])
     return WRAPPERS[manifest.task](manifest, device, threads)
