@@ -57,6 +57,7 @@ class Timeline:
     bleeding: np.ndarray  # [n_frames] area fraction, NaN where not measured
     episodes: list[Episode] = field(default_factory=list)
     settings: TimelineSettings = field(default_factory=TimelineSettings)
+    phase_colours: dict[str, str] = field(default_factory=dict)  # the template's "#rrggbb" per phase label
 
     @property
     def n_instruments(self) -> np.ndarray:
@@ -222,14 +223,22 @@ def build_timeline(
         timeline.episodes.append(Episode("bleeding", "bleeding", start, end, peak))
     for start, end, _ in spans(hidden > 0):
         timeline.episodes.append(Episode("tip_hidden", "tip hidden", start, end, None))
-    timeline.episodes.extend(_phases(timeline, present, phase_template))
+    # Every class a detector of this case can report, seen or not: a tool never in view is a
+    # column of zeros, not a missing signal.
+    detector_labels = [str(x) for m in store.models if m.get("task") == "detector" for x in m.get("labels") or []]
+    timeline.episodes.extend(_phases(timeline, present, phase_template, detector_labels))
+    if phase_template is not None:
+        timeline.phase_colours = {
+            label: colour for label in phase_template.labels
+            if isinstance(colour := phase_template.colour_of(label), str) and colour.startswith("#")
+        }
     for mark in store.bookmarks():
         timeline.episodes.append(Episode("bookmark", mark.note or mark.category, mark.time_s, mark.time_s, None))
     timeline.episodes.sort(key=lambda e: (e.start_s, EPISODE_KINDS.index(e.kind)))
     return timeline
 
 
-def _phases(timeline: Timeline, detections: Any, template: Any) -> list[Episode]:
+def _phases(timeline: Timeline, detections: Any, template: Any, detector_labels: Sequence[str] = ()) -> list[Episode]:
     """Phase episodes from the procedure template over instrument counts per label (templates
     tell one instrument from two) and the bleeding track."""
     if template is None or not len(timeline.times):
@@ -239,7 +248,8 @@ def _phases(timeline: Timeline, detections: Any, template: Any) -> list[Episode]
     from scrubline.core.phases import presence_table, recognise_phases
 
     bleeding = pd.Series(np.nan_to_num(timeline.bleeding), index=timeline.times)
-    presence = presence_table(detections, timeline.times, bleeding=bleeding, labels=timeline.labels)
+    labels = list(dict.fromkeys([*timeline.labels, *detector_labels]))
+    presence = presence_table(detections, timeline.times, bleeding=bleeding, labels=labels)
     return [
         Episode("phase", p.label, float(p.start_s), float(p.end_s), None)
         for p in recognise_phases(presence, template)

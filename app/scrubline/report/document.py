@@ -85,6 +85,7 @@ def _timeline(store: CaseStore) -> tuple[Timeline, str | None]:
     """The case's timeline with phases where the procedure template allows; the reason when
     there are no phases."""
     from scrubline.core.export import DEFAULT_PROCEDURE, case_timeline
+    from scrubline.core.phase_model import PhaseModelError
 
     procedure = store.get_meta("procedure", DEFAULT_PROCEDURE)
     try:
@@ -92,6 +93,8 @@ def _timeline(store: CaseStore) -> tuple[Timeline, str | None]:
     except ImportError:
         # Phase recognition is not part of this build: the rest of the report still stands.
         return build_timeline(store), "phase recognition is not available in this build of Scrubline"
+    except PhaseModelError as exc:  # e.g. a learned procedure that needs tools the detector does not name
+        return build_timeline(store), str(exc)
     except Exception as exc:
         log.warning("phases could not be recognised (%s); the report goes on without them", exc)
         return build_timeline(store), f"phase recognition failed ({exc})"

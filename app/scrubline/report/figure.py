@@ -43,6 +43,13 @@ MARK_COLOUR = "#333333"
 GRID_COLOUR = "#bbbbbb"
 
 
+def _tinted(colour: str, white: float = 0.45) -> str:
+    """A "#rrggbb" colour mixed with `white` parts of white."""
+    value = colour.lstrip("#")
+    rgb = [int(value[i : i + 2], 16) for i in (0, 2, 4)]
+    return "#" + "".join(f"{round(c + (255 - c) * white):02x}" for c in rgb)
+
+
 def phase_colour(index: int) -> str:
     return PHASE_PALETTE[index % len(PHASE_PALETTE)]
 
@@ -170,7 +177,11 @@ def timeline_drawing(
     phases = timeline.episodes_of("phase")
     phase_names = list(dict.fromkeys(p.label for p in phases))
     # The legend is laid out first: its line count sets the drawing's height.
-    items: list[tuple[str, str]] = [(phase_colour(i), name) for i, name in enumerate(phase_names)]
+    # The procedure template's colours where it gives them (the window shows the same).
+    # Tinted towards white, so the black phase names stay readable on them in print.
+    colour_of = {name: _tinted(timeline.phase_colours[name]) if name in timeline.phase_colours else phase_colour(i)
+                 for i, name in enumerate(phase_names)}
+    items: list[tuple[str, str]] = [(colour_of[name], name) for name in phase_names]
     items += [(TOOL_COLOUR, "tool in view"), (TIP_COLOUR, "tips visible (share)"),
               (TIP_HIDDEN_COLOUR, "tip hidden episode"), (BLEED_COLOUR, "bleeding area"),
               (BLEED_EPISODE_COLOUR, "bleeding episode"), (NOT_ANALYSED_COLOUR, "not analysed")]
@@ -257,7 +268,7 @@ def timeline_drawing(
     lane_label(y, PHASE_ROW, "Phase", font=bold)
     for p in phases:
         a, b = tx(p.start_s), tx(p.end_s)
-        colour = phase_colour(phase_names.index(p.label))
+        colour = colour_of[p.label]
         drawing.add(Rect(a, y, max(b - a, COLUMN_PT), PHASE_ROW, fillColor=HexColor(colour),
                          strokeColor=white, strokeWidth=0.3))
         if b - a > stringWidth(p.label, regular, 6) + 4:

@@ -41,6 +41,12 @@ PHASE_COLOURS = ((92, 107, 192), (38, 166, 154), (141, 110, 99), (126, 87, 194),
                  (0, 137, 123), (121, 134, 203), (161, 136, 127))
 
 
+def _hex_rgb(colour: str) -> tuple[int, int, int]:
+    """A template's "#rrggbb" phase colour as an RGB triple."""
+    value = colour.lstrip("#")
+    return (int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16))
+
+
 class TimeAxis(pg.AxisItem):
     """Ticks at clock-friendly steps (1 s, 15 s, 1 min, 5 min, ...) labelled m:ss."""
 
@@ -307,7 +313,11 @@ class TimelineView(QWidget):
         colour_of: dict[str, tuple[int, int, int]] = {}
         spans = []
         for at, episode in enumerate(phases):
-            rgb = colour_of.setdefault(episode.label, PHASE_COLOURS[len(colour_of) % len(PHASE_COLOURS)])
+            template_colour = self.timeline.phase_colours.get(episode.label) if self.timeline is not None else None
+            rgb = colour_of.setdefault(
+                episode.label,
+                _hex_rgb(template_colour) if template_colour else PHASE_COLOURS[len(colour_of) % len(PHASE_COLOURS)],
+            )
             spans.append((episode.start_s, episode.end_s, 0.0, 0.62, _lighter(rgb, 200)))
             # Labels are reused: while an analysis streams in, phases are redrawn every refresh,
             # and creating text items is the slow part.
