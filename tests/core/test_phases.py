@@ -249,13 +249,13 @@ def test_generic_template_on_a_class_agnostic_case():
     assert presence.loc[25.0, "instrument"] == 2 and presence.loc[5.0, "instrument"] == 0
     phases = recognise_phases(presence, t)
     assert [(p.label, p.start_s, p.end_s) for p in phases] == [
-        ("idle / camera out", 0.0, 10.0),
-        ("instrument activity", 10.0, 20.0),
-        ("two-handed work", 20.0, 30.0),
-        ("instrument activity", 30.0, 35.0),
-        ("bleeding control", 35.0, 45.0),
-        ("instrument activity", 45.0, 50.0),
-        ("idle / camera out", 50.0, 60.0),
+        ("no instrument in view", 0.0, 10.0),
+        ("one instrument", 10.0, 20.0),
+        ("two or more instruments", 20.0, 30.0),
+        ("one instrument", 30.0, 35.0),
+        ("bleeding, instrument in view", 35.0, 45.0),
+        ("one instrument", 45.0, 50.0),
+        ("no instrument in view", 50.0, 60.0),
     ]
     assert all(isinstance(p, Phase) for p in phases)
 

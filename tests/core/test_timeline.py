@@ -84,7 +84,7 @@ def test_generic_phases_tell_one_instrument_from_two(tmp_path: Path) -> None:
     with _case(tmp_path, [0.0] * n, [False] * n, tools) as store:
         timeline = build_timeline(store, phase_template=load_procedure("generic"))
     labels = [(p.label, round(p.start_s), round(p.end_s)) for p in timeline.episodes_of("phase")]
-    assert [label for label, _, _ in labels] == ["instrument activity", "two-handed work", "idle / camera out"]
+    assert [label for label, _, _ in labels] == ["one instrument", "two or more instruments", "no instrument in view"]
     assert labels[1][1] == 8
 
 
