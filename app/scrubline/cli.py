@@ -8,6 +8,8 @@
     scrubline demo                         render and analyse the synthetic demo clip
     scrubline bench [VIDEO]                speed and memory figures
     scrubline self-check                   does this installation work? (rc 0 yes, rc 2 names what failed)
+    scrubline phases PRESENCE.csv -o PHASES.csv [--procedure ID]
+                                           phases from your own per-second tool labels
 
 `python -m scrubline` is the same command. An argument that is neither a subcommand nor an
 existing file is an error (`unknown command or file`, with the nearest subcommand), never a
@@ -241,6 +243,15 @@ class ProgressBar:
 
 
 # ---------------------------------------------------------------------------- commands
+def _procedure_or_error(name: str) -> None:
+    """A procedure id must name a bundled template (or be a template file)."""
+    from scrubline.core.export import procedure_templates
+
+    known = procedure_templates()
+    if name not in known and not (name.endswith(".toml") and Path(name).is_file()):
+        raise UsageError(f"no procedure '{name}' (known: {', '.join(known)}; or a template .toml file)")
+
+
 def cmd_analyze(args: argparse.Namespace) -> int:
     from scrubline.core.analysis import (
         AnalysisSettings,
@@ -250,6 +261,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         plan_settings,
     )
 
+    procedure = getattr(args, "procedure", None)  # `demo` shares this command without one
+    if procedure:
+        _procedure_or_error(procedure)
     if args.end is not None and args.end <= (args.start or 0.0):
         raise UsageError(f"--end ({args.end:g} s) must be after --start ({args.start or 0.0:g} s)")
     settings = AnalysisSettings(
@@ -279,6 +293,18 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         bar.done()
+    if procedure:
+        from scrubline.core.export import case_timeline
+        from scrubline.core.phase_model import PhaseModelError
+        from scrubline.core.phases import TemplateError
+        from scrubline.core.store import CaseStore
+
+        with CaseStore(report.case_path) as store:
+            store.set_meta("procedure", procedure)
+            try:
+                case_timeline(store)
+            except (PhaseModelError, TemplateError) as exc:
+                print(f"warning: no '{procedure}' phases for this case: {exc}", file=sys.stderr)
     for notice in report.notices:
         print(f"warning: {notice}", file=sys.stderr)
     for problem in report.problems[:20]:
@@ -445,6 +471,36 @@ def cmd_self_check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_phases(args: argparse.Namespace) -> int:
+    """Phases from a researcher's own tool-presence table (no video needed)."""
+    import pandas as pd
+
+    from scrubline.core.export import load_procedure
+    from scrubline.core.phase_model import PhaseModelError
+    from scrubline.core.phases import TemplateError, phases_from_table
+
+    _procedure_or_error(args.procedure)
+    source = Path(args.presence)
+    if not source.is_file():
+        raise UsageError(f"{source}: no such file")
+    try:
+        table = pd.read_csv(source)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{source}: not a readable CSV table ({str(exc).splitlines()[0]})") from exc
+    try:
+        template = load_procedure(args.procedure)
+        result = phases_from_table(table, template, where=str(source), registry=_registry(args))
+    except (TemplateError, PhaseModelError) as exc:
+        raise UsageError(str(exc)) from exc
+    out = Path(args.output)
+    if not out.parent.is_dir():
+        raise UsageError(f"{out.parent}: no such folder for the output")
+    result.to_csv(out, index=False)
+    counts = result["phase"].value_counts()
+    print(f"{len(result)} rows, {counts.size} phases → {out}")
+    return EXIT_OK
+
+
 def cmd_gui(args: argparse.Namespace) -> int:
     if args.video is not None and not Path(args.video).exists():
         raise UsageError(f"{args.video}: no such file")
@@ -494,6 +550,8 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("video")
     analyze.add_argument("-o", "--output", metavar="CASE", type=case_output, help="case file (default: the per-user cache)")
     analyze.add_argument("--fresh", action="store_true", help="discard earlier results and start again")
+    analyze.add_argument("--procedure", metavar="ID",
+                         help="the phase template the case uses (e.g. cholecystectomy; default: generic)")
     analysis_options(analyze)
     analyze.set_defaults(func=cmd_analyze)
 
@@ -534,6 +592,15 @@ def build_parser() -> argparse.ArgumentParser:
         "self-check", help="check this installation end to end: imports, models, decoding, inference, report"))
     check.add_argument("-q", "--quiet", action="store_true", help="print only failures and the verdict")
     check.set_defaults(func=cmd_self_check)
+
+    phases = with_models(sub.add_parser(
+        "phases", help="surgical phases from a per-second tool-presence table (your own labels)"))
+    phases.add_argument("presence", metavar="PRESENCE.csv",
+                        help="time_s (or second) and one 0/1 column per tool (names: any case, spaces, underscores)")
+    phases.add_argument("-o", "--output", required=True, metavar="PHASES.csv", help="written as time_s,phase")
+    phases.add_argument("--procedure", default="cholecystectomy", metavar="ID",
+                        help="the phase template (default: cholecystectomy, the learned Cholec80 model)")
+    phases.set_defaults(func=cmd_phases)
     return parser
 
 
