@@ -323,6 +323,13 @@ def test_case_with_a_class_aware_detector_gets_cholec80_phases(tmp_path):
     # The detector knows all 7 tools; 'Bipolar' etc. never seen in a stretch is not "missing".
     with _case_with_tools(tmp_path, seconds, TOOLS) as store:
         timeline = case_timeline(store)
+        from scrubline.report import ReportOptions
+        from scrubline.report.document import gather
+
+        data = gather(store, ReportOptions(), load_registry())
+    # The report's model page names the phase model beside the detector.
+    assert data.phase_manifest is not None and data.phase_manifest.id == "cholec80-phases"
+    assert data.timeline.phase_colours["ClippingCutting"] == "#c62828"
     phases = timeline.episodes_of("phase")
     assert [p.label for p in phases][:3] == CHOLEC80_PHASES[:3]
     assert timeline.phase_at(1300.0) == "ClippingCutting"

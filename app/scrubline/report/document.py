@@ -74,6 +74,7 @@ class CaseData:
     event_start_manual: bool = False  # the reviewer moved the bleeding event's start
     missing: list[str] = field(default_factory=list)  # what the report could not include, in words
     scrub_names: tuple[str, ...] = ()
+    phase_manifest: Any = None  # the learned phase model the procedure named, when it gave the phases
 
     def scrub(self, text: Any) -> str:
         """`text` (an error message, a model's reason) with file paths and the video's file name
@@ -157,12 +158,24 @@ def gather(store: CaseStore, options: ReportOptions, registry: Any) -> CaseData:
     elif registry is not None and registry.by_task("sequence"):
         sequence_manifest = registry.by_task("sequence")[0]
 
+    phase_manifest = None
+    if timeline.episodes_of("phase"):
+        from scrubline.core.export import DEFAULT_PROCEDURE, load_procedure
+
+        try:
+            template = load_procedure(str(store.get_meta("procedure", DEFAULT_PROCEDURE) or DEFAULT_PROCEDURE))
+        except Exception:  # the timeline already has its phases; this only names their model
+            template = None
+        if template is not None and template.model in manifests:
+            phase_manifest = manifests[template.model]
+
     data = CaseData(
         typed=typed, timeline=timeline, totals=totals, outcome=outcome, analysis=analysis, video=video,
         settings=store.settings, models=store.models,
         procedure_template=_template_name(store), sequence_manifest=sequence_manifest,
         manifests=manifests, bookmarks=store.bookmarks(), phase_reason=phase_reason,
         event_start_manual=store.get_meta("event_start_s") is not None, scrub_names=names,
+        phase_manifest=phase_manifest,
     )
     # What is missing, in the words the summary page prints.
     tasks = {m.get("task") for m in data.models}
@@ -789,6 +802,9 @@ def _provenance(data: CaseData, st: _Styles, width: float) -> list[Any]:
     for record in data.models:
         manifest = data.manifests.get(str(record.get("id")))
         story += _model_block(record, manifest, st, width, _use_of(manifest) or roles.get(str(record.get("task")), "analysis"))
+    if data.phase_manifest is not None:
+        story += _model_block(None, data.phase_manifest, st, width,
+                              "surgical phases (the procedure's learned model, from the tools in view)")
     if data.sequence_manifest is not None:
         story += _model_block(None, data.sequence_manifest, st, width, roles["sequence"])
     if not data.models and data.sequence_manifest is None:
