@@ -350,3 +350,21 @@ def test_analyze_with_the_cholecystectomy_procedure(clips, tmp_path, capsys):
         assert store.get_meta("procedure") == "cholecystectomy"
     # The bundled detector only says "instrument": the command says what is missing.
     assert "no 'cholecystectomy' phases" in err and "Grasper" in err and "class-aware" in err
+
+
+def test_phase_manifest_needs_its_features_and_decoding_tables(tmp_path):
+    from scrubline.core.models.manifest import ManifestError, load_manifest
+
+    bundled = (REPO / "models" / "cholec80-phases.toml").read_text()
+    without = bundled[: bundled.index("[decoding]")] + bundled[bundled.index("[training]"):]
+    (tmp_path / "p.toml").write_text(without)
+    with pytest.raises(ManifestError, match=r"a phase model needs \[input\] features, a \[features\] and a \[decoding\] table"):
+        load_manifest(tmp_path / "p.toml")
+    # Decoding sizes that do not fit the 7 labels are refused when the model is built.
+    import re
+
+    from scrubline.core.phase_model import PhaseModel
+
+    (tmp_path / "w.toml").write_text(re.sub(r"(?m)^priors = \[.*\]$", "priors = [1.0]", bundled))
+    with pytest.raises(PhaseModelError, match="sizes do not match the 7 phase labels"):
+        PhaseModel(load_manifest(tmp_path / "w.toml"))
