@@ -51,7 +51,7 @@ def test_wheel_carries_the_bundled_data_and_licences(dists: dict[str, Path]) -> 
     assert {f"{bundled}resources/fonts/{p.name}" for p in (ROOT / "resources" / "fonts").glob("*.ttf")} <= names
     assert {f"{bundled}resources/icons/{p.name}" for p in (ROOT / "resources" / "icons").iterdir()} <= names
     assert not [n for n in names if n.startswith(("tests/", "models/", "resources/")) or "screenshots" in n]
-    assert "License-Expression: Apache-2.0 AND CC-BY-NC-4.0 AND Bitstream-Vera" in metadata
+    assert "License-Expression: Apache-2.0 AND CC-BY-NC-4.0 AND CC-BY-NC-SA-4.0 AND Bitstream-Vera" in metadata
     assert "License-File: LICENSE" in metadata
 
 
