@@ -82,10 +82,10 @@ def test_phases_read_the_bleeding_track_and_name_every_frame(tmp_path: Path) -> 
         timeline = build_timeline(store, phase_template=load_procedure("generic"))
         labels = frames_dataframe(timeline)["phase"].tolist()
     phases = [(p.label, round(p.start_s, 1), round(p.end_s, 1)) for p in timeline.episodes_of("phase")]
-    assert phases == [("instrument activity", 0.0, 5.0), ("bleeding control", 5.0, 10.0),
-                      ("bleeding, no instrument", 10.0, 15.0), ("idle / camera out", 15.0, 20.0)]
-    assert labels[0] == labels[24] == "instrument activity" and labels[25] == "bleeding control"
-    assert labels[74] == "bleeding, no instrument" and labels[75] == labels[99] == "idle / camera out"
+    assert phases == [("one instrument", 0.0, 5.0), ("bleeding, instrument in view", 5.0, 10.0),
+                      ("bleeding, no instrument", 10.0, 15.0), ("no instrument in view", 15.0, 20.0)]
+    assert labels[0] == labels[24] == "one instrument" and labels[25] == "bleeding, instrument in view"
+    assert labels[74] == "bleeding, no instrument" and labels[75] == labels[99] == "no instrument in view"
     assert all(p.peak is None for p in timeline.episodes_of("phase"))
     # Each phase change after the first is an event to jump to.
     assert [t for t, label in timeline.events() if label.startswith("phase:")] == pytest.approx([5.0, 10.0, 15.0])
