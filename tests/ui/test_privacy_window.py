@@ -99,3 +99,21 @@ def test_settings_live_in_the_config_folder_and_earlier_ones_are_kept(tmp_path: 
     # Copied once: the new file wins from then on, and the earlier file is left as it was.
     assert settings.read_float(settings.app_settings(), "playback/speed", 1.0) == 0.5
     assert earlier.read_text(encoding="utf-8") == "[playback]\nspeed=2\n"
+
+
+def test_qt_warnings_reach_the_log_file(qtbot) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtCore import qInstallMessageHandler, qWarning
+
+    from scrubline.core.logfile import install_log_file, remove_log_file
+    from scrubline.ui.app import route_qt_messages_to_log
+
+    log_file = install_log_file()
+    route_qt_messages_to_log()
+    try:
+        qWarning("QImage::scaled: Image is a null image (from /home/jo/Ward7 Doe-Jane/clip.mp4)")
+    finally:
+        qInstallMessageHandler(None)
+        remove_log_file()
+    text = log_file.read_text(encoding="utf-8")
+    assert "WARNING qt: QImage::scaled: Image is a null image" in text
+    assert "Doe-Jane" not in text and "/home/jo" not in text

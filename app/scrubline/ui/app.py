@@ -71,6 +71,22 @@ def dark_palette() -> Any:
     return palette
 
 
+def route_qt_messages_to_log() -> None:
+    """Qt's own warnings (a missing plugin, a failed font, a bad image) go to the log file with
+    Scrubline's, instead of only to a terminal a desktop launcher does not have."""
+    from PySide6.QtCore import QtMsgType, qInstallMessageHandler
+
+    qt_log = logging.getLogger("qt")
+    levels = {QtMsgType.QtDebugMsg: logging.DEBUG, QtMsgType.QtInfoMsg: logging.INFO,
+              QtMsgType.QtWarningMsg: logging.WARNING, QtMsgType.QtCriticalMsg: logging.ERROR,
+              QtMsgType.QtFatalMsg: logging.CRITICAL}
+
+    def handler(kind: Any, context: Any, message: str) -> None:
+        qt_log.log(levels.get(kind, logging.WARNING), "%s", message)
+
+    qInstallMessageHandler(handler)
+
+
 def run_app(video: str | None, models_dirs: list[Path]) -> int:
     """Open the window on `video` (the demo case without one) and run until it is closed."""
     from PySide6.QtCore import QTimer
@@ -78,6 +94,7 @@ def run_app(video: str | None, models_dirs: list[Path]) -> int:
     from scrubline.ui.main_window import MainWindow
 
     app = ensure_application()
+    route_qt_messages_to_log()
     window = MainWindow(models_dirs=models_dirs)
     previous_hook = sys.excepthook
 
