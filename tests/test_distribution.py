@@ -17,6 +17,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# Building the sdist and the wheel sets up two isolated build environments (about a minute here,
+# several on a loaded machine); the module-scoped fixture's time counts against the first test.
+BUILD_TIMEOUT_S = 900
 BUNDLED_MODEL_IDS = sorted(p.stem for p in (ROOT / "models").glob("*.toml"))
 
 
@@ -31,6 +34,7 @@ def dists(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"sdist": next(out.glob("scrubline-*.tar.gz")), "wheel": next(out.glob("scrubline-*.whl"))}
 
 
+@pytest.mark.timeout(BUILD_TIMEOUT_S)
 def test_sdist_holds_the_tests_their_fixtures_and_the_licence(dists: dict[str, Path]) -> None:
     with tarfile.open(dists["sdist"]) as sdist:
         names = {name.split("/", 1)[1] for name in sdist.getnames() if "/" in name}
@@ -41,6 +45,7 @@ def test_sdist_holds_the_tests_their_fixtures_and_the_licence(dists: dict[str, P
     assert not [n for n in names if "__pycache__" in n or n.startswith(("resources/screenshots", ".venv"))]
 
 
+@pytest.mark.timeout(BUILD_TIMEOUT_S)
 def test_wheel_carries_the_bundled_data_and_licences(dists: dict[str, Path]) -> None:
     with zipfile.ZipFile(dists["wheel"]) as wheel:
         names = set(wheel.namelist())
@@ -105,6 +110,7 @@ def assert_finds_its_bundled_data(found: dict[str, str], rows: list[dict[str, st
     assert found["icons"] == sorted(p.name for p in (ROOT / "resources" / "icons").iterdir())
 
 
+@pytest.mark.timeout(BUILD_TIMEOUT_S)
 @pytest.mark.skipif(os.name != "posix", reason="the dependency folder is made of symbolic links")
 def test_user_install_finds_its_models(dists: dict[str, Path], tmp_path: Path) -> None:
     user_base = tmp_path / "userbase"
@@ -122,6 +128,7 @@ def test_user_install_finds_its_models(dists: dict[str, Path], tmp_path: Path) -
     assert_finds_its_bundled_data(found, rows, user_base)
 
 
+@pytest.mark.timeout(BUILD_TIMEOUT_S)
 @pytest.mark.skipif(os.name != "posix", reason="the dependency folder is made of symbolic links")
 def test_target_install_finds_its_models(dists: dict[str, Path], tmp_path: Path) -> None:
     target = tmp_path / "target"
