@@ -13,10 +13,22 @@ names the models that produced it (`models`, a JSON list of "id@version").
 Results are written in small transactions in WAL mode: a crash or `kill -9` loses at most the
 batch in flight, and the next analysis resumes from what is on disk. Each thread opens its own
 `CaseStore` (SQLite connections are not shared across threads).
+
+While a case is open for writing, recent transactions live in `<case>-wal` beside it; closing a
+store that wrote (and the end of every analysis) checkpoints the WAL back into the `.scrub`, so a
+closed case is one self-contained file. Readers (`readonly=True`: exports, reports, the window's
+background reads) open the file read-only (`mode=ro`, no journal switch), so a case on a
+read-only disk or share can still be exported. `snapshot()` gives a reader one consistent view
+across several queries while an analysis writes.
+
+Every failure is named: read-only storage, a full disk, a lock held elsewhere, a damaged file
+(found by `PRAGMA quick_check` when a case is opened for writing, or with `check=True`), or a file
+that is not a case at all — never "not a case file" for a good case that merely cannot be written.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sqlite3
@@ -72,8 +84,43 @@ CREATE TABLE IF NOT EXISTS bookmarks (
 """
 
 
+CASE_TABLES = ("meta", "blobs", "frames", "instruments", "thumbnails", "bookmarks")
+
+
 class StoreError(Exception):
     """A case file that cannot be used; the message says why."""
+
+
+class CaseDamaged(StoreError):
+    """The case file is damaged; the message says what can still be recovered."""
+
+
+def storage_problem(path: Path, exc: BaseException) -> str:
+    """What is wrong with the storage under `path`, in words (without the path), for an SQLite
+    or OS error: read-only, disk full, locked, missing folder, or the error's own words."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    number = getattr(exc, "errno", None)
+    text = str(exc)
+    if name.startswith("SQLITE_READONLY") or number in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return "the file or its folder is read-only"
+    if name == "SQLITE_FULL" or number in (errno.ENOSPC, errno.EDQUOT) or "disk is full" in text:
+        return "the disk is full"
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in text:
+        return "it is locked by another program (another Scrubline writing to it?); try again when that is done"
+    if name.startswith("SQLITE_CANTOPEN") or number == errno.ENOENT:
+        if not path.parent.exists():
+            return "its folder does not exist"
+        if not os.access(path.parent, os.W_OK):
+            return "its folder is read-only"
+        return f"it cannot be opened ({text})"
+    if name.startswith("SQLITE_IOERR") or number == errno.EIO:
+        return f"the disk reported a read or write error ({text})"
+    return getattr(exc, "strerror", None) or text
+
+
+def _is_damage(exc: sqlite3.Error) -> bool:
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    return name.startswith("SQLITE_CORRUPT") or "malformed" in str(exc)
 
 
 # Rows of the current plan: those listed in meta `planned_frames` (all rows of a case written
@@ -118,31 +165,159 @@ def decode_mask(blob: bytes) -> np.ndarray:
 
 
 class CaseStore:
-    def __init__(self, path: str | os.PathLike[str], *, create: bool = False) -> None:
+    """One connection to a case file.
+
+    `create=True` makes the file (and its folder) when missing. `readonly=True` opens it for
+    reading only: nothing is written, not even the journal mode, so it works on read-only storage.
+    `check=True` runs `PRAGMA quick_check` first; opening for writing always does, so an analysis
+    never adds to a damaged file.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, create: bool = False, readonly: bool = False,
+        check: bool | None = None,
+    ) -> None:
         self.path = Path(path)
+        self.readonly = readonly
+        self._wrote = False
         if not create and not self.path.exists():
             raise StoreError(f"case file {self.path} does not exist")
+        if self.path.is_dir():
+            raise StoreError(f"{self.path} is a folder, not a case file")
+        empty = self.path.exists() and self.path.stat().st_size == 0
+        if empty and not create:
+            # SQLite would take it for a new, empty database and an export would be empty.
+            raise CaseDamaged(
+                f"case {self.path} is empty (0 bytes): nothing in it can be recovered; "
+                "analyse the video again into a new case"
+            )
         if create:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise StoreError(f"cannot create the folder for {self.path}: {exc.strerror}") from exc
         try:
-            self._db = sqlite3.connect(str(self.path), timeout=30.0)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
-            self._add_attribution_column()
-            version = self.get_meta("schema_version")
+            self._db = self._connect()
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path.name} is not a Scrubline case file ({exc})") from exc
-        if version is None:
-            self.set_meta("schema_version", SCHEMA_VERSION)
-        elif int(version) > SCHEMA_VERSION:
+            raise self._error(exc, "cannot open") from exc
+        try:
+            self._check_is_case(create)
+            if check if check is not None else not readonly:
+                self.verify()
+            if not readonly:
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                self._db.executescript(_SCHEMA)
+                self._add_attribution_column()
+            version = self.get_meta("schema_version")
+            if version is None and not readonly:
+                self.set_meta("schema_version", SCHEMA_VERSION)
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise self._error(exc, "cannot open") from exc
+        except StoreError:
+            self._db.close()
+            raise
+        if version is not None and int(version) > SCHEMA_VERSION:
+            self._db.close()
             raise StoreError(
                 f"{self.path.name} was written by a newer Scrubline (case schema {version}); "
                 "update Scrubline to open it"
             )
+
+    def _connect(self) -> sqlite3.Connection:
+        if not self.readonly:
+            db = sqlite3.connect(str(self.path), timeout=30.0)
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+            except sqlite3.DatabaseError:
+                db.close()
+                raise
+            return db
+        uri = self.path.resolve().as_uri()
+        try:
+            db = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=30.0)
+            db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            return db
+        except sqlite3.OperationalError as exc:
+            if not (getattr(exc, "sqlite_errorname", "") or "").startswith("SQLITE_CANTOPEN"):
+                raise
+            # A WAL-mode file in a read-only folder: SQLite cannot create the `-shm` index it
+            # reads through. With no unsaved transactions beside it, the file alone is the whole
+            # case and can be read as immutable.
+            wal = self.path.with_name(self.path.name + "-wal")
+            if wal.exists() and wal.stat().st_size > 0:
+                raise StoreError(
+                    f"{self.path}: its latest results are in {wal.name}, which cannot be read in "
+                    "this read-only folder; copy the case together with its -wal file to a "
+                    "writable folder"
+                ) from exc
+            db = sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True)
+            db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            return db
+
+    def _check_is_case(self, create: bool) -> None:
+        tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "meta" in tables:
+            return
+        if create and not tables:
+            return  # a new case (or one that crashed before its first table)
+        if tables:
+            raise StoreError(f"{self.path} is an SQLite database but not a Scrubline case file")
+        wal = self.path.with_name(self.path.name + "-wal")
+        hint = "" if wal.exists() else (
+            "; a case copied while it was open needs its -wal file copied with it"
+        )
+        raise StoreError(f"{self.path} holds no case tables: it is not a Scrubline case file{hint}")
+
+    def _error(self, exc: sqlite3.Error, doing: str) -> StoreError:
+        """The StoreError that says what is wrong, for an SQLite error on this case."""
+        name = getattr(exc, "sqlite_errorname", "") or ""
+        if name == "SQLITE_NOTADB" or "not a database" in str(exc):
+            return StoreError(f"{self.path} is not a Scrubline case file (not an SQLite database)")
+        if _is_damage(exc):
+            return self._damaged(str(exc))
+        return StoreError(f"{doing} {self.path}: {storage_problem(self.path, exc)}")
+
+    def verify(self) -> None:
+        """Raise `CaseDamaged` (naming what is still readable) if `PRAGMA quick_check` finds damage."""
+        try:
+            rows = [r[0] for r in self._db.execute("PRAGMA quick_check(5)")]
+        except sqlite3.DatabaseError as exc:
+            if _is_damage(exc):
+                raise self._damaged(str(exc)) from exc
+            raise
+        if rows != ["ok"]:
+            raise self._damaged("; ".join(rows[:3]))
+
+    def _damaged(self, detail: str) -> CaseDamaged:
+        readable, unreadable = [], []
+        for table in CASE_TABLES:
+            try:
+                count = sum(1 for _ in self._db.execute(f"SELECT * FROM {table}"))  # noqa: S608
+                readable.append(f"{table} ({count} rows)")
+            except sqlite3.Error:
+                unreadable.append(table)
+        found = f"still readable: {', '.join(readable) or 'nothing'}"
+        if unreadable:
+            found += f"; damaged: {', '.join(unreadable)}"
+        return CaseDamaged(
+            f"case {self.path} is damaged ({detail}); {found}. Keep a copy; sqlite3's .recover "
+            "command can salvage the readable rows, or analyse the video again into a new case"
+        )
+
+    @contextmanager
+    def snapshot(self) -> Iterator[CaseStore]:
+        """Reads inside see one consistent state of the case (one read transaction), even while
+        another connection (an analysis) commits batches. Nested calls share the outer one."""
+        if self._db.in_transaction:
+            yield self
+            return
+        self._db.execute("BEGIN")
+        try:
+            yield self
+        finally:
+            if self._db.in_transaction:
+                self._db.commit()
 
     def _add_attribution_column(self) -> None:
         """Cases written before frames named their models get the column (NULL: unknown)."""
@@ -174,21 +349,33 @@ class CaseStore:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
+        if self.readonly:
+            raise StoreError(f"{self.path.name} is open for reading only")
         try:
             with self._db:
                 yield self._db
-        except sqlite3.OperationalError as exc:
-            text = str(exc)
-            if "full" in text or "disk" in text:
-                raise StoreError(
-                    f"cannot write to {self.path.name}: the disk is full; results saved so far are kept"
-                ) from exc
-            raise StoreError(f"cannot write to {self.path.name}: {text}") from exc
+            self._wrote = True
+        except sqlite3.DatabaseError as exc:
+            if _is_damage(exc) or (getattr(exc, "sqlite_errorname", "") or "") == "SQLITE_NOTADB":
+                raise self._error(exc, "cannot write to") from exc
+            problem = storage_problem(self.path, exc)
+            raise StoreError(f"cannot write to {self.path}: {problem}; results saved so far are kept") from exc
 
     # ------------------------------------------------------------------ metadata
     def get_meta(self, key: str, default: Any = None) -> Any:
-        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return json.loads(row[0]) if row else default
+        try:
+            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise self._error(exc, "cannot read") from exc
+        if not row:
+            return default
+        try:
+            return json.loads(row[0])
+        except (TypeError, ValueError) as exc:
+            raise CaseDamaged(
+                f"case {self.path} is damaged: its '{key}' record is not valid JSON; results and "
+                "bookmarks are in other tables and may still be readable with sqlite3"
+            ) from exc
 
     def set_meta(self, key: str, value: Any) -> None:
         with self._transaction() as db:
@@ -405,7 +592,21 @@ class CaseStore:
         ]
 
     # ------------------------------------------------------------------ lifetime
+    def checkpoint(self) -> bool:
+        """Move every committed transaction from `<case>-wal` into the case file and empty the
+        WAL, so that the `.scrub` alone is the whole case. False when a reader kept part of it."""
+        if self.readonly:
+            return False
+        try:
+            self._db.execute("PRAGMA busy_timeout = 2000")  # never hang a closing window on a reader
+            busy, _, _ = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        except sqlite3.Error:
+            return False
+        return busy == 0
+
     def close(self) -> None:
+        if self._wrote:
+            self.checkpoint()
         self._db.close()
 
     def __enter__(self) -> CaseStore:
