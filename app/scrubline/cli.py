@@ -200,20 +200,25 @@ def _registry(args: argparse.Namespace) -> Any:
 
 
 def _open_case(target: str, must_exist: bool = True) -> Any:
-    """A case from a `.scrub` path, or the default case of a video path."""
-    from scrubline.core.store import SUFFIX, CaseStore, default_case_path
+    """A case from a `.scrub` path, or the default case of a video path, opened for reading
+    only (so a case on read-only storage can be exported) and checked for damage first."""
+    from scrubline.core.store import SUFFIX, CaseStore, StoreError, default_case_path
     from scrubline.core.video import VideoSource
 
     path = Path(target)
     if path.suffix == SUFFIX:
-        return CaseStore(path)
+        return CaseStore(path, readonly=True, check=True)
     if not path.exists():
         raise UsageError(f"{target}: no such case file or video")
     with VideoSource(path) as source:
         case = default_case_path(source.info.fingerprint)
     if must_exist and not case.exists():
         raise UsageError(f"{path.name} has not been analysed yet (run: scrubline analyze {target})")
-    return CaseStore.for_video(source.info, case)
+    store = CaseStore(case, readonly=True, check=True)
+    if store.video.get("fingerprint") != source.info.fingerprint:
+        store.close()
+        raise StoreError(f"case {case} belongs to another video, not {path.name}")
+    return store
 
 
 class ProgressBar:
@@ -287,7 +292,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         report = analyse_video(
-            args.video, args.output, settings, registry=_registry(args), state=state, fresh=args.fresh
+            args.video, args.output, settings, registry=_registry(args), state=state, fresh=args.fresh,
+            wait_for_lock=getattr(args, "wait", False), on_wait=lambda message: print(message, file=sys.stderr, flush=True),
         )
     finally:
         for sig, handler in previous.items():
@@ -552,6 +558,8 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--fresh", action="store_true", help="discard earlier results and start again")
     analyze.add_argument("--procedure", metavar="ID",
                          help="the phase template the case uses (e.g. cholecystectomy; default: generic)")
+    analyze.add_argument("--wait", action="store_true",
+                         help="if another analysis of this case is running, wait for it instead of stopping")
     analysis_options(analyze)
     analyze.set_defaults(func=cmd_analyze)
 

@@ -121,6 +121,18 @@ def test_kill_9_then_resume(make_clip, tmp_path: Path) -> None:
     report = again(video, case)
     assert report.already_done == kept
     assert report.done_now == report.planned - kept == 300 - kept
+    # The proxy segment in flight at the kill was lost; the resume decoded those frames again,
+    # so every frame of the analysed range can be scrubbed, and each is the right one.
+    from scrubline.core.demo import read_frame_code
+    from scrubline.core.proxy import ScrubProxy, proxy_dir_for
+
+    proxy = ScrubProxy(proxy_dir_for(case))
+    try:
+        assert [i for i in range(1800) if not proxy.covers(i)] == []
+        for index in (0, kept * 6 - 1, kept * 6 + 1, 299, 1799):
+            assert read_frame_code(proxy.read(index)) == index  # type: ignore[arg-type]
+    finally:
+        proxy.close()
 
 
 # ---------------------------------------------------------------------------- one plan per case

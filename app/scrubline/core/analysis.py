@@ -22,6 +22,11 @@ count as done for the plan, and are summed up in the case's analysis problems.
 Cancel is checked while waiting for frames and between batches, and a batch of inference in
 flight is told to stop (onnxruntime's terminate flag), so a cancel ends within a fraction of a
 second and both threads are joined before `analyse_video` returns.
+
+An analysis holds the case's lock (`core.caselock`) from before it opens the case until it has
+closed (and checkpointed) it, so a second analysis of the same case is refused or waits. A resume
+also decodes the frames of the analysed range that the scrub proxy lacks (the segment in flight
+when the earlier run was killed), so the proxy ends up whole.
 """
 
 from __future__ import annotations
@@ -40,9 +45,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from scrubline.core.caselock import CaseLock
 from scrubline.core.models import FrameModel, ModelError, Registry, load_model, load_registry
 from scrubline.core.models.manifest import Manifest
-from scrubline.core.proxy import ProxyWriter, proxy_dir_for
+from scrubline.core.proxy import ProxyWriter, proxy_dir_for, proxy_segments
 from scrubline.core.results import FrameResult
 from scrubline.core.store import CaseStore, StoreError, default_case_path
 from scrubline.core.video import Frame, VideoError, VideoSource, fingerprint
@@ -311,8 +317,10 @@ _END = object()
 def _decode_worker(
     path: Path, indices: np.ndarray, sizes: list[tuple[int, int]], settings: AnalysisSettings,
     out: queue.Queue[Any], stop: threading.Event, problems: list[str], proxy_folder: Path | None,
-    frame_index: bytes | None = None,
+    frame_index: bytes | None = None, proxy_only: frozenset[int] = frozenset(),
 ) -> None:
+    """Decode `indices` in order and hand them over; frames in `proxy_only` are decoded for the
+    scrub proxy alone (it has seen them) and are neither handed over nor reported as skipped."""
     import cv2
 
     def put(item: Any) -> bool:
@@ -355,6 +363,8 @@ def _decode_worker(
                     if stop.is_set():
                         raise _Stopped
                     seen.add(frame.index)
+                    if frame.index in proxy_only:
+                        continue
                     if frame.damaged:
                         if not put(_Skipped(frame.index, "damaged")):
                             raise _Stopped
@@ -371,6 +381,8 @@ def _decode_worker(
                         raise _Stopped
                 # Read to the end: what never came out cannot be decoded.
                 for index in indices.tolist():
+                    if int(index) in proxy_only:
+                        continue
                     if int(index) not in seen and not put(_Skipped(int(index), "unreadable")):
                         raise _Stopped
             except _Stopped:
@@ -433,6 +445,28 @@ def _reconcile_plan(
     return manifests
 
 
+def proxy_range(source: VideoSource, settings: AnalysisSettings, planned: np.ndarray) -> tuple[int, int] | None:
+    """The frames the scrub proxy must cover for this plan: from the first sample to the frame
+    one sampling step after the last (what `_decode_worker` decodes through), inclusive."""
+    if not len(planned):
+        return None
+    range_end = source.frame_count - 1 if settings.end_s is None else source.index_at(settings.end_s)
+    step = max(1, math.ceil(source.info.fps / settings.fps))
+    return int(planned[0]), max(int(planned[0]), min(range_end, int(planned[-1]) + step))
+
+
+def proxy_gaps(case_path: Path, span: tuple[int, int] | None) -> np.ndarray:
+    """Frames of `span` that no finished proxy segment holds."""
+    if span is None:
+        return np.zeros(0, dtype=np.int64)
+    wanted = np.ones(span[1] - span[0] + 1, dtype=bool)
+    for first, last in proxy_segments(proxy_dir_for(case_path)):
+        lo, hi = max(first, span[0]), min(last, span[1])
+        if lo <= hi:
+            wanted[lo - span[0]: hi - span[0] + 1] = False
+    return np.flatnonzero(wanted).astype(np.int64) + span[0]
+
+
 def analyse_video(
     video_path: str | Path,
     case_path: str | Path | None = None,
@@ -441,8 +475,13 @@ def analyse_video(
     registry: Registry | None = None,
     state: TaskState | None = None,
     fresh: bool = False,
+    wait_for_lock: bool = False,
+    on_wait: Callable[[str], None] | None = None,
 ) -> AnalysisReport:
-    """Analyse (or resume analysing) a video into its case file."""
+    """Analyse (or resume analysing) a video into its case file.
+
+    Raises `CaseLocked` when another analysis holds the case, or with `wait_for_lock` waits for
+    it (telling `on_wait` once; cancelling stops the wait)."""
     settings = settings or AnalysisSettings()
     state = state or PlainTaskState()
     registry = registry or load_registry()
@@ -462,8 +501,15 @@ def analyse_video(
             raise VideoError(f"{video_path.name}: no frames in the analysed range from {start:g} s")
         frame_index = source.saved_index()
         times = np.array(source.times)
+        span = proxy_range(source, settings, planned)
     requested = frame_manifests(registry, settings.model_ids)
-    store = CaseStore.for_video(info, case_path)
+    case_path = Path(case_path) if case_path else default_case_path(info.fingerprint)
+    lock = CaseLock(case_path).acquire(wait=wait_for_lock, cancelled=state.cancelled, on_wait=on_wait)
+    try:
+        store = CaseStore.for_video(info, case_path)
+    except BaseException:
+        lock.release()
+        raise
     try:
         if fresh:
             store.clear_results()
@@ -500,30 +546,38 @@ def analyse_video(
         report = AnalysisReport(store.path, len(planned), already, 0, False, 0.0,
                                 notices=list(analyzer.notices), skipped=skipped_count)
         report.problems = list(store.get_meta("problems", []) or [])
-        if len(todo) == 0:
+        # Frames the proxy lacks (a segment lost to a kill, a run stopped mid-way) are decoded
+        # again for the proxy alone; frames it holds are not written twice (ProxyWriter skips them).
+        gaps = proxy_gaps(store.path, span) if settings.scrub_proxy else np.zeros(0, dtype=np.int64)
+        proxy_only = frozenset(int(i) for i in np.setdiff1d(gaps, todo))
+        if len(todo) == 0 and not proxy_only:
             state.progress(1.0, f"all {len(planned)} frames already analysed")
             report.elapsed_s = time.monotonic() - started
             return report
-        _run(video_path, store, analyzer, todo, settings, state, report, info, frame_index, times, skipped)
+        _run(video_path, store, analyzer, todo, settings, state, report, info, frame_index, times, skipped,
+             proxy_only)
         report.elapsed_s = time.monotonic() - started
         return report
     finally:
-        store.close()
+        store.close()  # checkpoints: the closed case is one self-contained file
+        lock.release()
 
 
 def _run(
     video_path: Path, store: CaseStore, analyzer: Analyzer, todo: np.ndarray, settings: AnalysisSettings,
     state: TaskState, report: AnalysisReport, info: Any, frame_index: bytes, times: np.ndarray,
-    skipped: dict[str, list[int]],
+    skipped: dict[str, list[int]], proxy_only: frozenset[int] = frozenset(),
 ) -> None:
-    """Decode `todo` on a worker thread, infer and write here; returns once both have stopped."""
+    """Decode `todo` (and `proxy_only`, for the scrub proxy alone) on a worker thread, infer and
+    write here; returns once both have stopped."""
     frames_queue: queue.Queue[Any] = queue.Queue(maxsize=max(4, settings.batch_size * 3))
     stop = threading.Event()
     problems: list[str] = []
     worker = threading.Thread(
         target=_decode_worker,
-        args=(video_path, todo, analyzer.sizes, settings, frames_queue, stop, problems,
-              proxy_dir_for(store.path) if settings.scrub_proxy else None, frame_index),
+        args=(video_path, np.union1d(todo, np.fromiter(proxy_only, np.int64, len(proxy_only))),
+              analyzer.sizes, settings, frames_queue, stop, problems,
+              proxy_dir_for(store.path) if settings.scrub_proxy else None, frame_index, proxy_only),
         name="scrubline-decode",
         daemon=True,
     )
@@ -545,7 +599,7 @@ def _run(
     watcher.start()
     run_started = time.monotonic()
     state.progress((report.already_done + report.skipped) / planned,
-                   f"analysing {len(todo)} of {planned} frames")
+                   f"analysing {len(todo)} of {planned} frames" if len(todo) else "completing the scrub proxy")
     try:
         finished = False
         while not finished:

@@ -10,7 +10,8 @@ analysis budget cannot afford the filter.
 
 The proxy is a folder of segments (`<first>-<last>.mp4`, inclusive frame indices of the source),
 each written under a temporary name and renamed when complete, so an interrupted analysis leaves
-only whole segments behind, and a resumed one adds new segments.
+only whole segments behind, and a resumed one adds new segments: the writer skips frames that a
+finished segment already holds, and the analysis decodes again the frames none holds.
 """
 
 from __future__ import annotations
@@ -38,6 +39,22 @@ def proxy_dir_for(case_path: Path) -> Path:
     return proxy_dir_for_case(case_path)
 
 
+def _segment_files(folder: Path) -> list[tuple[int, int, Path]]:
+    """The finished segments in a proxy folder: (first, last source frame, file), sorted."""
+    segments = []
+    if folder.is_dir():
+        for path in folder.glob("*.mp4"):
+            parts = path.stem.split("-")
+            if len(parts) == 2 and all(p.isdigit() for p in parts):
+                segments.append((int(parts[0]), int(parts[1]), path))
+    return sorted(segments)
+
+
+def proxy_segments(folder: Path) -> list[tuple[int, int]]:
+    """The source frames each finished segment holds, as (first, last) inclusive, sorted."""
+    return [(first, last) for first, last, _ in _segment_files(folder)]
+
+
 class ProxyWriter:
     """Receives every decoded source frame in display order (with its index) and writes segments."""
 
@@ -46,6 +63,8 @@ class ProxyWriter:
         folder.mkdir(parents=True, exist_ok=True)
         for stale in folder.glob("*.part.mp4"):
             stale.unlink(missing_ok=True)
+        self._done = proxy_segments(folder)  # frames already proxied are not written again
+        self._done_starts = [first for first, _ in self._done]
         self.step = max(1, math.ceil(source_width / PROXY_WIDTH))
         self.rotation = rotation
         self._container: Any = None
@@ -59,6 +78,9 @@ class ProxyWriter:
         if self.failed:
             return
         try:
+            if self._already_done(index):
+                self._finish()
+                return
             if self._container is not None and (index != self._next or index - self._first >= SEGMENT_FRAMES):
                 self._finish()
             small = self._shrink(frame)
@@ -77,6 +99,10 @@ class ProxyWriter:
         except Exception as exc:  # the proxy is a convenience: never let it stop an analysis
             self.failed = f"scrub proxy disabled: {exc}"
             self._abandon()
+
+    def _already_done(self, index: int) -> bool:
+        at = bisect.bisect_right(self._done_starts, index) - 1
+        return at >= 0 and self._done[at][0] <= index <= self._done[at][1]
 
     def _shrink(self, frame: Any) -> np.ndarray | None:
         if frame.format.name not in ("yuv420p", "yuvj420p"):
@@ -146,13 +172,7 @@ class ScrubProxy:
 
     def __init__(self, folder: Path, open_segments: int = 3) -> None:
         self.folder = folder
-        self._segments: list[tuple[int, int, Path]] = []
-        if folder.is_dir():
-            for path in folder.glob("*.mp4"):
-                parts = path.stem.split("-")
-                if len(parts) == 2 and all(p.isdigit() for p in parts):
-                    self._segments.append((int(parts[0]), int(parts[1]), path))
-        self._segments.sort()
+        self._segments = _segment_files(folder)
         self._starts = [s[0] for s in self._segments]
         self._open: OrderedDict[Path, VideoSource] = OrderedDict()
         self._limit = open_segments
