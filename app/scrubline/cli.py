@@ -338,7 +338,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     with _open_case(args.case) as store:
         if store.frame_count() == 0:
             print("warning: the case has no analysed frames; exporting empty tables", file=sys.stderr)
-        written = export_case(store, args.output, _registry(args))
+        video = [] if Path(args.case).suffix == ".scrub" else [Path(args.case)]
+        written = export_case(store, args.output, _registry(args), protect=video)
     for path in written:
         print(path)
     return EXIT_OK
@@ -663,6 +664,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     install_log_file()
     from scrubline.core.models import ManifestError, ModelError
+    from scrubline.core.output import OutputError
     from scrubline.core.store import StoreError
     from scrubline.core.video import VideoError
 
@@ -673,7 +675,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     except BrokenPipeError:
         return _quiet_broken_pipe()
-    except (UsageError, VideoError, StoreError, ModelError, ManifestError, KeyError, OSError) as exc:
+    except (UsageError, VideoError, StoreError, OutputError, ModelError, ManifestError, KeyError, OSError) as exc:
         if args.debug:
             raise
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)

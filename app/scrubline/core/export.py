@@ -7,6 +7,10 @@ every consumer reads one computation.
 Nothing exported names the video's file or any path (a surgical video's file name often
 identifies the patient): the case is identified only by what the user typed (`case`), a
 procedure template file by its name, and messages have paths and the video's name taken out.
+
+An export reads the case in one snapshot (so an analysis writing meanwhile cannot make its files
+disagree) and is written through `core.output`: into a temporary folder, swapped in when all four
+files are complete, never over the case itself.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +26,13 @@ import numpy as np
 
 from scrubline import __version__
 from scrubline.core.models import Registry, load_model, load_registry
+from scrubline.core.output import atomic_folder, case_files, refuse_protected
 from scrubline.core.privacy import identifying_names, scrub_values
 from scrubline.core.store import CaseStore
 from scrubline.core.timeline import Timeline, TimelineSettings, build_timeline
 
 EXPORT_SCHEMA = 1
+EXPORT_FILES = ("frames.csv", "detections.csv", "episodes.csv", "summary.json")
 DEFAULT_PROCEDURE = "generic"
 # The video's file name is left out on purpose (see above); the fingerprint is a content hash.
 VIDEO_FIELDS = ("frame_count", "fps", "duration_s", "width", "height", "rotation", "codec",
@@ -117,6 +124,12 @@ def outcome_for(store: CaseStore, timeline: Timeline, registry: Registry | None 
 
 
 def case_summary(store: CaseStore, timeline: Timeline | None = None, registry: Registry | None = None) -> dict[str, Any]:
+    """The case's headline numbers, read in one snapshot of the case."""
+    with store.snapshot():
+        return _case_summary(store, timeline, registry)
+
+
+def _case_summary(store: CaseStore, timeline: Timeline | None, registry: Registry | None) -> dict[str, Any]:
     timeline = timeline or case_timeline(store)
     planned = store.get_meta("planned_frames", [])
     analysed = len(timeline.frames)
@@ -176,19 +189,29 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def export_case(store: CaseStore, out_dir: str | Path, registry: Registry | None = None) -> list[Path]:
+def export_case(
+    store: CaseStore, out_dir: str | Path, registry: Registry | None = None, protect: Sequence[Path] = ()
+) -> list[Path]:
+    """Write the four export files into `out_dir` (created if needed) and return their paths.
+
+    Refuses to write over the case's own files or `protect` (the video); all four files appear
+    together or, on failure, none changes."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    timeline = case_timeline(store)
-    frames_dataframe(timeline).to_csv(out / "frames.csv", index=False)
-    detections = store.detections_table()
+    for name in EXPORT_FILES:
+        refuse_protected(out / name, [*case_files(store.path), *protect], "export")
+    refuse_protected(out, [*case_files(store.path), *protect], "export")
+    with store.snapshot():
+        timeline = case_timeline(store)
+        frames = frames_dataframe(timeline)
+        detections = store.detections_table()
+        summary = _json_safe(case_summary(store, timeline, registry))
     columns = ["frame", "time_s", "label", "score", "x1", "y1", "x2", "y2", "tip_x", "tip_y", "tip_visible"]
     detections = detections[columns].copy()
     detections["tip_visible"] = detections["tip_visible"].astype(int)
-    detections.round({"time_s": 4, "score": 4, "x1": 1, "y1": 1, "x2": 1, "y2": 1, "tip_x": 1, "tip_y": 1}).to_csv(
-        out / "detections.csv", index=False
-    )
-    episodes_dataframe(timeline).to_csv(out / "episodes.csv", index=False)
-    summary = _json_safe(case_summary(store, timeline, registry))
-    (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
-    return [out / n for n in ("frames.csv", "detections.csv", "episodes.csv", "summary.json")]
+    detections = detections.round({"time_s": 4, "score": 4, "x1": 1, "y1": 1, "x2": 1, "y2": 1, "tip_x": 1, "tip_y": 1})
+    with atomic_folder(out, EXPORT_FILES) as staging:
+        frames.to_csv(staging / "frames.csv", index=False)
+        detections.to_csv(staging / "detections.csv", index=False)
+        episodes_dataframe(timeline).to_csv(staging / "episodes.csv", index=False)
+        (staging / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    return [out / n for n in EXPORT_FILES]

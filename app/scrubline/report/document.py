@@ -17,7 +17,6 @@ from __future__ import annotations
 import datetime as _dt
 import io
 import logging
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from scrubline import __version__
+from scrubline.core.output import atomic_file
 from scrubline.core.privacy import identifying_names, scrub_text
 from scrubline.core.store import CaseStore
 from scrubline.core.timeline import Timeline, build_timeline
@@ -822,7 +822,6 @@ def _provenance(data: CaseData, st: _Styles, width: float) -> list[Any]:
 def build_report(store: CaseStore, path: Path, options: ReportOptions, registry: Any = None) -> Path:
     from reportlab.lib.pagesizes import A4, letter
     from reportlab.lib.units import mm
-    from reportlab.platypus import SimpleDocTemplate
 
     if registry is None:
         try:
@@ -849,7 +848,15 @@ def build_report(store: CaseStore, path: Path, options: ReportOptions, registry:
     story += _provenance(data, st, width)
 
     path = Path(path)
-    partial = path.with_name(path.name + ".part")
+    with atomic_file(path) as partial:
+        _build(story, partial, pagesize, margin, label, fonts)
+    return path
+
+
+def _build(story: list[Any], partial: Path, pagesize: Any, margin: float, label: str, fonts: Any) -> None:
+    from reportlab.lib.units import mm
+    from reportlab.platypus import SimpleDocTemplate
+
     doc = SimpleDocTemplate(
         str(partial), pagesize=pagesize, leftMargin=margin, rightMargin=margin, topMargin=16 * mm,
         bottomMargin=16 * mm, title=f"Scrubline debrief: {label}", author="Scrubline",
@@ -857,11 +864,5 @@ def build_report(store: CaseStore, path: Path, options: ReportOptions, registry:
         # Otherwise every page names Helvetica as its starting font: a non-embedded font in the file.
         initialFontName=fonts[0],
     )
-    try:
-        doc.build(story, canvasmaker=_canvas_maker(label, fonts))
-        os.replace(partial, path)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-    return path
+    doc.build(story, canvasmaker=_canvas_maker(label, fonts))
 

@@ -54,8 +54,19 @@ def write_report(
     """Write the debrief of `store` to `path` (PDF) and return the path.
 
     Works from the case file alone (thumbnails stand in for frames); `options.video_path` adds
-    exact frames at full resolution. The file appears complete or not at all.
+    exact frames at full resolution. The file appears complete or not at all, the case is read in
+    one snapshot, and `path` may not be the case, its video, or any existing file that is not a
+    PDF (`OutputError`).
     """
+    from scrubline.core.output import OutputError, case_files, is_pdf, refuse_protected
     from scrubline.report.document import build_report
 
-    return build_report(store, Path(path), options or ReportOptions(), registry)
+    path = Path(path)
+    options = options or ReportOptions()
+    refuse_protected(path, [*case_files(store.path), options.video_path], "report")
+    if path.is_dir():
+        raise OutputError(f"cannot write the report to {path}: it is a folder")
+    if path.exists() and not is_pdf(path):
+        raise OutputError(f"refusing to overwrite {path}: it exists and is not a PDF")
+    with store.snapshot():
+        return build_report(store, path, options, registry)
