@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtCore import QMimeData, QObject, QPointF, Qt, QUrl, Signal
 from PySide6.QtGui import QDropEvent
 
 from scrubline.core.store import CaseStore
@@ -37,8 +37,17 @@ def test_analysis_runs_to_completion_and_streams_into_the_timeline(qtbot, open_w
             partial_drawn.set()
 
     window.case_refreshed.connect(on_refresh)
+
+    class Poke(QObject):
+        fired = Signal()
+
+    poke = Poke()  # lives on the GUI thread: emitting from the analysis thread queues the call
+    poke.fired.connect(window.refresh_case)
     # Hold the analysis after its first batch until the window has drawn it, so the test sees
-    # streaming however fast this machine analyses (the wait is bounded, never a sleep).
+    # streaming however fast this machine analyses. The window is asked to read the case again
+    # once that batch is on disk: a refresh that ran just before the write saw nothing, and no
+    # progress (which refreshes) comes while the analysis is held, so waiting on progress alone
+    # hung until the timeout. The wait is bounded, never a sleep.
     original_write = CaseStore.write_results
     written = threading.local()
 
@@ -46,6 +55,7 @@ def test_analysis_runs_to_completion_and_streams_into_the_timeline(qtbot, open_w
         original_write(self, results, thumbnails, **options)
         if not getattr(written, "once", False):
             written.once = True
+            poke.fired.emit()
             partial_drawn.wait(timeout=30)
 
     monkeypatch.setattr(CaseStore, "write_results", gated_write)

@@ -15,8 +15,8 @@ batch in flight, and the next analysis resumes from what is on disk. Each thread
 `CaseStore` (SQLite connections are not shared across threads).
 
 While a case is open for writing, recent transactions live in `<case>-wal` beside it; closing a
-store that wrote (and the end of every analysis) checkpoints the WAL back into the `.scrub`, so a
-closed case is one self-contained file. Readers (`readonly=True`: exports, reports, the window's
+store opened for writing (the end or cancel of every analysis, the window closing its case)
+checkpoints the WAL back into the `.scrub`, so a closed case is one self-contained file. Readers (`readonly=True`: exports, reports, the window's
 background reads) open the file read-only (`mode=ro`, no journal switch), so a case on a
 read-only disk or share can still be exported. `snapshot()` gives a reader one consistent view
 across several queries while an analysis writes.
@@ -291,12 +291,21 @@ class CaseStore:
 
     def _damaged(self, detail: str) -> CaseDamaged:
         readable, unreadable = [], []
-        for table in CASE_TABLES:
-            try:
-                count = sum(1 for _ in self._db.execute(f"SELECT * FROM {table}"))  # noqa: S608
-                readable.append(f"{table} ({count} rows)")
-            except sqlite3.Error:
-                unreadable.append(table)
+        db = getattr(self, "_db", None)
+        try:
+            if db is None:  # damaged before the connection was made: look with a read-only one
+                db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+            for table in CASE_TABLES:
+                try:
+                    count = sum(1 for _ in db.execute(f"SELECT * FROM {table}"))  # noqa: S608
+                    readable.append(f"{table} ({count} rows)")
+                except sqlite3.Error:
+                    unreadable.append(table)
+        except sqlite3.Error:
+            unreadable = list(CASE_TABLES)
+        finally:
+            if db is not None and db is not getattr(self, "_db", None):
+                db.close()
         found = f"still readable: {', '.join(readable) or 'nothing'}"
         if unreadable:
             found += f"; damaged: {', '.join(unreadable)}"
@@ -605,7 +614,7 @@ class CaseStore:
         return busy == 0
 
     def close(self) -> None:
-        if self._wrote:
+        if not self.readonly:
             self.checkpoint()
         self._db.close()
 

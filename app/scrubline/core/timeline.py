@@ -174,12 +174,17 @@ def build_timeline(
     phase_template: Any = None,
 ) -> Timeline:
     settings = settings or TimelineSettings()
-    table = store.frames_table()
-    detections = store.detections_table()
+    # One read transaction: frames and detections read in two queries while an analysis commits
+    # batches would otherwise disagree (a detection of a frame the frames table did not have yet).
+    with store.snapshot():
+        table = store.frames_table()
+        detections = store.detections_table()
+        video = store.video
+        fps_setting = float(store.settings.get("fps") or 0)
+        bookmarks = store.bookmarks()
+        models = store.models
     frames = table["frame"].to_numpy(dtype=np.int64)
     times = table["time_s"].to_numpy(dtype=float)
-    video = store.video
-    fps_setting = float(store.settings.get("fps") or 0)
     if len(times) > 1:
         period = float(np.median(np.diff(times)))
     else:
@@ -225,14 +230,14 @@ def build_timeline(
         timeline.episodes.append(Episode("tip_hidden", "tip hidden", start, end, None))
     # Every class a detector of this case can report, seen or not: a tool never in view is a
     # column of zeros, not a missing signal.
-    detector_labels = [str(x) for m in store.models if m.get("task") == "detector" for x in m.get("labels") or []]
+    detector_labels = [str(x) for m in models if m.get("task") == "detector" for x in m.get("labels") or []]
     timeline.episodes.extend(_phases(timeline, present, phase_template, detector_labels))
     if phase_template is not None:
         timeline.phase_colours = {
             label: colour for label in phase_template.labels
             if isinstance(colour := phase_template.colour_of(label), str) and colour.startswith("#")
         }
-    for mark in store.bookmarks():
+    for mark in bookmarks:
         timeline.episodes.append(Episode("bookmark", mark.note or mark.category, mark.time_s, mark.time_s, None))
     timeline.episodes.sort(key=lambda e: (e.start_s, EPISODE_KINDS.index(e.kind)))
     return timeline
