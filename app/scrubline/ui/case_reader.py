@@ -38,7 +38,7 @@ class OutcomeSnapshot:
 
 def read_case(path: Path, generation: int) -> CaseSnapshot:
     """Timeline, bookmarks and progress of a case (runs on a worker thread)."""
-    with CaseStore(path) as store:
+    with CaseStore(path, readonly=True) as store:
         timeline, notices = _timeline_of(store)
         analysed, planned = actions.case_progress(store)
         return CaseSnapshot(generation, timeline, store.bookmarks(), analysed, planned, notices)
@@ -59,7 +59,7 @@ def read_outcome(path: Path, registry: Any, generation: int) -> OutcomeSnapshot:
     """The case's predicted outcome (runs on a worker thread; loads the outcome model)."""
     from scrubline.core.export import case_summary
 
-    with CaseStore(path) as store:
+    with CaseStore(path, readonly=True) as store:
         moved = store.get_meta("event_start_s") is not None
         try:
             timeline, _ = _timeline_of(store)

@@ -64,7 +64,7 @@ class ExportController(QObject):
     def _ask_save(self, title: str, what: str, suffix: str, pattern: str, time_s: float | None = None) -> Path | None:
         label = None
         if self.window.case_path is not None and self.window.case_path.exists():
-            with CaseStore(self.window.case_path) as store:
+            with CaseStore(self.window.case_path, readonly=True) as store:
                 label = store.case_info.get("label")
         name = actions.default_export_name(label, what, suffix, time_s)
         path, _ = QFileDialog.getSaveFileName(self.window, title, str(Path(self._folder()) / name), pattern)
@@ -110,7 +110,7 @@ class ExportController(QObject):
 
         def run(state: Any) -> Any:
             state.progress(0.1, "writing tables")
-            with CaseStore(case) as store:
+            with CaseStore(case, readonly=True, check=True) as store:
                 return ("tables", folder, export_case(store, folder, registry))
 
         return self._start(run, "Exporting tables…")
@@ -127,7 +127,7 @@ class ExportController(QObject):
             state.progress(0.1, "writing the report")
             # Label, surgeon and the rest come from the case; the video gives exact key frames.
             options = options_type(video_path=video) if video is not None and video.exists() else options_type()
-            with CaseStore(case) as store:
+            with CaseStore(case, readonly=True, check=True) as store:
                 return ("report", path, [write_report(store, path, options, registry=registry)])
 
         return self._start(run, "Writing the PDF report…")

@@ -27,7 +27,7 @@ class _Results:
     """The analysed result nearest to each frame, within `max_gap_s`, read once per sample."""
 
     def __init__(self, case: Path | None, max_gap_s: float | None = None) -> None:
-        self.store = CaseStore(case) if case is not None and Path(case).exists() else None
+        self.store = CaseStore(case, readonly=True) if case is not None and Path(case).exists() else None
         fps = float(self.store.settings.get("fps") or 0) if self.store is not None else 0.0
         self.max_gap_s = max_gap_s if max_gap_s is not None else max(2.0 / fps if fps > 0 else 0.0, 0.5)
         self._cache: dict[int, FrameResult | None] = {}

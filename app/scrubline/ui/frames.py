@@ -168,7 +168,7 @@ def _open_store(path: Path) -> Any:
     from scrubline.core.store import CaseStore, StoreError
 
     try:
-        return CaseStore(path)
+        return CaseStore(path, readonly=True)
     except StoreError as exc:
         log.warning("frame loader cannot read %s: %s", path, exc)
         return None
