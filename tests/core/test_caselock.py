@@ -84,7 +84,7 @@ def test_lock_dies_with_a_killed_process(tmp_path: Path) -> None:
     assert info_path_for(case).exists()  # the killed holder could not tidy up
     lock = CaseLock(case).acquire()  # ... but its lock went with it
     try:
-        assert '"pid": %d' % os.getpid() in info_path_for(case).read_text()
+        assert f'"pid": {os.getpid()}' in info_path_for(case).read_text()
     finally:
         lock.release()
 
