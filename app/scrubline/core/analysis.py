@@ -175,7 +175,7 @@ def plan_settings(case_path: str | Path, base: AnalysisSettings | None = None,
     path = Path(case_path)
     if not path.exists():
         return base
-    with CaseStore(path) as store:
+    with CaseStore(path, readonly=True) as store:
         plan = stored_plan(store)
     if plan is None:
         return base
