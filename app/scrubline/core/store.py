@@ -287,7 +287,10 @@ class CaseStore:
                 raise self._damaged(str(exc)) from exc
             raise
         if rows != ["ok"]:
-            raise self._damaged("; ".join(rows[:3]))
+            # One line: quick_check's rows hold several lines each ("*** in database main ***").
+            found = [line.strip() for row in rows for line in str(row).splitlines()
+                     if line.strip() and not line.strip().startswith("***")]
+            raise self._damaged("; ".join(found[:2]) + ("; …" if len(found) > 2 else ""))
 
     def _damaged(self, detail: str) -> CaseDamaged:
         readable, unreadable = [], []
