@@ -362,7 +362,7 @@ CORPUS: list[
         "case-zero-bytes",
         lambda p: ["export", str(p.file("empty.scrub")), "-o", str(p.tmp / "out")],
         refused("empty.scrub", "empty"),
-        (),
+        (_xfail(INTEGRITY_17),),
     ),
     (
         "case-not-sqlite",
@@ -384,7 +384,7 @@ CORPUS: list[
             str(p.tmp / "r.pdf"),
         ],
         refused("ledger.scrub", "not a Scrubline case"),
-        (),
+        (_xfail(INTEGRITY_17),),
     ),
     (
         "case-truncated",
@@ -401,25 +401,25 @@ CORPUS: list[
         "case-corrupt-pages-export",
         lambda p: ["export", str(_damage_pages(p.case)), "-o", str(p.tmp / "out")],
         refused("case.scrub", "damaged"),
-        (),
+        (_xfail(INTEGRITY_9),),
     ),
     (
         "case-corrupt-pages-report",
         lambda p: ["report", str(_damage_pages(p.case)), "-o", str(p.tmp / "r.pdf")],
         refused("case.scrub", "damaged"),
-        (),
+        (_xfail(INTEGRITY_9),),
     ),
     (
         "case-corrupt-pages-analyze",
         lambda p: ["analyze", str(p.video), "-o", str(_damage_pages(p.case)), "-q"],
         refused("case.scrub", "damaged"),
-        (),
+        (_xfail(INTEGRITY_9),),
     ),
     (
         "case-bad-json-meta",
         lambda p: ["export", str(_bad_json_meta(p.case)), "-o", str(p.tmp / "out")],
         refused("case.scrub", "damaged"),
-        (),
+        (_xfail(INTEGRITY_9),),
     ),
     (
         "case-newer-schema",
@@ -823,7 +823,7 @@ CORPUS: list[
             str(p.tmp / "same.mp4"),
         ],
         refused("same.mp4", "refusing to write the report over"),
-        (),
+        (_xfail(INTEGRITY_6),),
     ),
     (
         "output-report-written",
