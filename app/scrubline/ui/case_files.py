@@ -39,7 +39,7 @@ def read_case_video(case_path: Path) -> CaseVideo:
     """The video a case belongs to (CaseFileError if the file is not a usable case)."""
     case_path = Path(case_path)
     try:
-        with CaseStore(case_path) as store:
+        with CaseStore(case_path, readonly=True) as store:  # also on read-only storage
             video = store.video
     except StoreError as exc:
         raise CaseFileError(str(exc)) from exc
