@@ -269,15 +269,6 @@ def _models_once(place: Place, out: str, err: str) -> None:
         assert len(store.detections_table()) == once  # not every detection twice
 
 
-INTEGRITY_9 = (
-    "issue 11 item 9 (helper 'integrity'): damaged cases must be answered with rc 2 naming the case"
-)
-INTEGRITY_6 = "issue 11 item 6 (helper 'integrity'): report -o must not overwrite the video"
-INTEGRITY_17 = (
-    "issue 17 item 0 (helper 'integrity'): an empty or foreign file is not a case to export"
-)
-
-
 def _xfail(reason: str) -> pytest.MarkDecorator:
     return pytest.mark.xfail(strict=True, reason=reason)
 
@@ -362,7 +353,7 @@ CORPUS: list[
         "case-zero-bytes",
         lambda p: ["export", str(p.file("empty.scrub")), "-o", str(p.tmp / "out")],
         refused("empty.scrub", "empty"),
-        (_xfail(INTEGRITY_17),),
+        (),
     ),
     (
         "case-not-sqlite",
@@ -384,7 +375,7 @@ CORPUS: list[
             str(p.tmp / "r.pdf"),
         ],
         refused("ledger.scrub", "not a Scrubline case"),
-        (_xfail(INTEGRITY_17),),
+        (),
     ),
     (
         "case-truncated",
@@ -401,25 +392,25 @@ CORPUS: list[
         "case-corrupt-pages-export",
         lambda p: ["export", str(_damage_pages(p.case)), "-o", str(p.tmp / "out")],
         refused("case.scrub", "damaged"),
-        (_xfail(INTEGRITY_9),),
+        (),
     ),
     (
         "case-corrupt-pages-report",
         lambda p: ["report", str(_damage_pages(p.case)), "-o", str(p.tmp / "r.pdf")],
         refused("case.scrub", "damaged"),
-        (_xfail(INTEGRITY_9),),
+        (),
     ),
     (
         "case-corrupt-pages-analyze",
         lambda p: ["analyze", str(p.video), "-o", str(_damage_pages(p.case)), "-q"],
         refused("case.scrub", "damaged"),
-        (_xfail(INTEGRITY_9),),
+        (),
     ),
     (
         "case-bad-json-meta",
         lambda p: ["export", str(_bad_json_meta(p.case)), "-o", str(p.tmp / "out")],
         refused("case.scrub", "damaged"),
-        (_xfail(INTEGRITY_9),),
+        (),
     ),
     (
         "case-newer-schema",
@@ -823,7 +814,7 @@ CORPUS: list[
             str(p.tmp / "same.mp4"),
         ],
         refused("same.mp4", "refusing to write the report over"),
-        (_xfail(INTEGRITY_6),),
+        (),
     ),
     (
         "output-report-written",
