@@ -65,8 +65,12 @@ def test_a_one_sample_case_takes_its_period_from_the_sampling_rate(tmp_path: Pat
     assert timeline.sample_period_s == pytest.approx(0.25)
     assert timeline.duration_s == pytest.approx(0.25)  # no duration stored: the sample's span
     assert timeline.totals()["analysed_span_s"] == pytest.approx([0.0, 0.25])
+    with _store(tmp_path / "slow.scrub", [FrameResult(0, 0.0)], fps=0.5) as store:
+        assert build_timeline(store).sample_period_s == 2.0
     with _store(tmp_path / "norate.scrub", [FrameResult(0, 0.0)], fps=0.0) as store:
         assert build_timeline(store).sample_period_s == 1.0
+    with _store(tmp_path / "empty.scrub", []) as store:
+        assert build_timeline(store).duration_s == 0.0  # nothing analysed, no duration stored
     # Two samples: the spacing is the period, whatever the setting says.
     with _store(tmp_path / "two.scrub", [FrameResult(0, 0.0), FrameResult(1, 0.5)], fps=4.0, duration_s=9.0) as store:
         two = build_timeline(store)
@@ -87,6 +91,10 @@ def test_phases_read_the_bleeding_track_and_name_every_frame(tmp_path: Path) -> 
     assert labels[0] == labels[24] == "one instrument" and labels[25] == "bleeding, instrument in view"
     assert labels[74] == "bleeding, no instrument" and labels[75] == labels[99] == "no instrument in view"
     assert all(p.peak is None for p in timeline.episodes_of("phase"))
+    assert timeline.phase_at(5.0) == "bleeding control" and timeline.phase_at(4.9) == "instrument activity"
+    assert timeline.phase_at(20.0) is None  # after the analysed span
+    assert timeline.totals()["phases"] == {"instrument activity": 5.0, "bleeding control": 5.0,
+                                           "bleeding, no instrument": 5.0, "idle / camera out": 5.0}
     # Each phase change after the first is an event to jump to.
     assert [t for t, label in timeline.events() if label.startswith("phase:")] == pytest.approx([5.0, 10.0, 15.0])
     # Without a template no frame has a phase.
@@ -119,15 +127,33 @@ def test_event_navigation_goes_to_the_nearest_event_of_the_chosen_kinds(tmp_path
 
 
 def test_totals_count_seconds_to_the_hundredth(tmp_path: Path) -> None:
-    """At 30 analysed frames a second, one frame with a tool is 0.03 s in view (not 0.033)."""
-    results = [FrameResult(i, i / 30, [_tool("hook")] if i == 3 else [], _mask(0.5 if i < 31 else 0.0))
+    """At 30 analysed frames a second, one frame with a tool is 0.03 s in view (not 0.033);
+    areas are given to four decimals."""
+    results = [FrameResult(i, i / 30, [_tool("hook")] if i == 3 else [], _mask(0.123456 if i < 31 else 0.0))
                for i in range(60)]
     with _store(tmp_path / "round.scrub", results, fps=30.0) as store:
         totals = build_timeline(store).totals()
     assert totals["tools"]["hook"] == {"time_in_view_s": 0.03, "entries": 1}
-    assert totals["bleeding_total_s"] == 1.03 and totals["bleeding_peak_fraction"] == 0.5
+    assert totals["bleeding_total_s"] == 1.03 and totals["bleeding_peak_fraction"] == 0.1235
     assert totals["analysed_frames"] == 60 and totals["bleeding_episodes"] == 1
     assert totals["tip_hidden_episodes"] == 0 and totals["tip_hidden_total_s"] == 0.0
+    assert totals["tip_hidden_longest_s"] == 0.0
+    # A tip hidden for 31 frames: 1.0333 s, given as 1.03.
+    hidden = [FrameResult(i, i / 30, [_tool("hook", visible=i >= 31)]) for i in range(60)]
+    with _store(tmp_path / "hidden.scrub", hidden, fps=30.0) as store:
+        totals = build_timeline(store).totals()
+    assert totals["tip_hidden_total_s"] == 1.03 and totals["tip_hidden_longest_s"] == 1.03
+
+
+def test_unmeasured_bleeding_is_not_bleeding(tmp_path: Path) -> None:
+    """Frames the bleeding model did not run on (no mask) are not counted as bleeding."""
+    results = [FrameResult(i, i * 0.2, [], None if i < 30 else _mask(0.0)) for i in range(40)]
+    settings = TimelineSettings(bleeding_threshold=0.05)
+    with _store(tmp_path / "unmeasured.scrub", results) as store:
+        timeline = build_timeline(store, settings)
+    assert np.isnan(timeline.bleeding[:30]).all() and not timeline.episodes_of("bleeding")
+    assert timeline.totals()["bleeding_peak_fraction"] == 0.0
+    assert timeline.settings is settings  # the report states the threshold the timeline used
 
 
 def test_runs_exactly_merge_gap_apart_merge() -> None:

@@ -27,7 +27,7 @@ CORE_TESTS = (
     "tests/core/test_promises.py", "tests/core/test_store.py", "tests/core/test_video.py",
     "tests/core/test_timeline.py", "tests/core/test_phases.py", "tests/core/test_outcome.py",
     "tests/core/test_export.py", "tests/core/test_properties.py", "tests/core/test_timeline_rules.py",
-    "tests/core/test_rotation.py",
+    "tests/core/test_rotation.py", "tests/core/test_phases_rules.py",
 )
 
 
@@ -79,6 +79,11 @@ BUGS = (
         "if position == index:\n                return self._frame(index, av_frame, True)",
         "if position >= index:\n                return self._frame(index, av_frame, True)",
         "the exact-frame decode accepts a later frame as the requested one"),
+    Bug("cancel-ignored", "core/analysis.py",
+        "                if state.cancelled():\n                    report.cancelled = True\n                    return",
+        "                if False:\n                    report.cancelled = True\n                    return",
+        "the analysis loop ignores a cancel (only the decoder stops)",
+        ("tests/core/test_analysis.py", "tests/core/test_proxy.py")),
 )
 
 

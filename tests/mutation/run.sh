@@ -7,6 +7,7 @@
 #   tests/mutation/run.sh                 # every core module below (hours on a laptop)
 #   tests/mutation/run.sh timeline phases # only these modules, each with its own tests
 #   MUTMUT_CHILDREN=4 tests/mutation/run.sh store
+#   MUTMUT_NAMES="$(cat survivors.txt)" tests/mutation/run.sh timeline   # only these mutants
 #
 # Then, in .work/mutation/MODULE: `mutmut results` lists survivors, `mutmut show NAME` shows one.
 #
@@ -22,7 +23,7 @@ ROOT=$PWD
 # these that reach the mutated function).
 declare -A TESTS=(
   [timeline]="tests/core/test_timeline.py tests/core/test_timeline_rules.py tests/core/test_properties.py tests/core/test_export.py tests/core/test_promises.py"
-  [phases]="tests/core/test_phases.py tests/core/test_properties.py tests/core/test_promises.py"
+  [phases]="tests/core/test_phases.py tests/core/test_phases_rules.py tests/core/test_properties.py tests/core/test_promises.py"
   [outcome]="tests/core/test_outcome.py tests/core/test_promises.py"
   [store]="tests/core/test_store.py tests/core/test_properties.py tests/core/test_export.py tests/core/test_promises.py"
   [export]="tests/core/test_export.py tests/core/test_properties.py tests/core/test_promises.py"
@@ -62,7 +63,8 @@ EOF
   (
     cd "$STAGE"
     export SCRUBLINE_DATA=/nonexistent QT_QPA_PLATFORM=offscreen
-    mutmut run --max-children "${MUTMUT_CHILDREN:-2}" > run.log 2>&1 || true
+    # shellcheck disable=SC2086
+    mutmut run --max-children "${MUTMUT_CHILDREN:-2}" ${MUTMUT_NAMES:-} > run.log 2>&1 || true
     mutmut results --all true > results.txt 2>&1 || true
     python - "$module" results.txt <<'PY'
 import collections, sys
