@@ -91,10 +91,10 @@ def test_phases_read_the_bleeding_track_and_name_every_frame(tmp_path: Path) -> 
     assert labels[0] == labels[24] == "one instrument" and labels[25] == "bleeding, instrument in view"
     assert labels[74] == "bleeding, no instrument" and labels[75] == labels[99] == "no instrument in view"
     assert all(p.peak is None for p in timeline.episodes_of("phase"))
-    assert timeline.phase_at(5.0) == "bleeding control" and timeline.phase_at(4.9) == "instrument activity"
+    assert timeline.phase_at(5.0) == "bleeding, instrument in view" and timeline.phase_at(4.9) == "one instrument"
     assert timeline.phase_at(20.0) is None  # after the analysed span
-    assert timeline.totals()["phases"] == {"instrument activity": 5.0, "bleeding control": 5.0,
-                                           "bleeding, no instrument": 5.0, "idle / camera out": 5.0}
+    assert timeline.totals()["phases"] == {"one instrument": 5.0, "bleeding, instrument in view": 5.0,
+                                           "bleeding, no instrument": 5.0, "no instrument in view": 5.0}
     # Each phase change after the first is an event to jump to.
     assert [t for t, label in timeline.events() if label.startswith("phase:")] == pytest.approx([5.0, 10.0, 15.0])
     # Without a template no frame has a phase.
