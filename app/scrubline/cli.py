@@ -290,11 +290,18 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         state.cancel()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    from scrubline.core.caselock import CaseLocked
+
     try:
         report = analyse_video(
             args.video, args.output, settings, registry=_registry(args), state=state, fresh=args.fresh,
             wait_for_lock=getattr(args, "wait", False), on_wait=lambda message: print(message, file=sys.stderr, flush=True),
         )
+    except CaseLocked as exc:
+        if not state.cancelled():
+            raise
+        print(f"cancelled: {exc}; nothing was changed", file=sys.stderr)  # Ctrl+C during --wait
+        return EXIT_TERMINATED if signal.SIGTERM in received else EXIT_INTERRUPTED
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

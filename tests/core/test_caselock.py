@@ -74,6 +74,21 @@ def test_wait_starts_when_the_holder_finishes(clips: dict[str, Path], tmp_path: 
     assert "analysed 10 frames (0 already done)" in out
 
 
+def test_ctrl_c_while_waiting_ends_with_130(clips: dict[str, Path], tmp_path: Path) -> None:
+    case = tmp_path / "case.scrub"
+    holder = _hold(case)
+    try:
+        waiting = _analyze(clips["cfr"], case, "--wait")
+        assert waiting.stderr is not None
+        assert waiting.stderr.readline().startswith(f"waiting for process {holder.pid}")
+        waiting.send_signal(signal.SIGINT)
+        out, err = waiting.communicate(timeout=60)
+        assert waiting.returncode == 130, err
+        assert err.startswith("cancelled: stopped waiting") and not case.exists()
+    finally:
+        holder.communicate("")
+
+
 def test_lock_dies_with_a_killed_process(tmp_path: Path) -> None:
     case = tmp_path / "case.scrub"
     holder = _hold(case)
