@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from scrubline.core.phases import (
     Phase,
     PhaseRule,
     PhaseTemplate,
     Signal,
+    TemplateError,
     _switch,
+    parse_template,
     phase_at,
     presence_table,
     raw_labels,
@@ -95,3 +98,23 @@ def test_presence_counts_boxes_at_exactly_the_minimum_score_and_takes_the_neares
     assert table["h"].tolist() == [0.0, 0.0, 1.0, 0.0] and table["k"].tolist() == [0.0] * 4
     assert table["bleeding"].tolist() == [0.1, 0.1, 0.4, 0.4]
     assert table.columns.name is None
+
+
+def test_a_template_keeps_its_optional_fields_and_names_the_phase_in_errors() -> None:
+    data = {
+        "template": {"id": "t", "name": "T"},
+        "signals": {"a": {}},
+        "phases": [{"label": "work", "any": ["a"], "description": "hands busy", "colour": "#123456"},
+                   {"label": "rest", "none": ["a"], "only": True}],
+    }
+    template = parse_template(data, "t.toml")
+    assert template.default == "idle" and template.min_phase_s == 0.0
+    work, rest = template.phases
+    assert (work.any_of, work.description, work.colour, work.only) == (("a",), "hands busy", "#123456", False)
+    assert (rest.none_of, rest.only, rest.description, rest.colour) == (("a",), True, "", None)
+    data["phases"][1]["any"] = ["b"]
+    with pytest.raises(TemplateError, match=r"t\.toml \[\[phases\]\] #2 \('rest'\): signal 'b' is not declared \(declared: a\)"):
+        parse_template(data, "t.toml")
+    data["phases"][1]["any"] = "a"
+    with pytest.raises(TemplateError, match=r"#2 \('rest'\): 'any' should be a list of signal names"):
+        parse_template(data, "t.toml")
