@@ -525,7 +525,9 @@ def analyse_video(
                 "models": {m.manifest.id: m.manifest.version for m in analyzer.models}}
         store.set_meta(PLAN_KEY, plan)
         store.set_meta("models", records)
-        store.set_meta("settings", settings.to_dict())
+        # The models as the plan holds them, never "the defaults" (None): a resume names them
+        # explicitly, and the stored settings must not differ from an uninterrupted run's.
+        store.set_meta("settings", {**settings.to_dict(), "model_ids": sorted(plan["models"])})
         store.set_meta("planned_frames", [int(x) for x in planned])
 
         # Rows of another plan, and rows some plan model did not produce, are analysed again.
