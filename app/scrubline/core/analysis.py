@@ -132,7 +132,9 @@ class AnalysisReport:
 
     @property
     def complete(self) -> bool:
-        return not self.cancelled and self.already_done + self.done_now + self.skipped >= self.planned
+        return (
+            not self.cancelled and self.already_done + self.done_now + self.skipped >= self.planned
+        )
 
 
 # ---------------------------------------------------------------------------- the plan
@@ -150,7 +152,9 @@ def stored_plan(store: CaseStore) -> dict[str, Any] | None:
     if not settings:
         return None
     return {
-        "fps": settings.get("fps"), "start_s": settings.get("start_s"), "end_s": settings.get("end_s"),
+        "fps": settings.get("fps"),
+        "start_s": settings.get("start_s"),
+        "end_s": settings.get("end_s"),
         "models": {m["id"]: m["version"] for m in store.models if "id" in m},
     }
 
@@ -163,12 +167,15 @@ def describe_plan(plan: dict[str, Any], frames: int | None = None) -> str:
     else:
         span = f"from {start or 0:g} s to {'the end' if end is None else f'{end:g} s'}"
     count = f" ({frames} frames)" if frames is not None else ""
-    models = ", ".join(f"{i} {v}" for i, v in sorted((plan.get("models") or {}).items())) or "no models"
+    models = (
+        ", ".join(f"{i} {v}" for i, v in sorted((plan.get("models") or {}).items())) or "no models"
+    )
     return f"{plan.get('fps') or 0:g} fps {span}{count} with {models}"
 
 
-def plan_settings(case_path: str | Path, base: AnalysisSettings | None = None,
-                  explicit: Iterable[str] = ()) -> AnalysisSettings:
+def plan_settings(
+    case_path: str | Path, base: AnalysisSettings | None = None, explicit: Iterable[str] = ()
+) -> AnalysisSettings:
     """`base` with the case's plan for every plan field (fps, range, models) not in `explicit`:
     what "resume" means. A case that does not exist yet leaves `base` as it is."""
     base = base or AnalysisSettings()
@@ -212,7 +219,10 @@ def _summarise_skipped(skipped: dict[str, list[int]], times: np.ndarray) -> list
     lines = []
     for reason, text in (
         ("unreadable", "could not be decoded and have no results"),
-        ("damaged", "were decoded from damaged data (concealed errors) and were left out of the analysis"),
+        (
+            "damaged",
+            "were decoded from damaged data (concealed errors) and were left out of the analysis",
+        ),
     ):
         frames = sorted(skipped.get(reason, []))
         if frames:
@@ -261,8 +271,11 @@ class Analyzer:
             if options is not None:
                 options.terminate = True
 
-    def run(self, batch: list[tuple[int, float, dict[tuple[int, int], np.ndarray]]],
-            frame_size: tuple[int, int]) -> list[FrameResult]:
+    def run(
+        self,
+        batch: list[tuple[int, float, dict[tuple[int, int], np.ndarray]]],
+        frame_size: tuple[int, int],
+    ) -> list[FrameResult]:
         results = [FrameResult(frame=index, time_s=time_s) for index, time_s, _ in batch]
         for model in self.models:
             inputs = [resized[model.input_size] for _, _, resized in batch]
@@ -315,9 +328,16 @@ _END = object()
 
 
 def _decode_worker(
-    path: Path, indices: np.ndarray, sizes: list[tuple[int, int]], settings: AnalysisSettings,
-    out: queue.Queue[Any], stop: threading.Event, problems: list[str], proxy_folder: Path | None,
-    frame_index: bytes | None = None, proxy_only: frozenset[int] = frozenset(),
+    path: Path,
+    indices: np.ndarray,
+    sizes: list[tuple[int, int]],
+    settings: AnalysisSettings,
+    out: queue.Queue[Any],
+    stop: threading.Event,
+    problems: list[str],
+    proxy_folder: Path | None,
+    frame_index: bytes | None = None,
+    proxy_only: frozenset[int] = frozenset(),
 ) -> None:
     """Decode `indices` in order and hand them over; frames in `proxy_only` are decoded for the
     scrub proxy alone (it has seen them) and are neither handed over nor reported as skipped."""
@@ -338,8 +358,13 @@ def _decode_worker(
     try:
         with VideoSource(path, index=frame_index) as source:  # the index built while planning
             if proxy_folder is not None:
-                proxy = ProxyWriter(proxy_folder, source.info.width if not (source.info.rotation // 90) % 2
-                                    else source.info.height, source.info.rotation)
+                proxy = ProxyWriter(
+                    proxy_folder,
+                    source.info.width
+                    if not (source.info.rotation // 90) % 2
+                    else source.info.height,
+                    source.info.rotation,
+                )
 
             def on_decoded(index: int, av_frame: Any) -> None:
                 # Every decoded frame passes here, also the ones between samples: stop promptly.
@@ -350,10 +375,17 @@ def _decode_worker(
 
             last_thumb = -1e9
             aspect = source.info.height / max(1, source.info.width)
-            thumb_size = (settings.thumbnail_width, max(2, int(round(settings.thumbnail_width * aspect / 2)) * 2))
+            thumb_size = (
+                settings.thumbnail_width,
+                max(2, int(round(settings.thumbnail_width * aspect / 2)) * 2),
+            )
             # The proxy also gets the frames after the last sample, up to the range's end (at
             # most one sampling step), so that scrubbing to the very end stays quick.
-            range_end = source.frame_count - 1 if settings.end_s is None else source.index_at(settings.end_s)
+            range_end = (
+                source.frame_count - 1
+                if settings.end_s is None
+                else source.index_at(settings.end_s)
+            )
             step = max(1, math.ceil(source.info.fps / settings.fps))
             through = min(range_end, int(indices[-1]) + step) if len(indices) and proxy else None
             seen: set[int] = set()
@@ -373,8 +405,11 @@ def _decode_worker(
                     thumbnail = None
                     if frame.time_s - last_thumb >= settings.thumbnail_every_s:
                         small = frame.rgb(thumb_size)
-                        ok, data = cv2.imencode(".jpg", cv2.cvtColor(small, cv2.COLOR_RGB2BGR),
-                                                [cv2.IMWRITE_JPEG_QUALITY, 80])
+                        ok, data = cv2.imencode(
+                            ".jpg",
+                            cv2.cvtColor(small, cv2.COLOR_RGB2BGR),
+                            [cv2.IMWRITE_JPEG_QUALITY, 80],
+                        )
                         thumbnail = bytes(data) if ok else None
                         last_thumb = frame.time_s
                     if not put(_Decoded(frame.index, frame.time_s, resized, thumbnail)):
@@ -387,7 +422,10 @@ def _decode_worker(
                         raise _Stopped
             except _Stopped:
                 pass
-            problems.extend(f"{p.time_s:.2f} s: {p.message}" if p.time_s >= 0 else p.message for p in source.problems)
+            problems.extend(
+                f"{p.time_s:.2f} s: {p.message}" if p.time_s >= 0 else p.message
+                for p in source.problems
+            )
     except Exception as exc:  # handed to the consuming thread, which raises it
         final = exc
     finally:
@@ -403,7 +441,10 @@ def plan_frames(source: VideoSource, settings: AnalysisSettings) -> np.ndarray:
 
 
 def _reconcile_plan(
-    store: CaseStore, registry: Registry, requested: list[Manifest], planned: np.ndarray,
+    store: CaseStore,
+    registry: Registry,
+    requested: list[Manifest],
+    planned: np.ndarray,
     settings: AnalysisSettings,
 ) -> list[Manifest]:
     """The models the case's plan needs once this request joins it; raises PlanChanged when
@@ -418,14 +459,21 @@ def _reconcile_plan(
     fresh = "add --fresh to discard its results and start again"
     old = store.planned_frames()
     old_frames = set(attribution) if old is None else set(old.tolist())
-    new_plan = {"fps": settings.fps, "start_s": settings.start_s, "end_s": settings.end_s, "models": request}
+    new_plan = {
+        "fps": settings.fps,
+        "start_s": settings.start_s,
+        "end_s": settings.end_s,
+        "models": request,
+    }
     if not old_frames <= set(planned.tolist()):
         raise PlanChanged(
             f"{store.path.name} holds an analysis at {describe_plan(plan, len(old_frames))}; "
             f"{describe_plan(new_plan, len(planned))} would mix the two",
             f"{resume}, or {fresh}",
         )
-    versions = [f"{i} {held[i]} (now {v})" for i, v in request.items() if i in held and held[i] != v]
+    versions = [
+        f"{i} {held[i]} (now {v})" for i, v in request.items() if i in held and held[i] != v
+    ]
     if versions:
         raise PlanChanged(
             f"{store.path.name} was analysed with another version of {', '.join(versions)}",
@@ -445,12 +493,16 @@ def _reconcile_plan(
     return manifests
 
 
-def proxy_range(source: VideoSource, settings: AnalysisSettings, planned: np.ndarray) -> tuple[int, int] | None:
+def proxy_range(
+    source: VideoSource, settings: AnalysisSettings, planned: np.ndarray
+) -> tuple[int, int] | None:
     """The frames the scrub proxy must cover for this plan: from the first sample to the frame
     one sampling step after the last (what `_decode_worker` decodes through), inclusive."""
     if not len(planned):
         return None
-    range_end = source.frame_count - 1 if settings.end_s is None else source.index_at(settings.end_s)
+    range_end = (
+        source.frame_count - 1 if settings.end_s is None else source.index_at(settings.end_s)
+    )
     step = max(1, math.ceil(source.info.fps / settings.fps))
     return int(planned[0]), max(int(planned[0]), min(range_end, int(planned[-1]) + step))
 
@@ -463,7 +515,7 @@ def proxy_gaps(case_path: Path, span: tuple[int, int] | None) -> np.ndarray:
     for first, last in proxy_segments(proxy_dir_for(case_path)):
         lo, hi = max(first, span[0]), min(last, span[1])
         if lo <= hi:
-            wanted[lo - span[0]: hi - span[0] + 1] = False
+            wanted[lo - span[0] : hi - span[0] + 1] = False
     return np.flatnonzero(wanted).astype(np.int64) + span[0]
 
 
@@ -496,15 +548,19 @@ def analyse_video(
             # "analysed 0 frames" would read as success.
             start = settings.start_s or 0.0
             if start >= info.duration_s:
-                raise VideoError(f"{video_path.name}: the analysed range starts at {start:g} s, "
-                                 f"after the end of the video ({info.duration_s:.2f} s)")
+                raise VideoError(
+                    f"{video_path.name}: the analysed range starts at {start:g} s, "
+                    f"after the end of the video ({info.duration_s:.2f} s)"
+                )
             raise VideoError(f"{video_path.name}: no frames in the analysed range from {start:g} s")
         frame_index = source.saved_index()
         times = np.array(source.times)
         span = proxy_range(source, settings, planned)
     requested = frame_manifests(registry, settings.model_ids)
     case_path = Path(case_path) if case_path else default_case_path(info.fingerprint)
-    lock = CaseLock(case_path).acquire(wait=wait_for_lock, cancelled=state.cancelled, on_wait=on_wait)
+    lock = CaseLock(case_path).acquire(
+        wait=wait_for_lock, cancelled=state.cancelled, on_wait=on_wait
+    )
     try:
         store = CaseStore.for_video(info, case_path)
     except BaseException:
@@ -521,21 +577,32 @@ def analyse_video(
         analyzer = Analyzer(manifests, settings)
         store.set_blob(FRAME_INDEX_KEY, frame_index)
         records = analyzer.records()
-        plan = {"fps": settings.fps, "start_s": settings.start_s, "end_s": settings.end_s,
-                "models": {m.manifest.id: m.manifest.version for m in analyzer.models}}
+        plan = {
+            "fps": settings.fps,
+            "start_s": settings.start_s,
+            "end_s": settings.end_s,
+            "models": {m.manifest.id: m.manifest.version for m in analyzer.models},
+        }
         store.set_meta(PLAN_KEY, plan)
         store.set_meta("models", records)
         # The models as the plan holds them, never "the defaults" (None): a resume names them
         # explicitly, and the stored settings must not differ from an uninterrupted run's.
-        store.set_meta("settings", {**settings.to_dict(), "model_ids": sorted(plan["models"])})
+        store.set_meta(
+            "settings",
+            {**settings.to_dict(), "model_ids": sorted(m.manifest.id for m in analyzer.models)},
+        )
         store.set_meta("planned_frames", [int(x) for x in planned])
 
         # Rows of another plan, and rows some plan model did not produce, are analysed again.
-        legacy = sorted(_model_key(m["id"], m["version"]) for m in records)  # unnamed rows: as before
+        legacy = sorted(
+            _model_key(m["id"], m["version"]) for m in records
+        )  # unnamed rows: as before
         planned_set = set(planned.tolist())
         stale = [
-            frame for frame, models in store.frame_attribution().items()
-            if frame not in planned_set or not set(analyzer.keys) <= set(models if models is not None else legacy)
+            frame
+            for frame, models in store.frame_attribution().items()
+            if frame not in planned_set
+            or not set(analyzer.keys) <= set(models if models is not None else legacy)
         ]
         if stale:
             store.discard_frames(stale)
@@ -545,8 +612,16 @@ def analyse_video(
         todo = np.asarray([i for i in planned if int(i) not in done], dtype=np.int64)
         skipped_count = sum(len(v) for v in skipped.values())
         already = len(planned) - len(todo) - skipped_count
-        report = AnalysisReport(store.path, len(planned), already, 0, False, 0.0,
-                                notices=list(analyzer.notices), skipped=skipped_count)
+        report = AnalysisReport(
+            store.path,
+            len(planned),
+            already,
+            0,
+            False,
+            0.0,
+            notices=list(analyzer.notices),
+            skipped=skipped_count,
+        )
         report.problems = list(store.get_meta("problems", []) or [])
         # Frames the proxy lacks (a segment lost to a kill, a run stopped mid-way) are decoded
         # again for the proxy alone; frames it holds are not written twice (ProxyWriter skips them).
@@ -556,8 +631,20 @@ def analyse_video(
             state.progress(1.0, f"all {len(planned)} frames already analysed")
             report.elapsed_s = time.monotonic() - started
             return report
-        _run(video_path, store, analyzer, todo, settings, state, report, info, frame_index, times, skipped,
-             proxy_only)
+        _run(
+            video_path,
+            store,
+            analyzer,
+            todo,
+            settings,
+            state,
+            report,
+            info,
+            frame_index,
+            times,
+            skipped,
+            proxy_only,
+        )
         report.elapsed_s = time.monotonic() - started
         return report
     finally:
@@ -566,9 +653,18 @@ def analyse_video(
 
 
 def _run(
-    video_path: Path, store: CaseStore, analyzer: Analyzer, todo: np.ndarray, settings: AnalysisSettings,
-    state: TaskState, report: AnalysisReport, info: Any, frame_index: bytes, times: np.ndarray,
-    skipped: dict[str, list[int]], proxy_only: frozenset[int] = frozenset(),
+    video_path: Path,
+    store: CaseStore,
+    analyzer: Analyzer,
+    todo: np.ndarray,
+    settings: AnalysisSettings,
+    state: TaskState,
+    report: AnalysisReport,
+    info: Any,
+    frame_index: bytes,
+    times: np.ndarray,
+    skipped: dict[str, list[int]],
+    proxy_only: frozenset[int] = frozenset(),
 ) -> None:
     """Decode `todo` (and `proxy_only`, for the scrub proxy alone) on a worker thread, infer and
     write here; returns once both have stopped."""
@@ -577,9 +673,18 @@ def _run(
     problems: list[str] = []
     worker = threading.Thread(
         target=_decode_worker,
-        args=(video_path, np.union1d(todo, np.fromiter(proxy_only, np.int64, len(proxy_only))),
-              analyzer.sizes, settings, frames_queue, stop, problems,
-              proxy_dir_for(store.path) if settings.scrub_proxy else None, frame_index, proxy_only),
+        args=(
+            video_path,
+            np.union1d(todo, np.fromiter(proxy_only, np.int64, len(proxy_only))),
+            analyzer.sizes,
+            settings,
+            frames_queue,
+            stop,
+            problems,
+            proxy_dir_for(store.path) if settings.scrub_proxy else None,
+            frame_index,
+            proxy_only,
+        ),
         name="scrubline-decode",
         daemon=True,
     )
@@ -600,8 +705,10 @@ def _run(
     worker.start()
     watcher.start()
     run_started = time.monotonic()
-    state.progress((report.already_done + report.skipped) / planned,
-                   f"analysing {len(todo)} of {planned} frames" if len(todo) else "completing the scrub proxy")
+    state.progress(
+        (report.already_done + report.skipped) / planned,
+        f"analysing {len(todo)} of {planned} frames" if len(todo) else "completing the scrub proxy",
+    )
     try:
         finished = False
         while not finished:
