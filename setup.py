@@ -32,7 +32,9 @@ class BuildPyWithBundledData(build_py):
             return
         root = Path(__file__).resolve().parent
         for folder, patterns in BUNDLED.items():
-            sources = sorted({path for pattern in patterns for path in (root / folder).glob(pattern)})
+            sources = sorted(
+                {path for pattern in patterns for path in (root / folder).glob(pattern)}
+            )
             if not sources:
                 raise SystemExit(f"error: {folder}/ has no {', '.join(patterns)} to bundle")
             target = Path(self.build_lib, "scrubline", "_bundled", folder)

@@ -55,15 +55,20 @@ def ico_bytes(pngs: dict[int, bytes]) -> bytes:
     for size in sizes:
         data = pngs[size]
         side = 0 if size >= 256 else size
-        directory += struct.pack("<BBBBHHII", side, side, 0, 0, 1, 32, len(data), offset + len(images))
+        directory += struct.pack(
+            "<BBBBHHII", side, side, 0, 0, 1, 32, len(data), offset + len(images)
+        )
         images += data
     return header + directory + images
 
 
 def icns_bytes(pngs: dict[int, bytes]) -> bytes:
     """A macOS .icns of PNG chunks."""
-    body = b"".join(kind + struct.pack(">I", 8 + len(pngs[size])) + pngs[size]
-                    for size, kind in ICNS_TYPES.items() if size in pngs)
+    body = b"".join(
+        kind + struct.pack(">I", 8 + len(pngs[size])) + pngs[size]
+        for size, kind in ICNS_TYPES.items()
+        if size in pngs
+    )
     return b"icns" + struct.pack(">I", 8 + len(body)) + body
 
 

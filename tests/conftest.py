@@ -48,7 +48,9 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     times += list(np.cumsum(steps))
     return {
         "cfr": write_clip(folder / "cfr.mp4", 120, fps=25, codec="mpeg4", gop=12, bframes=0),
-        "long_gop": write_clip(folder / "long_gop.mp4", 320, fps=30, codec="libx264", gop=250, bframes=2),
+        "long_gop": write_clip(
+            folder / "long_gop.mp4", 320, fps=30, codec="libx264", gop=250, bframes=2
+        ),
         "vfr": write_clip(folder / "vfr.mkv", times, fps=30, codec="libx264", gop=40, bframes=2),
         "avi": write_clip(folder / "mpeg4.avi", 90, fps=25, codec="mpeg4", gop=25, bframes=0),
     }

@@ -28,10 +28,17 @@ def dists(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The sdist, and the wheel built from it (what `python -m build` and pip from PyPI do)."""
     pytest.importorskip("build", reason="the `build` package (dev extra) builds the distributions")
     out = tmp_path_factory.mktemp("dist")
-    result = subprocess.run([sys.executable, "-m", "build", "--outdir", str(out), str(ROOT)],
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "build", "--outdir", str(out), str(ROOT)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return {"sdist": next(out.glob("scrubline-*.tar.gz")), "wheel": next(out.glob("scrubline-*.whl"))}
+    return {
+        "sdist": next(out.glob("scrubline-*.tar.gz")),
+        "wheel": next(out.glob("scrubline-*.whl")),
+    }
 
 
 @pytest.mark.timeout(BUILD_TIMEOUT_S)
@@ -39,10 +46,18 @@ def test_sdist_holds_the_tests_their_fixtures_and_the_licence(dists: dict[str, P
     with tarfile.open(dists["sdist"]) as sdist:
         names = {name.split("/", 1)[1] for name in sdist.getnames() if "/" in name}
     expected = {str(p.relative_to(ROOT)) for p in (ROOT / "tests").rglob("*.py")}
-    expected |= {"LICENSE", "README.md", "pyproject.toml", "setup.py", "resources/fonts/LICENSE-DejaVu.txt"}
+    expected |= {
+        "LICENSE",
+        "README.md",
+        "pyproject.toml",
+        "setup.py",
+        "resources/fonts/LICENSE-DejaVu.txt",
+    }
     expected |= {f"models/{i}.{ext}" for i in BUNDLED_MODEL_IDS for ext in ("toml", "onnx", "md")}
     assert expected <= names, sorted(expected - names)
-    assert not [n for n in names if "__pycache__" in n or n.startswith(("resources/screenshots", ".venv"))]
+    assert not [
+        n for n in names if "__pycache__" in n or n.startswith(("resources/screenshots", ".venv"))
+    ]
 
 
 @pytest.mark.timeout(BUILD_TIMEOUT_S)
@@ -51,12 +66,26 @@ def test_wheel_carries_the_bundled_data_and_licences(dists: dict[str, Path]) -> 
         names = set(wheel.namelist())
         metadata = wheel.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
     bundled = "scrubline/_bundled/"
-    assert {f"{bundled}models/{i}.{ext}" for i in BUNDLED_MODEL_IDS for ext in ("toml", "onnx", "md")} <= names
-    assert {f"{bundled}resources/phases/{p.name}" for p in (ROOT / "resources" / "phases").glob("*.toml")} <= names
-    assert {f"{bundled}resources/fonts/{p.name}" for p in (ROOT / "resources" / "fonts").glob("*.ttf")} <= names
-    assert {f"{bundled}resources/icons/{p.name}" for p in (ROOT / "resources" / "icons").iterdir()} <= names
-    assert not [n for n in names if n.startswith(("tests/", "models/", "resources/")) or "screenshots" in n]
-    assert "License-Expression: Apache-2.0 AND CC-BY-NC-4.0 AND CC-BY-NC-SA-4.0 AND Bitstream-Vera" in metadata
+    assert {
+        f"{bundled}models/{i}.{ext}" for i in BUNDLED_MODEL_IDS for ext in ("toml", "onnx", "md")
+    } <= names
+    assert {
+        f"{bundled}resources/phases/{p.name}"
+        for p in (ROOT / "resources" / "phases").glob("*.toml")
+    } <= names
+    assert {
+        f"{bundled}resources/fonts/{p.name}" for p in (ROOT / "resources" / "fonts").glob("*.ttf")
+    } <= names
+    assert {
+        f"{bundled}resources/icons/{p.name}" for p in (ROOT / "resources" / "icons").iterdir()
+    } <= names
+    assert not [
+        n for n in names if n.startswith(("tests/", "models/", "resources/")) or "screenshots" in n
+    ]
+    assert (
+        "License-Expression: Apache-2.0 AND CC-BY-NC-4.0 AND CC-BY-NC-SA-4.0 AND Bitstream-Vera"
+        in metadata
+    )
     assert "License-File: LICENSE" in metadata
 
 
@@ -78,29 +107,51 @@ def base_python() -> str:
     return getattr(sys, "_base_executable", sys.executable)
 
 
-def run_installed(python: str, env: dict[str, str], cwd: Path) -> tuple[dict[str, str], list[dict[str, str]]]:
+def run_installed(
+    python: str, env: dict[str, str], cwd: Path
+) -> tuple[dict[str, str], list[dict[str, str]]]:
     where = subprocess.run(
-        [python, "-c", "import json, scrubline; from scrubline.core.paths import bundled_dir, resources_dir; "
-                       "print(json.dumps({'package': scrubline.__file__, 'models': str(bundled_dir('models')), "
-                       "'fonts': sorted(p.name for p in (resources_dir() / 'fonts').glob('*.ttf')), "
-                       "'phases': sorted(p.name for p in (resources_dir() / 'phases').glob('*.toml')), "
-                       "'icons': sorted(p.name for p in (resources_dir() / 'icons').iterdir())}))"],
-        env=env, cwd=cwd, capture_output=True, text=True, check=False,
+        [
+            python,
+            "-c",
+            "import json, scrubline; from scrubline.core.paths import bundled_dir, resources_dir; "
+            "print(json.dumps({'package': scrubline.__file__, 'models': str(bundled_dir('models')), "
+            "'fonts': sorted(p.name for p in (resources_dir() / 'fonts').glob('*.ttf')), "
+            "'phases': sorted(p.name for p in (resources_dir() / 'phases').glob('*.toml')), "
+            "'icons': sorted(p.name for p in (resources_dir() / 'icons').iterdir())}))",
+        ],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert where.returncode == 0, where.stderr
-    models = subprocess.run([python, "-m", "scrubline", "models", "--json"], env=env, cwd=cwd,
-                            capture_output=True, text=True, check=False)
+    models = subprocess.run(
+        [python, "-m", "scrubline", "models", "--json"],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert models.returncode == 0, models.stderr
     return json.loads(where.stdout), json.loads(models.stdout)
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "SCRUBLINE_MODELS", "PIP_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PYTHON", "SCRUBLINE_MODELS", "PIP_"))
+    }
     env.update(extra)
     return env
 
 
-def assert_finds_its_bundled_data(found: dict[str, str], rows: list[dict[str, str]], install_root: Path) -> None:
+def assert_finds_its_bundled_data(
+    found: dict[str, str], rows: list[dict[str, str]], install_root: Path
+) -> None:
     assert Path(found["package"]).resolve().is_relative_to(install_root.resolve()), found["package"]
     assert Path(found["models"]).resolve().is_relative_to(install_root.resolve()), found["models"]
     assert sorted(r["id"] for r in rows) == BUNDLED_MODEL_IDS
@@ -116,14 +167,28 @@ def test_user_install_finds_its_models(dists: dict[str, Path], tmp_path: Path) -
     user_base = tmp_path / "userbase"
     python = base_python()
     install = subprocess.run(
-        [python, "-m", "pip", "install", "--quiet", "--user", "--no-deps", "--no-warn-script-location",
-         str(dists["wheel"])],
-        env=clean_env(PYTHONUSERBASE=str(user_base)), capture_output=True, text=True, check=False,
+        [
+            python,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--user",
+            "--no-deps",
+            "--no-warn-script-location",
+            str(dists["wheel"]),
+        ],
+        env=clean_env(PYTHONUSERBASE=str(user_base)),
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if install.returncode != 0 and "No module named pip" in install.stderr:
         pytest.skip(f"{python} has no pip")
     assert install.returncode == 0, install.stderr
-    env = clean_env(PYTHONUSERBASE=str(user_base), PYTHONPATH=str(dependencies_without_scrubline(tmp_path)))
+    env = clean_env(
+        PYTHONUSERBASE=str(user_base), PYTHONPATH=str(dependencies_without_scrubline(tmp_path))
+    )
     found, rows = run_installed(python, env, tmp_path)
     assert_finds_its_bundled_data(found, rows, user_base)
 
@@ -133,11 +198,26 @@ def test_user_install_finds_its_models(dists: dict[str, Path], tmp_path: Path) -
 def test_target_install_finds_its_models(dists: dict[str, Path], tmp_path: Path) -> None:
     target = tmp_path / "target"
     install = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target), str(dists["wheel"])],
-        env=clean_env(), capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--target",
+            str(target),
+            str(dists["wheel"]),
+        ],
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert install.returncode == 0, install.stderr
-    env = clean_env(PYTHONPATH=os.pathsep.join([str(target), str(dependencies_without_scrubline(tmp_path))]))
+    env = clean_env(
+        PYTHONPATH=os.pathsep.join([str(target), str(dependencies_without_scrubline(tmp_path))])
+    )
     found, rows = run_installed(base_python(), env, tmp_path)
     assert_finds_its_bundled_data(found, rows, target)
 
@@ -148,12 +228,16 @@ def spdx_of(licence: str) -> str:
 
 
 def test_every_bundled_models_licence_is_in_the_metadata_and_the_readme() -> None:
-    expression = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["license"]
+    expression = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"][
+        "license"
+    ]
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for path in sorted((ROOT / "models").glob("*.toml")):
         manifest = tomllib.loads(path.read_text(encoding="utf-8"))
         assert spdx_of(manifest["licence"]) in expression.split(" AND "), path.name
-        assert f"| `models/{manifest['file']}` ({manifest['id']}) | {manifest['licence']} |" in readme, path.name
+        assert (
+            f"| `models/{manifest['file']}` ({manifest['id']}) | {manifest['licence']} |" in readme
+        ), path.name
     licence = (ROOT / "LICENSE").read_text(encoding="utf-8")
     assert "Apache License" in licence and "Version 2.0, January 2004" in licence
     assert "END OF TERMS AND CONDITIONS" in licence

@@ -49,8 +49,11 @@ def test_ldd_output_gives_each_missing_library_once() -> None:
         ("apt", "sudo apt-get install libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0"),
         ("dnf", "sudo dnf install xcb-util-wm xcb-util-keysyms xcb-util-cursor"),
         ("pacman", "sudo pacman -S xcb-util-wm xcb-util-keysyms xcb-util-cursor"),
-        (None, "sudo apt-get install libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0 (or) "
-               "sudo dnf install xcb-util-wm xcb-util-keysyms xcb-util-cursor"),
+        (
+            None,
+            "sudo apt-get install libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0 (or) "
+            "sudo dnf install xcb-util-wm xcb-util-keysyms xcb-util-cursor",
+        ),
     ],
 )
 def test_install_command_per_package_manager(manager: str | None, command: str) -> None:
@@ -58,39 +61,81 @@ def test_install_command_per_package_manager(manager: str | None, command: str) 
     assert install_command(libraries, manager) == command
 
 
-def test_explain_names_the_missing_libraries_not_qts_guess(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_explain_names_the_missing_libraries_not_qts_guess(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setattr(gui_probe, "platform_plugin", lambda name: tmp_path / "libqxcb.so")
-    monkeypatch.setattr(gui_probe, "missing_libraries", lambda plugin, name: ["libxcb-icccm.so.4", "libxcb-keysyms.so.1"])
+    monkeypatch.setattr(
+        gui_probe,
+        "missing_libraries",
+        lambda plugin, name: ["libxcb-icccm.so.4", "libxcb-keysyms.so.1"],
+    )
     monkeypatch.setattr(gui_probe, "package_manager", lambda: "apt")
-    qt_messages = ["qt.qpa.plugin: From 6.5.0, xcb-cursor0 or libxcb-cursor0 is needed to load the Qt xcb platform plugin."]
-    message = explain(ProbeResult(ok=False, platform="xcb", messages=qt_messages), env={"DISPLAY": ":0"})
+    qt_messages = [
+        "qt.qpa.plugin: From 6.5.0, xcb-cursor0 or libxcb-cursor0 is needed to load the Qt xcb platform plugin."
+    ]
+    message = explain(
+        ProbeResult(ok=False, platform="xcb", messages=qt_messages), env={"DISPLAY": ":0"}
+    )
     assert message == (
         "the desktop window cannot start: Qt's 'xcb' platform needs libxcb-icccm.so.4, libxcb-keysyms.so.1, "
         "which this machine lacks; install them with: sudo apt-get install libxcb-icccm4 libxcb-keysyms1"
     )
 
 
-def test_explain_without_missing_libraries_and_without_display(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_explain_without_missing_libraries_and_without_display(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(gui_probe, "missing_libraries", lambda plugin, name: [])
     monkeypatch.setattr(sys, "platform", "linux")
-    message = explain(ProbeResult(ok=False, platform="xcb", messages=["qt.qpa.xcb: could not connect to display"]), env={})
+    message = explain(
+        ProbeResult(
+            ok=False, platform="xcb", messages=["qt.qpa.xcb: could not connect to display"]
+        ),
+        env={},
+    )
     assert "there is no display" in message and "scrubline --help" in message
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux") or not shutil.which("gcc") or not shutil.which("ldd"),
-                    reason="needs Linux with gcc and ldd")
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux") or not shutil.which("gcc") or not shutil.which("ldd"),
+    reason="needs Linux with gcc and ldd",
+)
 def test_a_plugin_linked_to_an_absent_library_is_diagnosed(tmp_path: Path) -> None:
     """A real shared object whose dependency was removed after linking, as a plugin on a machine
     that lacks one of its libraries."""
     (tmp_path / "dep.c").write_text("int scrubline_dep(void) { return 1; }\n")
-    (tmp_path / "plugin.c").write_text("int scrubline_dep(void);\nint plugin(void) { return scrubline_dep(); }\n")
+    (tmp_path / "plugin.c").write_text(
+        "int scrubline_dep(void);\nint plugin(void) { return scrubline_dep(); }\n"
+    )
     dep = tmp_path / "libscrublinegone.so.1"
-    subprocess.run(["gcc", "-shared", "-fPIC", "-Wl,-soname,libscrublinegone.so.1", "-o", str(dep),
-                    str(tmp_path / "dep.c")], check=True)
+    subprocess.run(
+        [
+            "gcc",
+            "-shared",
+            "-fPIC",
+            "-Wl,-soname,libscrublinegone.so.1",
+            "-o",
+            str(dep),
+            str(tmp_path / "dep.c"),
+        ],
+        check=True,
+    )
     (tmp_path / "libscrublinegone.so").symlink_to(dep.name)
     plugin = tmp_path / "libqfake.so"
-    subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(plugin), str(tmp_path / "plugin.c"), f"-L{tmp_path}",
-                    "-lscrublinegone"], check=True)
+    subprocess.run(
+        [
+            "gcc",
+            "-shared",
+            "-fPIC",
+            "-o",
+            str(plugin),
+            str(tmp_path / "plugin.c"),
+            f"-L{tmp_path}",
+            "-lscrublinegone",
+        ],
+        check=True,
+    )
     dep.unlink()
     assert gui_probe.missing_libraries(plugin, "fake") == ["libscrublinegone.so.1"]
 
@@ -103,19 +148,33 @@ def test_offscreen_platform_starts() -> None:
 def test_window_that_cannot_start_is_one_error_line_and_exit_2(tmp_path: Path) -> None:
     """Without a display (and here perhaps without the xcb libraries too) Qt would abort with a
     core dump; the command says why in one line instead, whichever of the two it is."""
-    result = subprocess.run([sys.executable, "-m", "scrubline"], env=without_display(), cwd=tmp_path,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "scrubline"],
+        env=without_display(),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: the desktop window cannot start: "), result.stderr
+    assert len(lines) == 1 and lines[0].startswith("error: the desktop window cannot start: "), (
+        result.stderr
+    )
     assert ("install them with: " in lines[0]) or ("there is no display" in lines[0])
     assert not list(tmp_path.glob("core*"))
 
 
 def test_readme_names_every_xcb_package_the_check_can_ask_for() -> None:
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    words = {system: set(next(line for line in readme.splitlines() if line.startswith(f"| {system}")).strip("|` ").split())
-             for system in ("Debian", "Fedora", "Arch")}
+    words = {
+        system: set(
+            next(line for line in readme.splitlines() if line.startswith(f"| {system}"))
+            .strip("|` ")
+            .split()
+        )
+        for system in ("Debian", "Fedora", "Arch")
+    }
     for soname, packages in gui_probe.SYSTEM_PACKAGES.items():
         if soname.startswith(("libxcb-", "libxkbcommon-x11")):
             assert packages["apt"] in words["Debian"], soname

@@ -73,6 +73,10 @@ def test_the_pngs_are_rendered_from_the_svg(size: int) -> None:
         sys.path.remove(str(PACKAGING))
     fresh = QImage.fromData(render_icons.render_png(size))
     committed = QImage(str(ICONS / f"scrubline-{size}.png"))
-    differing = sum(1 for y in range(size) for x in range(size)
-                    if abs(fresh.pixelColor(x, y).red() - committed.pixelColor(x, y).red()) > 8)
+    differing = sum(
+        1
+        for y in range(size)
+        for x in range(size)
+        if abs(fresh.pixelColor(x, y).red() - committed.pixelColor(x, y).red()) > 8
+    )
     assert differing <= size * size // 100

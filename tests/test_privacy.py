@@ -50,8 +50,10 @@ def patient_case(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     assert report.complete
     with CaseStore(report.case_path) as store:
         store.set_case_info(label="Case 12")
-        store.set_meta("problems", [f"0.50 s: undecodable data in {video} skipped",
-                                    f"{video.name}: 2 frames damaged"])
+        store.set_meta(
+            "problems",
+            [f"0.50 s: undecodable data in {video} skipped", f"{video.name}: 2 frames damaged"],
+        )
         template = root / PATIENT_FOLDER / "templates" / "chole.toml"
         store.set_meta("procedure", str(template))
         store.add_bookmark(1.0, 10, "typed by the reviewer", "note")
@@ -64,23 +66,34 @@ def _assert_anonymous(text: str, where: str) -> None:
     assert not re.search(r"(?:^|[\s\"'])/(?:tmp|home|root|Users)/", text), f"{where} holds a path"
 
 
-def test_exports_name_no_video_file_and_no_path(patient_case: tuple[Path, Path], tmp_path: Path) -> None:
+def test_exports_name_no_video_file_and_no_path(
+    patient_case: tuple[Path, Path], tmp_path: Path
+) -> None:
     video, case = patient_case
     assert main(["export", str(case), "-o", str(tmp_path / "out")]) == 0
     written = sorted((tmp_path / "out").iterdir())
-    assert {p.name for p in written} == {"frames.csv", "detections.csv", "episodes.csv", "summary.json"}
+    assert {p.name for p in written} == {
+        "frames.csv",
+        "detections.csv",
+        "episodes.csv",
+        "summary.json",
+    }
     for path in written:
         _assert_anonymous(path.read_text(encoding="utf-8"), path.name)
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["case"]["label"] == "Case 12"  # what the user typed is kept
     assert "name" not in summary["video"] and summary["video"]["frame_count"] == 40
     assert summary["procedure"] == "chole.toml"
-    assert summary["analysis"]["problems"] == ["0.50 s: undecodable data in [path] skipped",
-                                               "[video]: 2 frames damaged"]
+    assert summary["analysis"]["problems"] == [
+        "0.50 s: undecodable data in [path] skipped",
+        "[video]: 2 frames damaged",
+    ]
     assert summary["bookmarks"][0]["note"] == "typed by the reviewer"
 
 
-def test_report_names_no_video_file_and_no_path(patient_case: tuple[Path, Path], tmp_path: Path) -> None:
+def test_report_names_no_video_file_and_no_path(
+    patient_case: tuple[Path, Path], tmp_path: Path
+) -> None:
     from pypdf import PdfReader
 
     video, case = patient_case
@@ -93,7 +106,9 @@ def test_report_names_no_video_file_and_no_path(patient_case: tuple[Path, Path],
     _assert_anonymous(json.dumps({k: str(v) for k, v in metadata.items()}), "the report's metadata")
 
 
-def test_a_label_that_repeats_the_file_name_is_printed_as_typed(patient_case: tuple[Path, Path], tmp_path: Path) -> None:
+def test_a_label_that_repeats_the_file_name_is_printed_as_typed(
+    patient_case: tuple[Path, Path], tmp_path: Path
+) -> None:
     from scrubline.core.export import case_summary
 
     video, case = patient_case
@@ -151,13 +166,21 @@ def test_log_file_rotates(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------- telemetry switch
-@pytest.mark.parametrize("entry", ["scrubline.cli", "scrubline.ui.app", "scrubline.core.bench", "models.train"])
+@pytest.mark.parametrize(
+    "entry", ["scrubline.cli", "scrubline.ui.app", "scrubline.core.bench", "models.train"]
+)
 def test_every_entry_point_switches_telemetry_off_before_onnxruntime(entry: str) -> None:
     """Forced, not defaulted: a stray ORT_DISABLE_TELEMETRY=0 does not turn it back on."""
     code = f"import os; import {entry}; print(os.environ['ORT_DISABLE_TELEMETRY'])"
     env = {**os.environ, "ORT_DISABLE_TELEMETRY": "0"}
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                            cwd=Path(__file__).resolve().parents[1], check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=Path(__file__).resolve().parents[1],
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "1"
 
@@ -168,8 +191,13 @@ def test_a_closed_output_pipe_ends_quietly() -> None:
     read_end, write_end = os.pipe()
     os.close(read_end)  # the reader is gone before the first write
     try:
-        result = subprocess.run([sys.executable, "-m", "scrubline.cli", "models", "--json"], stdout=write_end,
-                                stderr=subprocess.PIPE, text=True, check=False)
+        result = subprocess.run(
+            [sys.executable, "-m", "scrubline.cli", "models", "--json"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
     finally:
         os.close(write_end)
     assert result.stderr == ""
@@ -211,28 +239,50 @@ _WINDOW = textwrap.dedent("""
 def _user_environment(root: Path) -> tuple[dict[str, str], dict[str, Path]]:
     """The environment of a user's desktop session in a temporary HOME: no CI marker, no
     telemetry switch, no Scrubline override; and the folders where writing is allowed."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("CI", "ORT_DISABLE_TELEMETRY", paths.HOME_ENV, paths.LEGACY_CASES_ENV, "SCRUBLINE_SETTINGS")
-           and not k.startswith("XDG_")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in (
+            "CI",
+            "ORT_DISABLE_TELEMETRY",
+            paths.HOME_ENV,
+            paths.LEGACY_CASES_ENV,
+            "SCRUBLINE_SETTINGS",
+        )
+        and not k.startswith("XDG_")
+    }
     home = root / "home"
-    env.update(HOME=str(home), TMPDIR=str(root / "tmp"), QT_QPA_PLATFORM="offscreen",
-               XDG_DATA_HOME=str(home / ".local/share"), XDG_CACHE_HOME=str(home / ".cache"),
-               XDG_CONFIG_HOME=str(home / ".config"), XDG_STATE_HOME=str(home / ".local/state"),
-               XDG_RUNTIME_DIR=str(root / "runtime"))
+    env.update(
+        HOME=str(home),
+        TMPDIR=str(root / "tmp"),
+        QT_QPA_PLATFORM="offscreen",
+        XDG_DATA_HOME=str(home / ".local/share"),
+        XDG_CACHE_HOME=str(home / ".cache"),
+        XDG_CONFIG_HOME=str(home / ".config"),
+        XDG_STATE_HOME=str(home / ".local/state"),
+        XDG_RUNTIME_DIR=str(root / "runtime"),
+    )
     home.mkdir()
     (root / "tmp").mkdir()
     (root / "runtime").mkdir(mode=0o700)
     app = "scrubline"
     allowed = {
-        "cases/data": home / ".local/share" / app, "cache": home / ".cache" / app,
-        "config": home / ".config" / app, "log": home / ".local/state" / app,
-        "temp": root / "tmp", "runtime": root / "runtime", "case given": root / "case",
+        "cases/data": home / ".local/share" / app,
+        "cache": home / ".cache" / app,
+        "config": home / ".config" / app,
+        "log": home / ".local/state" / app,
+        "temp": root / "tmp",
+        "runtime": root / "runtime",
+        "case given": root / "case",
     }
     return env, allowed
 
 
 _CALL = re.compile(r"^(?P<name>\w+)\((?P<args>.*)\)\s+=\s+(?P<result>-?\d+|\?)")
-_PATH_ARG = re.compile(r'(?:(?P<dirfd>-?\d+|AT_FDCWD)(?:<(?P<dirpath>[^>]*)>)?,\s*)?"(?P<path>(?:[^"\\]|\\.)*)"')
+_PATH_ARG = re.compile(
+    r'(?:(?P<dirfd>-?\d+|AT_FDCWD)(?:<(?P<dirpath>[^>]*)>)?,\s*)?"(?P<path>(?:[^"\\]|\\.)*)"'
+)
 
 
 def _violations(trace_dir: Path, allowed: dict[str, Path], cwd: Path) -> list[str]:
@@ -265,7 +315,9 @@ def _violations(trace_dir: Path, allowed: dict[str, Path], cwd: Path) -> list[st
                 family = args.split(",", 1)[0].strip()
                 if family not in ALLOWED_FAMILIES:
                     found.append(f"{trace.name}: {line}")
-            elif name in ("connect", "sendto", "sendmsg", "bind") and re.search(r"sa_family=AF_INET6?\b", args):
+            elif name in ("connect", "sendto", "sendmsg", "bind") and re.search(
+                r"sa_family=AF_INET6?\b", args
+            ):
                 found.append(f"{trace.name}: {line}")
             elif name in ("open", "openat", "openat2", "creat"):
                 target = _PATH_ARG.search(args)
@@ -277,7 +329,9 @@ def _violations(trace_dir: Path, allowed: dict[str, Path], cwd: Path) -> list[st
                 if not targets:
                     continue
                 target = absolute(targets[-1])  # the created / renamed-to path
-                if name.startswith("mkdir") and any(root.startswith(target + os.sep) for root in roots):
+                if name.startswith("mkdir") and any(
+                    root.startswith(target + os.sep) for root in roots
+                ):
                     continue  # a parent of an allowed folder (`mkdir -p`): holds nothing itself
                 if outside(target):
                     found.append(f"{trace.name}: {line}")
@@ -287,15 +341,40 @@ def _violations(trace_dir: Path, allowed: dict[str, Path], cwd: Path) -> list[st
 def _run_traced(script: str, args: list[str], env: dict[str, str], root: Path, name: str) -> Path:
     trace_dir = root / f"trace-{name}"
     trace_dir.mkdir()
-    command = [STRACE, "-ff", "-qq", "-y", "-s", "4096", "-e", TRACED, "-e", "signal=none",
-               "-o", str(trace_dir / "trace"), sys.executable, "-c", script.format(seconds=RUN_FOR_S), *args]
-    result = subprocess.run(command, cwd=root / "work", env=env, capture_output=True, text=True,
-                            timeout=RUN_FOR_S * 5, check=False)  # both runs fit the per-test limit
+    command = [
+        STRACE,
+        "-ff",
+        "-qq",
+        "-y",
+        "-s",
+        "4096",
+        "-e",
+        TRACED,
+        "-e",
+        "signal=none",
+        "-o",
+        str(trace_dir / "trace"),
+        sys.executable,
+        "-c",
+        script.format(seconds=RUN_FOR_S),
+        *args,
+    ]
+    result = subprocess.run(
+        command,
+        cwd=root / "work",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=RUN_FOR_S * 5,
+        check=False,
+    )  # both runs fit the per-test limit
     assert result.returncode == 0, f"{name} failed under strace: {result.stderr[-2000:]}"
     return trace_dir
 
 
-@pytest.mark.skipif(STRACE is None or not sys.platform.startswith("linux"), reason="needs strace (Linux)")
+@pytest.mark.skipif(
+    STRACE is None or not sys.platform.startswith("linux"), reason="needs strace (Linux)"
+)
 def test_analyze_and_window_stay_offline_and_write_only_their_folders(tmp_path: Path) -> None:
     root = tmp_path
     env, allowed = _user_environment(root)
@@ -303,16 +382,25 @@ def test_analyze_and_window_stay_offline_and_write_only_their_folders(tmp_path: 
     (root / "case").mkdir()
     video = write_clip(root / "case" / "clip.mp4", 30, fps=10, size=(160, 120))
     models = tiny_models.segmenter_folder(root / "case" / "models")
-    probe = subprocess.run([STRACE, "-f", "-qq", "-e", "trace=none", "true"], capture_output=True, check=False)
+    probe = subprocess.run(
+        [STRACE, "-f", "-qq", "-e", "trace=none", "true"], capture_output=True, check=False
+    )
     if probe.returncode != 0:  # e.g. a container without ptrace
         pytest.skip(f"strace cannot trace here: {probe.stderr.decode(errors='replace').strip()}")
 
     problems: list[str] = []
-    analysed = _run_traced(_ANALYZE, ["analyze", str(video), "--models", str(models), "--fps", "5", "-q"],
-                           env, root, "analyze")
+    analysed = _run_traced(
+        _ANALYZE,
+        ["analyze", str(video), "--models", str(models), "--fps", "5", "-q"],
+        env,
+        root,
+        "analyze",
+    )
     problems += _violations(analysed, allowed, root / "work")
     assert list((allowed["cases/data"] / "cases").glob("*.scrub")), "the case is where cases belong"
     window = _run_traced(_WINDOW, [str(video), "--models", str(models)], env, root, "window")
     problems += _violations(window, allowed, root / "work")
-    assert not problems, "network use or writes outside Scrubline's folders:\n" + "\n".join(problems[:40])
+    assert not problems, "network use or writes outside Scrubline's folders:\n" + "\n".join(
+        problems[:40]
+    )
     assert not (root / "home" / ".cache" / "Microsoft").exists()

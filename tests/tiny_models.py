@@ -23,8 +23,14 @@ def _save(graph, path: Path) -> Path:  # type: ignore[no-untyped-def]
 def _const(name: str, value: np.ndarray):  # type: ignore[no-untyped-def]
     from onnx import helper, numpy_helper
 
-    return helper.make_node("Constant", [], [name], value=numpy_helper.from_array(value.astype(np.float32)
-                                                                                  if value.dtype.kind == "f" else value, name))
+    return helper.make_node(
+        "Constant",
+        [],
+        [name],
+        value=numpy_helper.from_array(
+            value.astype(np.float32) if value.dtype.kind == "f" else value, name
+        ),
+    )
 
 
 def dense_segmenter(path: Path, width: int = 64, height: int = 48) -> Path:
@@ -35,8 +41,10 @@ def dense_segmenter(path: Path, width: int = 64, height: int = 48) -> Path:
         _const("axis1", np.array([1], np.int64)),
         _const("half", np.array(0.3, np.float32)),
         _const("gain", np.array(40.0, np.float32)),
-        _const("s0", np.array([0], np.int64)), _const("s1", np.array([1], np.int64)),
-        _const("s2", np.array([2], np.int64)), _const("s3", np.array([3], np.int64)),
+        _const("s0", np.array([0], np.int64)),
+        _const("s1", np.array([1], np.int64)),
+        _const("s2", np.array([2], np.int64)),
+        _const("s3", np.array([3], np.int64)),
         helper.make_node("ReduceMean", ["image", "axis1"], ["grey"], keepdims=1),
         helper.make_node("Sub", ["half", "grey"], ["darkness"]),
         helper.make_node("Mul", ["darkness", "gain"], ["dark_logit"]),
@@ -55,9 +63,13 @@ def dense_segmenter(path: Path, width: int = 64, height: int = 48) -> Path:
     ]
     shape = ["N", 1, height, width]
     graph = helper.make_graph(
-        nodes, "tiny_segmenter",
+        nodes,
+        "tiny_segmenter",
         [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, height, width])],
-        [helper.make_tensor_value_info(n, TensorProto.FLOAT, shape) for n in ("instrument", "tip", "bleeding")],
+        [
+            helper.make_tensor_value_info(n, TensorProto.FLOAT, shape)
+            for n in ("instrument", "tip", "bleeding")
+        ],
     )
     return _save(graph, path)
 
@@ -68,7 +80,8 @@ def constant_detector(path: Path, width: int = 64, height: int = 48) -> Path:
 
     boxes = np.array([[[0.1, 0.1, 0.4, 0.5], [0.5, 0.5, 0.9, 0.9]]], np.float32)
     nodes = [
-        _const("boxes_1", boxes), _const("scores_1", np.array([[0.9, 0.2]], np.float32)),
+        _const("boxes_1", boxes),
+        _const("scores_1", np.array([[0.9, 0.2]], np.float32)),
         _const("classes_1", np.array([[1.0, 0.0]], np.float32)),
         _const("tips_1", np.array([[[0.4, 0.5], [0.9, 0.9]]], np.float32)),
         _const("tip_scores_1", np.array([[0.8, 0.1]], np.float32)),
@@ -85,8 +98,10 @@ def constant_detector(path: Path, width: int = 64, height: int = 48) -> Path:
         shape = ["N", "K", 4 if name == "boxes" else 2] if rank == 3 else ["N", "K"]
         outputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, shape))
     graph = helper.make_graph(
-        nodes, "tiny_detector",
-        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, height, width])], outputs,
+        nodes,
+        "tiny_detector",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, height, width])],
+        outputs,
     )
     return _save(graph, path)
 
@@ -100,7 +115,8 @@ def mean_colour_classifier(path: Path, width: int = 32, height: int = 32) -> Pat
         helper.make_node("ReduceMean", ["image", "axes"], ["scores"], keepdims=0),
     ]
     graph = helper.make_graph(
-        nodes, "tiny_classifier",
+        nodes,
+        "tiny_classifier",
         [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, height, width])],
         [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["N", 3])],
     )
@@ -114,13 +130,33 @@ THRESHOLD_LINES = {
 }
 
 
-def manifest(path: Path, *, model_id: str, task: str, onnx_file: str, outputs: list[tuple[str, str]],
-             width: int = 64, height: int = 48, labels: list[str] | None = None, extra: str = "") -> Path:
+def manifest(
+    path: Path,
+    *,
+    model_id: str,
+    task: str,
+    onnx_file: str,
+    outputs: list[tuple[str, str]],
+    width: int = 64,
+    height: int = 48,
+    labels: list[str] | None = None,
+    extra: str = "",
+) -> Path:
     lines = [
-        "schema = 1", f'id = "{model_id}"', 'version = "0.0.1"', f'task = "{task}"',
-        f'file = "{onnx_file}"', 'licence = "test"', f"labels = {labels or []!r}".replace("'", '"'), extra,
-        "[input]", 'name = "image"', f"width = {width}", f"height = {height}",
-        "[thresholds]", *THRESHOLD_LINES.get(task, []),
+        "schema = 1",
+        f'id = "{model_id}"',
+        'version = "0.0.1"',
+        f'task = "{task}"',
+        f'file = "{onnx_file}"',
+        'licence = "test"',
+        f"labels = {labels or []!r}".replace("'", '"'),
+        extra,
+        "[input]",
+        'name = "image"',
+        f"width = {width}",
+        f"height = {height}",
+        "[thresholds]",
+        *THRESHOLD_LINES.get(task, []),
     ]
     for name, role in outputs:
         lines += ["[[outputs]]", f'name = "{name}"', f'role = "{role}"']
@@ -131,7 +167,16 @@ def manifest(path: Path, *, model_id: str, task: str, onnx_file: str, outputs: l
 def segmenter_folder(folder: Path, model_id: str = "tiny-seg") -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     dense_segmenter(folder / f"{model_id}.onnx")
-    manifest(folder / f"{model_id}.toml", model_id=model_id, task="segmenter", onnx_file=f"{model_id}.onnx",
-             outputs=[("instrument", "instrument_mask"), ("tip", "tip_map"), ("bleeding", "bleeding_mask")],
-             labels=["instrument"])
+    manifest(
+        folder / f"{model_id}.toml",
+        model_id=model_id,
+        task="segmenter",
+        onnx_file=f"{model_id}.onnx",
+        outputs=[
+            ("instrument", "instrument_mask"),
+            ("tip", "tip_map"),
+            ("bleeding", "bleeding_mask"),
+        ],
+        labels=["instrument"],
+    )
     return folder

@@ -75,7 +75,9 @@ def frame_rate(text: str) -> float:
     """--fps: frames analysed per second of video, above 0 and at most MAX_FPS."""
     value = _number(text, float)
     if not 0 < value <= MAX_FPS:
-        raise argparse.ArgumentTypeError(f"must be above 0 and at most {MAX_FPS:g} frames per second, got {text}")
+        raise argparse.ArgumentTypeError(
+            f"must be above 0 and at most {MAX_FPS:g} frames per second, got {text}"
+        )
     return value
 
 
@@ -83,7 +85,9 @@ def seconds(text: str) -> float:
     """--start / --end: a time in the video, 0 or later."""
     value = _number(text, float)
     if not 0 <= value <= MAX_SECONDS:
-        raise argparse.ArgumentTypeError(f"must be a time in seconds from 0 to {MAX_SECONDS:g}, got {text}")
+        raise argparse.ArgumentTypeError(
+            f"must be a time in seconds from 0 to {MAX_SECONDS:g}, got {text}"
+        )
     return value
 
 
@@ -107,7 +111,9 @@ def models_folder(text: str) -> str:
     if not path.exists():
         raise argparse.ArgumentTypeError(f"{text}: no such folder")
     if not path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text}: is not a folder (give the folder that holds the manifests)")
+        raise argparse.ArgumentTypeError(
+            f"{text}: is not a folder (give the folder that holds the manifests)"
+        )
     return text
 
 
@@ -137,7 +143,9 @@ def case_output(text: str) -> str:
     """analyze -o: a case file to create or resume (its folder is created when missing)."""
     path = Path(text)
     if path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text}: is a folder; give a case file name (e.g. case.scrub)")
+        raise argparse.ArgumentTypeError(
+            f"{text}: is a folder; give a case file name (e.g. case.scrub)"
+        )
     _parent_is_a_folder(text, path)
     return text
 
@@ -146,7 +154,9 @@ def report_output(text: str) -> str:
     """report -o: a PDF to write, in a folder that exists (a typo should not create folders)."""
     path = Path(text)
     if path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text}: is a folder; give a file name (e.g. debrief.pdf)")
+        raise argparse.ArgumentTypeError(
+            f"{text}: is a folder; give a file name (e.g. debrief.pdf)"
+        )
     _parent_is_a_folder(text, path)
     if not path.parent.is_dir():
         raise argparse.ArgumentTypeError(f"{text}: the folder {path.parent} does not exist")
@@ -157,7 +167,9 @@ def export_output(text: str) -> str:
     """export -o: a folder for the tables (created when missing)."""
     path = Path(text)
     if path.exists() and not path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text}: is a file; give a folder for the exported tables")
+        raise argparse.ArgumentTypeError(
+            f"{text}: is a file; give a folder for the exported tables"
+        )
     _parent_is_a_folder(text, path)
     return text
 
@@ -234,7 +246,9 @@ class ProgressBar:
             return
         if self.tty:
             filled = int(fraction * 30)
-            sys.stderr.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {fraction:4.0%} {message}\033[K")
+            sys.stderr.write(
+                f"\r[{'#' * filled}{'.' * (30 - filled)}] {fraction:4.0%} {message}\033[K"
+            )
             sys.stderr.flush()
         else:
             decile = int(fraction * 10)
@@ -254,7 +268,9 @@ def _procedure_or_error(name: str) -> None:
 
     known = procedure_templates()
     if name not in known and not (name.endswith(".toml") and Path(name).is_file()):
-        raise UsageError(f"no procedure '{name}' (known: {', '.join(known)}; or a template .toml file)")
+        raise UsageError(
+            f"no procedure '{name}' (known: {', '.join(known)}; or a template .toml file)"
+        )
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
@@ -272,14 +288,27 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if args.end is not None and args.end <= (args.start or 0.0):
         raise UsageError(f"--end ({args.end:g} s) must be after --start ({args.start or 0.0:g} s)")
     settings = AnalysisSettings(
-        fps=args.fps or AnalysisSettings.fps, start_s=args.start, end_s=args.end, device=args.device,
+        fps=args.fps or AnalysisSettings.fps,
+        start_s=args.start,
+        end_s=args.end,
+        device=args.device,
         # A model named twice would run twice and store every detection twice.
-        model_ids=list(dict.fromkeys(args.model or [])) or None, batch_size=args.batch, threads=args.threads,
+        model_ids=list(dict.fromkeys(args.model or [])) or None,
+        batch_size=args.batch,
+        threads=args.threads,
     )
     if not args.fresh and Path(args.video).is_file():
         # What is not given continues the case's plan (resume), so results are never mixed.
-        explicit = {name for name, value in (("fps", args.fps), ("start_s", args.start), ("end_s", args.end),
-                                             ("model_ids", args.model)) if value is not None}
+        explicit = {
+            name
+            for name, value in (
+                ("fps", args.fps),
+                ("start_s", args.start),
+                ("end_s", args.end),
+                ("model_ids", args.model),
+            )
+            if value is not None
+        }
         settings = plan_settings(case_path_for(args.video, args.output), settings, explicit)
     bar = ProgressBar(args.quiet)
     state = PlainTaskState(bar)
@@ -294,8 +323,14 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
     try:
         report = analyse_video(
-            args.video, args.output, settings, registry=_registry(args), state=state, fresh=args.fresh,
-            wait_for_lock=getattr(args, "wait", False), on_wait=lambda message: print(message, file=sys.stderr, flush=True),
+            args.video,
+            args.output,
+            settings,
+            registry=_registry(args),
+            state=state,
+            fresh=args.fresh,
+            wait_for_lock=getattr(args, "wait", False),
+            on_wait=lambda message: print(message, file=sys.stderr, flush=True),
         )
     except CaseLocked as exc:
         if not state.cancelled():
@@ -331,7 +366,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         )
         return EXIT_TERMINATED if signal.SIGTERM in received else EXIT_INTERRUPTED
     rate = report.done_now / report.elapsed_s if report.elapsed_s > 0 else 0.0
-    unreadable = f", {report.skipped} could not be analysed (see warnings)" if report.skipped else ""
+    unreadable = (
+        f", {report.skipped} could not be analysed (see warnings)" if report.skipped else ""
+    )
     print(
         f"analysed {report.done_now} frames ({report.already_done} already done{unreadable}) in "
         f"{report.elapsed_s:.1f} s ({rate:.1f} frames/s) → {report.case_path}"
@@ -344,7 +381,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     with _open_case(args.case) as store:
         if store.frame_count() == 0:
-            print("warning: the case has no analysed frames; exporting empty tables", file=sys.stderr)
+            print(
+                "warning: the case has no analysed frames; exporting empty tables", file=sys.stderr
+            )
         video = [] if Path(args.case).suffix == ".scrub" else [Path(args.case)]
         written = export_case(store, args.output, _registry(args), protect=video)
     for path in written:
@@ -356,8 +395,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     from scrubline.report import ReportOptions, write_report
 
     options = ReportOptions(
-        page_size=args.page_size, label=args.label, procedure=args.procedure,
-        surgeon=args.surgeon, reviewer=args.reviewer, date=args.date,
+        page_size=args.page_size,
+        label=args.label,
+        procedure=args.procedure,
+        surgeon=args.surgeon,
+        reviewer=args.reviewer,
+        date=args.date,
         video_path=Path(args.video) if args.video else None,
     )
     with _open_case(args.case) as store:
@@ -384,12 +427,20 @@ def cmd_models(args: argparse.Namespace) -> int:
     registry = _registry(args)
     rows = []
     for manifest in sorted(registry.manifests.values(), key=lambda m: (m.task, m.id)):
-        rows.append({
-            "id": manifest.id, "version": manifest.version, "task": manifest.task, "name": manifest.name,
-            "file": manifest.file.name, "licence": manifest.licence, "metrics": manifest.metrics,
-            "training_data": manifest.training.get("data", ""), "card": str(manifest.card or ""),
-            "source": str(manifest.source),
-        })
+        rows.append(
+            {
+                "id": manifest.id,
+                "version": manifest.version,
+                "task": manifest.task,
+                "name": manifest.name,
+                "file": manifest.file.name,
+                "licence": manifest.licence,
+                "metrics": manifest.metrics,
+                "training_data": manifest.training.get("data", ""),
+                "card": str(manifest.card or ""),
+                "source": str(manifest.source),
+            }
+        )
     if args.json:
         print(json.dumps(rows, indent=2))
         return EXIT_OK
@@ -445,8 +496,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from scrubline.core.bench import run_bench
 
-    results = run_bench(Path(args.video) if args.video else None, quick=args.quick, registry=_registry(args),
-                        log=None if args.json else print)
+    results = run_bench(
+        Path(args.video) if args.video else None,
+        quick=args.quick,
+        registry=_registry(args),
+        log=None if args.json else print,
+    )
     if args.json:
         print(json.dumps(results, indent=2))
     return EXIT_OK
@@ -466,8 +521,10 @@ def cmd_self_check(args: argparse.Namespace) -> int:
 
     def show(result: CheckResult) -> None:
         if not args.quiet or not result.ok:
-            print(f"{'ok  ' if result.ok else 'FAIL'} {result.name:<10} {result.detail} ({result.seconds:.1f} s)",
-                  flush=True)
+            print(
+                f"{'ok  ' if result.ok else 'FAIL'} {result.name:<10} {result.detail} ({result.seconds:.1f} s)",
+                flush=True,
+            )
 
     print(f"scrubline {__version__} self-check", flush=True)
     report = run_self_check(_registry(args) if args.models else None, progress=show)
@@ -475,7 +532,9 @@ def cmd_self_check(args: argparse.Namespace) -> int:
     try:
         gui = CheckResult("gui", True, _check_gui_libraries(), time.monotonic() - started)
     except Exception as exc:  # a missing or broken Qt library
-        gui = CheckResult("gui", False, f"the window's libraries do not import: {exc}", time.monotonic() - started)
+        gui = CheckResult(
+            "gui", False, f"the window's libraries do not import: {exc}", time.monotonic() - started
+        )
     report.results.append(gui)
     show(gui)
     if not report.ok:
@@ -500,7 +559,9 @@ def cmd_phases(args: argparse.Namespace) -> int:
     try:
         table = pd.read_csv(source)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{source}: not a readable CSV table ({str(exc).splitlines()[0]})") from exc
+        raise UsageError(
+            f"{source}: not a readable CSV table ({str(exc).splitlines()[0]})"
+        ) from exc
     try:
         template = load_procedure(args.procedure)
         result = phases_from_table(table, template, where=str(source), registry=_registry(args))
@@ -540,34 +601,71 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
 
     def with_models(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        p.add_argument("--models", action="append", metavar="DIR", type=models_folder,
-                       help="a folder of extra models (manifest + ONNX), merged over the bundled ones")
+        p.add_argument(
+            "--models",
+            action="append",
+            metavar="DIR",
+            type=models_folder,
+            help="a folder of extra models (manifest + ONNX), merged over the bundled ones",
+        )
         return p
 
     gui = with_models(sub.add_parser("gui", help="open the desktop window (default)"))
-    gui.add_argument("video", nargs="?", help="a video or a .scrub case file to open; the demo case without either")
+    gui.add_argument(
+        "video",
+        nargs="?",
+        help="a video or a .scrub case file to open; the demo case without either",
+    )
     gui.set_defaults(func=cmd_gui)
 
     def analysis_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--fps", type=frame_rate, help="frames analysed per second of video "
-                       "(default: the case's plan when resuming, else 5)")
+        p.add_argument(
+            "--fps",
+            type=frame_rate,
+            help="frames analysed per second of video "
+            "(default: the case's plan when resuming, else 5)",
+        )
         p.add_argument("--start", type=seconds, metavar="S", help="start of the analysed range (s)")
         p.add_argument("--end", type=seconds, metavar="S", help="end of the analysed range (s)")
-        p.add_argument("--device", default="cpu", choices=["cpu", "auto", "cuda", "coreml", "directml"],
-                       help="execution provider (default cpu; falls back to cpu with a warning)")
-        p.add_argument("--model", action="append", metavar="ID", type=model_id, help="run only these model ids")
+        p.add_argument(
+            "--device",
+            default="cpu",
+            choices=["cpu", "auto", "cuda", "coreml", "directml"],
+            help="execution provider (default cpu; falls back to cpu with a warning)",
+        )
+        p.add_argument(
+            "--model", action="append", metavar="ID", type=model_id, help="run only these model ids"
+        )
         p.add_argument("--batch", type=batch_size, default=4, help="frames per inference batch")
-        p.add_argument("--threads", type=thread_count, default=0, help="inference threads (0: automatic)")
+        p.add_argument(
+            "--threads", type=thread_count, default=0, help="inference threads (0: automatic)"
+        )
         p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
-    analyze = with_models(sub.add_parser("analyze", aliases=["analyse"], help="analyse a video into a case file"))
+    analyze = with_models(
+        sub.add_parser("analyze", aliases=["analyse"], help="analyse a video into a case file")
+    )
     analyze.add_argument("video")
-    analyze.add_argument("-o", "--output", metavar="CASE", type=case_output, help="case file (default: the per-user cache)")
-    analyze.add_argument("--fresh", action="store_true", help="discard earlier results and start again")
-    analyze.add_argument("--procedure", metavar="ID",
-                         help="the phase template the case uses (e.g. cholecystectomy; default: generic)")
-    analyze.add_argument("--wait", action="store_true",
-                         help="if another analysis of this case is running, wait for it instead of stopping")
+    analyze.add_argument(
+        "-o",
+        "--output",
+        metavar="CASE",
+        type=case_output,
+        help="case file (default: the per-user cache)",
+    )
+    analyze.add_argument(
+        "--fresh", action="store_true", help="discard earlier results and start again"
+    )
+    analyze.add_argument(
+        "--procedure",
+        metavar="ID",
+        help="the phase template the case uses (e.g. cholecystectomy; default: generic)",
+    )
+    analyze.add_argument(
+        "--wait",
+        action="store_true",
+        help="if another analysis of this case is running, wait for it instead of stopping",
+    )
     analysis_options(analyze)
     analyze.set_defaults(func=cmd_analyze)
 
@@ -580,16 +678,23 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("case", help="a .scrub case file, or an analysed video")
     report.add_argument("-o", "--output", required=True, metavar="FILE.pdf", type=report_output)
     report.add_argument("--page-size", type=page_size, choices=["A4", "letter"], default="A4")
-    report.add_argument("--label", help="case label as it should appear (nothing else identifies the case)")
+    report.add_argument(
+        "--label", help="case label as it should appear (nothing else identifies the case)"
+    )
     report.add_argument("--procedure")
     report.add_argument("--surgeon")
     report.add_argument("--reviewer")
     report.add_argument("--date")
-    report.add_argument("--video", type=existing_file,
-                        help="the video, for key frames at full resolution (optional)")
+    report.add_argument(
+        "--video",
+        type=existing_file,
+        help="the video, for key frames at full resolution (optional)",
+    )
     report.set_defaults(func=cmd_report)
 
-    models = with_models(sub.add_parser("models", help="list the models and their validation figures"))
+    models = with_models(
+        sub.add_parser("models", help="list the models and their validation figures")
+    )
     models.add_argument("--json", action="store_true")
     models.set_defaults(func=cmd_models)
 
@@ -598,24 +703,44 @@ def build_parser() -> argparse.ArgumentParser:
     analysis_options(demo)
     demo.set_defaults(func=cmd_demo)
 
-    bench = with_models(sub.add_parser("bench", help="measure decoding, analysis, seeking, opening and memory"))
+    bench = with_models(
+        sub.add_parser("bench", help="measure decoding, analysis, seeking, opening and memory")
+    )
     bench.add_argument("video", nargs="?", help="a video to measure on (default: generated clips)")
     bench.add_argument("--json", action="store_true", help="one JSON object")
     bench.add_argument("--quick", action="store_true", help="short clips; under a minute")
     bench.set_defaults(func=cmd_bench)
 
-    check = with_models(sub.add_parser(
-        "self-check", help="check this installation end to end: imports, models, decoding, inference, report"))
-    check.add_argument("-q", "--quiet", action="store_true", help="print only failures and the verdict")
+    check = with_models(
+        sub.add_parser(
+            "self-check",
+            help="check this installation end to end: imports, models, decoding, inference, report",
+        )
+    )
+    check.add_argument(
+        "-q", "--quiet", action="store_true", help="print only failures and the verdict"
+    )
     check.set_defaults(func=cmd_self_check)
 
-    phases = with_models(sub.add_parser(
-        "phases", help="surgical phases from a per-second tool-presence table (your own labels)"))
-    phases.add_argument("presence", metavar="PRESENCE.csv",
-                        help="time_s (or second) and one 0/1 column per tool (names: any case, spaces, underscores)")
-    phases.add_argument("-o", "--output", required=True, metavar="PHASES.csv", help="written as time_s,phase")
-    phases.add_argument("--procedure", default="cholecystectomy", metavar="ID",
-                        help="the phase template (default: cholecystectomy, the learned Cholec80 model)")
+    phases = with_models(
+        sub.add_parser(
+            "phases", help="surgical phases from a per-second tool-presence table (your own labels)"
+        )
+    )
+    phases.add_argument(
+        "presence",
+        metavar="PRESENCE.csv",
+        help="time_s (or second) and one 0/1 column per tool (names: any case, spaces, underscores)",
+    )
+    phases.add_argument(
+        "-o", "--output", required=True, metavar="PHASES.csv", help="written as time_s,phase"
+    )
+    phases.add_argument(
+        "--procedure",
+        default="cholecystectomy",
+        metavar="ID",
+        help="the phase template (default: cholecystectomy, the learned Cholec80 model)",
+    )
     phases.set_defaults(func=cmd_phases)
     return parser
 
@@ -682,7 +807,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     except BrokenPipeError:
         return _quiet_broken_pipe()
-    except (UsageError, VideoError, StoreError, OutputError, ModelError, ManifestError, KeyError, OSError) as exc:
+    except (
+        UsageError,
+        VideoError,
+        StoreError,
+        OutputError,
+        ModelError,
+        ManifestError,
+        KeyError,
+        OSError,
+    ) as exc:
         if args.debug:
             raise
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
@@ -697,7 +831,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         log_file = log_failure_to_file("unexpected failure", exc)
-        where = f"details in {log_file}, or run with --debug" if log_file else "run with --debug for details"
+        where = (
+            f"details in {log_file}, or run with --debug"
+            if log_file
+            else "run with --debug for details"
+        )
         print(f"error: unexpected failure: {exc} ({where})", file=sys.stderr)
         return EXIT_FAILURE
 

@@ -38,11 +38,26 @@ _RUNTIME_LOADED = {"xcb": ["libxcb-cursor.so.0"]}
 # soname -> package, per package manager. Debian/Ubuntu (apt), Fedora/RHEL (dnf), Arch (pacman).
 SYSTEM_PACKAGES: dict[str, dict[str, str]] = {
     "libxcb-icccm.so.4": {"apt": "libxcb-icccm4", "dnf": "xcb-util-wm", "pacman": "xcb-util-wm"},
-    "libxcb-keysyms.so.1": {"apt": "libxcb-keysyms1", "dnf": "xcb-util-keysyms", "pacman": "xcb-util-keysyms"},
-    "libxcb-cursor.so.0": {"apt": "libxcb-cursor0", "dnf": "xcb-util-cursor", "pacman": "xcb-util-cursor"},
-    "libxcb-image.so.0": {"apt": "libxcb-image0", "dnf": "xcb-util-image", "pacman": "xcb-util-image"},
-    "libxcb-render-util.so.0": {"apt": "libxcb-render-util0", "dnf": "xcb-util-renderutil",
-                                "pacman": "xcb-util-renderutil"},
+    "libxcb-keysyms.so.1": {
+        "apt": "libxcb-keysyms1",
+        "dnf": "xcb-util-keysyms",
+        "pacman": "xcb-util-keysyms",
+    },
+    "libxcb-cursor.so.0": {
+        "apt": "libxcb-cursor0",
+        "dnf": "xcb-util-cursor",
+        "pacman": "xcb-util-cursor",
+    },
+    "libxcb-image.so.0": {
+        "apt": "libxcb-image0",
+        "dnf": "xcb-util-image",
+        "pacman": "xcb-util-image",
+    },
+    "libxcb-render-util.so.0": {
+        "apt": "libxcb-render-util0",
+        "dnf": "xcb-util-renderutil",
+        "pacman": "xcb-util-renderutil",
+    },
     "libxcb-util.so.1": {"apt": "libxcb-util1", "dnf": "xcb-util", "pacman": "xcb-util"},
     "libxcb-xkb.so.1": {"apt": "libxcb-xkb1", "dnf": "libxcb", "pacman": "libxcb"},
     "libxcb-shape.so.0": {"apt": "libxcb-shape0", "dnf": "libxcb", "pacman": "libxcb"},
@@ -54,8 +69,11 @@ SYSTEM_PACKAGES: dict[str, dict[str, str]] = {
     "libxcb.so.1": {"apt": "libxcb1", "dnf": "libxcb", "pacman": "libxcb"},
     "libX11-xcb.so.1": {"apt": "libx11-xcb1", "dnf": "libX11-xcb", "pacman": "libx11"},
     "libX11.so.6": {"apt": "libx11-6", "dnf": "libX11", "pacman": "libx11"},
-    "libxkbcommon-x11.so.0": {"apt": "libxkbcommon-x11-0", "dnf": "libxkbcommon-x11",
-                              "pacman": "libxkbcommon-x11"},
+    "libxkbcommon-x11.so.0": {
+        "apt": "libxkbcommon-x11-0",
+        "dnf": "libxkbcommon-x11",
+        "pacman": "libxkbcommon-x11",
+    },
     "libxkbcommon.so.0": {"apt": "libxkbcommon0", "dnf": "libxkbcommon", "pacman": "libxkbcommon"},
     "libEGL.so.1": {"apt": "libegl1", "dnf": "libglvnd-egl", "pacman": "libglvnd"},
     "libGL.so.1": {"apt": "libgl1", "dnf": "libglvnd-glx", "pacman": "libglvnd"},
@@ -65,8 +83,16 @@ SYSTEM_PACKAGES: dict[str, dict[str, str]] = {
     "libdbus-1.so.3": {"apt": "libdbus-1-3", "dnf": "dbus-libs", "pacman": "dbus"},
     "libglib-2.0.so.0": {"apt": "libglib2.0-0", "dnf": "glib2", "pacman": "glib2"},
     "libgthread-2.0.so.0": {"apt": "libglib2.0-0", "dnf": "glib2", "pacman": "glib2"},
-    "libwayland-client.so.0": {"apt": "libwayland-client0", "dnf": "libwayland-client", "pacman": "wayland"},
-    "libwayland-cursor.so.0": {"apt": "libwayland-cursor0", "dnf": "libwayland-cursor", "pacman": "wayland"},
+    "libwayland-client.so.0": {
+        "apt": "libwayland-client0",
+        "dnf": "libwayland-client",
+        "pacman": "wayland",
+    },
+    "libwayland-cursor.so.0": {
+        "apt": "libwayland-cursor0",
+        "dnf": "libwayland-cursor",
+        "pacman": "wayland",
+    },
     "libwayland-egl.so.1": {"apt": "libwayland-egl1", "dnf": "libwayland-egl", "pacman": "wayland"},
 }
 _INSTALL = {"apt": "sudo apt-get install", "dnf": "sudo dnf install", "pacman": "sudo pacman -S"}
@@ -95,16 +121,26 @@ def probe_platform(timeout_s: float = 60.0, env: dict[str, str] | None = None) -
     requested = environment.get("QT_QPA_PLATFORM", "").split(":")[0].split(";")[0]
     try:
         child = subprocess.run(
-            [sys.executable, "-c", _PROBE_CODE], env=environment, capture_output=True, text=True,
-            timeout=timeout_s, preexec_fn=_limit_core_dumps if os.name == "posix" else None, check=False,
+            [sys.executable, "-c", _PROBE_CODE],
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            preexec_fn=_limit_core_dumps if os.name == "posix" else None,
+            check=False,
         )
     except subprocess.TimeoutExpired:
         return ProbeResult(ok=False, platform=requested, messages=[], timed_out=True)
     messages = [line.strip() for line in child.stderr.splitlines() if line.strip()]
     if child.returncode == 0:
         return ProbeResult(ok=True, platform=child.stdout.strip() or requested, messages=messages)
-    named = next((m.group(1) for line in messages if (m := re.search(r'platform plugin "([\w-]+)"', line))), "")
-    return ProbeResult(ok=False, platform=named or requested or _default_platform(environment), messages=messages)
+    named = next(
+        (m.group(1) for line in messages if (m := re.search(r'platform plugin "([\w-]+)"', line))),
+        "",
+    )
+    return ProbeResult(
+        ok=False, platform=named or requested or _default_platform(environment), messages=messages
+    )
 
 
 def _default_platform(env: dict[str, str]) -> str:
@@ -112,7 +148,11 @@ def _default_platform(env: dict[str, str]) -> str:
         return "cocoa"
     if sys.platform == "win32":
         return "windows"
-    return "wayland" if env.get("XDG_SESSION_TYPE") == "wayland" and env.get("WAYLAND_DISPLAY") else "xcb"
+    return (
+        "wayland"
+        if env.get("XDG_SESSION_TYPE") == "wayland" and env.get("WAYLAND_DISPLAY")
+        else "xcb"
+    )
 
 
 def platform_plugin(name: str) -> Path | None:
@@ -149,12 +189,18 @@ def missing_libraries(plugin: Path, platform: str) -> list[str]:
         result = subprocess.run([ldd, str(plugin)], capture_output=True, text=True, check=False)
         missing = not_found_in_ldd(result.stdout)
     if sys.platform.startswith("linux"):
-        missing += [lib for lib in _RUNTIME_LOADED.get(platform, []) if lib not in missing and not _loadable(lib)]
+        missing += [
+            lib
+            for lib in _RUNTIME_LOADED.get(platform, [])
+            if lib not in missing and not _loadable(lib)
+        ]
     return missing
 
 
 def package_manager() -> str | None:
-    return next((name for name, command in _MANAGER_COMMANDS.items() if shutil.which(command)), None)
+    return next(
+        (name for name, command in _MANAGER_COMMANDS.items() if shutil.which(command)), None
+    )
 
 
 def install_command(libraries: list[str], manager: str | None) -> str:
@@ -163,7 +209,9 @@ def install_command(libraries: list[str], manager: str | None) -> str:
     managers = [manager] if manager in _INSTALL else ["apt", "dnf"]
     commands = []
     for name in managers:
-        packages = list(dict.fromkeys(SYSTEM_PACKAGES[lib][name] for lib in libraries if lib in SYSTEM_PACKAGES))
+        packages = list(
+            dict.fromkeys(SYSTEM_PACKAGES[lib][name] for lib in libraries if lib in SYSTEM_PACKAGES)
+        )
         if packages:
             commands.append(f"{_INSTALL[name]} {' '.join(packages)}")
     return " (or) ".join(commands)
@@ -177,14 +225,28 @@ def explain(result: ProbeResult, env: dict[str, str] | None = None) -> str:
     missing = missing_libraries(plugin, result.platform) if plugin is not None else []
     if missing:
         command = install_command(missing, package_manager())
-        fix = f"; install them with: {command}" if command else "; install the packages that provide them"
-        return (f"the desktop window cannot start: Qt's '{platform}' platform needs {', '.join(missing)}, "
-                f"which this machine lacks{fix}")
+        fix = (
+            f"; install them with: {command}"
+            if command
+            else "; install the packages that provide them"
+        )
+        return (
+            f"the desktop window cannot start: Qt's '{platform}' platform needs {', '.join(missing)}, "
+            f"which this machine lacks{fix}"
+        )
     no_display = not environment.get("DISPLAY") and not environment.get("WAYLAND_DISPLAY")
-    if no_display and sys.platform.startswith("linux") and platform in ("xcb", "wayland", "default"):
-        return ("the desktop window cannot start: there is no display (neither DISPLAY nor WAYLAND_DISPLAY is "
-                "set); start it from a desktop session, or use the subcommands without a window (scrubline --help)")
-    qt_says = next((line.split(": ", 1)[-1] for line in result.messages if line.startswith("qt.")), "")
+    if (
+        no_display
+        and sys.platform.startswith("linux")
+        and platform in ("xcb", "wayland", "default")
+    ):
+        return (
+            "the desktop window cannot start: there is no display (neither DISPLAY nor WAYLAND_DISPLAY is "
+            "set); start it from a desktop session, or use the subcommands without a window (scrubline --help)"
+        )
+    qt_says = next(
+        (line.split(": ", 1)[-1] for line in result.messages if line.startswith("qt.")), ""
+    )
     qt_says = qt_says or next(iter(result.messages), "no message")
     return f"the desktop window cannot start: Qt's '{platform}' platform failed: {qt_says}"
 

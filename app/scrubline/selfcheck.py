@@ -58,7 +58,10 @@ class SelfCheckReport:
         return [r.name for r in self.results if not r.ok]
 
     def lines(self) -> list[str]:
-        return [f"{'ok  ' if r.ok else 'FAIL'} {r.name:<10} {r.detail} ({r.seconds:.1f} s)" for r in self.results]
+        return [
+            f"{'ok  ' if r.ok else 'FAIL'} {r.name:<10} {r.detail} ({r.seconds:.1f} s)"
+            for r in self.results
+        ]
 
 
 class CheckFailed(Exception):
@@ -99,10 +102,14 @@ def check_decoding(folder: Path) -> str:
     from scrubline.core.demo import read_frame_code, write_clip
     from scrubline.core.video import VideoSource
 
-    clip = write_clip(folder / "numbered.mp4", CLIP_FRAMES, fps=CLIP_FPS, codec="libx264", gop=16, bframes=2)
+    clip = write_clip(
+        folder / "numbered.mp4", CLIP_FRAMES, fps=CLIP_FPS, codec="libx264", gop=16, bframes=2
+    )
     with VideoSource(clip) as source:
         if source.frame_count != CLIP_FRAMES:
-            raise CheckFailed(f"the generated clip has {CLIP_FRAMES} frames, {source.frame_count} were indexed")
+            raise CheckFailed(
+                f"the generated clip has {CLIP_FRAMES} frames, {source.frame_count} were indexed"
+            )
         wrong = []
         for index in READ_ORDER:
             frame = source.read(index)
@@ -111,7 +118,9 @@ def check_decoding(folder: Path) -> str:
                 wrong.append(f"asked for {index}, got {number}")
     if wrong:
         raise CheckFailed("frames are not exact: " + "; ".join(wrong))
-    return f"{len(READ_ORDER)} frames read out of order from an H.264 clip with B-frames, each exact"
+    return (
+        f"{len(READ_ORDER)} frames read out of order from an H.264 clip with B-frames, each exact"
+    )
 
 
 def check_inference(folder: Path, registry: Any) -> tuple[str, Path]:
@@ -119,17 +128,24 @@ def check_inference(folder: Path, registry: Any) -> tuple[str, Path]:
     from scrubline.core.demo import render_demo_clip
     from scrubline.core.store import CaseStore
 
-    video = render_demo_clip(folder / "demo.mp4", seconds=DEMO_SECONDS, fps=DEMO_FPS, size=DEMO_SIZE)
+    video = render_demo_clip(
+        folder / "demo.mp4", seconds=DEMO_SECONDS, fps=DEMO_FPS, size=DEMO_SIZE
+    )
     settings = AnalysisSettings(fps=ANALYSIS_FPS, scrub_proxy=False)
     report = analyse_video(video, folder / "demo.scrub", settings, registry=registry)
     if not report.complete or report.done_now == 0:
-        raise CheckFailed(f"the analysis stopped after {report.done_now} of {report.planned} frames")
+        raise CheckFailed(
+            f"the analysis stopped after {report.done_now} of {report.planned} frames"
+        )
     with CaseStore(report.case_path) as store:
         stored = store.frame_count()
     if stored != report.planned:
         raise CheckFailed(f"{report.planned} frames analysed but {stored} stored in the case file")
     models = len(registry.frame_models())
-    return f"{stored} frames analysed by {models} image model(s) in {report.elapsed_s:.1f} s", report.case_path
+    return (
+        f"{stored} frames analysed by {models} image model(s) in {report.elapsed_s:.1f} s",
+        report.case_path,
+    )
 
 
 def check_report(folder: Path, case_path: Path, registry: Any) -> str:
@@ -161,7 +177,9 @@ def run_self_check(
             detail = value[0] if isinstance(value, tuple) else str(value)
             result = CheckResult(name, True, detail, time.monotonic() - started)
         except Exception as exc:  # every failure is reported, not raised: later steps still run
-            result = CheckResult(name, False, str(exc) or type(exc).__name__, time.monotonic() - started)
+            result = CheckResult(
+                name, False, str(exc) or type(exc).__name__, time.monotonic() - started
+            )
             value = None
         report.results.append(result)
         if progress is not None:
@@ -188,7 +206,9 @@ def run_self_check(
             step("decoding", lambda: check_decoding(folder))
         else:
             skipped("decoding", "imports")
-        inferred = step("inference", lambda: check_inference(folder, registry)) if models_ok else None
+        inferred = (
+            step("inference", lambda: check_inference(folder, registry)) if models_ok else None
+        )
         if not models_ok:
             skipped("inference", "models")
         if inferred is not None:

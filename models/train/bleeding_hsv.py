@@ -53,7 +53,10 @@ def build_model():
         const("sat_min", SATURATION_MIN),
         const("val_min", VALUE_MIN),
         const("axis1", [1]),
-        const("s0", [0]), const("s1", [1]), const("s2", [2]), const("s3", [3]),
+        const("s0", [0]),
+        const("s1", [1]),
+        const("s2", [2]),
+        const("s3", [3]),
         helper.make_node("Slice", ["image", "s0", "s1", "axis1"], ["r"]),
         helper.make_node("Slice", ["image", "s1", "s2", "axis1"], ["g"]),
         helper.make_node("Slice", ["image", "s2", "s3", "axis1"], ["b"]),
@@ -78,14 +81,22 @@ def build_model():
         helper.make_node("And", ["c1", "c2"], ["blood"]),
         helper.make_node("Cast", ["blood"], ["blood_f"], to=TensorProto.FLOAT),
         helper.make_node(
-            "AveragePool", ["blood_f"], ["bleeding"], kernel_shape=[POOL, POOL], strides=[POOL, POOL]
+            "AveragePool",
+            ["blood_f"],
+            ["bleeding"],
+            kernel_shape=[POOL, POOL],
+            strides=[POOL, POOL],
         ),
     ]
     graph = helper.make_graph(
         nodes,
         "bleeding_hsv",
         [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, HEIGHT, WIDTH])],
-        [helper.make_tensor_value_info("bleeding", TensorProto.FLOAT, ["N", 1, HEIGHT // POOL, WIDTH // POOL])],
+        [
+            helper.make_tensor_value_info(
+                "bleeding", TensorProto.FLOAT, ["N", 1, HEIGHT // POOL, WIDTH // POOL]
+            )
+        ],
     )
     model = helper.make_model(
         graph,
@@ -101,7 +112,12 @@ def main() -> None:
     import onnx
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-o", "--output", type=Path, default=Path(__file__).resolve().parents[1] / "bleeding-hsv.onnx")
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=Path(__file__).resolve().parents[1] / "bleeding-hsv.onnx",
+    )
     args = parser.parse_args()
     onnx.save(build_model(), args.output)
     print(f"wrote {args.output}")

@@ -62,8 +62,22 @@ LOGIT_CS = tuple(float(c) for c in np.logspace(-2.5, 1, 8))
 COVERAGE = 0.80
 # Anchors quoted in the card (published, not measured here).
 ANCHORS = {
-    "SOCALNet (Pangal 2022, 20-trial test)": {"rmse": 295, "mean_error": -57, "r2": 0.74, "accuracy": 0.85, "sensitivity": 1.00, "specificity": 0.66},
-    "4 expert surgeons (same 20 trials)": {"rmse": 351, "mean_error": -131, "r2": 0.70, "accuracy": 0.69, "sensitivity": 0.82, "specificity": 0.55},
+    "SOCALNet (Pangal 2022, 20-trial test)": {
+        "rmse": 295,
+        "mean_error": -57,
+        "r2": 0.74,
+        "accuracy": 0.85,
+        "sensitivity": 1.00,
+        "specificity": 0.66,
+    },
+    "4 expert surgeons (same 20 trials)": {
+        "rmse": 351,
+        "mean_error": -131,
+        "r2": 0.70,
+        "accuracy": 0.69,
+        "sensitivity": 0.82,
+        "specificity": 0.55,
+    },
 }
 
 
@@ -92,10 +106,14 @@ def count_entropy(p_present: np.ndarray, p_two: np.ndarray) -> np.ndarray:
 
 def pool(sequences: np.ndarray, names: tuple[str, ...] = FEATURES) -> np.ndarray:
     """[N, steps, F] -> [N, F * len(POOLS) + 1], feature-major (f0.mean, f0.first30, ...)."""
-    pooled = np.einsum("ntf,tk->nfk", sequences.astype(np.float64), pooling_matrix(sequences.shape[1]))
+    pooled = np.einsum(
+        "ntf,tk->nfk", sequences.astype(np.float64), pooling_matrix(sequences.shape[1])
+    )
     flat = pooled.reshape(len(sequences), -1)
     means = pooled[:, :, 0]
-    h = count_entropy(means[:, names.index("instrument_present")], means[:, names.index("two_or_more")])
+    h = count_entropy(
+        means[:, names.index("instrument_present")], means[:, names.index("two_or_more")]
+    )
     return np.concatenate([flat, h[:, None]], axis=1)
 
 
@@ -103,10 +121,17 @@ def pooled_names(names: tuple[str, ...] = FEATURES) -> list[str]:
     return [f"{n}.{p}" for n in names for p in POOLS] + ["count_entropy"]
 
 
-def trial_sequence(trial: Trial, labels: tuple[str, ...] = SOCAL_INSTRUMENTS, **kw: Any) -> np.ndarray:
+def trial_sequence(
+    trial: Trial, labels: tuple[str, ...] = SOCAL_INSTRUMENTS, **kw: Any
+) -> np.ndarray:
     return sequence_features(
-        trial.detections, trial.frame_size, 0.0, STEPS,
-        analysed_times=trial.analysed_times, labels=labels, **kw,
+        trial.detections,
+        trial.frame_size,
+        0.0,
+        STEPS,
+        analysed_times=trial.analysed_times,
+        labels=labels,
+        **kw,
     )
 
 
@@ -114,7 +139,9 @@ def class_aware_pooled(trial: Trial) -> np.ndarray:
     """For the comparison variant only: per-label presence and box area, pooled alike."""
     parts = []
     for label in SOCAL_LABELS:
-        seq = trial_sequence(trial, labels=(label,), features=("instrument_present", "box_area_sum"))
+        seq = trial_sequence(
+            trial, labels=(label,), features=("instrument_present", "box_area_sum")
+        )
         parts.append(np.einsum("tf,tk->fk", seq.astype(np.float64), pooling_matrix()).reshape(-1))
     return np.concatenate(parts)
 
@@ -138,7 +165,9 @@ class OutcomeParams:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _inner_splits(groups: np.ndarray, y: np.ndarray, seed: int, k: int = 5) -> list[tuple[np.ndarray, np.ndarray]]:
+def _inner_splits(
+    groups: np.ndarray, y: np.ndarray, seed: int, k: int = 5
+) -> list[tuple[np.ndarray, np.ndarray]]:
     from sklearn.model_selection import StratifiedGroupKFold
 
     k = min(k, len(np.unique(groups)))
@@ -177,7 +206,9 @@ def _conformal(residuals: np.ndarray, coverage: float = COVERAGE) -> tuple[float
     return float(r[k_low - 1]), float(r[k_high - 1])
 
 
-def fit(x: np.ndarray, bl: np.ndarray, s: np.ndarray, groups: np.ndarray, seed: int) -> OutcomeParams:
+def fit(
+    x: np.ndarray, bl: np.ndarray, s: np.ndarray, groups: np.ndarray, seed: int
+) -> OutcomeParams:
     """Everything chosen inside this call uses only (x, bl, s): the ridge penalty by inner
     grouped CV, interval quantiles and smearing from its inner out-of-fold residuals."""
     t = np.sqrt(bl)
@@ -241,7 +272,9 @@ def metrics(bl: np.ndarray, s: np.ndarray, pred: dict[str, np.ndarray]) -> dict[
     return out
 
 
-def cluster_bootstrap(bl, s, pred, groups, seed: int, n: int = 2000) -> dict[str, tuple[float, float]]:
+def cluster_bootstrap(
+    bl, s, pred, groups, seed: int, n: int = 2000
+) -> dict[str, tuple[float, float]]:
     """95% percentile CIs resampling surgeons (a surgeon's trials stay together)."""
     rng = np.random.default_rng(seed)
     uniq = np.unique(groups)
@@ -254,15 +287,22 @@ def cluster_bootstrap(bl, s, pred, groups, seed: int, n: int = 2000) -> dict[str
         m = metrics(bl[pick], s[pick], {k: v[pick] for k, v in pred.items()})
         for k, v in m.items():
             draws.setdefault(k, []).append(v)
-    return {k: (float(np.nanpercentile(v, 2.5)), float(np.nanpercentile(v, 97.5))) for k, v in draws.items()}
+    return {
+        k: (float(np.nanpercentile(v, 2.5)), float(np.nanpercentile(v, 97.5)))
+        for k, v in draws.items()
+    }
 
 
-def grouped_cv(x, bl, s, groups, seed: int, folds: int = 10, model: str = "linear") -> dict[str, np.ndarray]:
+def grouped_cv(
+    x, bl, s, groups, seed: int, folds: int = 10, model: str = "linear"
+) -> dict[str, np.ndarray]:
     """Out-of-fold predictions; no surgeon is in both a training and a test fold."""
     from sklearn.model_selection import StratifiedGroupKFold
 
     out = {k: np.zeros(len(bl)) for k in ("point", "low", "high", "p")}
-    for fold, (tr, te) in enumerate(StratifiedGroupKFold(folds, shuffle=True, random_state=seed).split(x, s, groups)):
+    for fold, (tr, te) in enumerate(
+        StratifiedGroupKFold(folds, shuffle=True, random_state=seed).split(x, s, groups)
+    ):
         if model == "linear":
             params = fit(x[tr], bl[tr], s[tr], groups[tr], seed + 1000 * fold)
             pred = predict(params, x[te])
@@ -295,7 +335,9 @@ def leave_group_out(x, bl, s, groups, fit_groups, seed: int) -> dict[str, np.nda
 # The SOCALNet-like 20-trial split
 
 
-def socalnet_like_split(ids: list[str], groups: np.ndarray, bl: np.ndarray, s: np.ndarray, seed: int) -> list[str]:
+def socalnet_like_split(
+    ids: list[str], groups: np.ndarray, bl: np.ndarray, s: np.ndarray, seed: int
+) -> list[str]:
     """The published test set is not released. What the papers state about it: 20 trials
     (Kugener 2022: 123 train / 20 test of 143); SOCALNet 17/20 correct with sensitivity 100% and
     specificity 66%, experts sensitivity 82% (9/11) and specificity 55% (5/9) -> 11 successes and
@@ -334,8 +376,13 @@ def build_onnx(params: OutcomeParams, names: tuple[str, ...] = FEATURES):
     inits = [
         numpy_helper.from_array(pooling_matrix().astype(f32), "pool_w"),
         numpy_helper.from_array(np.array([-1, n_feat * len(POOLS)], dtype=np.int64), "flat_shape"),
-        numpy_helper.from_array(np.array([names.index("instrument_present") * len(POOLS)], dtype=np.int64), "idx_present"),
-        numpy_helper.from_array(np.array([names.index("two_or_more") * len(POOLS)], dtype=np.int64), "idx_two"),
+        numpy_helper.from_array(
+            np.array([names.index("instrument_present") * len(POOLS)], dtype=np.int64),
+            "idx_present",
+        ),
+        numpy_helper.from_array(
+            np.array([names.index("two_or_more") * len(POOLS)], dtype=np.int64), "idx_two"
+        ),
         numpy_helper.from_array(np.array(1.0, dtype=f32), "one"),
         numpy_helper.from_array(np.array(1e-6, dtype=f32), "eps"),
         numpy_helper.from_array(np.array(0.0, dtype=f32), "zero"),
@@ -425,8 +472,14 @@ def fmt(v: float, kind: str) -> str:
 
 
 ROWS = (
-    ("rmse_ml", "ml"), ("mean_error_ml", "ml"), ("r2", "num"), ("accuracy", "pct"),
-    ("sensitivity", "pct"), ("specificity", "pct"), ("auroc", "num"), ("interval_coverage", "pct"),
+    ("rmse_ml", "ml"),
+    ("mean_error_ml", "ml"),
+    ("r2", "num"),
+    ("accuracy", "pct"),
+    ("sensitivity", "pct"),
+    ("specificity", "pct"),
+    ("auroc", "num"),
+    ("interval_coverage", "pct"),
 )
 
 
@@ -437,7 +490,11 @@ def table(rows: list[tuple[str, dict[str, float], dict[str, tuple[float, float]]
         cells = []
         for key, kind in ROWS:
             cell = fmt(m.get(key, float("nan")), kind) if key in m else "–"
-            if ci and key in ci and key in ("rmse_ml", "accuracy", "auroc", "interval_coverage", "r2"):
+            if (
+                ci
+                and key in ci
+                and key in ("rmse_ml", "accuracy", "auroc", "interval_coverage", "r2")
+            ):
                 cell += f" ({fmt(ci[key][0], kind)}–{fmt(ci[key][1], kind)})"
             cells.append(cell)
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
@@ -446,8 +503,12 @@ def table(rows: list[tuple[str, dict[str, float], dict[str, tuple[float, float]]
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", help="shared data folder (default: $SCRUBLINE_DATA or ../shared/data)")
-    parser.add_argument("--out", default=str(Path(__file__).resolve().parents[1]), help="models folder")
+    parser.add_argument(
+        "--data", help="shared data folder (default: $SCRUBLINE_DATA or ../shared/data)"
+    )
+    parser.add_argument(
+        "--out", default=str(Path(__file__).resolve().parents[1]), help="models folder"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--reps", type=int, default=5, help="repeats of the grouped 10-fold CV")
     parser.add_argument("--no-export", action="store_true")
@@ -473,9 +534,11 @@ def main(argv: list[str] | None = None) -> int:
     results["n_success"] = int(s.sum())
     results["short_trials"] = [t for t in ids if trials[t].analysed_times.max() < STEPS - 1]
     results["mean_blood_loss_ml"] = float(bl.mean())
-    attempt = np.array([t[t.rindex("T"):] for t in ids])
+    attempt = np.array([t[t.rindex("T") :] for t in ids])
     results["success_rate_by_attempt"] = {a: float(s[attempt == a].mean()) for a in ("T1", "T2")}
-    results["site_mean_blood_loss_ml"] = {int(g): float(bl[sites == g].mean()) for g in np.unique(sites)}
+    results["site_mean_blood_loss_ml"] = {
+        int(g): float(bl[sites == g].mean()) for g in np.unique(sites)
+    }
     results["site_success_rate"] = {int(g): float(s[sites == g].mean()) for g in np.unique(sites)}
 
     # 1. Repeated grouped CV: the headline.
@@ -487,9 +550,16 @@ def main(argv: list[str] | None = None) -> int:
             first = pred
         print(f"  CV repeat {r}: " + ", ".join(f"{k} {v:.3f}" for k, v in reps[-1].items()))
     cv_mean = {k: float(np.mean([m[k] for m in reps])) for k in reps[0]}
-    cv_range = {k: (float(np.min([m[k] for m in reps])), float(np.max([m[k] for m in reps]))) for k in reps[0]}
+    cv_range = {
+        k: (float(np.min([m[k] for m in reps])), float(np.max([m[k] for m in reps])))
+        for k in reps[0]
+    }
     ci = cluster_bootstrap(bl, s, first, groups, seed)
-    results["cv"] = {"mean_over_repeats": cv_mean, "range_over_repeats": cv_range, "bootstrap_ci_repeat0": ci}
+    results["cv"] = {
+        "mean_over_repeats": cv_mean,
+        "range_over_repeats": cv_range,
+        "bootstrap_ci_repeat0": ci,
+    }
     base = metrics(bl, s, grouped_cv(x, bl, s, groups, seed, model="baseline"))
     results["cv_baseline"] = base
     print("  CV mean:", json.dumps({k: round(v, 3) for k, v in cv_mean.items()}))
@@ -499,7 +569,9 @@ def main(argv: list[str] | None = None) -> int:
     x_aware = np.concatenate([x, np.stack([class_aware_pooled(trials[t]) for t in ids])], axis=1)
     aware = [metrics(bl, s, grouped_cv(x_aware, bl, s, groups, seed + r)) for r in range(args.reps)]
     results["cv_class_aware"] = {k: float(np.mean([m[k] for m in aware])) for k in aware[0]}
-    print("  class-aware:", json.dumps({k: round(v, 3) for k, v in results["cv_class_aware"].items()}))
+    print(
+        "  class-aware:", json.dumps({k: round(v, 3) for k, v in results["cv_class_aware"].items()})
+    )
 
     # 3. Leave one site (cohort) out: how much rests on recognising the site.
     lso = metrics(bl, s, leave_group_out(x, bl, s, sites, groups, seed))
@@ -522,11 +594,21 @@ def main(argv: list[str] | None = None) -> int:
         "test_trials": test_ids,
         "model": metrics(bl[te], s[te], split_pred),
         "baseline_train_mean_rmse_ml": float(np.sqrt(((bl[te] - bl[~te].mean()) ** 2).mean())),
-        "baseline": metrics(bl[te], s[te], {"point": np.full(te.sum(), bl[~te].mean()), "p": np.full(te.sum(), float(s[~te].mean() >= 0.5))}),
+        "baseline": metrics(
+            bl[te],
+            s[te],
+            {
+                "point": np.full(te.sum(), bl[~te].mean()),
+                "p": np.full(te.sum(), float(s[~te].mean() >= 0.5)),
+            },
+        ),
         "n_success": int(s[te].sum()),
         "n_over_500": int((bl[te] > 500).sum()),
     }
-    print("  SOCALNet-like split:", json.dumps({k: round(v, 3) for k, v in results["socalnet_like_split"]["model"].items()}))
+    print(
+        "  SOCALNet-like split:",
+        json.dumps({k: round(v, 3) for k, v in results["socalnet_like_split"]["model"].items()}),
+    )
 
     # 5. Robustness: YOLOv4 detections in place of the hand-drawn boxes.
     yolo = load_socal(root, "yolov4")
@@ -545,7 +627,11 @@ def main(argv: list[str] | None = None) -> int:
             det = yolo[t].detections
             det = det[det["label"].isin(SOCAL_INSTRUMENTS) & (det["score"] >= threshold)]
             det = class_agnostic_nms(det, 0.5)
-            seq_y.append(sequence_features(det, yolo[t].frame_size, 0.0, STEPS, analysed_times=trials[t].analysed_times))
+            seq_y.append(
+                sequence_features(
+                    det, yolo[t].frame_size, 0.0, STEPS, analysed_times=trials[t].analysed_times
+                )
+            )
         seq_y = np.stack(seq_y)
         pred_y = predict(params_y, pool(seq_y))
         m = metrics(yb, ys, pred_y)
@@ -557,16 +643,30 @@ def main(argv: list[str] | None = None) -> int:
         m["count_mae"] = float(np.abs(seq_y[:, :, 0] - seqs[y_idx][:, :, 0]).mean())
         robust[f"yolov4_score_{threshold}"] = m
         print(f"  YOLOv4 >= {threshold}:", json.dumps({k: round(v, 3) for k, v in m.items()}))
-    robust["baseline"] = metrics(yb, ys, {"point": np.full(len(y_idx), bl[~held_groups].mean()), "p": np.full(len(y_idx), float(s[~held_groups].mean() >= 0.5))})
+    robust["baseline"] = metrics(
+        yb,
+        ys,
+        {
+            "point": np.full(len(y_idx), bl[~held_groups].mean()),
+            "p": np.full(len(y_idx), float(s[~held_groups].mean() >= 0.5)),
+        },
+    )
     results["yolov4"] = robust
 
     # 6. The bundled model: all trials.
     final = fit(x, bl, s, groups, seed)
     results["final"] = {
         "ridge_alpha": final.ridge_alpha,
-        "q_low": final.q_low, "q_high": final.q_high, "smear": final.smear,
-        "top_success_weights": sorted(zip(pooled_names(), final.logit_coef.mean(axis=1).tolist(), strict=True), key=lambda kv: -abs(kv[1]))[:8],
-        "top_blood_loss_weights": sorted(zip(pooled_names(), final.ridge_coef.tolist(), strict=True), key=lambda kv: -abs(kv[1]))[:8],
+        "q_low": final.q_low,
+        "q_high": final.q_high,
+        "smear": final.smear,
+        "top_success_weights": sorted(
+            zip(pooled_names(), final.logit_coef.mean(axis=1).tolist(), strict=True),
+            key=lambda kv: -abs(kv[1]),
+        )[:8],
+        "top_blood_loss_weights": sorted(
+            zip(pooled_names(), final.ridge_coef.tolist(), strict=True), key=lambda kv: -abs(kv[1])
+        )[:8],
     }
     if not args.no_export:
         import onnx
@@ -592,7 +692,9 @@ def main(argv: list[str] | None = None) -> int:
         write_manifest(out_dir, results, seed)
         write_card(out_dir, results)
     (out_dir / "train" / "runs").mkdir(parents=True, exist_ok=True)
-    (out_dir / "train" / "runs" / f"{MODEL_ID}.json").write_text(json.dumps(results, indent=1, default=float))
+    (out_dir / "train" / "runs" / f"{MODEL_ID}.json").write_text(
+        json.dumps(results, indent=1, default=float)
+    )
     return 0
 
 
@@ -636,7 +738,7 @@ success = 0.5
 [training]
 data = "SOCAL v1 (Kugener et al. 2022): 143 annotated trials with outcomes, hand-drawn instrument boxes at 1 fps, first 60 s from the injury; instrument labels only (suction, grasper, drill, scalpel, tool)"
 data_licence = "CC BY-NC 4.0"
-split = "10-fold cross-validation grouped by surgeon (participant_id), stratified by success, repeated {r['reps']} times (seeds {seed}..{seed + r['reps'] - 1}); penalties and interval quantiles chosen inside each training fold"
+split = "10-fold cross-validation grouped by surgeon (participant_id), stratified by success, repeated {r["reps"]} times (seeds {seed}..{seed + r["reps"] - 1}); penalties and interval quantiles chosen inside each training fold"
 script = "models/train/outcome.py"
 seed = {seed}
 
@@ -666,10 +768,28 @@ def write_card(out_dir: Path, r: dict[str, Any]) -> None:
     rng = r["cv"]["range_over_repeats"]
     split = r["socalnet_like_split"]
     y = r["yolov4"]
-    anchors = [(name, {"rmse_ml": a["rmse"], "mean_error_ml": a["mean_error"], "r2": a["r2"], "accuracy": a["accuracy"], "sensitivity": a["sensitivity"], "specificity": a["specificity"]}, None) for name, a in ANCHORS.items()]
+    anchors = [
+        (
+            name,
+            {
+                "rmse_ml": a["rmse"],
+                "mean_error_ml": a["mean_error"],
+                "r2": a["r2"],
+                "accuracy": a["accuracy"],
+                "sensitivity": a["sensitivity"],
+                "specificity": a["specificity"],
+            },
+            None,
+        )
+        for name, a in ANCHORS.items()
+    ]
     main_table = table(
         [
-            (f"**this model**, surgeon-grouped 10-fold CV, mean of {r['reps']} repeats (95% cluster-bootstrap CI, repeat 0)", cv, ci),
+            (
+                f"**this model**, surgeon-grouped 10-fold CV, mean of {r['reps']} repeats (95% cluster-bootstrap CI, repeat 0)",
+                cv,
+                ci,
+            ),
             ("predict the training mean / majority class (same CV)", r["cv_baseline"], None),
             ("class-aware variant (adds SOCAL's 8 labels; not bundled)", r["cv_class_aware"], None),
             ("leave-one-site-out CV (7 sites)", r["leave_site_out"], None),

@@ -54,9 +54,7 @@ def _frame_sizes(outcomes: pd.DataFrame) -> dict[str, tuple[int, int]]:
     sizes = {}
     for row in outcomes.itertuples():
         w, h = row.trial_video_width, row.trial_video_height
-        sizes[row.trial_id] = (
-            (int(w), int(h)) if pd.notna(w) and pd.notna(h) else DEFAULT_SIZE
-        )
+        sizes[row.trial_id] = (int(w), int(h)) if pd.notna(w) and pd.notna(h) else DEFAULT_SIZE
     return sizes
 
 
@@ -97,7 +95,9 @@ def load_socal(root: Path, source: str = "truth") -> dict[str, Trial]:
             continue
         if source == "yolov4" and tid not in by_trial:
             continue
-        det = by_trial.get(tid, pd.DataFrame(columns=["time_s", "label", "score", "x1", "y1", "x2", "y2"]))
+        det = by_trial.get(
+            tid, pd.DataFrame(columns=["time_s", "label", "score", "x1", "y1", "x2", "y2"])
+        )
         det = det[["time_s", "label", "score", "x1", "y1", "x2", "y2"]].reset_index(drop=True)
         trials[tid] = Trial(
             trial_id=tid,

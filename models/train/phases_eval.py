@@ -47,7 +47,9 @@ def _norm_label(series: pd.Series) -> pd.Series:
     return series.astype(str).str.replace(r"[^a-z ]", "", regex=True).str.strip()
 
 
-def load_sospine(root: Path) -> tuple[dict[str, pd.DataFrame], dict[str, np.ndarray], dict[str, pd.DataFrame], pd.DataFrame]:
+def load_sospine(
+    root: Path,
+) -> tuple[dict[str, pd.DataFrame], dict[str, np.ndarray], dict[str, pd.DataFrame], pd.DataFrame]:
     folder = root / "sospine"
     bbox = pd.read_csv(folder / "sospine_bbox.csv")
     bbox["trial"] = bbox["trial_frame"].str.split("_").str[0]
@@ -74,7 +76,9 @@ def agnostic(det: pd.DataFrame, instruments: tuple[str, ...]) -> pd.DataFrame:
     return out
 
 
-def compare(truth_labels: np.ndarray, test_labels: np.ndarray, template: PhaseTemplate) -> dict[str, Any]:
+def compare(
+    truth_labels: np.ndarray, test_labels: np.ndarray, template: PhaseTemplate
+) -> dict[str, Any]:
     out: dict[str, Any] = {"agreement": float((truth_labels == test_labels).mean()), "phases": {}}
     for label in template.labels:
         t, p = truth_labels == label, test_labels == label
@@ -89,13 +93,17 @@ def compare(truth_labels: np.ndarray, test_labels: np.ndarray, template: PhaseTe
     return out
 
 
-def timeline(det: pd.DataFrame, times: np.ndarray, template: PhaseTemplate, min_score: float = 0.0) -> tuple[list, np.ndarray]:
+def timeline(
+    det: pd.DataFrame, times: np.ndarray, template: PhaseTemplate, min_score: float = 0.0
+) -> tuple[list, np.ndarray]:
     presence = presence_table(det, times, labels=list(template.columns), min_score=min_score)
     phases = recognise_phases(presence, template)
     return phases, phase_at(phases, times, template.default)
 
 
-def pooled_comparison(pairs: list[tuple[np.ndarray, np.ndarray]], template: PhaseTemplate) -> dict[str, Any]:
+def pooled_comparison(
+    pairs: list[tuple[np.ndarray, np.ndarray]], template: PhaseTemplate
+) -> dict[str, Any]:
     truth = np.concatenate([a for a, _ in pairs])
     test = np.concatenate([b for _, b in pairs])
     return compare(truth, test, template)
@@ -128,11 +136,19 @@ def comparison_table(name: str, result: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|",
     ]
     for label, m in result["phases"].items():
-        lines.append(f"| {label} | {m['truth_s']} | {m['test_s']} | {f2(m['jaccard'])} | {f2(m['precision'])} | {f2(m['recall'])} |")
+        lines.append(
+            f"| {label} | {m['truth_s']} | {m['test_s']} | {f2(m['jaccard'])} | {f2(m['precision'])} | {f2(m['recall'])} |"
+        )
     return "\n".join(lines)
 
 
-def duration_table(frame: pd.DataFrame, group: str, names: tuple[str, str], labels: tuple[str, ...], extra: str | None = None) -> tuple[str, dict[str, Any]]:
+def duration_table(
+    frame: pd.DataFrame,
+    group: str,
+    names: tuple[str, str],
+    labels: tuple[str, ...],
+    extra: str | None = None,
+) -> tuple[str, dict[str, Any]]:
     a_name, b_name = names
     head = f"| phase | median s, {a_name} | median s, {b_name} | p (Mann-Whitney) | median share, {a_name} | median share, {b_name} | p (share) |"
     if extra:
@@ -179,14 +195,21 @@ def durations_frame(timelines: dict[str, list], template: PhaseTemplate) -> pd.D
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data")
-    parser.add_argument("--out", default=str(Path(__file__).resolve().parents[2] / "resources" / "phases" / "validation.md"))
+    parser.add_argument(
+        "--out",
+        default=str(Path(__file__).resolve().parents[2] / "resources" / "phases" / "validation.md"),
+    )
     args = parser.parse_args(argv)
     root = data_root(args.data)
     if not (root / "sospine").is_dir() or not (root / "socal").is_dir():
         print(f"no SOSpine/SOCAL data under {root}", file=sys.stderr)
         return 2
     templates = bundled_templates()
-    sospine_t, socal_t, generic_t = templates["sospine-durotomy"], templates["socal-carotid"], templates[GENERIC_TEMPLATE_ID]
+    sospine_t, socal_t, generic_t = (
+        templates["sospine-durotomy"],
+        templates["socal-carotid"],
+        templates[GENERIC_TEMPLATE_ID],
+    )
     results: dict[str, Any] = {}
     md: list[str] = []
 
@@ -212,20 +235,38 @@ def main(argv: list[str] | None = None) -> int:
             _, lab_yolo = timeline(yolo_by[t], times, sospine_t, thr)
             pairs_s.append((lab_truth, lab_yolo))
             _, g_truth = timeline(agnostic(truth, SOSPINE_INSTRUMENTS), times, generic_t)
-            _, g_yolo = timeline(agnostic(yolo_by[t][yolo_by[t]["score"] >= thr], SOSPINE_INSTRUMENTS), times, generic_t)
+            _, g_yolo = timeline(
+                agnostic(yolo_by[t][yolo_by[t]["score"] >= thr], SOSPINE_INSTRUMENTS),
+                times,
+                generic_t,
+            )
             pairs_g.append((g_truth, g_yolo))
-            per_trial[t] = {"sospine": float((lab_truth == lab_yolo).mean()), "generic": float((g_truth == g_yolo).mean())}
+            per_trial[t] = {
+                "sospine": float((lab_truth == lab_yolo).mean()),
+                "generic": float((g_truth == g_yolo).mean()),
+            }
         res_s = pooled_comparison(pairs_s, sospine_t)
         res_g = pooled_comparison(pairs_g, generic_t)
-        results["sospine_vs_yolo"][str(thr)] = {"sospine": res_s, "generic": res_g, "per_trial": per_trial}
+        results["sospine_vs_yolo"][str(thr)] = {
+            "sospine": res_s,
+            "generic": res_g,
+            "per_trial": per_trial,
+        }
         md.append(f"### YOLOv4 score ≥ {thr}\n")
-        md.append("| trial | agreement, `sospine-durotomy` | agreement, `generic` (class-agnostic) |\n|---|---|---|")
+        md.append(
+            "| trial | agreement, `sospine-durotomy` | agreement, `generic` (class-agnostic) |\n|---|---|---|"
+        )
         for t, v in per_trial.items():
             md.append(f"| {t} | {100 * v['sospine']:.0f}% | {100 * v['generic']:.0f}% |")
         md.append("")
         md.append(comparison_table("`sospine-durotomy` (class-aware)", res_s))
         md.append("")
-        md.append(comparison_table("`generic` (every needle driver, grasper, needle and nerve-hook box relabelled 'instrument'; no bleeding column)", res_g))
+        md.append(
+            comparison_table(
+                "`generic` (every needle driver, grasper, needle and nerve-hook box relabelled 'instrument'; no bleeding column)",
+                res_g,
+            )
+        )
         md.append("")
 
     # --- SOSpine: durations vs outcome -----------------------------------------------------
@@ -235,17 +276,30 @@ def main(argv: list[str] | None = None) -> int:
         timelines[t], _ = timeline(truth, times, sospine_t)
     frame = durations_frame(timelines, sospine_t)
     outcomes = outcomes.set_index("Trial ID")
-    frame = frame.join(outcomes[["Leak At 40mmHg", "Time for repair"]], how="inner").dropna(subset=["Leak At 40mmHg"])
+    frame = frame.join(outcomes[["Leak At 40mmHg", "Time for repair"]], how="inner").dropna(
+        subset=["Leak At 40mmHg"]
+    )
     frame["no_leak"] = (frame["Leak At 40mmHg"].str.strip() == "N").astype(int)
     frame["repair_s"] = pd.to_numeric(frame["Time for repair"], errors="coerce")
     n_leak = int((frame["no_leak"] == 0).sum())
-    table_md, stats = duration_table(frame, "no_leak", ("sealed", "leaked"), sospine_t.labels, extra="repair_s")
+    table_md, stats = duration_table(
+        frame, "no_leak", ("sealed", "leaked"), sospine_t.labels, extra="repair_s"
+    )
     bites = frame["taking a bite_episodes"]
     results["sospine_outcome"] = {
-        "n": len(frame), "n_leak": n_leak, "durations": stats,
-        "bite_episodes_median": (float(bites[frame.no_leak == 1].median()), float(bites[frame.no_leak == 0].median())),
-        "bite_episodes_p": mann_whitney(bites[frame.no_leak == 1].to_numpy(), bites[frame.no_leak == 0].to_numpy()),
-        "total_s_vs_repair_spearman": spearman(frame["total_s"].to_numpy(), frame["repair_s"].to_numpy()),
+        "n": len(frame),
+        "n_leak": n_leak,
+        "durations": stats,
+        "bite_episodes_median": (
+            float(bites[frame.no_leak == 1].median()),
+            float(bites[frame.no_leak == 0].median()),
+        ),
+        "bite_episodes_p": mann_whitney(
+            bites[frame.no_leak == 1].to_numpy(), bites[frame.no_leak == 0].to_numpy()
+        ),
+        "total_s_vs_repair_spearman": spearman(
+            frame["total_s"].to_numpy(), frame["repair_s"].to_numpy()
+        ),
     }
     md.append("## 2. SOSpine: phase durations vs repair outcome (ground-truth boxes)\n")
     md.append(
@@ -255,11 +309,15 @@ def main(argv: list[str] | None = None) -> int:
         f"correlation of the phase's seconds with the recorded repair time.\n"
     )
     md.append(table_md)
-    md.append("\nEvery SOSpine trial's ground-truth timeline, in seconds per phase (episodes in brackets):\n")
+    md.append(
+        "\nEvery SOSpine trial's ground-truth timeline, in seconds per phase (episodes in brackets):\n"
+    )
     cols = sospine_t.labels
     md.append("| trial | leak at 40 mmHg | repair time s | video s | " + " | ".join(cols) + " |")
     md.append("|" + "---|" * (4 + len(cols)))
-    everything = durations_frame(timelines, sospine_t).join(outcomes[["Leak At 40mmHg", "Time for repair"]], how="left")
+    everything = durations_frame(timelines, sospine_t).join(
+        outcomes[["Leak At 40mmHg", "Time for repair"]], how="left"
+    )
     for trial, row in everything.iterrows():
         leak = row["Leak At 40mmHg"].strip() if isinstance(row["Leak At 40mmHg"], str) else "–"
         repair = f"{float(row['Time for repair']):.0f}" if pd.notna(row["Time for repair"]) else "–"
@@ -280,7 +338,9 @@ def main(argv: list[str] | None = None) -> int:
     sframe = durations_frame(socal_tl, socal_t)
     sframe["success"] = [socal[t].success for t in sframe.index]
     sframe["blood_loss"] = [socal[t].blood_loss_ml for t in sframe.index]
-    s_table, s_stats = duration_table(sframe, "success", ("success", "failure"), socal_t.labels, extra="blood_loss")
+    s_table, s_stats = duration_table(
+        sframe, "success", ("success", "failure"), socal_t.labels, extra="blood_loss"
+    )
     results["socal_outcome"] = {"n": len(sframe), "durations": s_stats}
     md.append("## 3. SOCAL: phases of carotid-injury control\n")
     md.append(
@@ -304,7 +364,11 @@ def main(argv: list[str] | None = None) -> int:
         _, b = timeline(yolo[tid].detections, times, socal_t, 0.5)
         pairs_c.append((a, b))
         _, ga = timeline(agnostic(socal[tid].detections, SOCAL_INSTRUMENTS), times, generic_t)
-        _, gb = timeline(agnostic(yolo[tid].detections[yolo[tid].detections["score"] >= 0.5], SOCAL_INSTRUMENTS), times, generic_t)
+        _, gb = timeline(
+            agnostic(yolo[tid].detections[yolo[tid].detections["score"] >= 0.5], SOCAL_INSTRUMENTS),
+            times,
+            generic_t,
+        )
         pairs_cg.append((ga, gb))
     res_c = pooled_comparison(pairs_c, socal_t)
     res_cg = pooled_comparison(pairs_cg, generic_t)

@@ -161,7 +161,9 @@ def train(
     def lr_at(step: int) -> float:
         if step < warmup:
             return (step + 1) / warmup
-        return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup))) * 0.98 + 0.02
+        return (
+            0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup))) * 0.98 + 0.02
+        )
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
     start = 0
@@ -174,9 +176,11 @@ def train(
         start = state["step"]
         log(f"resumed at step {start}")
     else:
-        log(f"training {out_dir.name}: {count_parameters(model)} parameters, held out folds {sorted(held_out)}, "
+        log(
+            f"training {out_dir.name}: {count_parameters(model)} parameters, held out folds {sorted(held_out)}, "
             f"heads {heads}, {len(pool)} frames ({ {k: len(v) for k, v in by_source.items()} }), "
-            f"{steps} steps of {batch_size}, seed {seed}")
+            f"{steps} steps of {batch_size}, seed {seed}"
+        )
     augment = Augment()
     model.train()
     t0 = time.time()
@@ -199,13 +203,31 @@ def train(
             running[k] = running.get(k, 0.0) * 0.95 + float(v.detach()) * 0.05
         if (step + 1) % 50 == 0:
             rate = (step + 1 - start) / (time.time() - t0)
-            log(f"step {step + 1}/{steps} lr {sched.get_last_lr()[0]:.2e} "
-                + " ".join(f"{k} {v:.3f}" for k, v in running.items()) + f" ({rate:.2f} steps/s)")
+            log(
+                f"step {step + 1}/{steps} lr {sched.get_last_lr()[0]:.2e} "
+                + " ".join(f"{k} {v:.3f}" for k, v in running.items())
+                + f" ({rate:.2f} steps/s)"
+            )
         if (step + 1) % checkpoint_every == 0 or step + 1 == steps:
-            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                        "step": step + 1}, ckpt)
-    torch.save({"model": model.state_dict(), "steps": steps, "held_out": sorted(held_out), "heads": heads,
-                "seed": seed}, final)
+            torch.save(
+                {
+                    "model": model.state_dict(),
+                    "opt": opt.state_dict(),
+                    "sched": sched.state_dict(),
+                    "step": step + 1,
+                },
+                ckpt,
+            )
+    torch.save(
+        {
+            "model": model.state_dict(),
+            "steps": steps,
+            "held_out": sorted(held_out),
+            "heads": heads,
+            "seed": seed,
+        },
+        final,
+    )
     log(f"done: {final}")
     return final
 
@@ -227,7 +249,9 @@ def predict(model, inputs: list[np.ndarray], batch: int = 16) -> np.ndarray:
     out = []
     with torch.no_grad():
         for i in range(0, len(inputs), batch):
-            x = torch.from_numpy(np.stack(inputs[i:i + batch]).astype(np.float32) / 255.0).permute(0, 3, 1, 2)
+            x = torch.from_numpy(
+                np.stack(inputs[i : i + batch]).astype(np.float32) / 255.0
+            ).permute(0, 3, 1, 2)
             maps = model(x.contiguous())
             out.append(torch.cat(maps, dim=1).numpy())
     return np.concatenate(out)
@@ -249,9 +273,14 @@ def export_onnx(model, path: Path) -> None:
     x = torch.rand(2, 3, INPUT_H, INPUT_W)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.onnx.export(
-        fused, (x,), str(path), input_names=["image"], output_names=["instrument", "tip", "bleeding"],
+        fused,
+        (x,),
+        str(path),
+        input_names=["image"],
+        output_names=["instrument", "tip", "bleeding"],
         dynamic_axes={n: {0: "N"} for n in ("image", "instrument", "tip", "bleeding")},
-        opset_version=17, dynamo=False,
+        opset_version=17,
+        dynamo=False,
     )
     proto = onnx.load(str(path))
     proto.producer_name = "scrubline models/train/vision.py"
@@ -311,8 +340,13 @@ def fold_dir(fold: int, tag: str = "", steps: int | None = None) -> Path:
     return RUNS / f"fold{fold}{tag}_s{steps or FOLD_STEPS}"
 
 
-def run_folds(samples: list[Sample], steps: int, heads=("instrument", "tip", "bleeding"), tag: str = "",
-              folds=FOLDS) -> dict[str, np.ndarray]:
+def run_folds(
+    samples: list[Sample],
+    steps: int,
+    heads=("instrument", "tip", "bleeding"),
+    tag: str = "",
+    folds=FOLDS,
+) -> dict[str, np.ndarray]:
     """Train one model per fold and predict its held-out frames; returns name -> maps."""
     maps: dict[str, np.ndarray] = {}
     for fold in folds:
@@ -325,8 +359,9 @@ def run_folds(samples: list[Sample], steps: int, heads=("instrument", "tip", "bl
     return maps
 
 
-def instrument_records(samples: list[Sample], maps: dict[str, np.ndarray], thr: float, tip_thr: float,
-                       min_area: float):
+def instrument_records(
+    samples: list[Sample], maps: dict[str, np.ndarray], thr: float, tip_thr: float, min_area: float
+):
     from models.train.vision_eval import frame_record
 
     records = []
@@ -336,10 +371,20 @@ def instrument_records(samples: list[Sample], maps: dict[str, np.ndarray], thr: 
         w, h = s.source_size
         # a clasper point annotated outside the image cannot be seen, so it is no visible tip
         tips = [(x, y) for x, y in (s.tip_points or []) if 0 <= x < w and 0 <= y < h]
-        records.append(frame_record(block=block, source=s.source, instrument_prob=m[0], tip_prob=m[1],
-                                    gt_mask=s.gt_mask(), gt_tips=tips,
-                                    instrument_threshold=thr, tip_threshold=tip_thr, min_area=min_area,
-                                    gt_min_fraction=MIN_GT_AREA))
+        records.append(
+            frame_record(
+                block=block,
+                source=s.source,
+                instrument_prob=m[0],
+                tip_prob=m[1],
+                gt_mask=s.gt_mask(),
+                gt_tips=tips,
+                instrument_threshold=thr,
+                tip_threshold=tip_thr,
+                min_area=min_area,
+                gt_min_fraction=MIN_GT_AREA,
+            )
+        )
     return records
 
 
@@ -393,8 +438,16 @@ def evaluate(samples: list[Sample], maps: dict[str, np.ndarray], out: Path, log=
         bs = [s for s in bleed_samples if s.fold == f]
         for b in BLEED_GRID:
             by_fold[f][("bleed", b)] = [
-                bleed_record(f"{s.group}/{s.index // 25}" if s.index >= 0 else s.name, s.source,
-                             maps[s.name][2].astype(np.float32), b, s.bleed_out, s.hsv_out) for s in bs]
+                bleed_record(
+                    f"{s.group}/{s.index // 25}" if s.index >= 0 else s.name,
+                    s.source,
+                    maps[s.name][2].astype(np.float32),
+                    b,
+                    s.bleed_out,
+                    s.hsv_out,
+                )
+                for s in bs
+            ]
     # tip thresholds only matter given the instrument choice; fill them lazily per choice
     for f in FOLDS:
         fs = [s for s in evaluable if s.fold == f]
@@ -408,7 +461,9 @@ def evaluate(samples: list[Sample], maps: dict[str, np.ndarray], out: Path, log=
     def ensure(f: int, key):
         if by_fold[f].get(key) is None:
             _, thr, area, t = key
-            by_fold[f][key] = instrument_records([s for s in evaluable if s.fold == f], maps, thr, t, area)
+            by_fold[f][key] = instrument_records(
+                [s for s in evaluable if s.fold == f], maps, thr, t, area
+            )
         return by_fold[f][key]
 
     class Lazy(dict):
@@ -429,19 +484,30 @@ def evaluate(samples: list[Sample], maps: dict[str, np.ndarray], out: Path, log=
         t = per_fold_thr[f]
         records += ensure(f, ("inst", t["instrument"], t["min_instrument_area"], t["tip"]))
         bleed += by_fold[f][("bleed", t["bleeding"])]
-    result: dict = {"thresholds": final_thr, "per_fold_thresholds": {str(k): v for k, v in per_fold_thr.items()}}
-    groups = {"all": records, "rigid": [r for r in records if r.source == "rigid"],
-              "robotic": [r for r in records if r.source == "robotic"]}
+    result: dict = {
+        "thresholds": final_thr,
+        "per_fold_thresholds": {str(k): v for k, v in per_fold_thr.items()},
+    }
+    groups = {
+        "all": records,
+        "rigid": [r for r in records if r.source == "rigid"],
+        "robotic": [r for r in records if r.source == "robotic"],
+    }
     for key, recs in groups.items():
         point = summarise(recs)
         ci = bootstrap(recs, [r.block for r in recs], summarise, n=1000, seed=SEED)
-        result[f"instruments_{key}"] = {k: {"value": v, "ci95": ci.get(k)} for k, v in point.items()}
+        result[f"instruments_{key}"] = {
+            k: {"value": v, "ci95": ci.get(k)} for k, v in point.items()
+        }
         result[f"counts_{key}"] = counts(recs)
         errs = [e for r in recs for e in r.tip_errors]
         result[f"tip_error_px_median_{key}"] = float(np.median(errs)) if errs else float("nan")
-    bgroups = {"all": bleed, "lap": [r for r in bleed if r.source == "lap"],
-               "cholec": [r for r in bleed if r.source == "cholec"],
-               "endovis": [r for r in bleed if r.source in ("rigid", "robotic")]}
+    bgroups = {
+        "all": bleed,
+        "lap": [r for r in bleed if r.source == "lap"],
+        "cholec": [r for r in bleed if r.source == "cholec"],
+        "endovis": [r for r in bleed if r.source in ("rigid", "robotic")],
+    }
     for key, recs in bgroups.items():
         point = summarise_bleeding(recs)
         ci = bootstrap(recs, [r.block for r in recs], summarise_bleeding, n=1000, seed=SEED)
@@ -458,7 +524,9 @@ def evaluate(samples: list[Sample], maps: dict[str, np.ndarray], out: Path, log=
     return result
 
 
-def crop_tip_visibility(samples: list[Sample], thresholds: dict[str, float], seed: int = SEED) -> dict:
+def crop_tip_visibility(
+    samples: list[Sample], thresholds: dict[str, float], seed: int = SEED
+) -> dict:
     """Tip visibility where the answer is known for certain, on held-out frames.
 
     The EndoVis frames almost always show the working end (5 of 464 frames do not), so a
@@ -488,19 +556,28 @@ def crop_tip_visibility(samples: list[Sample], thresholds: dict[str, float], see
             for _ in range(60):
                 scale = rng.uniform(0.45, 0.75)
                 cw, ch = int(WORK_W * scale), int(WORK_H * scale)
-                x0, y0 = int(rng.integers(0, WORK_W - cw + 1)), int(rng.integers(0, WORK_H - ch + 1))
-                if inst[y0:y0 + ch, x0:x0 + cw].mean() < 0.03:
+                x0, y0 = (
+                    int(rng.integers(0, WORK_W - cw + 1)),
+                    int(rng.integers(0, WORK_H - ch + 1)),
+                )
+                if inst[y0 : y0 + ch, x0 : x0 + cw].mean() < 0.03:
                     continue  # the question is only asked when an instrument is in view
                 margin = 20 * sx
-                inside = [x0 + margin <= x < x0 + cw - margin and y0 + margin <= y < y0 + ch - margin for x, y in tips]
-                near = [x0 - margin <= x < x0 + cw + margin and y0 - margin <= y < y0 + ch + margin for x, y in tips]
+                inside = [
+                    x0 + margin <= x < x0 + cw - margin and y0 + margin <= y < y0 + ch - margin
+                    for x, y in tips
+                ]
+                near = [
+                    x0 - margin <= x < x0 + cw + margin and y0 - margin <= y < y0 + ch + margin
+                    for x, y in tips
+                ]
                 label = 1 if any(inside) else (0 if not any(near) else -1)
                 if label >= 0 and label not in found:
                     found[label] = (x0, y0, cw, ch)
                 if len(found) == 2:
                     break
             for label, (x0, y0, cw, ch) in found.items():
-                crop = s.image[y0:y0 + ch, x0:x0 + cw]
+                crop = s.image[y0 : y0 + ch, x0 : x0 + cw]
                 crops.append(cv2.resize(crop, (INPUT_W, INPUT_H), interpolation=cv2.INTER_LINEAR))
                 labels.append(label)
                 keys.append(f"{s.group}/{s.index // 25}" if s.source == "robotic" else s.name)
@@ -508,10 +585,14 @@ def crop_tip_visibility(samples: list[Sample], thresholds: dict[str, float], see
             continue
         maps = predict(model, crops)
         for m, label, key in zip(maps, labels, keys, strict=True):
-            found_inst = instances_from_maps(m[0], m[1], (INPUT_W, INPUT_H),
-                                             instrument_threshold=thresholds["instrument"],
-                                             tip_threshold=thresholds["tip"],
-                                             min_area_fraction=thresholds["min_instrument_area"])
+            found_inst = instances_from_maps(
+                m[0],
+                m[1],
+                (INPUT_W, INPUT_H),
+                instrument_threshold=thresholds["instrument"],
+                tip_threshold=thresholds["tip"],
+                min_area_fraction=thresholds["min_instrument_area"],
+            )
             out_labels.append(label)
             out_scores.append(max((i.tip_score for i in found_inst), default=0.0))
             blocks.append(key)
@@ -519,13 +600,19 @@ def crop_tip_visibility(samples: list[Sample], thresholds: dict[str, float], see
 
     def stat(idx: list[int]) -> dict[str, float]:
         ii = np.array(idx)
-        return {"auroc": auroc(y[ii], sc[ii]), "spec_at_95sens": specificity_at_sensitivity(y[ii], sc[ii])}
+        return {
+            "auroc": auroc(y[ii], sc[ii]),
+            "spec_at_95sens": specificity_at_sensitivity(y[ii], sc[ii]),
+        }
 
     point = stat(list(range(len(y))))
     ci = bootstrap(list(range(len(y))), blocks, stat, n=1000, seed=seed)
-    return {"auroc": {"value": point["auroc"], "ci95": ci["auroc"]},
-            "spec_at_95sens": {"value": point["spec_at_95sens"], "ci95": ci["spec_at_95sens"]},
-            "positives": int((y == 1).sum()), "negatives": int((y == 0).sum())}
+    return {
+        "auroc": {"value": point["auroc"], "ci95": ci["auroc"]},
+        "spec_at_95sens": {"value": point["spec_at_95sens"], "ci95": ci["spec_at_95sens"]},
+        "positives": int((y == 1).sum()),
+        "negatives": int((y == 0).sum()),
+    }
 
 
 def _fmt(entry: dict) -> str:
@@ -540,24 +627,46 @@ def _fmt(entry: dict) -> str:
 def metrics_markdown(result: dict) -> str:
     lines = ["| metric | all | rigid (LOOO) | robotic (LOVO) |", "|---|---|---|---|"]
     for k in result["instruments_all"]:
-        lines.append(f"| {k} | " + " | ".join(_fmt(result[f"instruments_{g}"][k]) for g in ("all", "rigid", "robotic")) + " |")
+        lines.append(
+            f"| {k} | "
+            + " | ".join(_fmt(result[f"instruments_{g}"][k]) for g in ("all", "rigid", "robotic"))
+            + " |"
+        )
     lines.append("")
     lines.append("| counts | all | rigid | robotic |")
     lines.append("|---|---|---|---|")
     for k in result["counts_all"]:
-        lines.append(f"| {k} | " + " | ".join(str(result[f"counts_{g}"][k]) for g in ("all", "rigid", "robotic")) + " |")
+        lines.append(
+            f"| {k} | "
+            + " | ".join(str(result[f"counts_{g}"][k]) for g in ("all", "rigid", "robotic"))
+            + " |"
+        )
     crops = result.get("tip_visibility_crops")
     if crops:
         lines.append("")
-        lines.append(f"tip visibility on crops of held-out frames ({crops['positives']} with a tip, "
-                     f"{crops['negatives']} without): AUROC {_fmt(crops['auroc'])}, specificity at 95% "
-                     f"sensitivity {_fmt(crops['spec_at_95sens'])}")
+        lines.append(
+            f"tip visibility on crops of held-out frames ({crops['positives']} with a tip, "
+            f"{crops['negatives']} without): AUROC {_fmt(crops['auroc'])}, specificity at 95% "
+            f"sensitivity {_fmt(crops['spec_at_95sens'])}"
+        )
     lines.append("")
     lines.append("| bleeding (held-out frames) | all | laparoscopic_frames | cholec80 | EndoVis |")
     lines.append("|---|---|---|---|---|")
     for k in result["bleeding_all"]:
-        lines.append(f"| {k} | " + " | ".join(_fmt(result[f"bleeding_{g}"][k]) for g in ("all", "lap", "cholec", "endovis")) + " |")
-    lines.append("| frames | " + " | ".join(str(result[f"bleeding_frames_{g}"]) for g in ("all", "lap", "cholec", "endovis")) + " |")
+        lines.append(
+            f"| {k} | "
+            + " | ".join(
+                _fmt(result[f"bleeding_{g}"][k]) for g in ("all", "lap", "cholec", "endovis")
+            )
+            + " |"
+        )
+    lines.append(
+        "| frames | "
+        + " | ".join(
+            str(result[f"bleeding_frames_{g}"]) for g in ("all", "lap", "cholec", "endovis")
+        )
+        + " |"
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -598,7 +707,10 @@ def bench(path: Path = ONNX_PATH, runs: int = 100) -> dict[str, float]:
             times = []
             for i in range(runs // 2 + 5):
                 t = time.perf_counter()
-                resized = [cv2.resize(frame, (INPUT_W, INPUT_H), interpolation=cv2.INTER_AREA) for _ in range(b)]
+                resized = [
+                    cv2.resize(frame, (INPUT_W, INPUT_H), interpolation=cv2.INTER_AREA)
+                    for _ in range(b)
+                ]
                 model.predict(resized, (854, 480))
                 if i >= 5:
                     times.append(time.perf_counter() - t)
@@ -613,7 +725,9 @@ def bench(path: Path = ONNX_PATH, runs: int = 100) -> dict[str, float]:
 DEFAULT_THRESHOLDS = {"instrument": 0.5, "tip": 0.5, "bleeding": 0.5, "min_instrument_area": 0.002}
 
 
-def write_manifest(metrics: dict | None, latency: dict, params: int, steps: dict[str, int] | None = None) -> None:
+def write_manifest(
+    metrics: dict | None, latency: dict, params: int, steps: dict[str, int] | None = None
+) -> None:
     """The manifest, from measured numbers only: without fold metrics it carries the default
     thresholds and an empty [metrics] table."""
     thr = metrics["thresholds"] if metrics else DEFAULT_THRESHOLDS
@@ -626,13 +740,13 @@ def write_manifest(metrics: dict | None, latency: dict, params: int, steps: dict
         'file = "scrubline-vision.onnx"',
         'card = "scrubline-vision.md"',
         'licence = "Apache-2.0 (model); trained on EndoVis 2015 (challenge data, research use), '
-        'EndoVis 2015 keypoints (MIT), Cholec80/CholecT50 clips (CC BY-NC-SA 4.0) and '
+        "EndoVis 2015 keypoints (MIT), Cholec80/CholecT50 clips (CC BY-NC-SA 4.0) and "
         'laparoscopic_frames (MIT): research and non-commercial use only"',
         'summary = "One small encoder-decoder (MobileNetV2-style blocks, U-Net decoder) with three heads: '
-        'instrument probability, tip (working end) probability and bleeding probability per pixel, at half '
-        'the 256x192 input. Instruments are connected components of the instrument map; each tip is the tip '
-        'map peak on it. Trained from scratch on EndoVis 2015 (rigid and robotic) and, for blood, on refined '
-        'HSV pseudo-masks of laparoscopic and cholec80 frames: it learns a colour rule, not surgeon-drawn '
+        "instrument probability, tip (working end) probability and bleeding probability per pixel, at half "
+        "the 256x192 input. Instruments are connected components of the instrument map; each tip is the tip "
+        "map peak on it. Trained from scratch on EndoVis 2015 (rigid and robotic) and, for blood, on refined "
+        "HSV pseudo-masks of laparoscopic and cholec80 frames: it learns a colour rule, not surgeon-drawn "
         'bleeding."',
         'labels = ["instrument"]',
         'headline_metric = "instrument_dice"',
@@ -649,36 +763,54 @@ def write_manifest(metrics: dict | None, latency: dict, params: int, steps: dict
         "std = [1.0, 1.0, 1.0]",
         "",
     ]
-    for name, role in (("instrument", "instrument_mask"), ("tip", "tip_map"), ("bleeding", "bleeding_mask")):
-        lines += ["[[outputs]]", f'name = "{name}"', f'role = "{role}"', f'shape = ["N", 1, {OUT_H}, {OUT_W}]', ""]
-    lines += [
-        "[thresholds]",
-        f"instrument = {thr['instrument']}",
-        f"tip = {thr['tip']}",
-        f"bleeding = {thr['bleeding']}",
-        f"min_instrument_area = {thr['min_instrument_area']}",
-        "",
-        "[training]",
-        'data = "EndoVis 2015 rigid instrument segmentation (4 operations x 40 frames: instrument, shaft and '
-        'manipulator masks); EndoVis 2015 robotic videos 1-4 (ground-truth segmentation videos, head vs shaft) '
-        'with clasper keypoints (Du et al. 2018); laparoscopic_frames (120 frames, 6 videos) and 6 cholec80 clips '
-        '(3 surgeries, 2 frames/s) with refined HSV bleeding pseudo-masks"',
-        'data_licence = "EndoVis 2015: challenge data, research use; keypoints: MIT; Cholec80/CholecT50: '
-        'CC BY-NC-SA 4.0; laparoscopic_frames: MIT"',
-        'split = "4 folds: fold k holds out rigid operation OPk and robotic Dataset k (leave-one-operation-out '
-        'and leave-one-video-out), plus whole laparoscopic videos and one cholec80 surgery for the bleeding head; '
-        'thresholds for each fold chosen on the other three; the bundled model is trained on all data"',
-        'script = "models/train/vision.py"',
-        f"seed = {SEED}",
-    ] + [f"{k} = {v}" for k, v in (steps or {}).items()] + [
-        "",
-        "[metrics]",
-    ]
+    for name, role in (
+        ("instrument", "instrument_mask"),
+        ("tip", "tip_map"),
+        ("bleeding", "bleeding_mask"),
+    ):
+        lines += [
+            "[[outputs]]",
+            f'name = "{name}"',
+            f'role = "{role}"',
+            f'shape = ["N", 1, {OUT_H}, {OUT_W}]',
+            "",
+        ]
+    lines += (
+        [
+            "[thresholds]",
+            f"instrument = {thr['instrument']}",
+            f"tip = {thr['tip']}",
+            f"bleeding = {thr['bleeding']}",
+            f"min_instrument_area = {thr['min_instrument_area']}",
+            "",
+            "[training]",
+            'data = "EndoVis 2015 rigid instrument segmentation (4 operations x 40 frames: instrument, shaft and '
+            "manipulator masks); EndoVis 2015 robotic videos 1-4 (ground-truth segmentation videos, head vs shaft) "
+            "with clasper keypoints (Du et al. 2018); laparoscopic_frames (120 frames, 6 videos) and 6 cholec80 clips "
+            '(3 surgeries, 2 frames/s) with refined HSV bleeding pseudo-masks"',
+            'data_licence = "EndoVis 2015: challenge data, research use; keypoints: MIT; Cholec80/CholecT50: '
+            'CC BY-NC-SA 4.0; laparoscopic_frames: MIT"',
+            'split = "4 folds: fold k holds out rigid operation OPk and robotic Dataset k (leave-one-operation-out '
+            "and leave-one-video-out), plus whole laparoscopic videos and one cholec80 surgery for the bleeding head; "
+            'thresholds for each fold chosen on the other three; the bundled model is trained on all data"',
+            'script = "models/train/vision.py"',
+            f"seed = {SEED}",
+        ]
+        + [f"{k} = {v}" for k, v in (steps or {}).items()]
+        + [
+            "",
+            "[metrics]",
+        ]
+    )
     if metrics:
         lines += metric_lines(metrics)
     if latency:
-        lines.append(f"cpu_ms_per_frame_batch1 = {round(latency['network_ms_per_frame_batch1'], 1)}")
-        lines.append(f"cpu_ms_per_frame_batch4 = {round(latency['network_ms_per_frame_batch4'], 1)}")
+        lines.append(
+            f"cpu_ms_per_frame_batch1 = {round(latency['network_ms_per_frame_batch1'], 1)}"
+        )
+        lines.append(
+            f"cpu_ms_per_frame_batch4 = {round(latency['network_ms_per_frame_batch4'], 1)}"
+        )
     if metrics:
         lines.append(f"parameters = {params}")
     text = "\n".join(lines) + "\n"
@@ -688,7 +820,11 @@ def write_manifest(metrics: dict | None, latency: dict, params: int, steps: dict
 
 
 def metric_lines(metrics: dict) -> list[str]:
-    ia, ir, io = metrics["instruments_all"], metrics["instruments_rigid"], metrics["instruments_robotic"]
+    ia, ir, io = (
+        metrics["instruments_all"],
+        metrics["instruments_rigid"],
+        metrics["instruments_robotic"],
+    )
     bl = metrics["bleeding_all"]
 
     def v(entry: dict) -> float:
@@ -721,16 +857,23 @@ def metric_lines(metrics: dict) -> list[str]:
         f"bleeding_dice_vs_hsv = {v(bl['bleeding_dice_vs_hsv'])}",
         f"refined_dice_vs_hsv = {v(bl['refined_dice_vs_hsv'])}",
         f"eval_frames = {metrics['counts_all']['frames']}",
-    ] + ([
-        f"tip_visibility_crops_auroc = {v(metrics['tip_visibility_crops']['auroc'])}",
-        f"tip_visibility_crops_auroc_ci95 = {ci(metrics['tip_visibility_crops']['auroc'])}",
-        f"tip_visibility_crops_spec_at_95sens = {v(metrics['tip_visibility_crops']['spec_at_95sens'])}",
-        f"tip_visibility_crops_spec_at_95sens_ci95 = {ci(metrics['tip_visibility_crops']['spec_at_95sens'])}",
-    ] if "tip_visibility_crops" in metrics else [])
+    ] + (
+        [
+            f"tip_visibility_crops_auroc = {v(metrics['tip_visibility_crops']['auroc'])}",
+            f"tip_visibility_crops_auroc_ci95 = {ci(metrics['tip_visibility_crops']['auroc'])}",
+            f"tip_visibility_crops_spec_at_95sens = {v(metrics['tip_visibility_crops']['spec_at_95sens'])}",
+            f"tip_visibility_crops_spec_at_95sens_ci95 = {ci(metrics['tip_visibility_crops']['spec_at_95sens'])}",
+        ]
+        if "tip_visibility_crops" in metrics
+        else []
+    )
 
 
 CARD_PATH = MODELS / "scrubline-vision.md"
-CARD_START, CARD_END = "<!-- metrics:start (written by vision.py --write-manifest) -->", "<!-- metrics:end -->"
+CARD_START, CARD_END = (
+    "<!-- metrics:start (written by vision.py --write-manifest) -->",
+    "<!-- metrics:end -->",
+)
 
 
 def update_card(metrics: dict, latency: dict) -> None:
@@ -746,8 +889,11 @@ def update_card(metrics: dict, latency: dict) -> None:
         "",
         f"Fold models: {metrics.get('fold_steps', '?')} steps each; thresholds applied to each fold were chosen "
         "on the other three folds ("
-        + "; ".join(f"fold {k}: instrument {t['instrument']}, tip {t['tip']}, bleeding {t['bleeding']}, "
-                    f"area {t['min_instrument_area']}" for k, t in metrics["per_fold_thresholds"].items())
+        + "; ".join(
+            f"fold {k}: instrument {t['instrument']}, tip {t['tip']}, bleeding {t['bleeding']}, "
+            f"area {t['min_instrument_area']}"
+            for k, t in metrics["per_fold_thresholds"].items()
+        )
         + "). Bundled thresholds, chosen on "
         f"all four folds: instrument {thr['instrument']}, tip {thr['tip']}, bleeding {thr['bleeding']}, "
         f"min_instrument_area {thr['min_instrument_area']}. Values are pooled over the held-out frames; "
@@ -766,17 +912,27 @@ def update_card(metrics: dict, latency: dict) -> None:
             "median of 100 runs) on this machine when it was written: network "
             f"{latency['network_ms_per_frame_batch1']:.1f} ms/frame at batch 1 and "
             f"{latency['network_ms_per_frame_batch4']:.1f} ms/frame at batch 4"
-            + (f"; the app's whole per-frame path (resize of an 854×480 frame, network, instances, bleeding "
-               f"fraction) {latency['app_path_ms_per_frame_batch1']:.1f} ms/frame at batch 1 and "
-               f"{latency['app_path_ms_per_frame_batch4']:.1f} ms at batch 4"
-               if "app_path_ms_per_frame_batch1" in latency else "") + ".",
+            + (
+                f"; the app's whole per-frame path (resize of an 854×480 frame, network, instances, bleeding "
+                f"fraction) {latency['app_path_ms_per_frame_batch1']:.1f} ms/frame at batch 1 and "
+                f"{latency['app_path_ms_per_frame_batch4']:.1f} ms at batch 4"
+                if "app_path_ms_per_frame_batch1" in latency
+                else ""
+            )
+            + ".",
             "",
         ]
     separate = RUNS / "eval" / "separate.json"
     if separate.is_file():
         sep = json.loads(separate.read_text())
-        keys = ("instrument_dice", "box_ap50", "tip_recall_20px", "tip_f1_20px", "tip_visibility_instance_auroc",
-                "bleeding_dice_vs_refined")
+        keys = (
+            "instrument_dice",
+            "box_ap50",
+            "tip_recall_20px",
+            "tip_f1_20px",
+            "tip_visibility_instance_auroc",
+            "bleeding_dice_vs_refined",
+        )
         block += [
             "Shared vs separate models, fold 1 only (held out: OP1, Dataset1, laparoscopic 00001/00010, "
             "cholec80 VID15), bundled thresholds; point values, no intervals (one fold):",
@@ -806,17 +962,28 @@ def draw(frame_rgb: np.ndarray, result, bleeding_threshold: float, label: str = 
     img = frame_rgb.copy()
     h, w = img.shape[:2]
     if result.bleeding is not None:
-        prob = cv2.resize(result.bleeding.mask.astype(np.float32) / 255.0, (w, h), interpolation=cv2.INTER_LINEAR)
+        prob = cv2.resize(
+            result.bleeding.mask.astype(np.float32) / 255.0, (w, h), interpolation=cv2.INTER_LINEAR
+        )
         m = prob >= bleeding_threshold
         img[m] = (0.45 * img[m] + 0.55 * np.array([255, 0, 0])).astype(np.uint8)
-        contours, _ = cv2.findContours(m.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        contours, _ = cv2.findContours(
+            m.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE
+        )
         cv2.drawContours(img, contours, -1, (255, 60, 60), 1)
     t = max(1, w // 320)
     for inst in result.instruments:
         x1, y1, x2, y2 = (int(round(c)) for c in inst.box)
         cv2.rectangle(img, (x1, y1), (x2, y2), (0, 255, 0), t)
-        cv2.putText(img, f"{inst.score:.2f} tip {inst.tip_score:.2f}", (x1 + 2, max(12, y1 - 4)),
-                    cv2.FONT_HERSHEY_SIMPLEX, 0.4 * t, (0, 255, 0), t)
+        cv2.putText(
+            img,
+            f"{inst.score:.2f} tip {inst.tip_score:.2f}",
+            (x1 + 2, max(12, y1 - 4)),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.4 * t,
+            (0, 255, 0),
+            t,
+        )
         if inst.tip is not None:
             c = (int(round(inst.tip[0])), int(round(inst.tip[1])))
             if inst.tip_visible:
@@ -837,7 +1004,7 @@ def sheet(tiles: list[np.ndarray], columns: int, tile_w: int = 320) -> np.ndarra
     resized = [np.pad(t, ((0, th - t.shape[0]), (0, 0), (0, 0))) for t in resized]
     while len(resized) % columns:
         resized.append(np.zeros_like(resized[0]))
-    rows = [np.hstack(resized[i:i + columns]) for i in range(0, len(resized), columns)]
+    rows = [np.hstack(resized[i : i + columns]) for i in range(0, len(resized), columns)]
     return np.vstack(rows)
 
 
@@ -883,7 +1050,9 @@ def render(data: Path, out: Path = RUNS / "overlays", frames_per_clip: int = 8) 
         picks = np.linspace(0, len(frames) - 1, frames_per_clip).round().astype(int)
         for i in picks:
             label = f"{clip.parent.name} {clip.stem[:14]} t={i / 25:.1f}s"
-            by_group.setdefault(clip.parent.name, []).append(draw(frames[i], run(model, frames[i]), thr, label))
+            by_group.setdefault(clip.parent.name, []).append(
+                draw(frames[i], run(model, frames[i]), thr, label)
+            )
     for group, tiles in by_group.items():
         _save(out / f"cholec_{group}.png", sheet(tiles, 4))
 
@@ -891,14 +1060,29 @@ def render(data: Path, out: Path = RUNS / "overlays", frames_per_clip: int = 8) 
     robotic, rigid = [], []
     for fold in FOLDS:
         if not (fold_dir(fold) / "model.pt").is_file():
-            print(f"fold {fold} has no trained model yet (run --evaluate): no held-out EndoVis overlays")
+            print(
+                f"fold {fold} has no trained model yet (run --evaluate): no held-out EndoVis overlays"
+            )
             continue
         fm = load_model(load_manifest(_fold_manifest(fold)), threads=THREADS)
-        frames = list(_decode_video(data / "endovis15" / "robotic_testing" / f"Dataset{fold}" / "Video.avi"))
+        frames = list(
+            _decode_video(data / "endovis15" / "robotic_testing" / f"Dataset{fold}" / "Video.avi")
+        )
         for i in np.linspace(0, len(frames) - 1, 6).round().astype(int):
-            robotic.append(draw(frames[i], run(fm, frames[i]), thr, f"Dataset{fold} f{i} (held out)"))
+            robotic.append(
+                draw(frames[i], run(fm, frames[i]), thr, f"Dataset{fold} f{i} (held out)")
+            )
         for n in (3, 11, 19, 27, 35):
-            raw = cv2.imread(str(data / "endovis15" / "rigid_training" / f"OP{fold}" / "Raw" / f"img_{n:02d}_raw.png"))[..., ::-1]
+            raw = cv2.imread(
+                str(
+                    data
+                    / "endovis15"
+                    / "rigid_training"
+                    / f"OP{fold}"
+                    / "Raw"
+                    / f"img_{n:02d}_raw.png"
+                )
+            )[..., ::-1]
             rigid.append(draw(raw, run(fm, raw), thr, f"OP{fold} img {n} (held out)"))
     if robotic:
         _save(out / "endovis_robotic_heldout.png", sheet(robotic, 6))
@@ -913,12 +1097,21 @@ def render(data: Path, out: Path = RUNS / "overlays", frames_per_clip: int = 8) 
     sample = data / "endovis17_sample" / "short_source.mp4"
     if sample.is_file():
         frames = list(_decode_video(sample))
-        tiles = [draw(f, run(model, f), thr, f"endovis17 f{i}") for i, f in enumerate(frames) if i % 4 == 0]
+        tiles = [
+            draw(f, run(model, f), thr, f"endovis17 f{i}")
+            for i, f in enumerate(frames)
+            if i % 4 == 0
+        ]
         _save(out / "endovis17_sample.png", sheet(tiles, 5))
 
 
-def render_bleeding_differences(samples: list[Sample], maps: dict[str, np.ndarray], threshold: float,
-                                out: Path = RUNS / "overlays", count: int = 12) -> None:
+def render_bleeding_differences(
+    samples: list[Sample],
+    maps: dict[str, np.ndarray],
+    threshold: float,
+    out: Path = RUNS / "overlays",
+    count: int = 12,
+) -> None:
     """Held-out frames where the plain HSV rule and the learned head disagree most, side by side:
     frame | HSV baseline (cyan) | refined pseudo-mask (green) | learned head (red)."""
     import cv2
@@ -939,12 +1132,29 @@ def render_bleeding_differences(samples: list[Sample], maps: dict[str, np.ndarra
         seen[s.group] = seen.get(s.group, 0) + 1
         base = s.input.copy()
         panels = [base]
-        for mask, colour in ((s.hsv_out, (0, 255, 255)), (s.bleed_out, (0, 255, 0)), (pred, (255, 0, 0))):
-            m = cv2.resize(mask.astype(np.uint8), (INPUT_W, INPUT_H), interpolation=cv2.INTER_NEAREST) > 0
+        for mask, colour in (
+            (s.hsv_out, (0, 255, 255)),
+            (s.bleed_out, (0, 255, 0)),
+            (pred, (255, 0, 0)),
+        ):
+            m = (
+                cv2.resize(
+                    mask.astype(np.uint8), (INPUT_W, INPUT_H), interpolation=cv2.INTER_NEAREST
+                )
+                > 0
+            )
             p = base.copy()
             p[m] = (0.4 * p[m] + 0.6 * np.array(colour)).astype(np.uint8)
             panels.append(p)
-        cv2.putText(panels[0], f"{s.name[:26]} diff {diff:.2f}", (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1)
+        cv2.putText(
+            panels[0],
+            f"{s.name[:26]} diff {diff:.2f}",
+            (4, 14),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.4,
+            (255, 255, 255),
+            1,
+        )
         rows.append(np.hstack(panels))
         if len(rows) >= count:
             break
@@ -955,7 +1165,9 @@ def render_bleeding_differences(samples: list[Sample], maps: dict[str, np.ndarra
 # fine-tuning the bleeding head on real masks (stage 2 of the UBE study)
 
 
-def finetune_bleeding(images: Path, masks: Path, output: Path, steps: int = 600, source: Path = ONNX_PATH) -> None:
+def finetune_bleeding(
+    images: Path, masks: Path, output: Path, steps: int = 600, source: Path = ONNX_PATH
+) -> None:
     """Fine-tune on pairs `IMAGES/<stem>.<ext>` + `MASKS/<stem>.<ext>` (mask > 0 = blood).
 
     Starts from the bundled ONNX weights; every parameter may move, but the instrument and tip
@@ -979,10 +1191,19 @@ def finetune_bleeding(images: Path, masks: Path, output: Path, steps: int = 600,
         raise SystemExit(f"no image/mask pairs with matching names in {images} and {masks}")
     data = []
     for img, msk in pairs:
-        rgb = cv2.resize(cv2.imread(str(img))[..., ::-1], (WORK_W, WORK_H), interpolation=cv2.INTER_AREA)
-        m = cv2.resize((cv2.imread(str(msk), cv2.IMREAD_GRAYSCALE) > 0).astype(np.uint8), (WORK_W, WORK_H),
-                       interpolation=cv2.INTER_NEAREST)
-        data.append(Sample(source="user", group="user", name=img.stem, index=-1, fold=0, image=rgb, bleeding=m))
+        rgb = cv2.resize(
+            cv2.imread(str(img))[..., ::-1], (WORK_W, WORK_H), interpolation=cv2.INTER_AREA
+        )
+        m = cv2.resize(
+            (cv2.imread(str(msk), cv2.IMREAD_GRAYSCALE) > 0).astype(np.uint8),
+            (WORK_W, WORK_H),
+            interpolation=cv2.INTER_NEAREST,
+        )
+        data.append(
+            Sample(
+                source="user", group="user", name=img.stem, index=-1, fold=0, image=rgb, bleeding=m
+            )
+        )
     print(f"fine-tuning on {len(data)} image/mask pairs")
     model = load_onnx_weights(source)
     teacher = copy.deepcopy(model).eval()
@@ -991,16 +1212,24 @@ def finetune_bleeding(images: Path, masks: Path, output: Path, steps: int = 600,
     augment = Augment()
     for step in range(steps):
         rng = np.random.default_rng([SEED, step])
-        batch = collate([make_example(data[rng.integers(len(data))], rng, augment) for _ in range(8)])
+        batch = collate(
+            [make_example(data[rng.integers(len(data))], rng, augment) for _ in range(8)]
+        )
         inst, tip, bleed = model(batch["image"], logits=True)
         with torch.no_grad():
             t_inst, t_tip, _ = teacher(batch["image"], logits=True)
         target = batch["bleeding"].unsqueeze(1)
         p = torch.sigmoid(bleed)
-        loss = F.binary_cross_entropy_with_logits(bleed, target) + \
-            1 - (2 * (p * target).sum() + 1) / (p.sum() + target.sum() + 1)
-        loss = loss + F.mse_loss(torch.sigmoid(inst), torch.sigmoid(t_inst)) + \
-            F.mse_loss(torch.sigmoid(tip), torch.sigmoid(t_tip))
+        loss = (
+            F.binary_cross_entropy_with_logits(bleed, target)
+            + 1
+            - (2 * (p * target).sum() + 1) / (p.sum() + target.sum() + 1)
+        )
+        loss = (
+            loss
+            + F.mse_loss(torch.sigmoid(inst), torch.sigmoid(t_inst))
+            + F.mse_loss(torch.sigmoid(tip), torch.sigmoid(t_tip))
+        )
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -1015,7 +1244,9 @@ def finetune_bleeding(images: Path, masks: Path, output: Path, steps: int = 600,
     head, _, _ = text.partition("[metrics]")
     head = head.replace('headline_metric = "instrument_dice"\n', "")
     (output / "scrubline-vision.toml").write_text(
-        head + "[metrics]\n# fine-tuned on the user's bleeding masks: the bundled metrics no longer apply\n")
+        head
+        + "[metrics]\n# fine-tuned on the user's bleeding masks: the bundled metrics no longer apply\n"
+    )
     print(f"wrote {output}")
 
 
@@ -1024,23 +1255,58 @@ def finetune_bleeding(images: Path, masks: Path, output: Path, steps: int = 600,
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=None, help="shared data folder (default ../shared/data or $SCRUBLINE_DATA)")
-    parser.add_argument("--train", action="store_true", help="train the bundled model on all data (runs/full)")
-    parser.add_argument("--steps", type=int, default=2400, help="training steps for the bundled model")
-    parser.add_argument("--fold-steps", type=int, default=1200, help="training steps for each fold model")
-    parser.add_argument("--name", default="full", help="run folder under runs/ for --train and --export")
-    parser.add_argument("--export", action="store_true", help="export runs/NAME to models/scrubline-vision.onnx")
-    parser.add_argument("--evaluate", action="store_true", help="train fold models (if needed) and compute metrics")
-    parser.add_argument("--write-manifest", action="store_true", help="write the manifest from runs/eval/metrics.json")
-    parser.add_argument("--render", action="store_true", help="overlays and contact sheets into runs/overlays")
-    parser.add_argument("--bench", action="store_true", help="measure CPU latency of the bundled ONNX model")
-    parser.add_argument("--compare-separate", action="store_true", help="shared vs separate models on fold 1")
-    parser.add_argument("--check-alignment", action="store_true",
-                        help="measure keypoint and segmentation-video alignment with Video.avi")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="shared data folder (default ../shared/data or $SCRUBLINE_DATA)",
+    )
+    parser.add_argument(
+        "--train", action="store_true", help="train the bundled model on all data (runs/full)"
+    )
+    parser.add_argument(
+        "--steps", type=int, default=2400, help="training steps for the bundled model"
+    )
+    parser.add_argument(
+        "--fold-steps", type=int, default=1200, help="training steps for each fold model"
+    )
+    parser.add_argument(
+        "--name", default="full", help="run folder under runs/ for --train and --export"
+    )
+    parser.add_argument(
+        "--export", action="store_true", help="export runs/NAME to models/scrubline-vision.onnx"
+    )
+    parser.add_argument(
+        "--evaluate", action="store_true", help="train fold models (if needed) and compute metrics"
+    )
+    parser.add_argument(
+        "--write-manifest",
+        action="store_true",
+        help="write the manifest from runs/eval/metrics.json",
+    )
+    parser.add_argument(
+        "--render", action="store_true", help="overlays and contact sheets into runs/overlays"
+    )
+    parser.add_argument(
+        "--bench", action="store_true", help="measure CPU latency of the bundled ONNX model"
+    )
+    parser.add_argument(
+        "--compare-separate", action="store_true", help="shared vs separate models on fold 1"
+    )
+    parser.add_argument(
+        "--check-alignment",
+        action="store_true",
+        help="measure keypoint and segmentation-video alignment with Video.avi",
+    )
     parser.add_argument("--finetune-bleeding", nargs=2, type=Path, metavar=("IMAGES", "MASKS"))
     parser.add_argument("--finetune-steps", type=int, default=600)
-    parser.add_argument("-o", "--output", type=Path, default=RUNS / "finetuned",
-                        help="folder for the fine-tuned model and its manifest")
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=RUNS / "finetuned",
+        help="folder for the fine-tuned model and its manifest",
+    )
     args = parser.parse_args(argv)
     data = args.data or default_data_dir()
     global FOLD_STEPS
@@ -1052,10 +1318,14 @@ def main(argv: list[str] | None = None) -> None:
     if args.check_alignment:
         from models.train.vision_data import check_keypoint_alignment, check_segmentation_alignment
 
-        print("mean distance (px) from clasper points of keypoint entry i to GT instrument of GT frame i+d:")
+        print(
+            "mean distance (px) from clasper points of keypoint entry i to GT instrument of GT frame i+d:"
+        )
         for video, scores in check_keypoint_alignment(data).items():
             print(f"  Dataset{video}: " + ", ".join(f"{d:+d}: {v:.2f}" for d, v in scores.items()))
-        print("saturation inside minus outside GT frame i's instrument, in video frame i+d (lower = better fit):")
+        print(
+            "saturation inside minus outside GT frame i's instrument, in video frame i+d (lower = better fit):"
+        )
         for video, scores in check_segmentation_alignment(data).items():
             print(f"  Dataset{video}: " + ", ".join(f"{d:+d}: {v:.4f}" for d, v in scores.items()))
     needs_samples = args.train or args.evaluate or args.compare_separate
@@ -1087,8 +1357,11 @@ def main(argv: list[str] | None = None) -> None:
         metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else None
         latency = bench() if ONNX_PATH.is_file() else {}
         (RUNS / "bench.json").write_text(json.dumps(latency, indent=2))
-        steps = {"steps": int(_torch().load(RUNS / args.name / "model.pt", weights_only=False)["steps"]),
-                 "fold_steps": int(metrics["fold_steps"]) if metrics else 0, "batch_size": 8}
+        steps = {
+            "steps": int(_torch().load(RUNS / args.name / "model.pt", weights_only=False)["steps"]),
+            "fold_steps": int(metrics["fold_steps"]) if metrics else 0,
+            "batch_size": 8,
+        }
         write_manifest(metrics, latency, count_parameters(VisionNet()), steps)
         if metrics:
             update_card(metrics, latency)
@@ -1101,7 +1374,9 @@ def main(argv: list[str] | None = None) -> None:
             render_bleeding_differences(samples, dict(np.load(maps_path)), thr)
 
 
-def compare_separate(samples: list[Sample], steps: int, fold: int = 1, thresholds: dict | None = None) -> None:
+def compare_separate(
+    samples: list[Sample], steps: int, fold: int = 1, thresholds: dict | None = None
+) -> None:
     """Fold 1 only: the shared three-head model vs an instrument+tip model and a bleeding-only
     model, each trained for `steps`. The shared model is also evaluated at twice the steps when
     that fold model exists: the same total training compute as the two separate models.
@@ -1111,24 +1386,56 @@ def compare_separate(samples: list[Sample], steps: int, fold: int = 1, threshold
     log = log_to(RUNS / "eval" / "log.txt")
     test = [s for s in samples if s.fold == fold]
     thr = thresholds or json.loads((RUNS / "eval" / "metrics.json").read_text())["thresholds"]
-    inst_model = load_trained(train(samples, fold_dir(fold, "_insttip", steps), steps=steps, held_out={fold},
-                                    heads=("instrument", "tip")))
-    bleed_model = load_trained(train(samples, fold_dir(fold, "_bleed", steps), steps=steps, held_out={fold},
-                                     heads=("bleeding",)))
-    candidates = [(f"shared, {steps} steps", load_trained(train(samples, fold_dir(fold, "", steps), steps=steps,
-                                                                held_out={fold})), None)]
+    inst_model = load_trained(
+        train(
+            samples,
+            fold_dir(fold, "_insttip", steps),
+            steps=steps,
+            held_out={fold},
+            heads=("instrument", "tip"),
+        )
+    )
+    bleed_model = load_trained(
+        train(
+            samples,
+            fold_dir(fold, "_bleed", steps),
+            steps=steps,
+            held_out={fold},
+            heads=("bleeding",),
+        )
+    )
+    candidates = [
+        (
+            f"shared, {steps} steps",
+            load_trained(train(samples, fold_dir(fold, "", steps), steps=steps, held_out={fold})),
+            None,
+        )
+    ]
     if (fold_dir(fold, "", 2 * steps) / "model.pt").is_file():
-        candidates.append((f"shared, {2 * steps} steps", load_trained(fold_dir(fold, "", 2 * steps) / "model.pt"), None))
+        candidates.append(
+            (
+                f"shared, {2 * steps} steps",
+                load_trained(fold_dir(fold, "", 2 * steps) / "model.pt"),
+                None,
+            )
+        )
     candidates.append((f"separate, {steps} + {steps} steps", inst_model, bleed_model))
     results: dict = {"thresholds": thr, "models": {}}
     for name, im, bm in candidates:
         pi = predict(im, [s.input for s in test])
         pb = predict(bm, [s.input for s in test]) if bm is not None else pi
         maps = {s.name: pi[k] for k, s in enumerate(test)}
-        recs = instrument_records([s for s in test if s.evaluable], maps, thr["instrument"], thr["tip"],
-                                  thr["min_instrument_area"])
-        brecs = [bleed_record(s.name, s.source, pb[k][2], thr["bleeding"], s.bleed_out, s.hsv_out)
-                 for k, s in enumerate(test)]
+        recs = instrument_records(
+            [s for s in test if s.evaluable],
+            maps,
+            thr["instrument"],
+            thr["tip"],
+            thr["min_instrument_area"],
+        )
+        brecs = [
+            bleed_record(s.name, s.source, pb[k][2], thr["bleeding"], s.bleed_out, s.hsv_out)
+            for k, s in enumerate(test)
+        ]
         results["models"][name] = {**summarise(recs), **summarise_bleeding(brecs)}
         log(f"fold {fold} {name}: {results['models'][name]}")
     (RUNS / "eval" / "separate.json").write_text(json.dumps(results, indent=2))

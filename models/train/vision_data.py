@@ -58,8 +58,14 @@ GT_OFFSETS = {1: 1, 2: 2, 3: 2, 4: 1}  # GT segmentation frame i shows video fra
 
 # Folds: fold k holds out rigid operation OPk, robotic Datasetk, and the bleeding-only videos
 # below, so each test operation/video/surgery is unseen by its fold model.
-LAP_FOLDS = {"00001-21711": 1, "00010-23313": 1, "00003-22976": 2, "00015-23925": 2,
-             "00006-23107": 3, "00008-23228": 4}
+LAP_FOLDS = {
+    "00001-21711": 1,
+    "00010-23313": 1,
+    "00003-22976": 2,
+    "00015-23925": 2,
+    "00006-23107": 3,
+    "00008-23228": 4,
+}
 CHOLEC_FOLDS = {"VID15": 1, "VID26": 2, "VID43": 3}
 FOLDS = (1, 2, 3, 4)
 
@@ -149,8 +155,9 @@ def _decode_video(path: Path) -> Iterator[np.ndarray]:
             yield frame.to_ndarray(format="rgb24")
 
 
-def _tip_target(segments: list[tuple[tuple[float, float], tuple[float, float]]],
-                source_size: tuple[int, int]) -> np.ndarray:
+def _tip_target(
+    segments: list[tuple[tuple[float, float], tuple[float, float]]], source_size: tuple[int, int]
+) -> np.ndarray:
     """Gaussian blobs along each clasper pair (the two jaw tips) at the working size."""
     sx, sy = WORK_W / source_size[0], WORK_H / source_size[1]
     sigma = TIP_SIGMA_FRACTION * WORK_W
@@ -168,9 +175,14 @@ def _tip_target(segments: list[tuple[tuple[float, float], tuple[float, float]]],
 def _component_centroids(mask: np.ndarray, min_area: float) -> list[tuple[float, float]]:
     import cv2
 
-    count, _, stats, centroids = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-    return [(float(centroids[i][0]), float(centroids[i][1]))
-            for i in range(1, count) if stats[i, cv2.CC_STAT_AREA] >= min_area]
+    count, _, stats, centroids = cv2.connectedComponentsWithStats(
+        mask.astype(np.uint8), connectivity=8
+    )
+    return [
+        (float(centroids[i][0]), float(centroids[i][1]))
+        for i in range(1, count)
+        if stats[i, cv2.CC_STAT_AREA] >= min_area
+    ]
 
 
 def load_rigid(data: Path) -> Iterator[Sample]:
@@ -180,8 +192,13 @@ def load_rigid(data: Path) -> Iterator[Sample]:
     for op in (1, 2, 3, 4):
         for n in range(1, 41):
             raw = cv2.imread(str(root / f"OP{op}" / "Raw" / f"img_{n:02d}_raw.png"))[..., ::-1]
-            inst = cv2.imread(str(root / f"OP{op}" / "Masks" / f"img_{n:02d}_instrument.png"), cv2.IMREAD_GRAYSCALE)
-            cls = cv2.imread(str(root / f"OP{op}" / "Masks" / f"img_{n:02d}_class.png"), cv2.IMREAD_GRAYSCALE)
+            inst = cv2.imread(
+                str(root / f"OP{op}" / "Masks" / f"img_{n:02d}_instrument.png"),
+                cv2.IMREAD_GRAYSCALE,
+            )
+            cls = cv2.imread(
+                str(root / f"OP{op}" / "Masks" / f"img_{n:02d}_class.png"), cv2.IMREAD_GRAYSCALE
+            )
             h, w = inst.shape
             instrument = (inst > 0) | (cls > 0)
             manipulator = cls == MANIPULATOR
@@ -190,13 +207,23 @@ def load_rigid(data: Path) -> Iterator[Sample]:
             bleed = refined_bleeding_mask(work, work_instrument)
             inp = _resize(raw, (INPUT_W, INPUT_H))
             yield Sample(
-                source="rigid", group=f"OP{op}", name=f"OP{op}/img_{n:02d}", index=n, fold=op,
-                image=work, bleeding=bleed.astype(np.uint8),
+                source="rigid",
+                group=f"OP{op}",
+                name=f"OP{op}/img_{n:02d}",
+                index=n,
+                fold=op,
+                image=work,
+                bleeding=bleed.astype(np.uint8),
                 instrument=work_instrument.astype(np.uint8),
-                tip=np.round(_resize(manipulator.astype(np.float32), (WORK_W, WORK_H)) * 255).astype(np.uint8),
-                input=inp, source_size=(w, h), gt_png=_png(instrument),
+                tip=np.round(
+                    _resize(manipulator.astype(np.float32), (WORK_W, WORK_H)) * 255
+                ).astype(np.uint8),
+                input=inp,
+                source_size=(w, h),
+                gt_png=_png(instrument),
                 tip_points=_component_centroids(manipulator, 0.0005 * w * h),
-                hsv_out=hsv_baseline_out(inp), bleed_out=_bleed_out(bleed),
+                hsv_out=hsv_baseline_out(inp),
+                bleed_out=_bleed_out(bleed),
             )
 
 
@@ -211,8 +238,9 @@ def robotic_keypoints(data: Path, video: int) -> list[list[dict]]:
     return [entry["annotations"] for entry in entries]
 
 
-def clasper_tips(annotations: list[dict]) -> tuple[list[tuple[float, float]],
-                                                   list[tuple[tuple[float, float], tuple[float, float]]]]:
+def clasper_tips(
+    annotations: list[dict],
+) -> tuple[list[tuple[float, float]], list[tuple[tuple[float, float], tuple[float, float]]]]:
     """Per tool: the midpoint of its two clasper points (the tip point used for evaluation) and
     the segment between them (drawn as the tip target); a tool with one clasper point gives
     that point (and a zero-length segment)."""
@@ -249,14 +277,18 @@ def _robotic_gt(data: Path, video: int) -> Iterator[np.ndarray]:
 
 def load_robotic(data: Path, video: int) -> Iterator[Sample]:
     keypoints = robotic_keypoints(data, video)
-    frames = list(_decode_video(data / "endovis15" / "robotic_testing" / f"Dataset{video}" / "Video.avi"))
+    frames = list(
+        _decode_video(data / "endovis15" / "robotic_testing" / f"Dataset{video}" / "Video.avi")
+    )
     offset = GT_OFFSETS[video]
     # frame j's segmentation is GT frame j - offset (the first `offset` frames have none)
     labels = [np.zeros_like(frames[0][..., 0])] * offset + list(_robotic_gt(data, video))
     n = min(len(frames), len(labels), len(keypoints))
     h, w = frames[0].shape[:2]
     work = [_resize(f, (WORK_W, WORK_H)) for f in frames[:n]]
-    work_inst = [_resize((lab > 0).astype(np.float32), (WORK_W, WORK_H)) >= 0.5 for lab in labels[:n]]
+    work_inst = [
+        _resize((lab > 0).astype(np.float32), (WORK_W, WORK_H)) >= 0.5 for lab in labels[:n]
+    ]
     for i in range(offset, n):
         annotated = bool(keypoints[i])
         if i % 2 and not annotated:
@@ -265,10 +297,18 @@ def load_robotic(data: Path, video: int) -> Iterator[Sample]:
         bleed = refined_bleeding_mask(work[i], work_inst[i], neighbours)
         inp = _resize(frames[i], (INPUT_W, INPUT_H))
         sample = Sample(
-            source="robotic", group=f"Dataset{video}", name=f"Dataset{video}/{i:04d}", index=i,
-            fold=video, image=work[i], bleeding=bleed.astype(np.uint8),
-            instrument=work_inst[i].astype(np.uint8), input=inp, source_size=(w, h),
-            hsv_out=hsv_baseline_out(inp), bleed_out=_bleed_out(bleed),
+            source="robotic",
+            group=f"Dataset{video}",
+            name=f"Dataset{video}/{i:04d}",
+            index=i,
+            fold=video,
+            image=work[i],
+            bleeding=bleed.astype(np.uint8),
+            instrument=work_inst[i].astype(np.uint8),
+            input=inp,
+            source_size=(w, h),
+            hsv_out=hsv_baseline_out(inp),
+            bleed_out=_bleed_out(bleed),
         )
         if annotated:
             points, segments = clasper_tips(keypoints[i])
@@ -292,14 +332,17 @@ def _claspers_by_tool(annotations: list[dict]) -> dict[str, dict[str, tuple[floa
     return tools
 
 
-def interpolated_claspers(keypoints: list[list[dict]], i: int, max_gap: int = 6
-                          ) -> list[tuple[tuple[float, float], tuple[float, float]]] | None:
+def interpolated_claspers(
+    keypoints: list[list[dict]], i: int, max_gap: int = 6
+) -> list[tuple[tuple[float, float], tuple[float, float]]] | None:
     """Clasper segments for an unlabelled frame, interpolated linearly between the nearest
     labelled frames before and after it. None (tip loss masked) when the gap is too long or the
     two labelled frames do not show the same tools with both clasper points: a tip appearing or
     disappearing in between cannot be placed."""
     before = next((j for j in range(i - 1, max(-1, i - max_gap - 1), -1) if keypoints[j]), None)
-    after = next((j for j in range(i + 1, min(len(keypoints), i + max_gap + 1)) if keypoints[j]), None)
+    after = next(
+        (j for j in range(i + 1, min(len(keypoints), i + max_gap + 1)) if keypoints[j]), None
+    )
     if before is None or after is None:
         return None
     a, b = _claspers_by_tool(keypoints[before]), _claspers_by_tool(keypoints[after])
@@ -310,12 +353,19 @@ def interpolated_claspers(keypoints: list[list[dict]], i: int, max_gap: int = 6
     def lerp(p: tuple[float, float], q: tuple[float, float]) -> tuple[float, float]:
         return (p[0] + t * (q[0] - p[0]), p[1] + t * (q[1] - p[1]))
 
-    return [(lerp(a[k]["LeftClasperPoint"], b[k]["LeftClasperPoint"]),
-             lerp(a[k]["RightClasperPoint"], b[k]["RightClasperPoint"])) for k in sorted(a)]
+    return [
+        (
+            lerp(a[k]["LeftClasperPoint"], b[k]["LeftClasperPoint"]),
+            lerp(a[k]["RightClasperPoint"], b[k]["RightClasperPoint"]),
+        )
+        for k in sorted(a)
+    ]
 
 
-def check_keypoint_alignment(data: Path, offsets: tuple[int, ...] = (-25, -10, -5, -2, -1, 0, 1, 2, 5, 10, 25),
-                             ) -> dict[int, dict[int, float]]:
+def check_keypoint_alignment(
+    data: Path,
+    offsets: tuple[int, ...] = (-25, -10, -5, -2, -1, 0, 1, 2, 5, 10, 25),
+) -> dict[int, dict[int, float]]:
     """For each video and frame offset d: the mean distance (source pixels) from the clasper
     points of keypoint entry i to the nearest ground-truth instrument pixel of frame i + d.
     If the keypoint file is aligned with Video.avi the distance is smallest near d = 0 and
@@ -326,7 +376,9 @@ def check_keypoint_alignment(data: Path, offsets: tuple[int, ...] = (-25, -10, -
     for video in (1, 2, 3, 4):
         keypoints = robotic_keypoints(data, video)
         labels = list(_robotic_gt(data, video))
-        distances = [cv2.distanceTransform((lab == 0).astype(np.uint8), cv2.DIST_L2, 3) for lab in labels]
+        distances = [
+            cv2.distanceTransform((lab == 0).astype(np.uint8), cv2.DIST_L2, 3) for lab in labels
+        ]
         scores = {}
         for d in offsets:
             found = []
@@ -345,13 +397,17 @@ def check_keypoint_alignment(data: Path, offsets: tuple[int, ...] = (-25, -10, -
     return result
 
 
-def check_segmentation_alignment(data: Path, offsets: range = range(-3, 4)) -> dict[int, dict[int, float]]:
+def check_segmentation_alignment(
+    data: Path, offsets: range = range(-3, 4)
+) -> dict[int, dict[int, float]]:
     """For each video and offset d: how much less saturated video frame i + d is inside GT
     frame i's instrument than outside it (instruments are grey metal, tissue is red). The most
     negative value marks the offset at which the segmentation fits the video."""
     result: dict[int, dict[int, float]] = {}
     for video in (1, 2, 3, 4):
-        frames = list(_decode_video(data / "endovis15" / "robotic_testing" / f"Dataset{video}" / "Video.avi"))
+        frames = list(
+            _decode_video(data / "endovis15" / "robotic_testing" / f"Dataset{video}" / "Video.avi")
+        )
         labels = list(_robotic_gt(data, video))
         saturation = []
         for f in frames:
@@ -380,10 +436,19 @@ def load_lap(data: Path) -> Iterator[Sample]:
         work = _resize(raw, (WORK_W, WORK_H))
         bleed = refined_bleeding_mask(work)
         inp = _resize(raw, (INPUT_W, INPUT_H))
-        yield Sample(source="lap", group=prefix, name=f"lap/{path.stem}", index=-1,
-                     fold=LAP_FOLDS.get(prefix, 0), image=work, bleeding=bleed.astype(np.uint8),
-                     input=inp, source_size=(raw.shape[1], raw.shape[0]),
-                     hsv_out=hsv_baseline_out(inp), bleed_out=_bleed_out(bleed))
+        yield Sample(
+            source="lap",
+            group=prefix,
+            name=f"lap/{path.stem}",
+            index=-1,
+            fold=LAP_FOLDS.get(prefix, 0),
+            image=work,
+            bleeding=bleed.astype(np.uint8),
+            input=inp,
+            source_size=(raw.shape[1], raw.shape[0]),
+            hsv_out=hsv_baseline_out(inp),
+            bleed_out=_bleed_out(bleed),
+        )
 
 
 def cholec_source(clip: Path) -> str:
@@ -405,15 +470,26 @@ def load_cholec(data: Path) -> Iterator[Sample]:
         wanted = [int(step * k + step / 2) for k in range(int(len(frames) / step))]
         for i in wanted:
             work = _resize(frames[i], (WORK_W, WORK_H))
-            neighbours = [_resize(frames[j], (WORK_W, WORK_H))
-                          for j in (i - NEIGHBOUR_STEP, i + NEIGHBOUR_STEP) if 0 <= j < len(frames)]
+            neighbours = [
+                _resize(frames[j], (WORK_W, WORK_H))
+                for j in (i - NEIGHBOUR_STEP, i + NEIGHBOUR_STEP)
+                if 0 <= j < len(frames)
+            ]
             bleed = refined_bleeding_mask(work, None, neighbours)
             inp = _resize(frames[i], (INPUT_W, INPUT_H))
-            yield Sample(source="cholec", group=source, name=f"{clip.parent.name}/{clip.stem}/{i:04d}",
-                         index=i, fold=CHOLEC_FOLDS.get(source, 0), image=work,
-                         bleeding=bleed.astype(np.uint8), input=inp,
-                         source_size=(frames[i].shape[1], frames[i].shape[0]),
-                         hsv_out=hsv_baseline_out(inp), bleed_out=_bleed_out(bleed))
+            yield Sample(
+                source="cholec",
+                group=source,
+                name=f"{clip.parent.name}/{clip.stem}/{i:04d}",
+                index=i,
+                fold=CHOLEC_FOLDS.get(source, 0),
+                image=work,
+                bleeding=bleed.astype(np.uint8),
+                input=inp,
+                source_size=(frames[i].shape[1], frames[i].shape[0]),
+                hsv_out=hsv_baseline_out(inp),
+                bleed_out=_bleed_out(bleed),
+            )
 
 
 def build_samples(data: Path, log=print) -> list[Sample]:
@@ -500,7 +576,9 @@ class Augment:
         if self.hue_deg > 0:
             hsv = cv2.cvtColor(x, cv2.COLOR_RGB2HSV)
             hsv[..., 0] = (hsv[..., 0] + rng.uniform(-self.hue_deg, self.hue_deg)) % 360.0
-            hsv[..., 1] = np.clip(hsv[..., 1] * rng.uniform(1 - self.saturation, 1 + self.saturation), 0, 1)
+            hsv[..., 1] = np.clip(
+                hsv[..., 1] * rng.uniform(1 - self.saturation, 1 + self.saturation), 0, 1
+            )
             x = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
         x = x * rng.uniform(1 - self.channel_gain, 1 + self.channel_gain, size=3).astype(np.float32)
         mean = x.mean()
@@ -514,7 +592,9 @@ class Augment:
         return np.clip(x, 0, 1)
 
 
-def make_example(sample: Sample, rng: np.random.Generator | None, augment: Augment | None) -> dict[str, np.ndarray]:
+def make_example(
+    sample: Sample, rng: np.random.Generator | None, augment: Augment | None
+) -> dict[str, np.ndarray]:
     """Network input (3xHxW float 0..1) and targets at the output size with per-head weights."""
     import cv2
 
@@ -522,8 +602,14 @@ def make_example(sample: Sample, rng: np.random.Generator | None, augment: Augme
         m = augment.geometry(rng)
     else:
         m = np.array([[INPUT_W / WORK_W, 0, 0], [0, INPUT_H / WORK_H, 0]], np.float64)
-    image = cv2.warpAffine(sample.image, m, (INPUT_W, INPUT_H), flags=cv2.INTER_LINEAR,
-                           borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+    image = cv2.warpAffine(
+        sample.image,
+        m,
+        (INPUT_W, INPUT_H),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=(0, 0, 0),
+    )
     if augment is not None and rng is not None:
         x = augment.colour(image, rng)
     else:
@@ -534,8 +620,14 @@ def make_example(sample: Sample, rng: np.random.Generator | None, augment: Augme
     def warp(target: np.ndarray | None, scale: float) -> np.ndarray:
         if target is None:
             return np.zeros((OUT_H, OUT_W), np.float32)
-        return cv2.warpAffine(target.astype(np.float32) * scale, m_out, (OUT_W, OUT_H),
-                              flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        return cv2.warpAffine(
+            target.astype(np.float32) * scale,
+            m_out,
+            (OUT_W, OUT_H),
+            flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=0,
+        )
 
     return {
         "image": np.ascontiguousarray(x.transpose(2, 0, 1), np.float32),

@@ -44,11 +44,15 @@ class FrameRecord:
     inst_tip: list[tuple[int, float]] = field(default_factory=list)  # per GT instrument
 
 
-def gt_components(mask: np.ndarray, min_fraction: float) -> tuple[list[tuple[int, int, int, int]], np.ndarray, list[int]]:
+def gt_components(
+    mask: np.ndarray, min_fraction: float
+) -> tuple[list[tuple[int, int, int, int]], np.ndarray, list[int]]:
     """GT instruments: connected components of the mask larger than `min_fraction` of the frame."""
     import cv2
 
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(
+        mask.astype(np.uint8), connectivity=8
+    )
     boxes, ids = [], []
     for i in range(1, count):
         if stats[i, cv2.CC_STAT_AREA] < min_fraction * mask.size:
@@ -95,8 +99,14 @@ def frame_record(
     rec.union = float((pred | gt_mask).sum())
     rec.pred_sum, rec.gt_sum = float(pred.sum()), float(gt_mask.sum())
 
-    found = instances_from_maps(instrument_prob, tip_prob, (w, h), instrument_threshold=instrument_threshold,
-                                tip_threshold=tip_threshold, min_area_fraction=min_area)
+    found = instances_from_maps(
+        instrument_prob,
+        tip_prob,
+        (w, h),
+        instrument_threshold=instrument_threshold,
+        tip_threshold=tip_threshold,
+        min_area_fraction=min_area,
+    )
     boxes, labels, ids = gt_components(gt_mask, gt_min_fraction)
     rec.n_gt = len(boxes)
     matched_pred: dict[int, int] = {}  # gt index -> prediction index
@@ -131,7 +141,9 @@ def frame_record(
     kernel = np.ones((31, 31), np.uint8)
     for g, comp_id in enumerate(ids):
         grown = cv2.dilate((labels == comp_id).astype(np.uint8), kernel)
-        label = int(any(0 <= int(y) < h and 0 <= int(x) < w and grown[int(y), int(x)] for x, y in gt_tips))
+        label = int(
+            any(0 <= int(y) < h and 0 <= int(x) < w and grown[int(y), int(x)] for x, y in gt_tips)
+        )
         score = found[matched_pred[g]].tip_score if g in matched_pred else 0.0
         rec.inst_tip.append((label, float(score)))
     return rec
@@ -174,7 +186,9 @@ def auroc(labels: np.ndarray, scores: np.ndarray) -> float:
     return float((r_pos - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
 
 
-def specificity_at_sensitivity(labels: np.ndarray, scores: np.ndarray, sensitivity: float = 0.95) -> float:
+def specificity_at_sensitivity(
+    labels: np.ndarray, scores: np.ndarray, sensitivity: float = 0.95
+) -> float:
     """The best specificity among thresholds that keep at least `sensitivity` of positives."""
     pos, neg = scores[labels == 1], scores[labels == 0]
     if len(pos) == 0 or len(neg) == 0:
@@ -200,11 +214,15 @@ def summarise(records: list[FrameRecord]) -> dict[str, float]:
     fs = np.array([r.frame_tip_score for r in records])
     il = np.array([x[0] for r in records for x in r.inst_tip])
     isc = np.array([x[1] for r in records for x in r.inst_tip])
-    per_frame_dice = [2 * r.inter / (r.pred_sum + r.gt_sum) for r in records if r.pred_sum + r.gt_sum > 0]
+    per_frame_dice = [
+        2 * r.inter / (r.pred_sum + r.gt_sum) for r in records if r.pred_sum + r.gt_sum > 0
+    ]
     return {
         "instrument_iou": inter / union if union else float("nan"),
         "instrument_dice": 2 * inter / (ps + gs) if ps + gs else float("nan"),
-        "instrument_dice_per_frame": float(np.mean(per_frame_dice)) if per_frame_dice else float("nan"),
+        "instrument_dice_per_frame": float(np.mean(per_frame_dice))
+        if per_frame_dice
+        else float("nan"),
         "box_ap50": average_precision(dets, n_gt),
         "tip_recall_20px": hits / tip_gt if tip_gt else float("nan"),
         "tip_precision_20px": ok / tip_pred if tip_pred else float("nan"),
@@ -212,7 +230,9 @@ def summarise(records: list[FrameRecord]) -> dict[str, float]:
         "tip_visibility_auroc": auroc(fl, fs),
         "tip_visibility_spec_at_95sens": specificity_at_sensitivity(fl, fs),
         "tip_visibility_instance_auroc": auroc(il, isc) if len(il) else float("nan"),
-        "tip_visibility_instance_spec_at_95sens": specificity_at_sensitivity(il, isc) if len(il) else float("nan"),
+        "tip_visibility_instance_spec_at_95sens": specificity_at_sensitivity(il, isc)
+        if len(il)
+        else float("nan"),
     }
 
 
@@ -228,7 +248,9 @@ def counts(records: list[FrameRecord]) -> dict[str, int]:
     }
 
 
-def bootstrap(items: list, blocks: list[str], stat, n: int = 1000, seed: int = 0) -> dict[str, tuple[float, float]]:
+def bootstrap(
+    items: list, blocks: list[str], stat, n: int = 1000, seed: int = 0
+) -> dict[str, tuple[float, float]]:
     """95% percentile intervals of every value `stat(items_subset)` returns, resampling blocks."""
     rng = np.random.default_rng(seed)
     by_block: dict[str, list] = {}
@@ -244,7 +266,11 @@ def bootstrap(items: list, blocks: list[str], stat, n: int = 1000, seed: int = 0
     out = {}
     for k, vs in draws.items():
         arr = np.array([v for v in vs if not np.isnan(v)])
-        out[k] = (float(np.percentile(arr, 2.5)), float(np.percentile(arr, 97.5))) if len(arr) else (float("nan"),) * 2
+        out[k] = (
+            (float(np.percentile(arr, 2.5)), float(np.percentile(arr, 97.5)))
+            if len(arr)
+            else (float("nan"),) * 2
+        )
     return out
 
 
@@ -261,11 +287,25 @@ class BleedRecord:
     inter_ref_hsv: float  # how much the refinement itself changes the baseline
 
 
-def bleed_record(block: str, source: str, prob: np.ndarray, threshold: float,
-                 refined: np.ndarray, hsv: np.ndarray) -> BleedRecord:
+def bleed_record(
+    block: str,
+    source: str,
+    prob: np.ndarray,
+    threshold: float,
+    refined: np.ndarray,
+    hsv: np.ndarray,
+) -> BleedRecord:
     pred = prob >= threshold
-    return BleedRecord(block, source, float((pred & refined).sum()), float(pred.sum()), float(refined.sum()),
-                       float((pred & hsv).sum()), float(hsv.sum()), float((refined & hsv).sum()))
+    return BleedRecord(
+        block,
+        source,
+        float((pred & refined).sum()),
+        float(pred.sum()),
+        float(refined.sum()),
+        float((pred & hsv).sum()),
+        float(hsv.sum()),
+        float((refined & hsv).sum()),
+    )
 
 
 def summarise_bleeding(records: list[BleedRecord]) -> dict[str, float]:

@@ -26,7 +26,9 @@ HEADS = ("instrument", "tip", "bleeding")
 
 
 class ConvBNAct(nn.Sequential):
-    def __init__(self, cin: int, cout: int, k: int = 3, stride: int = 1, groups: int = 1, act: bool = True) -> None:
+    def __init__(
+        self, cin: int, cout: int, k: int = 3, stride: int = 1, groups: int = 1, act: bool = True
+    ) -> None:
         layers: list[nn.Module] = [
             nn.Conv2d(cin, cout, k, stride, k // 2, groups=groups, bias=False),
             nn.BatchNorm2d(cout),
@@ -81,17 +83,26 @@ class VisionNet(nn.Module):
             return max(8, int(round(n * width / 8)) * 8)
 
         c1, c2, c3, c4, c5 = c(16), c(24), c(32), c(64), c(96)
-        self.stem = nn.Sequential(ConvBNAct(3, c1, 3, 2), InvertedResidual(c1, c1, 1, expand=1))  # /2
+        self.stem = nn.Sequential(
+            ConvBNAct(3, c1, 3, 2), InvertedResidual(c1, c1, 1, expand=1)
+        )  # /2
         # expansion 3 at the two highest resolutions: BatchNorm over wide full-size tensors dominated
         # training time on the CPU
-        self.stage2 = nn.Sequential(InvertedResidual(c1, c2, 2, expand=3), InvertedResidual(c2, c2, expand=3))  # /4
-        self.stage3 = nn.Sequential(InvertedResidual(c2, c3, 2), InvertedResidual(c3, c3),
-                                    InvertedResidual(c3, c3))  # /8
-        self.stage4 = nn.Sequential(InvertedResidual(c3, c4, 2), InvertedResidual(c4, c4),
-                                    InvertedResidual(c4, c4))  # /16
-        self.stage5 = nn.Sequential(InvertedResidual(c4, c5, 2), InvertedResidual(c5, c5),
-                                    InvertedResidual(c5, c5))  # /32
-        self.context = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(c5, c5, 1), nn.ReLU6(inplace=True))
+        self.stage2 = nn.Sequential(
+            InvertedResidual(c1, c2, 2, expand=3), InvertedResidual(c2, c2, expand=3)
+        )  # /4
+        self.stage3 = nn.Sequential(
+            InvertedResidual(c2, c3, 2), InvertedResidual(c3, c3), InvertedResidual(c3, c3)
+        )  # /8
+        self.stage4 = nn.Sequential(
+            InvertedResidual(c3, c4, 2), InvertedResidual(c4, c4), InvertedResidual(c4, c4)
+        )  # /16
+        self.stage5 = nn.Sequential(
+            InvertedResidual(c4, c5, 2), InvertedResidual(c5, c5), InvertedResidual(c5, c5)
+        )  # /32
+        self.context = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1), nn.Conv2d(c5, c5, 1), nn.ReLU6(inplace=True)
+        )
         self.up4 = DecoderStage(c5, c4, c4)
         self.up3 = DecoderStage(c4, c3, c3)
         self.up2 = DecoderStage(c3, c2, c2)
@@ -130,8 +141,15 @@ def fuse_batchnorm(model: nn.Module) -> nn.Module:
             if not isinstance(bn, nn.BatchNorm2d):
                 continue
             scale = bn.weight.detach() / torch.sqrt(bn.running_var + bn.eps)
-            fused = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride,
-                              conv.padding, groups=conv.groups, bias=True)
+            fused = nn.Conv2d(
+                conv.in_channels,
+                conv.out_channels,
+                conv.kernel_size,
+                conv.stride,
+                conv.padding,
+                groups=conv.groups,
+                bias=True,
+            )
             fused.weight.data = conv.weight.detach() * scale[:, None, None, None]
             fused.bias.data = bn.bias.detach() - bn.running_mean * scale
             module[0] = fused

@@ -17,7 +17,10 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BOOKMARKS = [(11.6, "teaching point", "suction before the field fills"), (14.6, "complication", "peak of the bleed")]
+BOOKMARKS = [
+    (11.6, "teaching point", "suction before the field fills"),
+    (14.6, "complication", "peak of the bleed"),
+]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,14 +42,35 @@ def main(argv: list[str] | None = None) -> int:
             for time_s, category, note in BOOKMARKS:
                 store.add_bookmark(time_s, source.index_at(time_s), note, category)
             args.output.mkdir(parents=True, exist_ok=True)
-            pdf = write_report(store, args.output / "demo-report.pdf", ReportOptions(
-                label="Scrubline demo case (synthetic)", procedure="Synthetic demo scene",
-                reviewer="Scrubline maintainers", video_path=video))
+            pdf = write_report(
+                store,
+                args.output / "demo-report.pdf",
+                ReportOptions(
+                    label="Scrubline demo case (synthetic)",
+                    procedure="Synthetic demo scene",
+                    reviewer="Scrubline maintainers",
+                    video_path=video,
+                ),
+            )
     print(pdf)
     if shutil.which("pdftoppm"):
         stem = args.output / "demo-report-page1"
-        subprocess.run(["pdftoppm", "-png", "-r", "80", "-f", "1", "-l", "1", "-singlefile", str(pdf), str(stem)],
-                       check=True)
+        subprocess.run(
+            [
+                "pdftoppm",
+                "-png",
+                "-r",
+                "80",
+                "-f",
+                "1",
+                "-l",
+                "1",
+                "-singlefile",
+                str(pdf),
+                str(stem),
+            ],
+            check=True,
+        )
         print(f"{stem}.png")
     return 0
 

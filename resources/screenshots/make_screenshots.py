@@ -20,7 +20,9 @@ HERE = Path(__file__).resolve().parent
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("video", nargs="?", help="a video (default: the generated demo clip)")
     parser.add_argument("-o", "--output", type=Path, default=HERE, help="folder for the PNGs")
     parser.add_argument("--prefix", default="", help="file name prefix")
@@ -66,7 +68,11 @@ def main() -> int:
         window.start_analysis(AnalysisSettings(fps=5.0), fresh=True)
         # Mid-analysis: once about 40% is done, on an analysed frame near the front of it.
         deadline = time.monotonic() + 600
-        while window.progress.value() < 400 and window.analysis.running() and time.monotonic() < deadline:
+        while (
+            window.progress.value() < 400
+            and window.analysis.running()
+            and time.monotonic() < deadline
+        ):
             run_for(200)
         window.refresh_case()
         run_for(5_000, window.case_refreshed)
@@ -79,14 +85,21 @@ def main() -> int:
             run_for(1_800_000, window.analysis_finished)
         run_for(10_000, window.outcome_refreshed)
         timeline = window.timeline
-        moment = float(timeline.times[int(timeline.bleeding.argmax())]) if timeline is not None and len(timeline.times) else 0.0
+        moment = (
+            float(timeline.times[int(timeline.bleeding.argmax())])
+            if timeline is not None and len(timeline.times)
+            else 0.0
+        )
         window.seek_time(max(0.0, moment - 3.0))
         window.add_bookmark("suction before the field fills", "teaching point")
         window.seek_time(moment)
         window.add_bookmark("peak of the bleed", "complication")
         run_for(5_000, window.frame_shown)
         window.timeline_view.hover_label.setText(
-            __import__("scrubline.ui.navigation", fromlist=["describe_at"]).describe_at(timeline, moment, window.bookmarks))
+            __import__("scrubline.ui.navigation", fromlist=["describe_at"]).describe_at(
+                timeline, moment, window.bookmarks
+            )
+        )
         shoot("at-rest")
 
         window.timeline_view.set_x_range(max(0.0, moment - 6.0), moment + 6.0)

@@ -60,7 +60,9 @@ def case(clips: dict[str, Path], tmp_path: Path, tiny_registry) -> Path:
 
 
 # ---------------------------------------------------------------------------- item 7: one file
-def test_a_closed_case_is_one_self_contained_file(clips: dict[str, Path], tmp_path: Path, tiny_registry) -> None:
+def test_a_closed_case_is_one_self_contained_file(
+    clips: dict[str, Path], tmp_path: Path, tiny_registry
+) -> None:
     """The window analyses, bookmarks and closes its case while its frame loader still has the
     file open for reading (so SQLite's own checkpoint at the last close does not happen); a copy
     of the .scrub alone (no -wal) then holds every table and row."""
@@ -75,7 +77,9 @@ def test_a_closed_case_is_one_self_contained_file(clips: dict[str, Path], tmp_pa
         copy.parent.mkdir()
         shutil.copyfile(path, copy)
     with CaseStore(copy, readonly=True, check=True) as store:
-        tables = {r[0] for r in store._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        tables = {
+            r[0] for r in store._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
         assert set(CASE_TABLES) <= tables
         assert store.frame_count() == 54 and len(store.detections_table()) > 0
         assert [b.note for b in store.bookmarks()] == ["first cut"]
@@ -99,10 +103,14 @@ def test_the_end_of_an_analysis_checkpoints_while_the_window_stays_open(
 def _corrupt_page(path: Path, table: str) -> None:
     with closing(sqlite3.connect(path)) as db:
         page_size = db.execute("PRAGMA page_size").fetchone()[0]
-        root = db.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", (table,)).fetchone()[0]
+        root = db.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", (table,)).fetchone()[
+            0
+        ]
     data = bytearray(path.read_bytes())
     start = (root - 1) * page_size
-    data[start : start + page_size] = np.random.default_rng(1).integers(0, 256, page_size, dtype=np.uint8).tobytes()
+    data[start : start + page_size] = (
+        np.random.default_rng(1).integers(0, 256, page_size, dtype=np.uint8).tobytes()
+    )
     path.write_bytes(bytes(data))
 
 
@@ -118,7 +126,10 @@ DAMAGE = {
     "zero bytes": (lambda p: p.write_bytes(b""), "is empty (0 bytes)"),
     "not SQLite": (lambda p: p.write_bytes(b"RIFF....AVI LIST" * 400), "not an SQLite database"),
     "another program's database": (
-        lambda p: (p.unlink(), sqlite3.connect(p).execute("CREATE TABLE songs (title TEXT)").connection.commit()),
+        lambda p: (
+            p.unlink(),
+            sqlite3.connect(p).execute("CREATE TABLE songs (title TEXT)").connection.commit(),
+        ),
         "an SQLite database but not a Scrubline case",
     ),
 }
@@ -126,7 +137,9 @@ DAMAGE = {
 
 @pytest.mark.parametrize("damage", list(DAMAGE))
 @pytest.mark.parametrize("command", ["export", "report"])
-def test_damaged_cases_are_named_not_exported(case: Path, tmp_path: Path, damage: str, command: str) -> None:
+def test_damaged_cases_are_named_not_exported(
+    case: Path, tmp_path: Path, damage: str, command: str
+) -> None:
     spoil, expected = DAMAGE[damage]
     spoil(case)
     out = tmp_path / ("out" if command == "export" else "out.pdf")
@@ -135,13 +148,29 @@ def test_damaged_cases_are_named_not_exported(case: Path, tmp_path: Path, damage
     assert not out.exists()
 
 
-@pytest.mark.parametrize("damage", ["corrupted page", "bad JSON in meta", "truncated", "not SQLite"])
-def test_analyze_refuses_a_damaged_case(case: Path, clips: dict[str, Path], damage: str, tiny_registry) -> None:
+@pytest.mark.parametrize(
+    "damage", ["corrupted page", "bad JSON in meta", "truncated", "not SQLite"]
+)
+def test_analyze_refuses_a_damaged_case(
+    case: Path, clips: dict[str, Path], damage: str, tiny_registry
+) -> None:
     spoil, expected = DAMAGE[damage]
     spoil(case)
     before = digest(case)
     models = str(tiny_registry.get("tiny-seg").file.parent)
-    line = one_error_line(cli("analyze", str(clips["long_gop"]), "-o", str(case), "--fps", "5", "-q", "--models", models))
+    line = one_error_line(
+        cli(
+            "analyze",
+            str(clips["long_gop"]),
+            "-o",
+            str(case),
+            "--fps",
+            "5",
+            "-q",
+            "--models",
+            models,
+        )
+    )
     assert str(case) in line and expected in line
     assert digest(case) == before  # nothing was added to the damaged file
 
@@ -157,13 +186,20 @@ def test_damage_message_says_what_is_still_readable(case: Path) -> None:
 
 # ---------------------------------------------------------------------------- item 8: storage
 def _read_only_mount_works() -> bool:
-    probe = subprocess.run(["unshare", "-rm", "true"], capture_output=True, check=False) if shutil.which("unshare") else None
+    probe = (
+        subprocess.run(["unshare", "-rm", "true"], capture_output=True, check=False)
+        if shutil.which("unshare")
+        else None
+    )
     return probe is not None and probe.returncode == 0
 
 
-@pytest.mark.skipif(not _read_only_mount_works(), reason="needs unshare (user and mount namespaces)")
-def test_export_and_report_from_a_read_only_folder(case: Path, tmp_path: Path, clips: dict[str, Path],
-                                                   tiny_registry) -> None:
+@pytest.mark.skipif(
+    not _read_only_mount_works(), reason="needs unshare (user and mount namespaces)"
+)
+def test_export_and_report_from_a_read_only_folder(
+    case: Path, tmp_path: Path, clips: dict[str, Path], tiny_registry
+) -> None:
     """A real read-only file system: the case's folder is bind-mounted read-only in a private
     mount namespace (tests run as root, so file modes alone would not stop a write)."""
     folder = case.parent
@@ -177,12 +213,18 @@ def test_export_and_report_from_a_read_only_folder(case: Path, tmp_path: Path, c
         f"{sys.executable} -m scrubline.cli report {case} -o {tmp_path / 'r.pdf'} && "
         f"{{ {sys.executable} -m scrubline.cli analyze {clips['long_gop']} -o {case} -q --models {models}; echo rc=$?; }}"
     )
-    result = subprocess.run(["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        ["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stderr
     assert len(pd.read_csv(out / "frames.csv")) == 54 and (tmp_path / "r.pdf").stat().st_size > 0
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert result.stdout.strip().endswith("rc=2") and len(errors) == 1
-    assert str(case.parent) in errors[0] and "read-only" in errors[0] and "not a Scrubline case" not in errors[0]
+    assert (
+        str(case.parent) in errors[0]
+        and "read-only" in errors[0]
+        and "not a Scrubline case" not in errors[0]
+    )
 
 
 def test_read_only_open_writes_nothing(case: Path) -> None:
@@ -195,7 +237,9 @@ def test_read_only_open_writes_nothing(case: Path) -> None:
     assert digest(case) == before
 
 
-def test_read_only_open_falls_back_to_the_file_alone(case: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_read_only_open_falls_back_to_the_file_alone(
+    case: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Simulated: SQLite refuses the plain read-only open as it does in a read-only folder (it
     cannot create the -shm index there); with no -wal beside it the file is read as immutable.
     The real read-only folder is covered by the unshare test above where that tool works."""
@@ -227,14 +271,19 @@ def test_read_only_open_falls_back_to_the_file_alone(case: Path, monkeypatch: py
     ],
 )
 def test_storage_problems_are_named(tmp_path: Path, error: BaseException, words: str) -> None:
-    names = {"database or disk is full": "SQLITE_FULL", "database is locked": "SQLITE_BUSY",
-             "attempt to write a readonly database": "SQLITE_READONLY"}
+    names = {
+        "database or disk is full": "SQLITE_FULL",
+        "database is locked": "SQLITE_BUSY",
+        "attempt to write a readonly database": "SQLITE_READONLY",
+    }
     if isinstance(error, sqlite3.Error):
         error.sqlite_errorname = names[str(error)]  # type: ignore[attr-defined]
     assert words in storage_problem(tmp_path / "c.scrub", error)
 
 
-def test_export_on_a_full_disk_changes_nothing(case: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_export_on_a_full_disk_changes_nothing(
+    case: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Simulated: the third file's write fails with ENOSPC, as on a full disk."""
     out = tmp_path / "out"
     assert main(["export", str(case), "-o", str(out)]) == 0
@@ -248,7 +297,9 @@ def test_export_on_a_full_disk_changes_nothing(case: Path, tmp_path: Path, monke
 
     monkeypatch.setattr(pd.DataFrame, "to_csv", to_csv)
     with CaseStore(case) as store:  # the case changes, so a new export would differ
-        store.write_results([FrameResult(0, 0.0, [Instrument("hook", 0.9, (0, 0, 5, 5), None, 0.0, False)])])
+        store.write_results(
+            [FrameResult(0, 0.0, [Instrument("hook", 0.9, (0, 0, 5, 5), None, 0.0, False)])]
+        )
     with pytest.raises(Exception, match="the disk is full; nothing was changed"):
         from scrubline.core.export import export_case
 
@@ -259,7 +310,9 @@ def test_export_on_a_full_disk_changes_nothing(case: Path, tmp_path: Path, monke
 
 
 # ---------------------------------------------------------------------------- item 6: outputs
-def test_report_never_overwrites_the_case_or_the_video(case: Path, clips: dict[str, Path], tmp_path: Path) -> None:
+def test_report_never_overwrites_the_case_or_the_video(
+    case: Path, clips: dict[str, Path], tmp_path: Path
+) -> None:
     video = tmp_path / "theatre-3.mp4"
     shutil.copyfile(clips["long_gop"], video)
     kept = {p: digest(p) for p in (case, video)}
@@ -273,7 +326,9 @@ def test_report_never_overwrites_the_case_or_the_video(case: Path, clips: dict[s
     assert str(case) in line
     assert {p: digest(p) for p in kept} == kept
     left = [p.name for p in case.parent.iterdir()]
-    assert not [n for n in left if n.endswith((".pdf", ".part", ".csv", ".json")) or n.startswith(".")], left
+    assert not [
+        n for n in left if n.endswith((".pdf", ".part", ".csv", ".json")) or n.startswith(".")
+    ], left
 
 
 def test_a_report_replaces_an_earlier_one_whole_or_not_at_all(
@@ -307,7 +362,9 @@ def test_an_interrupted_export_leaves_the_earlier_export_whole(
         export_case(store, out)
     before = {p.name: digest(p) for p in out.iterdir()}
     with CaseStore(case) as store:
-        store.write_results([FrameResult(0, 0.0, [Instrument("hook", 0.9, (0, 0, 5, 5), None, 0.0, False)])])
+        store.write_results(
+            [FrameResult(0, 0.0, [Instrument("hook", 0.9, (0, 0, 5, 5), None, 0.0, False)])]
+        )
     real = pd.DataFrame.to_csv
 
     def interrupted(self: pd.DataFrame, path: object, *args: object, **kwargs: object) -> object:
@@ -337,7 +394,9 @@ def test_export_into_a_shared_folder_keeps_other_files(case: Path, tmp_path: Pat
     (shared / "notes.txt").write_text("mine")
     with CaseStore(case, readonly=True) as store:
         written = export_case(store, shared)
-    assert sorted(p.name for p in shared.iterdir()) == sorted([p.name for p in written] + ["notes.txt"])
+    assert sorted(p.name for p in shared.iterdir()) == sorted(
+        [p.name for p in written] + ["notes.txt"]
+    )
     assert (shared / "notes.txt").read_text() == "mine"
 
 
@@ -354,13 +413,19 @@ def test_timeline_reads_one_snapshot_while_an_analysis_writes(tmp_path: Path) ->
         try:
             with CaseStore(path) as writer:
                 for first in range(0, 3000, 4):
-                    writer.write_results([
-                        FrameResult(frame, frame / 30, [
-                            Instrument("grasper", 0.9, (0, 0, 9, 9), (9, 9), 0.9, True),
-                            Instrument("hook", 0.8, (5, 5, 20, 20), (20, 20), 0.1, False),
-                        ])
-                        for frame in range(first, first + 4)
-                    ])
+                    writer.write_results(
+                        [
+                            FrameResult(
+                                frame,
+                                frame / 30,
+                                [
+                                    Instrument("grasper", 0.9, (0, 0, 9, 9), (9, 9), 0.9, True),
+                                    Instrument("hook", 0.8, (5, 5, 20, 20), (20, 20), 0.1, False),
+                                ],
+                            )
+                            for frame in range(first, first + 4)
+                        ]
+                    )
         except BaseException as exc:  # reported by the main thread
             writer_error.append(exc)
 

@@ -29,20 +29,40 @@ lock.release()
 
 
 def _hold(case: Path) -> subprocess.Popen[str]:
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(case)], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(case)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
     return holder
 
 
 def _analyze(video: Path, case: Path, *extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "scrubline.cli", "analyze", str(video), "-o", str(case), "--fps", "2", "-q", *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "scrubline.cli",
+            "analyze",
+            str(video),
+            "-o",
+            str(case),
+            "--fps",
+            "2",
+            "-q",
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
-def test_second_analysis_names_the_holder_and_exits_2(clips: dict[str, Path], tmp_path: Path) -> None:
+def test_second_analysis_names_the_holder_and_exits_2(
+    clips: dict[str, Path], tmp_path: Path
+) -> None:
     case = tmp_path / "case.scrub"
     holder = _hold(case)
     try:
@@ -51,7 +71,9 @@ def test_second_analysis_names_the_holder_and_exits_2(clips: dict[str, Path], tm
         assert second.returncode == 2, err
         lines = err.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: ")
-        assert f"process {holder.pid} on {socket.gethostname()}" in lines[0] and "--wait" in lines[0]
+        assert (
+            f"process {holder.pid} on {socket.gethostname()}" in lines[0] and "--wait" in lines[0]
+        )
         assert not case.exists()  # the refused analysis did not touch the case
     finally:
         holder.communicate("")

@@ -21,23 +21,46 @@ def _case(path: Path) -> CaseStore:
     """20 s analysed at 5 fps from a 25 fps video: a grasper throughout with its tip hidden from
     4 s to 6 s, a hook (tip never seen) from 10 s on, bleeding of 10 % from 2 s to 5 s (peak 12 % at 3 s)."""
     store = CaseStore(path, create=True)
-    store.set_meta("video", {"name": "case 7.mp4", "frame_count": 500, "fps": 25.0, "duration_s": 20.0,
-                             "width": 640, "height": 360, "rotation": 0, "codec": "h264",
-                             "container": "mp4", "variable_frame_rate": False, "fingerprint": "f00d"})
+    store.set_meta(
+        "video",
+        {
+            "name": "case 7.mp4",
+            "frame_count": 500,
+            "fps": 25.0,
+            "duration_s": 20.0,
+            "width": 640,
+            "height": 360,
+            "rotation": 0,
+            "codec": "h264",
+            "container": "mp4",
+            "variable_frame_rate": False,
+            "fingerprint": "f00d",
+        },
+    )
     store.set_meta("settings", {"fps": 5.0})
     store.set_meta("planned_frames", list(range(0, 500, 5)))
     results = []
     for n in range(100):
         t = n * PERIOD
         hidden = 4.0 <= t < 6.0 - 1e-9
-        tools = [Instrument("grasper", 0.9, (10.0 + n, 20.0, 110.0 + n, 120.0), (110.0 + n, 120.0),
-                            0.2 if hidden else 0.8, not hidden)]
+        tools = [
+            Instrument(
+                "grasper",
+                0.9,
+                (10.0 + n, 20.0, 110.0 + n, 120.0),
+                (110.0 + n, 120.0),
+                0.2 if hidden else 0.8,
+                not hidden,
+            )
+        ]
         if t >= 10.0 - 1e-9:
             tools.append(Instrument("hook", 0.75, (300.0, 200.0, 400.0, 300.0), None, 0.0, False))
         fraction = 0.0
         if 2.0 - 1e-9 <= t < 5.0 - 1e-9:
             fraction = 0.12 if abs(t - 3.0) < 1e-9 else 0.10
-        results.append(FrameResult(n * 5, t, tools, BleedingMask(np.zeros((4, 4), np.uint8), fraction)))
+        results.append(
+            FrameResult(n * 5, t, tools, BleedingMask(np.zeros((4, 4), np.uint8), fraction))
+        )
     store.write_results(results)
     store.add_bookmark(7.5, 187, "clip on the artery", "teaching point")
     return store
@@ -50,7 +73,12 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("export")
     with _case(folder / "case.scrub") as store:
         written = export_case(store, folder / "out")
-    assert [p.name for p in written] == ["frames.csv", "detections.csv", "episodes.csv", "summary.json"]
+    assert [p.name for p in written] == [
+        "frames.csv",
+        "detections.csv",
+        "episodes.csv",
+        "summary.json",
+    ]
     return folder / "out"
 
 
@@ -60,8 +88,16 @@ def test_frames_csv_values(exported: Path) -> None:
     np.testing.assert_allclose(frames["time_s"], np.arange(100) * PERIOD, atol=1e-4)
     at = frames.set_index("frame")
     assert at.loc[0, ["n_instruments", "tips_visible", "tips_hidden"]].tolist() == [1, 1, 0]
-    assert at.loc[125, ["n_instruments", "tips_visible", "tips_hidden"]].tolist() == [1, 0, 1]  # 5 s
-    assert at.loc[375, ["n_instruments", "tips_visible", "tips_hidden"]].tolist() == [2, 1, 1]  # 15 s
+    assert at.loc[125, ["n_instruments", "tips_visible", "tips_hidden"]].tolist() == [
+        1,
+        0,
+        1,
+    ]  # 5 s
+    assert at.loc[375, ["n_instruments", "tips_visible", "tips_hidden"]].tolist() == [
+        2,
+        1,
+        1,
+    ]  # 15 s
     assert at.loc[75, "bleeding_fraction"] == pytest.approx(0.12)  # 3 s
     assert at.loc[50, "bleeding_fraction"] == pytest.approx(0.10)  # 2 s
     assert at.loc[125, "bleeding_fraction"] == 0.0  # 5 s: over
@@ -74,9 +110,20 @@ def test_detections_csv_values(exported: Path) -> None:
     assert len(detections) == 150
     first = detections.iloc[0]
     assert (first["frame"], first["label"], first["score"]) == (0, "grasper", 0.9)
-    assert [first[c] for c in ("x1", "y1", "x2", "y2", "tip_x", "tip_y")] == [10.0, 20.0, 110.0, 120.0, 110.0, 120.0]
+    assert [first[c] for c in ("x1", "y1", "x2", "y2", "tip_x", "tip_y")] == [
+        10.0,
+        20.0,
+        110.0,
+        120.0,
+        110.0,
+        120.0,
+    ]
     hook = detections[detections["label"] == "hook"]
-    assert hook["frame"].min() == 250 and hook["tip_x"].isna().all() and (hook["tip_visible"] == 0).all()
+    assert (
+        hook["frame"].min() == 250
+        and hook["tip_x"].isna().all()
+        and (hook["tip_visible"] == 0).all()
+    )
     # Within a frame the higher-scoring box comes first.
     assert detections[detections["frame"] == 250]["label"].tolist() == ["grasper", "hook"]
     hidden = detections[(detections["label"] == "grasper") & (detections["tip_visible"] == 0)]
@@ -103,15 +150,22 @@ def test_summary_json_values(exported: Path) -> None:
     summary = json.loads((exported / "summary.json").read_text())
     assert summary["video"]["fingerprint"] == "f00d" and summary["video"]["frame_count"] == 500
     assert "case 7" not in json.dumps(summary)  # the file name may identify the patient
-    assert summary["analysis"] == {"planned_frames": 100, "analysed_frames": 100, "complete": True, "problems": [],
-                                   "skipped_frames": {}}
+    assert summary["analysis"] == {
+        "planned_frames": 100,
+        "analysed_frames": 100,
+        "complete": True,
+        "problems": [],
+        "skipped_frames": {},
+    }
     totals = summary["totals"]
     assert totals["analysed_span_s"] == pytest.approx([0.0, 20.0])
     assert totals["tools"]["grasper"] == {"time_in_view_s": 20.0, "entries": 1}
     assert totals["tools"]["hook"] == {"time_in_view_s": 10.0, "entries": 1}
     assert totals["bleeding_episodes"] == 1 and totals["bleeding_total_s"] == pytest.approx(3.0)
     assert totals["bleeding_peak_fraction"] == pytest.approx(0.12)
-    assert totals["tip_hidden_episodes"] == 2 and totals["tip_hidden_longest_s"] == pytest.approx(10.0)
+    assert totals["tip_hidden_episodes"] == 2 and totals["tip_hidden_longest_s"] == pytest.approx(
+        10.0
+    )
     assert totals["tip_hidden_total_s"] == pytest.approx(12.0)
     assert sum(totals["phases"].values()) == pytest.approx(20.0)
     assert summary["bookmarks"] == [

@@ -58,10 +58,20 @@ def test_hidden_tip_is_estimated_at_the_far_end(tmp_path: Path) -> None:
 
 def test_detector_contract(tmp_path: Path) -> None:
     tiny_models.constant_detector(tmp_path / "det.onnx")
-    tiny_models.manifest(tmp_path / "det.toml", model_id="det", task="detector", onnx_file="det.onnx",
-                         outputs=[("boxes", "boxes"), ("scores", "scores"), ("classes", "classes"),
-                                  ("tips", "tips"), ("tip_scores", "tip_scores")],
-                         labels=["grasper", "suction"])
+    tiny_models.manifest(
+        tmp_path / "det.toml",
+        model_id="det",
+        task="detector",
+        onnx_file="det.onnx",
+        outputs=[
+            ("boxes", "boxes"),
+            ("scores", "scores"),
+            ("classes", "classes"),
+            ("tips", "tips"),
+            ("tip_scores", "tip_scores"),
+        ],
+        labels=["grasper", "suction"],
+    )
     model = load_model(load_manifest(tmp_path / "det.toml"))
     results = model.predict([_frame(), _frame()], frame_size=(1000, 500))
     assert len(results) == 2
@@ -73,50 +83,96 @@ def test_detector_contract(tmp_path: Path) -> None:
 
 def test_classifier_contract(tmp_path: Path) -> None:
     tiny_models.mean_colour_classifier(tmp_path / "cls.onnx")
-    tiny_models.manifest(tmp_path / "cls.toml", model_id="colour", task="classifier", onnx_file="cls.onnx",
-                         outputs=[("scores", "scores")], labels=["red", "green", "blue"], width=32, height=32)
+    tiny_models.manifest(
+        tmp_path / "cls.toml",
+        model_id="colour",
+        task="classifier",
+        onnx_file="cls.onnx",
+        outputs=[("scores", "scores")],
+        labels=["red", "green", "blue"],
+        width=32,
+        height=32,
+    )
     model = load_model(load_manifest(tmp_path / "cls.toml"))
     frame = np.zeros((32, 32, 3), np.uint8)
     frame[..., 0] = 255
     (result,) = model.predict([frame], frame_size=(32, 32))
-    assert result.scores == pytest.approx({"colour:red": 1.0, "colour:green": 0.0, "colour:blue": 0.0})
+    assert result.scores == pytest.approx(
+        {"colour:red": 1.0, "colour:green": 0.0, "colour:blue": 0.0}
+    )
 
 
 def test_wrong_input_size_is_named(tmp_path: Path) -> None:
     tiny_models.dense_segmenter(tmp_path / "seg.onnx", width=64, height=48)
-    tiny_models.manifest(tmp_path / "seg.toml", model_id="seg", task="segmenter", onnx_file="seg.onnx",
-                         outputs=[("bleeding", "bleeding_mask")], width=128, height=96)
-    with pytest.raises(ModelError, match=r"input 'image' has shape \[N, 3, 48, 64\] but the manifest implies \[N, 3, 96, 128\]"):
+    tiny_models.manifest(
+        tmp_path / "seg.toml",
+        model_id="seg",
+        task="segmenter",
+        onnx_file="seg.onnx",
+        outputs=[("bleeding", "bleeding_mask")],
+        width=128,
+        height=96,
+    )
+    with pytest.raises(
+        ModelError,
+        match=r"input 'image' has shape \[N, 3, 48, 64\] but the manifest implies \[N, 3, 96, 128\]",
+    ):
         load_model(load_manifest(tmp_path / "seg.toml"))
 
 
 def test_missing_output_is_named(tmp_path: Path) -> None:
     tiny_models.dense_segmenter(tmp_path / "seg.onnx")
-    tiny_models.manifest(tmp_path / "seg.toml", model_id="seg", task="segmenter", onnx_file="seg.onnx",
-                         outputs=[("blood", "bleeding_mask")])
-    with pytest.raises(ModelError, match=r"output 'blood' \(bleeding_mask\) is not an output.*instrument, tip, bleeding"):
+    tiny_models.manifest(
+        tmp_path / "seg.toml",
+        model_id="seg",
+        task="segmenter",
+        onnx_file="seg.onnx",
+        outputs=[("blood", "bleeding_mask")],
+    )
+    with pytest.raises(
+        ModelError,
+        match=r"output 'blood' \(bleeding_mask\) is not an output.*instrument, tip, bleeding",
+    ):
         load_model(load_manifest(tmp_path / "seg.toml"))
 
 
 def test_classifier_label_count_mismatch(tmp_path: Path) -> None:
     tiny_models.mean_colour_classifier(tmp_path / "cls.onnx")
-    tiny_models.manifest(tmp_path / "cls.toml", model_id="c", task="classifier", onnx_file="cls.onnx",
-                         outputs=[("scores", "scores")], labels=["a", "b"], width=32, height=32)
+    tiny_models.manifest(
+        tmp_path / "cls.toml",
+        model_id="c",
+        task="classifier",
+        onnx_file="cls.onnx",
+        outputs=[("scores", "scores")],
+        labels=["a", "b"],
+        width=32,
+        height=32,
+    )
     with pytest.raises(ModelError, match="3 classes but the manifest lists 2 labels"):
         load_model(load_manifest(tmp_path / "cls.toml"))
 
 
 def test_not_an_onnx_file(tmp_path: Path) -> None:
     (tmp_path / "junk.onnx").write_bytes(b"\x00not onnx at all" * 50)
-    tiny_models.manifest(tmp_path / "junk.toml", model_id="junk", task="segmenter", onnx_file="junk.onnx",
-                         outputs=[("bleeding", "bleeding_mask")])
+    tiny_models.manifest(
+        tmp_path / "junk.toml",
+        model_id="junk",
+        task="segmenter",
+        onnx_file="junk.onnx",
+        outputs=[("bleeding", "bleeding_mask")],
+    )
     with pytest.raises(ModelError, match=r"junk\.onnx is not a loadable ONNX model"):
         load_model(load_manifest(tmp_path / "junk.toml"))
 
 
 def test_missing_onnx_file(tmp_path: Path) -> None:
-    tiny_models.manifest(tmp_path / "gone.toml", model_id="gone", task="segmenter", onnx_file="gone.onnx",
-                         outputs=[("bleeding", "bleeding_mask")])
+    tiny_models.manifest(
+        tmp_path / "gone.toml",
+        model_id="gone",
+        task="segmenter",
+        onnx_file="gone.onnx",
+        outputs=[("bleeding", "bleeding_mask")],
+    )
     with pytest.raises(ModelError, match="does not exist"):
         load_model(load_manifest(tmp_path / "gone.toml"))
 
@@ -126,12 +182,21 @@ def test_missing_onnx_file(tmp_path: Path) -> None:
     [
         ("id = 'x'\n", "missing required field 'task'"),
         ("id = 'x'\ntask = 'painter'\nfile = 'a.onnx'\n", "task 'painter' is not one of"),
-        ("id = 'x'\ntask = 'segmenter'\nfile = 'a.onnx'\nlicence = 'l'\n[input]\nname = 'i'\nwidth = 8\nheight = 8\n"
-         "[[outputs]]\nname = 'o'\nrole = 'boxes'\n", "role 'boxes' is not known to task 'segmenter'"),
-        ("id = 'x'\ntask = 'detector'\nfile = 'a.onnx'\nlicence = 'l'\n[input]\nname = 'i'\nwidth = 8\nheight = 8\n"
-         "[[outputs]]\nname = 'o'\nrole = 'boxes'\n", "needs outputs with roles scores"),
-        ("id = 'x'\ntask = 'segmenter'\nfile = 'a.onnx'\nlicence = 'l'\noutputs = []\n[input]\nname = 'i'\n"
-         "width = 0\nheight = 8\n", "'width' and 'height' must be positive"),
+        (
+            "id = 'x'\ntask = 'segmenter'\nfile = 'a.onnx'\nlicence = 'l'\n[input]\nname = 'i'\nwidth = 8\nheight = 8\n"
+            "[[outputs]]\nname = 'o'\nrole = 'boxes'\n",
+            "role 'boxes' is not known to task 'segmenter'",
+        ),
+        (
+            "id = 'x'\ntask = 'detector'\nfile = 'a.onnx'\nlicence = 'l'\n[input]\nname = 'i'\nwidth = 8\nheight = 8\n"
+            "[[outputs]]\nname = 'o'\nrole = 'boxes'\n",
+            "needs outputs with roles scores",
+        ),
+        (
+            "id = 'x'\ntask = 'segmenter'\nfile = 'a.onnx'\nlicence = 'l'\noutputs = []\n[input]\nname = 'i'\n"
+            "width = 0\nheight = 8\n",
+            "'width' and 'height' must be positive",
+        ),
         ("this is = = not toml", "not valid TOML"),
     ],
 )
@@ -164,28 +229,82 @@ bleeding = 0.5
 @pytest.mark.parametrize(
     ("old", "new", "message"),
     [
-        ("width = 64", 'width = "wide"', r"field 'input.width' should be an integer, got str \(found 'wide'\)"),
+        (
+            "width = 64",
+            'width = "wide"',
+            r"field 'input.width' should be an integer, got str \(found 'wide'\)",
+        ),
         ("width = 64", "width = 64.5", r"field 'input.width' should be an integer, got float"),
         ("width = 64", "width = 100000", r"field 'input.width' should be an integer <= 8192"),
         ('labels = ["instrument"]', "labels = 5", r"field 'labels' should be a list, got int"),
-        ("bleeding = 0.5", 'bleeding = "high"', r"field 'thresholds.bleeding' should be a number from 0 to 1 \(found 'high'\)"),
-        ("bleeding = 0.5", "bleeding = 1.5", r"field 'thresholds.bleeding' should be a number from 0 to 1 \(found 1.5\)"),
-        ("bleeding = 0.5", "bleeding = nan", r"field 'thresholds.bleeding' should be a number from 0 to 1 \(found nan\)"),
-        ("bleeding = 0.5", "score = 0.5", r"\[thresholds\]: 'score' is not a threshold of a segmenter"),
-        ("[thresholds]", "[treshholds]", r"unknown field 'treshholds' \(did you mean 'thresholds'\?\)"),
-        ("width = 64", "widht = 64", r"unknown field 'widht' in \[input\] \(did you mean 'width'\?\)"),
-        ('role = "bleeding_mask"', 'role = "bleeding_mask"\nshape = ["N", 0]', r"field 'outputs\[1\].shape\[2\]'"),
-        ('licence = "test"', 'licence = "test"\nschema = 2', r"field 'schema' is 2; this Scrubline reads schema 1"),
+        (
+            "bleeding = 0.5",
+            'bleeding = "high"',
+            r"field 'thresholds.bleeding' should be a number from 0 to 1 \(found 'high'\)",
+        ),
+        (
+            "bleeding = 0.5",
+            "bleeding = 1.5",
+            r"field 'thresholds.bleeding' should be a number from 0 to 1 \(found 1.5\)",
+        ),
+        (
+            "bleeding = 0.5",
+            "bleeding = nan",
+            r"field 'thresholds.bleeding' should be a number from 0 to 1 \(found nan\)",
+        ),
+        (
+            "bleeding = 0.5",
+            "score = 0.5",
+            r"\[thresholds\]: 'score' is not a threshold of a segmenter",
+        ),
+        (
+            "[thresholds]",
+            "[treshholds]",
+            r"unknown field 'treshholds' \(did you mean 'thresholds'\?\)",
+        ),
+        (
+            "width = 64",
+            "widht = 64",
+            r"unknown field 'widht' in \[input\] \(did you mean 'width'\?\)",
+        ),
+        (
+            'role = "bleeding_mask"',
+            'role = "bleeding_mask"\nshape = ["N", 0]',
+            r"field 'outputs\[1\].shape\[2\]'",
+        ),
+        (
+            'licence = "test"',
+            'licence = "test"\nschema = 2',
+            r"field 'schema' is 2; this Scrubline reads schema 1",
+        ),
         ('id = "seg"', 'id = "../seg"', r"field 'id' should be text matching"),
         ('id = "seg"', "id = true", r"field 'id' should be text, got bool"),
         ('labels = ["instrument"]', 'labels = ["a", "a"]', r"'labels' lists a label twice"),
-        ("name = \"image\"", 'name = "image"\nmean = [0.5, 0.5]', r"field 'input.mean' should be a list of length 3"),
-        ("name = \"image\"", 'name = "image"\nscale = inf', r"field 'input.scale' should be a number <= "),
-        ('licence = "test"', 'licence = "test"\nheadline_metric = "dice"', r"headline_metric 'dice' is not in \[metrics\]"),
-        ("bleeding = 0.5", "bleeding = 0.5\n[metrics]\ndice = true", r"field 'metrics.dice' should be a number, text"),
+        (
+            'name = "image"',
+            'name = "image"\nmean = [0.5, 0.5]',
+            r"field 'input.mean' should be a list of length 3",
+        ),
+        (
+            'name = "image"',
+            'name = "image"\nscale = inf',
+            r"field 'input.scale' should be a number <= ",
+        ),
+        (
+            'licence = "test"',
+            'licence = "test"\nheadline_metric = "dice"',
+            r"headline_metric 'dice' is not in \[metrics\]",
+        ),
+        (
+            "bleeding = 0.5",
+            "bleeding = 0.5\n[metrics]\ndice = true",
+            r"field 'metrics.dice' should be a number, text",
+        ),
     ],
 )
-def test_wrong_types_ranges_and_unknown_keys_name_the_field(tmp_path: Path, old: str, new: str, message: str) -> None:
+def test_wrong_types_ranges_and_unknown_keys_name_the_field(
+    tmp_path: Path, old: str, new: str, message: str
+) -> None:
     """Before validation was complete, each of these broke every command with "unexpected
     failure", or (unknown keys) loaded silently with default thresholds."""
     assert old in GOOD_SEGMENTER
@@ -200,22 +319,38 @@ def test_wrong_types_ranges_and_unknown_keys_name_the_field(tmp_path: Path, old:
 
 def test_a_bad_user_model_is_skipped_with_a_warning_and_the_rest_still_load(tmp_path: Path) -> None:
     folder = tiny_models.segmenter_folder(tmp_path / "models")
-    (folder / "wide.toml").write_text(GOOD_SEGMENTER.replace('id = "seg"', 'id = "wide"').replace("width = 64", 'width = "wide"'))
-    (folder / "gone.toml").write_text(GOOD_SEGMENTER.replace('id = "seg"', 'id = "gone"').replace("seg.onnx", "gone.onnx"))
+    (folder / "wide.toml").write_text(
+        GOOD_SEGMENTER.replace('id = "seg"', 'id = "wide"').replace("width = 64", 'width = "wide"')
+    )
+    (folder / "gone.toml").write_text(
+        GOOD_SEGMENTER.replace('id = "seg"', 'id = "gone"').replace("seg.onnx", "gone.onnx")
+    )
     registry = load_registry([folder])
     assert "tiny-seg" in registry.manifests and "scrubline-vision" in registry.manifests
     assert "wide" not in registry.manifests and "gone" not in registry.manifests
-    assert any(str(folder / "wide.toml") in p and "input.width" in p and "skipped" in p for p in registry.problems)
-    assert any(str(folder / "gone.toml") in p and "gone.onnx does not exist" in p for p in registry.problems)
+    assert any(
+        str(folder / "wide.toml") in p and "input.width" in p and "skipped" in p
+        for p in registry.problems
+    )
+    assert any(
+        str(folder / "gone.toml") in p and "gone.onnx does not exist" in p
+        for p in registry.problems
+    )
 
 
-def test_a_bad_bundled_model_is_an_error_not_a_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_bad_bundled_model_is_an_error_not_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from scrubline.core.models import registry as registry_module
 
     folder = tiny_models.segmenter_folder(tmp_path / "bundled")
-    (folder / "tiny-seg.toml").write_text((folder / "tiny-seg.toml").read_text().replace("tip = 0.5", 'tip = "high"'))
+    (folder / "tiny-seg.toml").write_text(
+        (folder / "tiny-seg.toml").read_text().replace("tip = 0.5", 'tip = "high"')
+    )
     monkeypatch.setattr(registry_module, "bundled_models_dir", lambda: folder)
-    with pytest.raises(ManifestError, match=r"bundled model broken .*tiny-seg\.toml: field 'thresholds"):
+    with pytest.raises(
+        ManifestError, match=r"bundled model broken .*tiny-seg\.toml: field 'thresholds"
+    ):
         load_registry()
 
 
@@ -264,17 +399,23 @@ def test_every_bundled_model_loads_and_matches_its_manifest() -> None:
         if manifest.task in ("sequence", "phase"):
             continue
         roles = {o.role for o in manifest.outputs}
-        frame = cv2.resize(picture, (manifest.input.width, manifest.input.height), interpolation=cv2.INTER_AREA)
+        frame = cv2.resize(
+            picture, (manifest.input.width, manifest.input.height), interpolation=cv2.INTER_AREA
+        )
         (result,) = model.predict([frame], frame_size=(854, 480))
         if "bleeding_mask" in roles:
             assert result.bleeding is not None, manifest.id
-            assert result.bleeding.fraction == pytest.approx(SYNTHETIC_BLOOD_FRACTION, abs=0.01), manifest.id
+            assert result.bleeding.fraction == pytest.approx(SYNTHETIC_BLOOD_FRACTION, abs=0.01), (
+                manifest.id
+            )
             checked += 1
         if "instrument_mask" in roles:
             assert result.instruments, f"{manifest.id} finds no instrument in the synthetic frame"
             x1, y1, x2, y2 = result.instruments[0].box
             sx1, sy1, sx2, sy2 = SYNTHETIC_SHAFT_BOX
-            assert x1 <= sx1 + 60 and x2 >= sx2 - 30 and y1 <= sy1 + 30 and y2 >= sy2 - 30, manifest.id
+            assert x1 <= sx1 + 60 and x2 >= sx2 - 30 and y1 <= sy1 + 30 and y2 >= sy2 - 30, (
+                manifest.id
+            )
             checked += 1
     assert checked >= 2, "no bundled model was checked against the synthetic frame"
 

@@ -33,7 +33,11 @@ def _data_dir() -> Path:
     return Path(os.environ.get("SCRUBLINE_DATA", REPO.parent / "shared" / "data"))
 
 
-def boxes(rows: list[tuple[float, float, float, float, float]], label: str = "instrument", score: float = 0.9) -> pd.DataFrame:
+def boxes(
+    rows: list[tuple[float, float, float, float, float]],
+    label: str = "instrument",
+    score: float = 0.9,
+) -> pd.DataFrame:
     """rows: (time_s, x1, y1, x2, y2) in pixels."""
     return pd.DataFrame(
         [(t, label, score, x1, y1, x2, y2) for t, x1, y1, x2, y2 in rows],
@@ -136,10 +140,14 @@ def test_unanalysed_seconds_differ_from_empty_seconds():
     det = boxes([(t, 0, 0, 100, 100) for t in range(60)])
     analysed = np.array([t for t in range(60) if not 20 <= t < 30], dtype=float)
     # Seconds 20-29 were not analysed: they carry second 19 forward (an instrument was there).
-    seq = sequence_features(det[~det.time_s.between(20, 29)], (1000, 1000), 0.0, analysed_times=analysed)
+    seq = sequence_features(
+        det[~det.time_s.between(20, 29)], (1000, 1000), 0.0, analysed_times=analysed
+    )
     np.testing.assert_allclose(seq[20:30, COL["instrument_present"]], 1.0)
     # The same seconds analysed and empty read as "no instrument".
-    seq = sequence_features(det[~det.time_s.between(20, 29)], (1000, 1000), 0.0, analysed_times=np.arange(60.0))
+    seq = sequence_features(
+        det[~det.time_s.between(20, 29)], (1000, 1000), 0.0, analysed_times=np.arange(60.0)
+    )
     np.testing.assert_allclose(seq[20:30, COL["instrument_present"]], 0.0)
     assert seq[20, COL["exits"]] == 1.0 and seq[30, COL["entries"]] == 1.0
 
@@ -163,7 +171,9 @@ def test_label_and_score_filters():
     )
     everything = sequence_features(det, (1000, 1000), 0.0, analysed_times=times)
     assert everything[0, COL["instrument_count"]] == 3
-    only = sequence_features(det, (1000, 1000), 0.0, analysed_times=times, labels=["suction"], min_score=0.5)
+    only = sequence_features(
+        det, (1000, 1000), 0.0, analysed_times=times, labels=["suction"], min_score=0.5
+    )
     assert only[0, COL["instrument_count"]] == 1
 
 
@@ -171,11 +181,20 @@ def test_feature_selection_and_bleeding():
     times = frames(1)
     det = boxes([(t, 0, 0, 100, 100) for t in times])
     bleeding = pd.Series(np.linspace(0.0, 0.59, 60), index=times)
-    seq = sequence_features(det, (1000, 1000), 0.0, bleeding=bleeding, analysed_times=times, features=("bleeding_fraction", "instrument_count"))
+    seq = sequence_features(
+        det,
+        (1000, 1000),
+        0.0,
+        bleeding=bleeding,
+        analysed_times=times,
+        features=("bleeding_fraction", "instrument_count"),
+    )
     assert seq.shape == (60, 2)
     np.testing.assert_allclose(seq[:, 0], np.linspace(0.0, 0.59, 60), atol=1e-6)
     with pytest.raises(OutcomeError, match="needs the bleeding timeline"):
-        sequence_features(det, (1000, 1000), 0.0, analysed_times=times, features=("bleeding_fraction",))
+        sequence_features(
+            det, (1000, 1000), 0.0, analysed_times=times, features=("bleeding_fraction",)
+        )
     with pytest.raises(OutcomeError, match="unknown feature"):
         sequence_features(det, (1000, 1000), 0.0, analysed_times=times, features=("tool_colour",))
 
@@ -245,7 +264,16 @@ def test_manifest_matches_the_feature_code(model: SequenceModel):
     m = model.manifest
     assert m.task == "sequence" and model.steps == 60
     assert model.features == FEATURES
-    for key in ("cv_rmse_ml", "cv_mean_error_ml", "cv_r2", "cv_accuracy", "cv_sensitivity", "cv_specificity", "cv_auroc", "interval_coverage"):
+    for key in (
+        "cv_rmse_ml",
+        "cv_mean_error_ml",
+        "cv_r2",
+        "cv_accuracy",
+        "cv_sensitivity",
+        "cv_specificity",
+        "cv_auroc",
+        "interval_coverage",
+    ):
         assert isinstance(m.metrics[key], float), key
     assert m.extra["headline_metric"] in m.metrics
     assert 0.0 < m.metrics["interval_coverage"] <= 1.0
@@ -269,7 +297,9 @@ def test_model_outputs_are_finite_and_ordered(model: SequenceModel):
     for seq in cases:
         out = model.predict_outcome(seq)
         low, high = out.blood_loss_interval_ml
-        assert all(math.isfinite(v) for v in (out.blood_loss_ml, low, high, out.success_probability))
+        assert all(
+            math.isfinite(v) for v in (out.blood_loss_ml, low, high, out.success_probability)
+        )
         assert 0.0 <= low <= out.blood_loss_ml <= high
         assert 0.0 <= out.success_probability <= 1.0
 
@@ -292,7 +322,9 @@ def test_prediction_with_detected_event_start(model: SequenceModel):
     assert out["model"]["id"] == MODEL_ID and out["model"]["version"] == model.version
     json.dumps(out)  # summary.json must be able to hold it
     # A start the user moved wins over the detected one.
-    moved = predict_case_outcome(det, (1920, 1080), times, model, bleeding=bleeding, event_start_s=40.0)
+    moved = predict_case_outcome(
+        det, (1920, 1080), times, model, bleeding=bleeding, event_start_s=40.0
+    )
     assert moved["event_start_s"] == 40.0 and moved["reason"] is None
 
 
@@ -306,21 +338,37 @@ def _assert_refused(out: dict, fragment: str) -> None:
 
 def test_refusals_out_of_domain(model: SequenceModel):
     det, times, bleeding = _still_case()
-    _assert_refused(predict_case_outcome(det, (1920, 1080), times, None, bleeding=bleeding), "no outcome model")
-    _assert_refused(predict_case_outcome(det, (1920, 1080), times, model), "set the event start by hand")
+    _assert_refused(
+        predict_case_outcome(det, (1920, 1080), times, None, bleeding=bleeding), "no outcome model"
+    )
+    _assert_refused(
+        predict_case_outcome(det, (1920, 1080), times, model), "set the event start by hand"
+    )
     flat = pd.Series(np.full(times.size, 0.01), index=times)
-    _assert_refused(predict_case_outcome(det, (1920, 1080), times, model, bleeding=flat), "no bleeding event")
+    _assert_refused(
+        predict_case_outcome(det, (1920, 1080), times, model, bleeding=flat), "no bleeding event"
+    )
     # The bleeding starts 30 s before the analysed video ends.
-    _assert_refused(predict_case_outcome(det, (1920, 1080), times, model, event_start_s=90.0), "covers only 30 s")
+    _assert_refused(
+        predict_case_outcome(det, (1920, 1080), times, model, event_start_s=90.0),
+        "covers only 30 s",
+    )
     # Only every third second analysed.
     sparse = times[(times.astype(int) % 3) == 0]
-    _assert_refused(predict_case_outcome(det, (1920, 1080), sparse, model, event_start_s=0.0), "were analysed")
+    _assert_refused(
+        predict_case_outcome(det, (1920, 1080), sparse, model, event_start_s=0.0), "were analysed"
+    )
     # Analysed, but no instrument anywhere in the window.
     empty = det.iloc[0:0]
-    _assert_refused(predict_case_outcome(empty, (1920, 1080), times, model, event_start_s=0.0), "no instruments were seen")
+    _assert_refused(
+        predict_case_outcome(empty, (1920, 1080), times, model, event_start_s=0.0),
+        "no instruments were seen",
+    )
     # Instruments in view for 2 s only.
     brief = det[det.time_s < 2.0]
-    _assert_refused(predict_case_outcome(brief, (1920, 1080), times, model, event_start_s=0.0), "only 2 s")
+    _assert_refused(
+        predict_case_outcome(brief, (1920, 1080), times, model, event_start_s=0.0), "only 2 s"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -348,8 +396,12 @@ def test_real_socal_trials_predict_and_rank(model: SequenceModel, socal):
         if trial.analysed_times.max() < 59:
             continue  # shorter than the window: the app refuses these
         out = predict_case_outcome(
-            trial.detections, trial.frame_size, trial.analysed_times, model,
-            event_start_s=0.0, labels=instruments,
+            trial.detections,
+            trial.frame_size,
+            trial.analysed_times,
+            model,
+            event_start_s=0.0,
+            labels=instruments,
         )
         assert out["reason"] is None, (trial.trial_id, out["reason"])
         low, high = out["blood_loss_interval_ml"]

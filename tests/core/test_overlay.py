@@ -32,7 +32,9 @@ def _result(*instruments: Instrument, bleeding: BleedingMask | None = None) -> F
 def test_returns_a_copy_and_leaves_the_input_alone() -> None:
     image = _canvas()
     before = image.copy()
-    out = draw_overlays(image, _result(Instrument("grasper", 0.9, (10, 10, 100, 100), (100, 100), 0.9, True)))
+    out = draw_overlays(
+        image, _result(Instrument("grasper", 0.9, (10, 10, 100, 100), (100, 100), 0.9, True))
+    )
     assert out.shape == image.shape and out.dtype == np.uint8
     assert np.array_equal(image, before)
     assert not np.array_equal(out, image)
@@ -71,7 +73,9 @@ def test_visible_tip_is_filled_and_hidden_tip_is_a_ring_with_a_badge() -> None:
     assert any(_close(p, TIP_HIDDEN_COLOUR) for p in ring)
     corner = out[:40, -160:]
     assert (np.abs(corner.astype(int) - np.array(TIP_HIDDEN_COLOUR)).max(axis=2) < 30).sum() > 100
-    no_badge = draw_overlays(_canvas(), _result(visible, hidden), boxes=False, labels=False, badge=False)
+    no_badge = draw_overlays(
+        _canvas(), _result(visible, hidden), boxes=False, labels=False, badge=False
+    )
     assert np.array_equal(no_badge[:40, -160:], _canvas()[:40, -160:])
     only_visible = draw_overlays(_canvas(), _result(visible), boxes=False, labels=False)
     assert np.array_equal(only_visible[:40, -160:], _canvas()[:40, -160:])
@@ -87,7 +91,9 @@ def test_bleeding_mask_is_resized_and_blended_where_above_threshold() -> None:
     assert _close(out[80, 100], (GREY, GREY, GREY), tol=0)
     assert _close(out[300, 100], (GREY, GREY, GREY), tol=0)
     # Lower threshold: the weak region is drawn too.
-    low = draw_overlays(_canvas(), _result(bleeding=BleedingMask(prob, 0.5)), labels=False, bleeding_threshold=0.3)
+    low = draw_overlays(
+        _canvas(), _result(bleeding=BleedingMask(prob, 0.5)), labels=False, bleeding_threshold=0.3
+    )
     assert not _close(low[80, 100], (GREY, GREY, GREY), tol=0)
     # The area label is printed at the top left.
     labelled = draw_overlays(_canvas(), _result(bleeding=BleedingMask(prob, 0.5)))
@@ -98,8 +104,15 @@ def test_bleeding_mask_is_resized_and_blended_where_above_threshold() -> None:
 def test_layers_can_be_switched_off() -> None:
     inst = Instrument("grasper", 0.9, (50, 50, 200, 200), (200, 200), 0.9, True)
     prob = np.full((24, 32), 255, np.uint8)
-    out = draw_overlays(_canvas(), _result(inst, bleeding=BleedingMask(prob, 1.0)),
-                        boxes=False, tips=False, bleeding=False, labels=False, badge=False)
+    out = draw_overlays(
+        _canvas(),
+        _result(inst, bleeding=BleedingMask(prob, 1.0)),
+        boxes=False,
+        tips=False,
+        bleeding=False,
+        labels=False,
+        badge=False,
+    )
     assert np.array_equal(out, _canvas())
 
 

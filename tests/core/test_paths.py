@@ -22,8 +22,12 @@ def xdg_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv(paths.HOME_ENV, raising=False)
     monkeypatch.delenv(paths.LEGACY_CASES_ENV, raising=False)
     monkeypatch.setenv("HOME", str(home))
-    for variable, folder in (("XDG_DATA_HOME", ".local/share"), ("XDG_CACHE_HOME", ".cache"),
-                             ("XDG_CONFIG_HOME", ".config"), ("XDG_STATE_HOME", ".local/state")):
+    for variable, folder in (
+        ("XDG_DATA_HOME", ".local/share"),
+        ("XDG_CACHE_HOME", ".cache"),
+        ("XDG_CONFIG_HOME", ".config"),
+        ("XDG_STATE_HOME", ".local/state"),
+    ):
         monkeypatch.setenv(variable, str(home / folder))
     monkeypatch.setattr(paths, "_migrated", False)
     return home
@@ -71,7 +75,9 @@ def _write_case(path: Path, note: str) -> None:
         (path.parent / name).write_bytes(data)
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the legacy folder checked is the Linux one")
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="the legacy folder checked is the Linux one"
+)
 def test_cases_move_from_the_cache_once_and_none_is_lost(xdg_home: Path) -> None:
     legacy = xdg_home / ".cache/scrubline/cases"
     legacy.mkdir(parents=True)
@@ -112,8 +118,13 @@ def test_analyze_puts_the_case_in_the_data_folder_and_the_proxy_in_the_cache(
     import os
 
     env = {k: v for k, v in os.environ.items() if k not in (paths.HOME_ENV, paths.LEGACY_CASES_ENV)}
-    result = subprocess.run([sys.executable, "-m", "scrubline.cli", "analyze", str(clips["cfr"]), "--fps", "2", "-q"],
-                            capture_output=True, text=True, env=env, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "scrubline.cli", "analyze", str(clips["cfr"]), "--fps", "2", "-q"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     cases = list((xdg_home / ".local/share/scrubline/cases").glob("*.scrub"))
     assert len(cases) == 1 and cases[0].name in result.stdout

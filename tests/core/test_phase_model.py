@@ -34,8 +34,15 @@ from scrubline.core.phases import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
-CHOLEC80_PHASES = ["Preparation", "CalotTriangleDissection", "ClippingCutting", "GallbladderDissection",
-                   "GallbladderPackaging", "CleaningCoagulation", "GallbladderRetraction"]
+CHOLEC80_PHASES = [
+    "Preparation",
+    "CalotTriangleDissection",
+    "ClippingCutting",
+    "GallbladderDissection",
+    "GallbladderPackaging",
+    "CleaningCoagulation",
+    "GallbladderRetraction",
+]
 
 # A made-up cholecystectomy as tool runs (start s, end s, tools in view), written by hand from
 # the usual course of the operation, not taken from any data set.
@@ -79,7 +86,9 @@ def template():
 def test_cholecystectomy_template_names_the_model_and_cholec80_phases(template):
     assert template.model == "cholec80-phases"
     assert list(template.labels) == CHOLEC80_PHASES
-    assert all(template.colour_of(p) and template.colour_of(p).startswith("#") for p in CHOLEC80_PHASES)
+    assert all(
+        template.colour_of(p) and template.colour_of(p).startswith("#") for p in CHOLEC80_PHASES
+    )
     assert len({template.colour_of(p) for p in CHOLEC80_PHASES}) == 7
     model = learned_model(template)
     assert list(model.labels) == CHOLEC80_PHASES
@@ -98,7 +107,8 @@ def test_phase_model_is_not_run_on_frames_and_stays_small():
 
 def test_learned_template_refuses_rules(tmp_path):
     path = tmp_path / "learned.toml"
-    path.write_text(textwrap.dedent("""
+    path.write_text(
+        textwrap.dedent("""
         [template]
         id = "x"
         name = "X"
@@ -107,14 +117,17 @@ def test_learned_template_refuses_rules(tmp_path):
         [[phases]]
         label = "Preparation"
         all = ["grasper"]
-    """))
+    """)
+    )
     with pytest.raises(TemplateError, match="unknown key"):
         load_template(path)
 
 
 def test_template_must_list_every_phase_of_its_model(tmp_path, template):
     path = tmp_path / "short.toml"
-    path.write_text('[template]\nid = "x"\nname = "X"\nmodel = "cholec80-phases"\n\n[[phases]]\nlabel = "Preparation"\n')
+    path.write_text(
+        '[template]\nid = "x"\nname = "X"\nmodel = "cholec80-phases"\n\n[[phases]]\nlabel = "Preparation"\n'
+    )
     short = load_template(path)
     with pytest.raises(TemplateError, match="GallbladderRetraction"):
         recognise_phases(hand_made_table().set_index("time_s"), short)
@@ -122,7 +135,9 @@ def test_template_must_list_every_phase_of_its_model(tmp_path, template):
 
 def test_unknown_model_is_named(tmp_path):
     path = tmp_path / "m.toml"
-    path.write_text('[template]\nid = "x"\nname = "X"\nmodel = "no-such-model"\n\n[[phases]]\nlabel = "a"\n')
+    path.write_text(
+        '[template]\nid = "x"\nname = "X"\nmodel = "no-such-model"\n\n[[phases]]\nlabel = "a"\n'
+    )
     with pytest.raises(PhaseModelError, match="'no-such-model' is not installed"):
         recognise_phases(hand_made_table().set_index("time_s"), load_template(path))
 
@@ -146,7 +161,9 @@ def test_features_are_causal_online_and_look_ahead_offline():
 
 def test_viterbi_follows_the_phase_order():
     # Two phases, only 0 -> 1 allowed; a noisy middle second claiming phase 0 again is overruled.
-    decoding = Decoding(np.array([[0.9, 0.1], [1e-9, 1.0]]), np.array([1.0, 0.0]), np.array([0.5, 0.5]))
+    decoding = Decoding(
+        np.array([[0.9, 0.1], [1e-9, 1.0]]), np.array([1.0, 0.0]), np.array([0.5, 0.5])
+    )
     probabilities = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.1, 0.9], [0.2, 0.8]])
     assert decoding.viterbi(probabilities).tolist() == [0, 1, 1, 1, 1]
     # The causal filter cannot look ahead: it switches later, once the evidence has built up.
@@ -154,7 +171,9 @@ def test_viterbi_follows_the_phase_order():
 
 
 def test_per_second_resamples_analysed_frames():
-    presence = pd.DataFrame({"Hook": [1, 1, 0, 0, 2, 0, 0]}, index=[0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 5.0])
+    presence = pd.DataFrame(
+        {"Hook": [1, 1, 0, 0, 2, 0, 0]}, index=[0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 5.0]
+    )
     # In view in half of second 2's frames counts; seconds 3 and 4 were not analysed and take the
     # nearest analysed second's value.
     assert per_second(presence, ["Hook"])[:, 0].tolist() == [1, 0, 1, 1, 0, 0]
@@ -162,7 +181,12 @@ def test_per_second_resamples_analysed_frames():
 
 def test_tool_columns_match_ignoring_case_spaces_underscores_and_the_export_prefix():
     found, missing = match_tool_columns(["GRASPER", "specimen bag", "tool_hook", "Clip per"], TOOLS)
-    assert found == {"Grasper": "GRASPER", "Hook": "tool_hook", "Clipper": "Clip per", "SpecimenBag": "specimen bag"}
+    assert found == {
+        "Grasper": "GRASPER",
+        "Hook": "tool_hook",
+        "Clipper": "Clip per",
+        "SpecimenBag": "specimen bag",
+    }
     assert missing == ["Bipolar", "Scissors", "Irrigator"]
 
 
@@ -186,7 +210,12 @@ def test_hand_made_operation_gets_its_phases_in_order(template):
 
 
 def test_hand_made_operation_at_five_frames_per_second_with_other_names(template):
-    names = {"Grasper": "grasper", "SpecimenBag": "Specimen bag", "Clipper": "CLIPPER", "time_s": "second"}
+    names = {
+        "Grasper": "grasper",
+        "SpecimenBag": "Specimen bag",
+        "Clipper": "CLIPPER",
+        "time_s": "second",
+    }
     result = phases_from_table(hand_made_table(names, step=0.2), template)
     assert len(result) == 2640 * 5
     assert result.loc[result["time_s"].between(1299, 1301), "phase"].eq("ClippingCutting").all()
@@ -229,7 +258,10 @@ def test_phases_command_writes_time_and_phase(tmp_path, capsys):
     [
         (lambda t: t.drop(columns=["Bipolar", "Irrigator"]), "no column for Bipolar, Irrigator"),
         (lambda t: t.rename(columns={"time_s": "when"}), "no 'time_s' or 'second' column"),
-        (lambda t: t.assign(Hook=t["Hook"].astype(object).where(t.index != 5, "yes")), "column 'Hook' has a value that is not a number"),
+        (
+            lambda t: t.assign(Hook=t["Hook"].astype(object).where(t.index != 5, "yes")),
+            "column 'Hook' has a value that is not a number",
+        ),
         (lambda t: pd.concat([t, t.iloc[:1]]), "repeats a time"),
     ],
 )
@@ -243,21 +275,32 @@ def test_phases_command_bad_tables_fail_in_one_line(tmp_path, capsys, edit, mess
 
 
 def test_phases_command_unknown_procedure_and_missing_file(tmp_path, capsys):
-    rc, _, err = run_cli(["phases", str(tmp_path / "none.csv"), "-o", str(tmp_path / "o.csv")], capsys)
+    rc, _, err = run_cli(
+        ["phases", str(tmp_path / "none.csv"), "-o", str(tmp_path / "o.csv")], capsys
+    )
     assert rc == 2 and "no such file" in err
     source = tmp_path / "p.csv"
     hand_made_table().to_csv(source, index=False)
-    rc, _, err = run_cli(["phases", str(source), "-o", str(tmp_path / "o.csv"), "--procedure", "appendectomy"], capsys)
+    rc, _, err = run_cli(
+        ["phases", str(source), "-o", str(tmp_path / "o.csv"), "--procedure", "appendectomy"],
+        capsys,
+    )
     assert rc == 2 and "no procedure 'appendectomy'" in err and "cholecystectomy" in err
 
 
 def test_phases_command_with_a_rule_template(tmp_path, capsys):
     source, target = tmp_path / "p.csv", tmp_path / "o.csv"
-    pd.DataFrame({"time_s": np.arange(20.0), "Instrument": [0] * 10 + [1] * 10, "bleeding": 0.0}).to_csv(source, index=False)
-    rc, _, err = run_cli(["phases", str(source), "-o", str(target), "--procedure", "generic"], capsys)
+    pd.DataFrame(
+        {"time_s": np.arange(20.0), "Instrument": [0] * 10 + [1] * 10, "bleeding": 0.0}
+    ).to_csv(source, index=False)
+    rc, _, err = run_cli(
+        ["phases", str(source), "-o", str(target), "--procedure", "generic"], capsys
+    )
     assert rc == 0, err
     phases = pd.read_csv(target)["phase"].tolist()
-    assert phases[:10] == [bundled_templates()["generic"].default] * 10 and len(set(phases[10:])) == 1
+    assert (
+        phases[:10] == [bundled_templates()["generic"].default] * 10 and len(set(phases[10:])) == 1
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -292,15 +335,23 @@ def _case_with_tools(tmp_path: Path, tools_per_second: list[list[str]], detector
     from scrubline.core.store import CaseStore
 
     store = CaseStore(tmp_path / "c.scrub", create=True)
-    store.set_meta("video", {"duration_s": float(len(tools_per_second)), "width": 100, "height": 100})
+    store.set_meta(
+        "video", {"duration_s": float(len(tools_per_second)), "width": 100, "height": 100}
+    )
     store.set_meta("settings", {"fps": 1.0})
     store.set_meta("models", [{"id": "det", "task": "detector", "labels": detector_labels}])
     store.set_meta("procedure", "cholecystectomy")
-    store.write_results([
-        FrameResult(i * 25, float(i), [Instrument(label, 0.9, (0, 0, 10, 10), (5, 5), 0.9, True) for label in labels],
-                    BleedingMask(np.zeros((4, 4), np.uint8), 0.0))
-        for i, labels in enumerate(tools_per_second)
-    ])
+    store.write_results(
+        [
+            FrameResult(
+                i * 25,
+                float(i),
+                [Instrument(label, 0.9, (0, 0, 10, 10), (5, 5), 0.9, True) for label in labels],
+                BleedingMask(np.zeros((4, 4), np.uint8), 0.0),
+            )
+            for i, labels in enumerate(tools_per_second)
+        ]
+    )
     return store
 
 
@@ -312,7 +363,9 @@ def test_case_with_a_class_agnostic_detector_names_the_missing_tools(tmp_path):
         with pytest.raises(PhaseModelError, match="there is none for Grasper, Bipolar"):
             case_timeline(store)
         timeline, reason = _timeline(store)
-    assert timeline.episodes_of("phase") == [] and "SpecimenBag" in reason and "instrument" in reason
+    assert (
+        timeline.episodes_of("phase") == [] and "SpecimenBag" in reason and "instrument" in reason
+    )
 
 
 def test_case_with_a_class_aware_detector_gets_cholec80_phases(tmp_path):
@@ -340,11 +393,35 @@ def test_analyze_with_the_cholecystectomy_procedure(clips, tmp_path, capsys):
     from scrubline.core.store import CaseStore
 
     case = tmp_path / "c.scrub"
-    rc, _, err = run_cli(["analyze", str(clips["cfr"]), "-o", str(case), "--fps", "2", "-q",
-                          "--procedure", "appendectomy"], capsys)
+    rc, _, err = run_cli(
+        [
+            "analyze",
+            str(clips["cfr"]),
+            "-o",
+            str(case),
+            "--fps",
+            "2",
+            "-q",
+            "--procedure",
+            "appendectomy",
+        ],
+        capsys,
+    )
     assert rc == 2 and "no procedure 'appendectomy'" in err and not case.exists()
-    rc, _, err = run_cli(["analyze", str(clips["cfr"]), "-o", str(case), "--fps", "2", "-q",
-                          "--procedure", "cholecystectomy"], capsys)
+    rc, _, err = run_cli(
+        [
+            "analyze",
+            str(clips["cfr"]),
+            "-o",
+            str(case),
+            "--fps",
+            "2",
+            "-q",
+            "--procedure",
+            "cholecystectomy",
+        ],
+        capsys,
+    )
     assert rc == 0, err
     with CaseStore(case) as store:
         assert store.get_meta("procedure") == "cholecystectomy"
@@ -356,9 +433,12 @@ def test_phase_manifest_needs_its_features_and_decoding_tables(tmp_path):
     from scrubline.core.models.manifest import ManifestError, load_manifest
 
     bundled = (REPO / "models" / "cholec80-phases.toml").read_text()
-    without = bundled[: bundled.index("[decoding]")] + bundled[bundled.index("[training]"):]
+    without = bundled[: bundled.index("[decoding]")] + bundled[bundled.index("[training]") :]
     (tmp_path / "p.toml").write_text(without)
-    with pytest.raises(ManifestError, match=r"a phase model needs \[input\] features, a \[features\] and a \[decoding\] table"):
+    with pytest.raises(
+        ManifestError,
+        match=r"a phase model needs \[input\] features, a \[features\] and a \[decoding\] table",
+    ):
         load_manifest(tmp_path / "p.toml")
     # Decoding sizes that do not fit the 7 labels are refused when the model is built.
     import re

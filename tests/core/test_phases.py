@@ -86,13 +86,28 @@ def test_minimal_template_parses(tmp_path):
         (lambda s: s.replace('all = ["a", "b"]', 'all = ["a", "c"]'), "signal 'c' is not declared"),
         (lambda s: s.replace('all = ["a", "b"]', 'al = ["a", "b"]'), "unknown key(s) 'al'"),
         (lambda s: s.replace('all = ["a", "b"]', 'all = "a"'), "'all' should be a list"),
-        (lambda s: s.replace("[signals.a]", "[signals.a]\non = 0.2\noff = 0.4"), "'off' (0.4) must not exceed 'on' (0.2)"),
-        (lambda s: s.replace("min_phase_s = 0", "min_phase_s = -1"), "'min_phase_s' must not be negative"),
-        (lambda s: s.replace("min_phase_s = 0", 'min_phase_s = "long"'), "'min_phase_s' should be a number"),
-        (lambda s: s.replace('label = "both"\nall = ["a", "b"]', 'label = "both"'), "would hold everywhere"),
+        (
+            lambda s: s.replace("[signals.a]", "[signals.a]\non = 0.2\noff = 0.4"),
+            "'off' (0.4) must not exceed 'on' (0.2)",
+        ),
+        (
+            lambda s: s.replace("min_phase_s = 0", "min_phase_s = -1"),
+            "'min_phase_s' must not be negative",
+        ),
+        (
+            lambda s: s.replace("min_phase_s = 0", 'min_phase_s = "long"'),
+            "'min_phase_s' should be a number",
+        ),
+        (
+            lambda s: s.replace('label = "both"\nall = ["a", "b"]', 'label = "both"'),
+            "would hold everywhere",
+        ),
         (lambda s: s.replace('label = "both"\n', ""), "missing required text field 'label'"),
         (lambda s: s.replace("only = true", 'only = "yes"'), "'only' should be true or false"),
-        (lambda s: s.replace("only = true", 'after = "nowhere"'), "'after' unknown phase 'nowhere'"),
+        (
+            lambda s: s.replace("only = true", 'after = "nowhere"'),
+            "'after' unknown phase 'nowhere'",
+        ),
         (lambda s: s.replace("[signals.a]\n[signals.b]\n", ""), "no [signals.<name>] tables"),
         (lambda s: s.split("[[phases]]")[0], "no [[phases]]"),
         (lambda s: s + "\n[extra]\nx = 1\n", "unknown table(s) 'extra'"),
@@ -138,7 +153,7 @@ def test_hysteresis_switches_on_high_and_off_low(tmp_path):
             [[phases]]
             label = "bleeding"
             all = ["bleeding"]
-            """
+            """,
         )
     )
     values = [0.0, 0.04, 0.06, 0.04, 0.035, 0.02, 0.04, 0.06]
@@ -159,7 +174,7 @@ def test_hold_bridges_short_dropouts_only(tmp_path):
             [[phases]]
             label = "work"
             all = ["tool"]
-            """
+            """,
         )
     )
     # Off for 1 s (t=3) and for 4 s (t=7..10): the first is bridged, the second is not; the
@@ -198,11 +213,18 @@ def test_after_only_once_the_other_phase_was_seen(tmp_path):
             [[phases]]
             label = "work"
             all = ["tool"]
-            """
+            """,
         )
     )
     p = table(range(6), muscle=[0, 0, 1, 0, 0, 0], tool=[0, 1, 1, 1, 0, 0])
-    assert raw_labels(p, t).tolist() == ["idle", "work", "patch", "work", "hemostasis", "hemostasis"]
+    assert raw_labels(p, t).tolist() == [
+        "idle",
+        "work",
+        "patch",
+        "work",
+        "hemostasis",
+        "hemostasis",
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -230,9 +252,19 @@ def test_recognise_phases_end_to_end(tmp_path):
     b[times == 8.0] = 1  # a one-frame false detection
     phases = recognise_phases(table(times, a=a, b=b), t)
     assert [p.label for p in phases] == ["idle", "a only", "both", "idle"]
-    assert [(p.start_s, p.end_s) for p in phases] == [(0.0, 5.0), (5.0, 12.0), (12.0, 20.0), (20.0, 30.0)]
+    assert [(p.start_s, p.end_s) for p in phases] == [
+        (0.0, 5.0),
+        (5.0, 12.0),
+        (12.0, 20.0),
+        (20.0, 30.0),
+    ]
     assert phase_durations(phases) == {"idle": 15.0, "a only": 7.0, "both": 8.0}
-    assert phase_at(phases, np.array([1.0, 6.0, 13.0, 29.5])).tolist() == ["idle", "a only", "both", "idle"]
+    assert phase_at(phases, np.array([1.0, 6.0, 13.0, 29.5])).tolist() == [
+        "idle",
+        "a only",
+        "both",
+        "idle",
+    ]
     assert recognise_phases(table([], a=[], b=[]), t) == []
 
 
@@ -265,7 +297,9 @@ def test_presence_table_keeps_empty_analysed_frames_and_filters():
         [(0.0, "needle", 0.9), (0.0, "needle", 0.2), (1.0, "grasper", 0.8)],
         columns=["time_s", "label", "score"],
     )
-    p = presence_table(det, np.array([0.0, 1.0, 2.0]), labels=["needle", "grasper", "nerve hook"], min_score=0.5)
+    p = presence_table(
+        det, np.array([0.0, 1.0, 2.0]), labels=["needle", "grasper", "nerve hook"], min_score=0.5
+    )
     assert p.index.tolist() == [0.0, 1.0, 2.0]
     assert p.loc[0.0, "needle"] == 1 and p.loc[1.0, "grasper"] == 1
     assert p.loc[2.0].sum() == 0 and p["nerve hook"].sum() == 0

@@ -46,7 +46,9 @@ def test_a_dropout_of_exactly_hold_s_is_bridged_and_a_longer_one_is_not() -> Non
 
 
 def _template(*rules: PhaseRule, signals: tuple[str, ...] = ("a", "b")) -> PhaseTemplate:
-    return PhaseTemplate("t", "T", {name: Signal(name, name) for name in signals}, rules, default="idle")
+    return PhaseTemplate(
+        "t", "T", {name: Signal(name, name) for name in signals}, rules, default="idle"
+    )
 
 
 def _frame(**columns: list[int]) -> pd.DataFrame:
@@ -55,7 +57,9 @@ def _frame(**columns: list[int]) -> pd.DataFrame:
 
 
 def test_after_means_strictly_after_the_first_moment_of_that_phase() -> None:
-    template = _template(PhaseRule("closing", all_of=("b",), after="opening"), PhaseRule("opening", all_of=("a",)))
+    template = _template(
+        PhaseRule("closing", all_of=("b",), after="opening"), PhaseRule("opening", all_of=("a",))
+    )
     labels = raw_labels(_frame(a=[0, 1, 0, 0], b=[1, 1, 1, 0]), template).tolist()
     # At 1 s both hold, but "closing" may only follow a moment of "opening": it starts at 2 s.
     assert labels == ["idle", "opening", "closing", "idle"]
@@ -65,7 +69,11 @@ def test_after_means_strictly_after_the_first_moment_of_that_phase() -> None:
 
 def test_a_label_given_by_two_rules_holds_when_either_does() -> None:
     template = _template(PhaseRule("busy", all_of=("a",)), PhaseRule("busy", all_of=("b",)))
-    assert raw_labels(_frame(a=[1, 0, 0], b=[0, 1, 0]), template).tolist() == ["busy", "busy", "idle"]
+    assert raw_labels(_frame(a=[1, 0, 0], b=[0, 1, 0]), template).tolist() == [
+        "busy",
+        "busy",
+        "idle",
+    ]
 
 
 def test_all_and_any_must_both_hold() -> None:
@@ -82,17 +90,35 @@ def test_a_short_phase_between_two_equally_long_ones_joins_the_earlier() -> None
 
 def test_phase_at_includes_the_start_and_excludes_the_end() -> None:
     phases = [Phase("a", 0.0, 2.0), Phase("b", 2.0, 4.0)]
-    assert phase_at(phases, np.array([0.0, 1.99, 2.0, 3.99, 4.0]), default="-").tolist() == ["a", "a", "b", "b", "-"]
+    assert phase_at(phases, np.array([0.0, 1.99, 2.0, 3.99, 4.0]), default="-").tolist() == [
+        "a",
+        "a",
+        "b",
+        "b",
+        "-",
+    ]
     assert phase_at(phases, np.array([5.0])).tolist() == [None]
     assert Phase("a", 1.0, 2.5).as_dict() == {"label": "a", "start_s": 1.0, "end_s": 2.5}
 
 
-def test_presence_counts_boxes_at_exactly_the_minimum_score_and_takes_the_nearest_bleeding() -> None:
-    detections = pd.DataFrame({"time_s": [0.0, 0.0, 1.0, 2.0], "label": ["g", "g", "g", "h"],
-                               "score": [0.5, 0.49, 0.7, 0.9]})
+def test_presence_counts_boxes_at_exactly_the_minimum_score_and_takes_the_nearest_bleeding() -> (
+    None
+):
+    detections = pd.DataFrame(
+        {
+            "time_s": [0.0, 0.0, 1.0, 2.0],
+            "label": ["g", "g", "g", "h"],
+            "score": [0.5, 0.49, 0.7, 0.9],
+        }
+    )
     bleeding = pd.Series([0.1, 0.4], index=[0.9, 2.2])  # measured on other frames than the boxes
-    table = presence_table(detections, np.array([0.0, 1.0, 2.0, 3.0]), bleeding=bleeding, labels=["g", "h", "k"],
-                           min_score=0.5)
+    table = presence_table(
+        detections,
+        np.array([0.0, 1.0, 2.0, 3.0]),
+        bleeding=bleeding,
+        labels=["g", "h", "k"],
+        min_score=0.5,
+    )
     assert table.index.name == "time_s" and table.index.tolist() == [0.0, 1.0, 2.0, 3.0]
     assert table["g"].tolist() == [1.0, 1.0, 0.0, 0.0]  # 0.5 counts, 0.49 does not
     assert table["h"].tolist() == [0.0, 0.0, 1.0, 0.0] and table["k"].tolist() == [0.0] * 4
@@ -104,17 +130,29 @@ def test_a_template_keeps_its_optional_fields_and_names_the_phase_in_errors() ->
     data = {
         "template": {"id": "t", "name": "T"},
         "signals": {"a": {}},
-        "phases": [{"label": "work", "any": ["a"], "description": "hands busy", "colour": "#123456"},
-                   {"label": "rest", "none": ["a"], "only": True}],
+        "phases": [
+            {"label": "work", "any": ["a"], "description": "hands busy", "colour": "#123456"},
+            {"label": "rest", "none": ["a"], "only": True},
+        ],
     }
     template = parse_template(data, "t.toml")
     assert template.default == "idle" and template.min_phase_s == 0.0
     work, rest = template.phases
-    assert (work.any_of, work.description, work.colour, work.only) == (("a",), "hands busy", "#123456", False)
+    assert (work.any_of, work.description, work.colour, work.only) == (
+        ("a",),
+        "hands busy",
+        "#123456",
+        False,
+    )
     assert (rest.none_of, rest.only, rest.description, rest.colour) == (("a",), True, "", None)
     data["phases"][1]["any"] = ["b"]
-    with pytest.raises(TemplateError, match=r"t\.toml \[\[phases\]\] #2 \('rest'\): signal 'b' is not declared \(declared: a\)"):
+    with pytest.raises(
+        TemplateError,
+        match=r"t\.toml \[\[phases\]\] #2 \('rest'\): signal 'b' is not declared \(declared: a\)",
+    ):
         parse_template(data, "t.toml")
     data["phases"][1]["any"] = "a"
-    with pytest.raises(TemplateError, match=r"#2 \('rest'\): 'any' should be a list of signal names"):
+    with pytest.raises(
+        TemplateError, match=r"#2 \('rest'\): 'any' should be a list of signal names"
+    ):
         parse_template(data, "t.toml")

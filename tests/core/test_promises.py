@@ -33,7 +33,9 @@ def _two_videos_with_one_name(folder: Path) -> tuple[Path, Path]:
     return first, second
 
 
-def test_a_case_made_for_video_a_is_refused_for_a_different_video_with_a_s_name(tmp_path: Path) -> None:
+def test_a_case_made_for_video_a_is_refused_for_a_different_video_with_a_s_name(
+    tmp_path: Path,
+) -> None:
     """Catches: the case accepted because the video's *name* matches although its fingerprint
     differs (the wrong patient's results would be shown)."""
     video_a, video_b = _two_videos_with_one_name(tmp_path)
@@ -70,24 +72,37 @@ def test_a_renamed_or_moved_video_finds_its_case(tmp_path: Path) -> None:
 
 def test_frames_csv_counts_each_hidden_tip_in_tips_hidden(tmp_path: Path) -> None:
     """Catches: `tips_visible` and `tips_hidden` swapped in frames.csv (or in the store)."""
+
     def tool(label: str, visible: bool) -> Instrument:
         return Instrument(label, 0.9, (0, 0, 10, 10), (5, 5), 0.9 if visible else 0.1, visible)
 
     case = tmp_path / "tips.scrub"
     with CaseStore(case, create=True) as store:
         store.set_meta("video", {"duration_s": 1.0, "width": 100, "height": 100})
-        store.write_results([
-            FrameResult(0, 0.0, [tool("grasper", True), tool("hook", True), tool("clipper", False)]),
-            FrameResult(5, 0.2, [tool("grasper", False), tool("hook", False), tool("clipper", False)]),
-            FrameResult(10, 0.4, [tool("grasper", True)]),
-        ])
-        assert store.frames_table()[["tips_visible", "tips_hidden"]].values.tolist() == [[2, 1], [0, 3], [1, 0]]
+        store.write_results(
+            [
+                FrameResult(
+                    0, 0.0, [tool("grasper", True), tool("hook", True), tool("clipper", False)]
+                ),
+                FrameResult(
+                    5, 0.2, [tool("grasper", False), tool("hook", False), tool("clipper", False)]
+                ),
+                FrameResult(10, 0.4, [tool("grasper", True)]),
+            ]
+        )
+        assert store.frames_table()[["tips_visible", "tips_hidden"]].values.tolist() == [
+            [2, 1],
+            [0, 3],
+            [1, 0],
+        ]
         table = frames_dataframe(build_timeline(store))
         assert table[["tips_visible", "tips_hidden"]].values.tolist() == [[2, 1], [0, 3], [1, 0]]
         export_case(store, tmp_path / "out")
     written = pd.read_csv(tmp_path / "out" / "frames.csv")
     assert written[["frame", "n_instruments", "tips_visible", "tips_hidden"]].values.tolist() == [
-        [0, 3, 2, 1], [5, 3, 0, 3], [10, 1, 1, 0]
+        [0, 3, 2, 1],
+        [5, 3, 0, 3],
+        [10, 1, 1, 0],
     ]
 
 
@@ -134,14 +149,24 @@ def test_spread_measures_instruments_apart_vertically_as_well_as_horizontally() 
 
     def boxes(centres: list[tuple[float, float]]) -> pd.DataFrame:
         return pd.DataFrame(
-            [(t, "instrument", 0.9, cx - 50, cy - 50, cx + 50, cy + 50) for t in times for cx, cy in centres],
+            [
+                (t, "instrument", 0.9, cx - 50, cy - 50, cx + 50, cy + 50)
+                for t in times
+                for cx, cy in centres
+            ],
             columns=["time_s", "label", "score", "x1", "y1", "x2", "y2"],
         )
 
     column = FEATURES.index("spread")
-    side_by_side = sequence_features(boxes([(50, 500), (950, 500)]), (1000, 1000), 0.0, analysed_times=times)
-    one_above_other = sequence_features(boxes([(500, 50), (500, 950)]), (1000, 1000), 0.0, analysed_times=times)
-    diagonal = sequence_features(boxes([(50, 50), (950, 950)]), (1000, 1000), 0.0, analysed_times=times)
+    side_by_side = sequence_features(
+        boxes([(50, 500), (950, 500)]), (1000, 1000), 0.0, analysed_times=times
+    )
+    one_above_other = sequence_features(
+        boxes([(500, 50), (500, 950)]), (1000, 1000), 0.0, analysed_times=times
+    )
+    diagonal = sequence_features(
+        boxes([(50, 50), (950, 950)]), (1000, 1000), 0.0, analysed_times=times
+    )
     np.testing.assert_allclose(one_above_other[:, column], 0.45 / math.sqrt(2.0), rtol=1e-4)
     np.testing.assert_allclose(one_above_other[:, column], side_by_side[:, column], rtol=1e-6)
     np.testing.assert_allclose(diagonal[:, column], 0.45, rtol=1e-4)
@@ -156,7 +181,14 @@ def untrusted_avi(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """H.264 with B-frames in AVI: the container carries no presentation times, so decoded
     frames come out with timestamps that do not describe display order (the kind of file the
     EndoVis recordings are). Six groups of pictures, so seeks have key frames to land on."""
-    return write_clip(tmp_path_factory.mktemp("avi") / "untrusted.avi", 150, fps=25, codec="libx264", gop=25, bframes=2)
+    return write_clip(
+        tmp_path_factory.mktemp("avi") / "untrusted.avi",
+        150,
+        fps=25,
+        codec="libx264",
+        gop=25,
+        bframes=2,
+    )
 
 
 def test_the_generated_avi_really_has_untrusted_timestamps(untrusted_avi: Path) -> None:
@@ -166,7 +198,9 @@ def test_the_generated_avi_really_has_untrusted_timestamps(untrusted_avi: Path) 
         assert video.frame_count == 150 and len(video._index.keyframes) == 6
 
 
-def test_every_frame_of_an_untrusted_timestamp_file_is_the_one_asked_for(untrusted_avi: Path) -> None:
+def test_every_frame_of_an_untrusted_timestamp_file_is_the_one_asked_for(
+    untrusted_avi: Path,
+) -> None:
     """Catches: the exact-seek path for files with untrusted timestamps returning a neighbour
     (before, only a test on ../shared/data covered it; a fresh clone had nothing)."""
     with VideoSource(untrusted_avi) as video:

@@ -51,14 +51,22 @@ def _spans_by_definition(times, flags, values, period, merge_gap, min_duration):
     return [tuple(s) for s in spans if s[1] - s[0] >= min_duration - 1e-9]
 
 
-@given(sampled_flags(), st.sampled_from([0.0, 0.3, 1.0, 2.5]), st.sampled_from([0.0, 0.5, 1.0, 3.0]))
-def test_spans_follow_the_sample_by_sample_definition(sample, merge_gap: float, min_duration: float) -> None:  # type: ignore[no-untyped-def]
+@given(
+    sampled_flags(), st.sampled_from([0.0, 0.3, 1.0, 2.5]), st.sampled_from([0.0, 0.5, 1.0, 3.0])
+)
+def test_spans_follow_the_sample_by_sample_definition(
+    sample, merge_gap: float, min_duration: float
+) -> None:  # type: ignore[no-untyped-def]
     times, flags, values, period = sample
-    found = spans_from_flags(times, flags, period=period, min_duration=min_duration, merge_gap=merge_gap, values=values)
+    found = spans_from_flags(
+        times, flags, period=period, min_duration=min_duration, merge_gap=merge_gap, values=values
+    )
     expected = _spans_by_definition(times, flags, values, period, merge_gap, min_duration)
     assert len(found) == len(expected)
     if expected:
-        np.testing.assert_allclose(np.asarray(found, dtype=float), np.asarray(expected, dtype=float))
+        np.testing.assert_allclose(
+            np.asarray(found, dtype=float), np.asarray(expected, dtype=float)
+        )
     # Spans are ordered, disjoint, and each starts at a flagged sample.
     for (_, end, _), (start, _, _) in zip(found, found[1:], strict=False):
         assert end + merge_gap < start + 1e-9
@@ -72,7 +80,11 @@ def test_spans_follow_the_sample_by_sample_definition(sample, merge_gap: float, 
 @st.composite
 def segments(draw: st.DrawFn) -> list[list[object]]:
     """Consecutive [label, start, end] phases, neighbours differently labelled."""
-    durations = draw(st.lists(st.sampled_from([0.2, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0, 12.0]), min_size=1, max_size=25))
+    durations = draw(
+        st.lists(
+            st.sampled_from([0.2, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0, 12.0]), min_size=1, max_size=25
+        )
+    )
     labels = [draw(st.sampled_from("abcd"))]
     for _ in durations[1:]:
         labels.append(draw(st.sampled_from([c for c in "abcd" if c != labels[-1]])))
@@ -118,9 +130,13 @@ def test_raw_segments_reproduce_the_labels(labels: list[str], step: float) -> No
     st.floats(0.05, 1.0),
     st.floats(0.0, 1.0),
 )
-def test_hysteresis_switches_on_at_on_and_off_below_off(values: list[float], on: float, ratio: float) -> None:
+def test_hysteresis_switches_on_at_on_and_off_below_off(
+    values: list[float], on: float, ratio: float
+) -> None:
     off = on * ratio
-    state = _switch(np.asarray(values), np.arange(len(values), dtype=float), Signal("s", "s", on, off))
+    state = _switch(
+        np.asarray(values), np.arange(len(values), dtype=float), Signal("s", "s", on, off)
+    )
     previous = False
     for value, now in zip(values, state, strict=True):
         if value >= on:
@@ -143,7 +159,9 @@ _SLOW = settings(max_examples=25, suppress_health_check=[HealthCheck.function_sc
     st.sets(st.integers(0, 400), min_size=1, max_size=40),
     st.lists(st.integers(-5, 410), min_size=1, max_size=20),
 )
-def test_nearest_analysed_frame_is_the_closest_earlier_on_ties(tmp_path: Path, analysed: set[int], asked: list[int]) -> None:
+def test_nearest_analysed_frame_is_the_closest_earlier_on_ties(
+    tmp_path: Path, analysed: set[int], asked: list[int]
+) -> None:
     path = tmp_path / "nearest.scrub"
     path.unlink(missing_ok=True)
     with CaseStore(path, create=True) as store:
@@ -166,12 +184,22 @@ def frame_results(draw: st.DrawFn) -> list[FrameResult]:
             x1, y1 = draw(finite), draw(finite)
             box = (x1, y1, x1 + draw(finite), y1 + draw(finite))
             tip = draw(st.none() | st.tuples(finite, finite))
-            instruments.append(Instrument(
-                draw(st.sampled_from(["grasper", "hook", "clip applier"])), round(draw(st.floats(0, 1)), 4),
-                box, tip, round(draw(st.floats(0, 1)), 4), draw(st.booleans()),
-            ))
+            instruments.append(
+                Instrument(
+                    draw(st.sampled_from(["grasper", "hook", "clip applier"])),
+                    round(draw(st.floats(0, 1)), 4),
+                    box,
+                    tip,
+                    round(draw(st.floats(0, 1)), 4),
+                    draw(st.booleans()),
+                )
+            )
         fraction = draw(st.none() | st.floats(0, 1))
-        bleeding = None if fraction is None else BleedingMask(np.full((6, 8), int(fraction * 255), np.uint8), fraction)
+        bleeding = (
+            None
+            if fraction is None
+            else BleedingMask(np.full((6, 8), int(fraction * 255), np.uint8), fraction)
+        )
         results.append(FrameResult(frame, frame / 30, instruments, bleeding))
     return results
 
@@ -188,19 +216,27 @@ def test_results_read_back_as_written(tmp_path: Path, results: list[FrameResult]
         for result, row in zip(results, table.itertuples(), strict=True):
             back = store.result_at(result.frame)
             assert back is not None
+
             def fields(i: Instrument) -> tuple[object, ...]:
                 return (i.label, i.score, i.box, i.tip, i.tip_score, i.tip_visible)
 
-            assert sorted(map(repr, map(fields, back.instruments))) == sorted(map(repr, map(fields, result.instruments)))
+            assert sorted(map(repr, map(fields, back.instruments))) == sorted(
+                map(repr, map(fields, result.instruments))
+            )
             scores = [i.score for i in back.instruments]
             assert scores == sorted(scores, reverse=True)  # best first
             visible = sum(i.tip_visible for i in result.instruments)
             assert (row.n_instruments, row.tips_visible, row.tips_hidden) == (
-                len(result.instruments), visible, len(result.instruments) - visible)
+                len(result.instruments),
+                visible,
+                len(result.instruments) - visible,
+            )
             if result.bleeding is None:
                 assert back.bleeding is None and pd.isna(row.bleeding_fraction)
             else:
-                assert back.bleeding is not None and back.bleeding.fraction == result.bleeding.fraction
+                assert (
+                    back.bleeding is not None and back.bleeding.fraction == result.bleeding.fraction
+                )
                 assert np.array_equal(back.bleeding.mask, result.bleeding.mask)
 
 
@@ -216,15 +252,29 @@ def test_detections_csv_holds_every_stored_box(tmp_path: Path, results: list[Fra
     written = pd.read_csv(tmp_path / "out" / "detections.csv")
     expected = sorted(
         (r.frame, i.label, i.score, *i.box, *(i.tip or (np.nan, np.nan)), int(i.tip_visible))
-        for r in results for i in r.instruments
+        for r in results
+        for i in r.instruments
     )
     got = sorted(
-        (int(row.frame), row.label, row.score, row.x1, row.y1, row.x2, row.y2, row.tip_x, row.tip_y, int(row.tip_visible))
+        (
+            int(row.frame),
+            row.label,
+            row.score,
+            row.x1,
+            row.y1,
+            row.x2,
+            row.y2,
+            row.tip_x,
+            row.tip_y,
+            int(row.tip_visible),
+        )
         for row in written.itertuples()
     )
     assert len(got) == len(expected)
     for a, b in zip(got, expected, strict=True):
         assert a[:2] == b[:2] and a[-1] == b[-1]
-        np.testing.assert_allclose(np.asarray(a[2:-1], dtype=float), np.asarray(b[2:-1], dtype=float), atol=1e-9)
+        np.testing.assert_allclose(
+            np.asarray(a[2:-1], dtype=float), np.asarray(b[2:-1], dtype=float), atol=1e-9
+        )
     frames = pd.read_csv(tmp_path / "out" / "frames.csv")
     assert frames["frame"].tolist() == [r.frame for r in results]

@@ -10,7 +10,9 @@ from scrubline.core.demo import read_frame_code
 from scrubline.core.proxy import ScrubProxy, proxy_dir_for
 
 
-def test_proxy_holds_every_frame_to_the_end(clips: dict[str, Path], tmp_path: Path, tiny_registry) -> None:
+def test_proxy_holds_every_frame_to_the_end(
+    clips: dict[str, Path], tmp_path: Path, tiny_registry
+) -> None:
     case = tmp_path / "c.scrub"
     analyse_video(clips["long_gop"], case, AnalysisSettings(fps=3), registry=tiny_registry)
     proxy = ScrubProxy(proxy_dir_for(case))
@@ -24,9 +26,13 @@ def test_proxy_holds_every_frame_to_the_end(clips: dict[str, Path], tmp_path: Pa
         proxy.close()
 
 
-def test_proxy_stops_at_the_end_of_the_range(clips: dict[str, Path], tmp_path: Path, tiny_registry) -> None:
+def test_proxy_stops_at_the_end_of_the_range(
+    clips: dict[str, Path], tmp_path: Path, tiny_registry
+) -> None:
     case = tmp_path / "c.scrub"
-    analyse_video(clips["cfr"], case, AnalysisSettings(fps=10, start_s=1.0, end_s=2.0), registry=tiny_registry)
+    analyse_video(
+        clips["cfr"], case, AnalysisSettings(fps=10, start_s=1.0, end_s=2.0), registry=tiny_registry
+    )
     proxy = ScrubProxy(proxy_dir_for(case))
     try:
         # 25 fps, key frames every 12: decoding starts at the key frame 24 before 1.0 s (frame 25)
@@ -37,11 +43,15 @@ def test_proxy_stops_at_the_end_of_the_range(clips: dict[str, Path], tmp_path: P
         proxy.close()
 
 
-def test_cancelled_analysis_leaves_only_whole_segments(clips: dict[str, Path], tmp_path: Path, tiny_registry) -> None:
+def test_cancelled_analysis_leaves_only_whole_segments(
+    clips: dict[str, Path], tmp_path: Path, tiny_registry
+) -> None:
     state = PlainTaskState()
     state._on_progress = lambda fraction, message: state.cancel() if fraction > 0.2 else None
     case = tmp_path / "c.scrub"
-    analyse_video(clips["long_gop"], case, AnalysisSettings(batch_size=4), registry=tiny_registry, state=state)
+    analyse_video(
+        clips["long_gop"], case, AnalysisSettings(batch_size=4), registry=tiny_registry, state=state
+    )
     folder = proxy_dir_for(case)
     assert not list(folder.glob("*.part.mp4"))
     analyse_video(clips["long_gop"], case, AnalysisSettings(batch_size=4), registry=tiny_registry)

@@ -14,7 +14,11 @@ from scrubline.core.video import VideoSource
 
 
 def _videos(root: Path) -> list[Path]:
-    return sorted(root.glob("cholec80_clips/*/*.mp4"))[:2] + sorted(root.glob("endovis15/robotic_testing/Dataset*/Video.avi"))[:2] + sorted(root.glob("endovis17_sample/*.mp4"))
+    return (
+        sorted(root.glob("cholec80_clips/*/*.mp4"))[:2]
+        + sorted(root.glob("endovis15/robotic_testing/Dataset*/Video.avi"))[:2]
+        + sorted(root.glob("endovis17_sample/*.mp4"))
+    )
 
 
 def test_random_access_matches_sequential_decoding(real_data: Path) -> None:
@@ -23,12 +27,22 @@ def test_random_access_matches_sequential_decoding(real_data: Path) -> None:
     rng = np.random.default_rng(3)
     for path in videos:
         with VideoSource(path) as video:
-            wanted = sorted(rng.choice(video.frame_count, size=min(8, video.frame_count), replace=False).tolist())
-            sequential = {f.index: f.rgb((160, 90)) for f in video.iter_frames(range(video.frame_count)) if f.index in wanted}
+            wanted = sorted(
+                rng.choice(
+                    video.frame_count, size=min(8, video.frame_count), replace=False
+                ).tolist()
+            )
+            sequential = {
+                f.index: f.rgb((160, 90))
+                for f in video.iter_frames(range(video.frame_count))
+                if f.index in wanted
+            }
             for index in reversed(wanted):
                 frame = video.read(index)
                 assert frame.exact and frame.index == index, path.name
-                assert np.array_equal(frame.rgb((160, 90)), sequential[index]), f"{path.name} frame {index}"
+                assert np.array_equal(frame.rgb((160, 90)), sequential[index]), (
+                    f"{path.name} frame {index}"
+                )
 
 
 def test_real_clip_analyses_and_exports(real_data: Path, tmp_path: Path) -> None:

@@ -30,7 +30,11 @@ def test_a_resumed_case_exports_the_same_bytes_as_an_uninterrupted_one(
     state._on_progress = lambda fraction, message: state.cancel() if fraction > 0.3 else None
     first = analyse_video(video, interrupted, settings, registry=tiny_registry, state=state)
     assert first.cancelled and not first.complete
-    resumed = analyse_video(video, interrupted, plan_settings(interrupted, settings), registry=tiny_registry)
+    resumed = analyse_video(
+        video, interrupted, plan_settings(interrupted, settings), registry=tiny_registry
+    )
     assert resumed.complete and resumed.already_done > 0
 
-    assert _export(interrupted, tmp_path / "b", tiny_registry) == _export(whole, tmp_path / "a", tiny_registry)
+    assert _export(interrupted, tmp_path / "b", tiny_registry) == _export(
+        whole, tmp_path / "a", tiny_registry
+    )

@@ -23,7 +23,9 @@ def _stored_pictures(path: Path) -> list[np.ndarray]:
 
 
 @pytest.mark.parametrize("rotation", [90, 180, 270])
-def test_every_quarter_turn_is_served_upright(make_clip: Callable[..., Path], rotation: int) -> None:
+def test_every_quarter_turn_is_served_upright(
+    make_clip: Callable[..., Path], rotation: int
+) -> None:
     path = make_clip(12, size=(320, 240), codec="libx264", gop=6, rotation=rotation)
     stored = _stored_pictures(path)
     turns = rotation // 90

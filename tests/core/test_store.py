@@ -23,7 +23,8 @@ def _result(frame: int, fraction: float = 0.1) -> FrameResult:
     mask = np.zeros((24, 32), np.uint8)
     mask[:, : int(32 * fraction)] = 255
     return FrameResult(
-        frame=frame, time_s=frame / 25,
+        frame=frame,
+        time_s=frame / 25,
         instruments=[
             Instrument("grasper", 0.9, (1, 2, 30, 40), (30, 40), 0.8, True),
             Instrument("grasper", 0.7, (50, 60, 90, 100), (55, 65), 0.1, False),
@@ -38,7 +39,9 @@ def test_round_trip_and_default_location(clips: dict[str, Path]) -> None:
         info = video.info
     with CaseStore.for_video(info) as store:
         assert store.path == default_case_path(info.fingerprint)
-        store.write_results([_result(0), _result(5, 0.25)], [(0, 0.0, _jpeg(10)), (5, 0.2, _jpeg(200))])
+        store.write_results(
+            [_result(0), _result(5, 0.25)], [(0, 0.0, _jpeg(10)), (5, 0.2, _jpeg(200))]
+        )
         assert [store.thumbnail(f)[0] for f in (0, 2, 3, 4, 99)] == [0, 0, 5, 5, 5]
         assert store.thumbnail(4)[1].mean() > 150
         assert store.analysed_frames().tolist() == [0, 5]
@@ -66,7 +69,10 @@ def test_frames_with_and_without_scores(tmp_path: Path) -> None:
 
 
 def test_rewriting_a_frame_replaces_its_instruments(tmp_path: Path, clips: dict[str, Path]) -> None:
-    with VideoSource(clips["cfr"]) as video, CaseStore.for_video(video.info, tmp_path / "c.scrub") as store:
+    with (
+        VideoSource(clips["cfr"]) as video,
+        CaseStore.for_video(video.info, tmp_path / "c.scrub") as store,
+    ):
         store.write_results([_result(3)])
         store.write_results([_result(3)])
         assert len(store.detections_table()) == 2
@@ -76,12 +82,18 @@ def test_wrong_video_is_refused(tmp_path: Path, clips: dict[str, Path]) -> None:
     case = tmp_path / "case.scrub"
     with VideoSource(clips["cfr"]) as video:
         CaseStore.for_video(video.info, case).close()
-    with VideoSource(clips["long_gop"]) as other, pytest.raises(StoreError, match="belongs to another video"):
+    with (
+        VideoSource(clips["long_gop"]) as other,
+        pytest.raises(StoreError, match="belongs to another video"),
+    ):
         CaseStore.for_video(other.info, case)
 
 
 def test_bookmarks(tmp_path: Path, clips: dict[str, Path]) -> None:
-    with VideoSource(clips["cfr"]) as video, CaseStore.for_video(video.info, tmp_path / "c.scrub") as store:
+    with (
+        VideoSource(clips["cfr"]) as video,
+        CaseStore.for_video(video.info, tmp_path / "c.scrub") as store,
+    ):
         first = store.add_bookmark(2.0, 50, "clip placed", "good technique")
         store.add_bookmark(1.0, 25, "bleeder", "complication")
         assert [b.note for b in store.bookmarks()] == ["bleeder", "clip placed"]
@@ -111,14 +123,20 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
         CaseStore(path)
 
 
-def test_full_disk_keeps_earlier_batches(tmp_path: Path, clips: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
-    with VideoSource(clips["cfr"]) as video, CaseStore.for_video(video.info, tmp_path / "c.scrub") as store:
+def test_full_disk_keeps_earlier_batches(
+    tmp_path: Path, clips: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with (
+        VideoSource(clips["cfr"]) as video,
+        CaseStore.for_video(video.info, tmp_path / "c.scrub") as store,
+    ):
         store.write_results([_result(0)])
 
         def full(*_: object) -> None:
             raise sqlite3.OperationalError("database or disk is full")
 
         real = store._db
+
         # A connection proxy whose writes fail the way SQLite fails on a full disk.
         class FullDisk:
             def __getattr__(self, name: str) -> object:

@@ -12,15 +12,25 @@ from scrubline.core.store import CaseStore
 from scrubline.core.timeline import TimelineSettings, build_timeline, spans_from_flags
 
 
-def _case(tmp_path: Path, bleeding: list[float], hidden: list[bool], tools: list[list[str]]) -> CaseStore:
+def _case(
+    tmp_path: Path, bleeding: list[float], hidden: list[bool], tools: list[list[str]]
+) -> CaseStore:
     store = CaseStore(tmp_path / "t.scrub", create=True)
     store.set_meta("video", {"duration_s": len(bleeding) * 0.2, "width": 100, "height": 100})
     store.set_meta("settings", {"fps": 5.0})
     results = []
     for i, (fraction, tip_hidden, labels) in enumerate(zip(bleeding, hidden, tools, strict=True)):
-        instruments = [Instrument(label, 0.9, (0, 0, 10, 10), (5, 5), 0.2 if tip_hidden else 0.9, not tip_hidden)
-                       for label in labels]
-        results.append(FrameResult(i * 5, i * 0.2, instruments, BleedingMask(np.zeros((4, 4), np.uint8), fraction)))
+        instruments = [
+            Instrument(
+                label, 0.9, (0, 0, 10, 10), (5, 5), 0.2 if tip_hidden else 0.9, not tip_hidden
+            )
+            for label in labels
+        ]
+        results.append(
+            FrameResult(
+                i * 5, i * 0.2, instruments, BleedingMask(np.zeros((4, 4), np.uint8), fraction)
+            )
+        )
     store.write_results(results)
     return store
 
@@ -28,8 +38,12 @@ def _case(tmp_path: Path, bleeding: list[float], hidden: list[bool], tools: list
 def test_spans_merge_gaps_and_drop_short_runs() -> None:
     times = np.arange(20) * 0.5
     flags = np.zeros(20, bool)
-    flags[[2, 3, 5, 6, 15]] = True  # 1.0-2.0 and 2.5-3.5 merge across a 0.5 s gap; 7.5 alone is short
-    spans = spans_from_flags(times, flags, period=0.5, min_duration=1.0, merge_gap=1.0, values=times)
+    flags[[2, 3, 5, 6, 15]] = (
+        True  # 1.0-2.0 and 2.5-3.5 merge across a 0.5 s gap; 7.5 alone is short
+    )
+    spans = spans_from_flags(
+        times, flags, period=0.5, min_duration=1.0, merge_gap=1.0, values=times
+    )
     assert spans == [(1.0, 3.5, 3.0)]
 
 
@@ -84,7 +98,11 @@ def test_generic_phases_tell_one_instrument_from_two(tmp_path: Path) -> None:
     with _case(tmp_path, [0.0] * n, [False] * n, tools) as store:
         timeline = build_timeline(store, phase_template=load_procedure("generic"))
     labels = [(p.label, round(p.start_s), round(p.end_s)) for p in timeline.episodes_of("phase")]
-    assert [label for label, _, _ in labels] == ["one instrument", "two or more instruments", "no instrument in view"]
+    assert [label for label, _, _ in labels] == [
+        "one instrument",
+        "two or more instruments",
+        "no instrument in view",
+    ]
     assert labels[1][1] == 8
 
 
@@ -105,7 +123,12 @@ def test_spans_match_a_sample_by_sample_walk() -> None:
         else:
             expected.append([t, t + period, value])
     kept = [tuple(span) for span in expected if span[1] - span[0] >= min_duration - 1e-9]
-    found = spans_from_flags(times, flags, period=period, min_duration=min_duration, merge_gap=merge_gap, values=values)
+    found = spans_from_flags(
+        times, flags, period=period, min_duration=min_duration, merge_gap=merge_gap, values=values
+    )
     assert len(found) == len(kept) > 10
     assert np.allclose(np.asarray(found, dtype=float), np.asarray(kept, dtype=float))
-    assert spans_from_flags(times, np.zeros(400, bool), period=period, min_duration=0, merge_gap=0) == []
+    assert (
+        spans_from_flags(times, np.zeros(400, bool), period=period, min_duration=0, merge_gap=0)
+        == []
+    )

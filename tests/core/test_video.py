@@ -28,7 +28,9 @@ def test_access_by_time_returns_the_frame_on_screen(clips: dict[str, Path], kind
         times = video.times
         for index in (0, 7, len(times) // 2, len(times) - 1):
             # Any instant inside a frame's display interval shows that frame.
-            inside = times[index] + (0.4 * (times[index + 1] - times[index]) if index + 1 < len(times) else 0.001)
+            inside = times[index] + (
+                0.4 * (times[index + 1] - times[index]) if index + 1 < len(times) else 0.001
+            )
             frame = video.read_at(float(inside))
             assert frame.index == index
             assert read_frame_code(frame.rgb()) == index
@@ -67,7 +69,9 @@ def test_rotation_metadata_turns_frames_upright(make_clip) -> None:
         assert video.read(3).rgb((120, 160)).shape == (160, 120, 3)
 
 
-def test_sampled_iteration_decodes_sequentially(clips: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sampled_iteration_decodes_sequentially(
+    clips: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     seeks: list[int] = []
     original = VideoSource._seek_to
 
@@ -150,7 +154,9 @@ def test_truncated_mkv_keeps_what_is_readable(tmp_path: Path) -> None:
 def _damage_middle(path: Path, target: Path) -> Path:
     data = bytearray(path.read_bytes())
     middle = len(data) // 2
-    data[middle : middle + 3000] = np.random.default_rng(0).integers(0, 256, 3000, dtype=np.uint8).tobytes()
+    data[middle : middle + 3000] = (
+        np.random.default_rng(0).integers(0, 256, 3000, dtype=np.uint8).tobytes()
+    )
     target.write_bytes(bytes(data))
     return target
 
@@ -187,7 +193,9 @@ def test_audio_only_file_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "voice.mka"
     with av.open(str(path), "w") as container:
         stream = container.add_stream("pcm_s16le", rate=8000)
-        frame = av.AudioFrame.from_ndarray(np.zeros((1, 800), np.int16), format="s16", layout="mono")
+        frame = av.AudioFrame.from_ndarray(
+            np.zeros((1, 800), np.int16), format="s16", layout="mono"
+        )
         frame.sample_rate = 8000
         for packet in stream.encode(frame):
             container.mux(packet)
@@ -205,12 +213,19 @@ def _assert_every_read_is_exact(path: Path, order: list[int]) -> None:
         for index in order:
             frame = video.read(index)
             assert frame.exact and frame.index == index, f"read({index}) gave frame {frame.index}"
-            assert read_frame_code(frame.rgb()) == index, f"read({index}) shows frame {read_frame_code(frame.rgb())}"
+            assert read_frame_code(frame.rgb()) == index, (
+                f"read({index}) shows frame {read_frame_code(frame.rgb())}"
+            )
 
 
 @pytest.mark.parametrize(
     ("suffix", "codec", "gop"),
-    [(".mp4", "libx264", 40), (".ts", "libx264", 40), (".mpg", "mpeg2video", 15), (".mkv", "libx264", 40)],
+    [
+        (".mp4", "libx264", 40),
+        (".ts", "libx264", 40),
+        (".mpg", "mpeg2video", 15),
+        (".mkv", "libx264", 40),
+    ],
 )
 def test_every_frame_read_forward_backward_and_at_random_is_the_one_asked_for(
     tmp_path: Path, suffix: str, codec: str, gop: int
@@ -224,8 +239,12 @@ def test_every_frame_read_forward_backward_and_at_random_is_the_one_asked_for(
     _assert_every_read_is_exact(path, np.random.default_rng(7).permutation(100).tolist())
 
 
-@pytest.mark.parametrize(("suffix", "codec"), [(".ts", "libx264"), (".mpg", "mpeg2video"), (".ts", "mpeg2video")])
-def test_mpeg_ts_and_ps_frames_before_the_second_key_frame_are_read(tmp_path: Path, suffix: str, codec: str) -> None:
+@pytest.mark.parametrize(
+    ("suffix", "codec"), [(".ts", "libx264"), (".mpg", "mpeg2video"), (".ts", "mpeg2video")]
+)
+def test_mpeg_ts_and_ps_frames_before_the_second_key_frame_are_read(
+    tmp_path: Path, suffix: str, codec: str
+) -> None:
     """MPEG-TS/PS demuxers seek by decoding time: asked for the first key frame by its
     presentation time they land on the second one, and the first group of pictures was lost."""
     path = write_clip(tmp_path / f"broadcast{suffix}", 90, fps=30, codec=codec, gop=30, bframes=2)
@@ -250,7 +269,7 @@ def _moving_scene(index: int, _time_s: float) -> np.ndarray:
 
     image = np.full((240, 320, 3), 90, np.uint8)
     image[40:, :, 0] = (np.arange(320) * 2 + 5 * index) % 256
-    image[40:, :, 2] = ((np.arange(200)[:, None] * 3 + 2 * index) % 256)
+    image[40:, :, 2] = (np.arange(200)[:, None] * 3 + 2 * index) % 256
     image[100:180, (2 * index) % 240 : (2 * index) % 240 + 80, 1] = 255
     draw_frame_code(image, index)
     return image
@@ -258,11 +277,23 @@ def _moving_scene(index: int, _time_s: float) -> np.ndarray:
 
 def damaged_clip(folder: Path, suffix: str = ".mp4") -> tuple[Path, Path]:
     """A clean clip and a copy with 2 000 random bytes in the middle of the file."""
-    clean = write_clip(folder / f"clean{suffix}", 150, fps=30, codec="libx264", gop=60, bframes=2, draw=_moving_scene)
+    clean = write_clip(
+        folder / f"clean{suffix}",
+        150,
+        fps=30,
+        codec="libx264",
+        gop=60,
+        bframes=2,
+        draw=_moving_scene,
+    )
     data = bytearray(clean.read_bytes())
     middle = len(data) // 2
-    data[middle : middle + 2000] = np.random.default_rng(0).integers(0, 256, 2000, dtype=np.uint8).tobytes()
-    damaged = folder / f"clip-with-bad-bytes{suffix}"  # a name no message word matches (privacy scrub)
+    data[middle : middle + 2000] = (
+        np.random.default_rng(0).integers(0, 256, 2000, dtype=np.uint8).tobytes()
+    )
+    damaged = (
+        folder / f"clip-with-bad-bytes{suffix}"
+    )  # a name no message word matches (privacy scrub)
     damaged.write_bytes(bytes(data))
     return clean, damaged
 
@@ -270,10 +301,13 @@ def damaged_clip(folder: Path, suffix: str = ".mp4") -> tuple[Path, Path]:
 def visibly_broken(clean: Path, damaged: Path) -> set[int]:
     """Frames of `damaged` whose picture differs from the clean clip's (by time)."""
     with VideoSource(clean) as video:
-        reference = {f.index: f.rgb().astype(np.int16) for f in video.iter_frames(range(video.frame_count))}
+        reference = {
+            f.index: f.rgb().astype(np.int16) for f in video.iter_frames(range(video.frame_count))
+        }
     with VideoSource(damaged) as video:
         return {
-            f.index for f in video.iter_frames(range(video.frame_count))
+            f.index
+            for f in video.iter_frames(range(video.frame_count))
             if np.abs(reference[round(f.time_s * 30)] - f.rgb()).mean() > 3.0
         }
 

@@ -17,7 +17,9 @@ MODEL_ID = "scrubline-vision"
 
 
 def _data_dir() -> Path:
-    return Path(os.environ.get("SCRUBLINE_DATA", Path(__file__).parents[2].parent / "shared" / "data"))
+    return Path(
+        os.environ.get("SCRUBLINE_DATA", Path(__file__).parents[2].parent / "shared" / "data")
+    )
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +50,9 @@ def _synthetic_frame(width: int = 854, height: int = 480) -> np.ndarray:
     frame[:] = (205, 140, 130)
     frame = np.clip(frame + rng.normal(0, 6, frame.shape), 0, 255).astype(np.uint8)
     cv2.line(frame, (width, height // 3), (width // 2, height // 2), (170, 170, 175), 28)
-    cv2.line(frame, (width // 2, height // 2), (width // 2 - 50, height // 2 + 15), (60, 60, 65), 14)
+    cv2.line(
+        frame, (width // 2, height // 2), (width // 2 - 50, height // 2 + 15), (60, 60, 65), 14
+    )
     cv2.circle(frame, (width // 4, 3 * height // 4), 45, (150, 10, 20), -1)
     return frame
 
@@ -134,7 +138,10 @@ def test_real_endovis_frames(model: Segmenter, op: int) -> None:
     found = 0
     for n in (2, 12, 22, 32):
         frame = cv2.imread(str(root / "Raw" / f"img_{n:02d}_raw.png"))[..., ::-1]
-        gt = cv2.imread(str(root / "Masks" / f"img_{n:02d}_instrument.png"), cv2.IMREAD_GRAYSCALE) > 0
+        gt = (
+            cv2.imread(str(root / "Masks" / f"img_{n:02d}_instrument.png"), cv2.IMREAD_GRAYSCALE)
+            > 0
+        )
         outputs = model._run(model.to_tensor([_resized(model, frame)]))
         prob = cv2.resize(outputs["instrument_mask"][0, 0], (frame.shape[1], frame.shape[0]))
         pred = prob >= model.manifest.threshold("instrument", 0.5)

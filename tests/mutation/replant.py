@@ -24,10 +24,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 CORE_TESTS = (
-    "tests/core/test_promises.py", "tests/core/test_store.py", "tests/core/test_video.py",
-    "tests/core/test_timeline.py", "tests/core/test_phases.py", "tests/core/test_outcome.py",
-    "tests/core/test_export.py", "tests/core/test_properties.py", "tests/core/test_timeline_rules.py",
-    "tests/core/test_rotation.py", "tests/core/test_phases_rules.py",
+    "tests/core/test_promises.py",
+    "tests/core/test_store.py",
+    "tests/core/test_video.py",
+    "tests/core/test_timeline.py",
+    "tests/core/test_phases.py",
+    "tests/core/test_outcome.py",
+    "tests/core/test_export.py",
+    "tests/core/test_properties.py",
+    "tests/core/test_timeline_rules.py",
+    "tests/core/test_rotation.py",
+    "tests/core/test_phases_rules.py",
 )
 
 
@@ -42,54 +49,88 @@ class Bug:
 
 
 BUGS = (
-    Bug("case-by-name", "core/store.py",
+    Bug(
+        "case-by-name",
+        "core/store.py",
         'elif known.get("fingerprint") != video_info.fingerprint:',
         'elif known.get("name") != video_info.name:',
-        "a case is accepted when the video's name matches but its fingerprint differs"),
-    Bug("fingerprint-has-name", "core/video.py",
+        "a case is accepted when the video's name matches but its fingerprint differs",
+    ),
+    Bug(
+        "fingerprint-has-name",
+        "core/video.py",
         "digest.update(str(size).encode())",
         "digest.update(f'{size}{path.name}'.encode())",
-        "the fingerprint includes the file name (a renamed video loses its case)"),
-    Bug("tips-swapped", "core/export.py",
+        "the fingerprint includes the file name (a renamed video loses its case)",
+    ),
+    Bug(
+        "tips-swapped",
+        "core/export.py",
         '"tips_visible": timeline.tips_visible,\n        "tips_hidden": timeline.tips_hidden,',
         '"tips_visible": timeline.tips_hidden,\n        "tips_hidden": timeline.tips_visible,',
-        "tips_visible and tips_hidden swapped in frames.csv"),
-    Bug("smoothing-left-to-right", "core/phases.py",
+        "tips_visible and tips_hidden swapped in frames.csv",
+    ),
+    Bug(
+        "smoothing-left-to-right",
+        "core/phases.py",
         "i = int(np.argmin(durations))",
         "i = next((j for j, d in enumerate(durations) if d < min_phase_s), 0)",
-        "phase smoothing merges left to right instead of shortest first"),
-    Bug("no-step-back", "core/outcome.py",
+        "phase smoothing merges left to right instead of shortest first",
+    ),
+    Bug(
+        "no-step-back",
+        "core/outcome.py",
         "while j > lo and values[j - 1] < values[j]",
         "while False and values[j - 1] < values[j]",
-        "bleeding-event start detection without its step-back rule"),
-    Bug("timestamps-always-trusted", "core/video.py",
+        "bleeding-event start detection without its step-back rule",
+    ),
+    Bug(
+        "timestamps-always-trusted",
+        "core/video.py",
         "if not self._timestamps_trustworthy():",
         "if False:",
-        "untrusted container timestamps (AVI) are used as if they were presentation times"),
-    Bug("ordinal-count-from-zero", "core/video.py",
+        "untrusted container timestamps (AVI) are used as if they were presentation times",
+    ),
+    Bug(
+        "ordinal-count-from-zero",
+        "core/video.py",
         "self._next_ordinal = keyframe_index",
         "self._next_ordinal = 0 if keyframe_index else keyframe_index",
-        "after a seek, an untrusted-timestamp file counts frames from 0 instead of the key frame"),
-    Bug("spread-horizontal-only", "core/outcome.py",
+        "after a seek, an untrusted-timestamp file counts frames from 0 instead of the key frame",
+    ),
+    Bug(
+        "spread-horizontal-only",
+        "core/outcome.py",
         '"var": (g["cx2"].mean() - g["cx"].mean() ** 2) + (g["cy2"].mean() - g["cy"].mean() ** 2),',
         '"var": (g["cx2"].mean() - g["cx"].mean() ** 2) * 2,',
-        "the outcome feature `spread` ignores the vertical axis"),
+        "the outcome feature `spread` ignores the vertical axis",
+    ),
     # Planted for the helpers who own these fixes; listed so that one command checks them all.
-    Bug("later-frame-is-exact", "core/video.py",
+    Bug(
+        "later-frame-is-exact",
+        "core/video.py",
         "if position == index:\n                return self._frame(index, av_frame, True)",
         "if position >= index:\n                return self._frame(index, av_frame, True)",
-        "the exact-frame decode accepts a later frame as the requested one"),
-    Bug("cancel-ignored", "core/analysis.py",
+        "the exact-frame decode accepts a later frame as the requested one",
+    ),
+    Bug(
+        "cancel-ignored",
+        "core/analysis.py",
         "                if state.cancelled():\n                    report.cancelled = True\n                    return",
         "                if False:\n                    report.cancelled = True\n                    return",
         "the analysis loop ignores a cancel (only the decoder stops)",
-        ("tests/core/test_analysis.py", "tests/core/test_proxy.py")),
+        ("tests/core/test_analysis.py", "tests/core/test_proxy.py"),
+    ),
 )
 
 
 def _copy_checkout(target: Path) -> None:
     for name in ("app", "models", "resources", "tests"):
-        shutil.copytree(ROOT / name, target / name, ignore=shutil.ignore_patterns("__pycache__", "runs", "cache"))
+        shutil.copytree(
+            ROOT / name,
+            target / name,
+            ignore=shutil.ignore_patterns("__pycache__", "runs", "cache"),
+        )
     shutil.copy2(ROOT / "pyproject.toml", target / "pyproject.toml")
 
 
@@ -97,7 +138,9 @@ def plant(bug: Bug, checkout: Path) -> None:
     path = checkout / "app" / "scrubline" / bug.file
     text = path.read_text()
     if text.count(bug.old) != 1:
-        raise SystemExit(f"{bug.name}: the line to change is not in {bug.file} exactly once; update this script")
+        raise SystemExit(
+            f"{bug.name}: the line to change is not in {bug.file} exactly once; update this script"
+        )
     path.write_text(text.replace(bug.old, bug.new))
 
 
@@ -108,11 +151,29 @@ def run(bug: Bug, quiet: bool) -> list[str]:
         _copy_checkout(checkout)
         plant(bug, checkout)
         tests = [t for t in bug.tests if (checkout / t.split("::")[0]).exists()]
-        env = {**os.environ, "PYTHONPATH": str(checkout / "app"), "SCRUBLINE_DATA": "/nonexistent",
-               "QT_QPA_PLATFORM": "offscreen"}
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(checkout / "app"),
+            "SCRUBLINE_DATA": "/nonexistent",
+            "QT_QPA_PLATFORM": "offscreen",
+        }
         done = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", *tests],
-            cwd=checkout, env=env, capture_output=True, text=True, check=False,
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "-p",
+                "no:randomly",
+                *tests,
+            ],
+            cwd=checkout,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if not quiet and done.returncode not in (0, 1):
             print(done.stdout[-3000:], done.stderr[-3000:])
@@ -123,7 +184,9 @@ def run(bug: Bug, quiet: bool) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("bugs", nargs="*", help="names of bugs to plant (default: all)")
     parser.add_argument("--list", action="store_true", help="list the bugs and exit")
     parser.add_argument("-q", "--quiet", action="store_true")

@@ -17,13 +17,26 @@ VIDEO_NAME = "Doe_Jane_MRN4471_2024-03-02.mp4"
 WIDTH, HEIGHT = 1280, 720
 
 MODEL_RECORDS = [
-    {"id": "tiny-detector", "version": "0.3.0", "task": "detector", "name": "Tiny instrument detector",
-     "provenance": "Tiny instrument detector v0.3.0", "licence": "Apache-2.0 (model); data CC BY-NC-SA 4.0",
-     "training": {"data": "a public instrument dataset", "split": "by video, 5 folds"},
-     "metrics": {"val_map50": 0.61, "tip_visibility_f1": 0.7}},
-    {"id": "tiny-bleeding", "version": "1.0.0", "task": "segmenter", "name": "Tiny bleeding segmenter",
-     "provenance": "Tiny bleeding segmenter v1.0.0", "licence": "Apache-2.0", "training": {"data": "none"},
-     "metrics": {}},
+    {
+        "id": "tiny-detector",
+        "version": "0.3.0",
+        "task": "detector",
+        "name": "Tiny instrument detector",
+        "provenance": "Tiny instrument detector v0.3.0",
+        "licence": "Apache-2.0 (model); data CC BY-NC-SA 4.0",
+        "training": {"data": "a public instrument dataset", "split": "by video, 5 folds"},
+        "metrics": {"val_map50": 0.61, "tip_visibility_f1": 0.7},
+    },
+    {
+        "id": "tiny-bleeding",
+        "version": "1.0.0",
+        "task": "segmenter",
+        "name": "Tiny bleeding segmenter",
+        "provenance": "Tiny bleeding segmenter v1.0.0",
+        "licence": "Apache-2.0",
+        "training": {"data": "none"},
+        "metrics": {},
+    },
 ]
 
 
@@ -69,16 +82,42 @@ def make_case(
     n_planned = int(seconds * fps)
     planned = [i * step for i in range(n_planned)]
     with CaseStore(path, create=True) as store:
-        store.set_meta("video", {
-            "name": VIDEO_NAME, "frame_count": int(seconds * frames_fps), "fps": frames_fps,
-            "duration_s": seconds, "width": WIDTH, "height": HEIGHT, "rotation": 0, "codec": "h264",
-            "container": "mp4", "variable_frame_rate": False, "fingerprint": "f" * 24, "size_bytes": 1,
-        })
-        store.set_meta("settings", {"fps": fps, "start_s": None, "end_s": None, "device": "cpu",
-                                    "model_ids": None, "batch_size": 4, "threads": 0,
-                                    "thumbnail_every_s": thumbnails_every_s, "thumbnail_width": 320})
-        models = [m for m in MODEL_RECORDS if (tools or m["task"] != "detector")
-                  and (bleeding or m["task"] != "segmenter")]
+        store.set_meta(
+            "video",
+            {
+                "name": VIDEO_NAME,
+                "frame_count": int(seconds * frames_fps),
+                "fps": frames_fps,
+                "duration_s": seconds,
+                "width": WIDTH,
+                "height": HEIGHT,
+                "rotation": 0,
+                "codec": "h264",
+                "container": "mp4",
+                "variable_frame_rate": False,
+                "fingerprint": "f" * 24,
+                "size_bytes": 1,
+            },
+        )
+        store.set_meta(
+            "settings",
+            {
+                "fps": fps,
+                "start_s": None,
+                "end_s": None,
+                "device": "cpu",
+                "model_ids": None,
+                "batch_size": 4,
+                "threads": 0,
+                "thumbnail_every_s": thumbnails_every_s,
+                "thumbnail_width": 320,
+            },
+        )
+        models = [
+            m
+            for m in MODEL_RECORDS
+            if (tools or m["task"] != "detector") and (bleeding or m["task"] != "segmenter")
+        ]
         store.set_meta("models", models)
         store.set_meta("planned_frames", planned)
         if case_info:
@@ -97,17 +136,29 @@ def make_case(
                 local = t % 60
                 if 3 <= local < 50:
                     hidden = 30 <= local < 36  # one 6-s tip-hidden episode per minute
-                    instruments.append(Instrument("grasper", 0.92, (300, 200, 700, 500), (700, 500),
-                                                  0.1 if hidden else 0.9, not hidden))
+                    instruments.append(
+                        Instrument(
+                            "grasper",
+                            0.92,
+                            (300, 200, 700, 500),
+                            (700, 500),
+                            0.1 if hidden else 0.9,
+                            not hidden,
+                        )
+                    )
                 if 10 <= local < 25 or 40 <= local < 55:
-                    instruments.append(Instrument("hook", 0.8, (600, 100, 1000, 400), (610, 110), 0.8, True))
+                    instruments.append(
+                        Instrument("hook", 0.8, (600, 100, 1000, 400), (610, 110), 0.8, True)
+                    )
                 if 52 <= local < 53:
-                    instruments.append(Instrument("clipper", 0.7, (100, 100, 300, 300), (300, 300), 0.2, False))
+                    instruments.append(
+                        Instrument("clipper", 0.7, (100, 100, 300, 300), (300, 300), 0.2, False)
+                    )
             result = FrameResult(frame=frame, time_s=float(t), instruments=instruments)
             if bleeding:
                 mask = np.zeros((mh, mw), np.uint8)
                 cols = int(round(mw * min(1.0, fraction * 4)))
-                mask[mh // 4: 3 * mh // 4, :cols] = 255
+                mask[mh // 4 : 3 * mh // 4, :cols] = 255
                 result.bleeding = BleedingMask(mask, float(fraction))
             batch.append(result)
             if t - last_thumb >= thumbnails_every_s - 1e-9:
@@ -118,6 +169,10 @@ def make_case(
                 batch, thumbs = [], []
         store.write_results(batch, thumbs)
         if bookmarks:
-            store.add_bookmark(27.0, int(27 * frames_fps), "bleeding at the cystic artery", "complication")
-            store.add_bookmark(33.0, int(33 * frames_fps), "tip behind the liver edge <check>", "teaching point")
+            store.add_bookmark(
+                27.0, int(27 * frames_fps), "bleeding at the cystic artery", "complication"
+            )
+            store.add_bookmark(
+                33.0, int(33 * frames_fps), "tip behind the liver edge <check>", "teaching point"
+            )
     return path

@@ -37,7 +37,9 @@ def _text(pdf: Path) -> tuple[str, PdfReader]:
 
 def _report(case: Path, out: Path, registry: Any = None, **options: Any) -> tuple[str, PdfReader]:
     with CaseStore(case) as store:
-        written = write_report(store, out, ReportOptions(**options), registry=registry or _empty_registry())
+        written = write_report(
+            store, out, ReportOptions(**options), registry=registry or _empty_registry()
+        )
     assert written == out and out.exists()
     assert not out.with_name(out.name + ".part").exists()
     return _text(out)
@@ -55,45 +57,109 @@ def _assert_nothing_identifying(text: str, reader: PdfReader, *paths: Path) -> N
 
 def _sequence_registry(metrics: dict[str, float]) -> Registry:
     manifest = SimpleNamespace(
-        id="tiny-outcome", version="0.2.0", task="sequence", name="Tiny outcome model", metrics=metrics,
-        training={"data": "simulated bleeding videos", "split": "5-fold by surgeon"}, licence="CC BY-NC 4.0",
-        summary="Blood loss and success from the first minute.", card=None, extra={},
+        id="tiny-outcome",
+        version="0.2.0",
+        task="sequence",
+        name="Tiny outcome model",
+        metrics=metrics,
+        training={"data": "simulated bleeding videos", "split": "5-fold by surgeon"},
+        licence="CC BY-NC 4.0",
+        summary="Blood loss and success from the first minute.",
+        card=None,
+        extra={},
     )
     return Registry(manifests={"tiny-outcome": manifest})  # type: ignore[dict-item]
 
 
 def test_full_case(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    case = make_case(tmp_path / "full.scrub", case_info={"surgeon": "Dr Ödön Kovács", "procedure": "stored procedure"})
-    prediction = {"event_start_s": 20.0, "blood_loss_ml": 412.5, "blood_loss_interval_ml": [260.0, 655.0],
-                  "success_probability": 0.73, "model": {"id": "tiny-outcome", "version": "0.2.0"}, "reason": None}
+    case = make_case(
+        tmp_path / "full.scrub",
+        case_info={"surgeon": "Dr Ödön Kovács", "procedure": "stored procedure"},
+    )
+    prediction = {
+        "event_start_s": 20.0,
+        "blood_loss_ml": 412.5,
+        "blood_loss_interval_ml": [260.0, 655.0],
+        "success_probability": 0.73,
+        "model": {"id": "tiny-outcome", "version": "0.2.0"},
+        "reason": None,
+    }
     monkeypatch.setattr(export_module, "outcome_for", lambda *a, **k: prediction)
-    registry = _sequence_registry({"cv_rmse_ml": 318.0, "cv_accuracy": 0.78, "cv_auroc": 0.81,
-                                   "interval_coverage": 0.79})
+    registry = _sequence_registry(
+        {"cv_rmse_ml": 318.0, "cv_accuracy": 0.78, "cv_auroc": 0.81, "interval_coverage": 0.79}
+    )
     out = tmp_path / "full.pdf"
-    text, reader = _report(case, out, registry, label="Case 12 – lap chole", procedure="Cholecystectomy",
-                           reviewer="A. Reviewer", date="2024-05-01")
+    text, reader = _report(
+        case,
+        out,
+        registry,
+        label="Case 12 – lap chole",
+        procedure="Cholecystectomy",
+        reviewer="A. Reviewer",
+        date="2024-05-01",
+    )
     pages = len(reader.pages)
     assert 4 <= pages <= 8
     # Header: what was typed, with the stored surgeon filling in; version, settings, models.
-    for needle in ("Case 12 – lap chole", "Cholecystectomy", "A. Reviewer", "2024-05-01", "Dr Ödön Kovács",
-                   "version 0.1.0", "5 frames per second", "tiny-detector 0.3.0", "tiny-bleeding 1.0.0",
-                   "tiny-outcome 0.2.0"):
+    for needle in (
+        "Case 12 – lap chole",
+        "Cholecystectomy",
+        "A. Reviewer",
+        "2024-05-01",
+        "Dr Ödön Kovács",
+        "version 0.1.0",
+        "5 frames per second",
+        "tiny-detector 0.3.0",
+        "tiny-bleeding 1.0.0",
+        "tiny-outcome 0.2.0",
+    ):
         assert needle in text, needle
     assert "stored procedure" not in text  # typed beats stored
     # Summary and the prediction with its model figures and the literature anchors.
-    for needle in ("412 mL", "80% interval 260–655 mL", "73% probability", "RMSE 318 mL", "accuracy 78%",
-                   "AUROC 0.81", "295 mL", "351 mL", "85%", "69%", "Pangal et al., Sci Rep 2022", "not measured by Scrubline",
-                   "80% interval held the true loss in 79% of cases"):
+    for needle in (
+        "412 mL",
+        "80% interval 260–655 mL",
+        "73% probability",
+        "RMSE 318 mL",
+        "accuracy 78%",
+        "AUROC 0.81",
+        "295 mL",
+        "351 mL",
+        "85%",
+        "69%",
+        "Pangal et al., Sci Rep 2022",
+        "not measured by Scrubline",
+        "80% interval held the true loss in 79% of cases",
+    ):
         assert needle in text, needle
     # Tables.
-    for needle in ("Tool usage", "grasper", "hook", "clipper", "Tip-hidden episodes", "Bleeding episodes",
-                   "not controlled by the end of the analysed video", "Time to control",
-                   "bleeding at the cystic artery", "tip behind the liver edge <check>", "complication"):
+    for needle in (
+        "Tool usage",
+        "grasper",
+        "hook",
+        "clipper",
+        "Tip-hidden episodes",
+        "Bleeding episodes",
+        "not controlled by the end of the analysed video",
+        "Time to control",
+        "bleeding at the cystic artery",
+        "tip behind the liver edge <check>",
+        "complication",
+    ):
         assert needle in text, needle
     # Key frames and provenance.
-    for needle in ("Peak bleeding", "Longest tip-hidden moment", "Bookmark 1", "Bookmark 2", "stored thumbnail",
-                   "Models and their validation", "Tiny instrument detector", "val_map50 0.61",
-                   "CC BY-NC 4.0", "not a medical device"):
+    for needle in (
+        "Peak bleeding",
+        "Longest tip-hidden moment",
+        "Bookmark 1",
+        "Bookmark 2",
+        "stored thumbnail",
+        "Models and their validation",
+        "Tiny instrument detector",
+        "val_map50 0.61",
+        "CC BY-NC 4.0",
+        "not a medical device",
+    ):
         assert needle.lower() in text.lower(), needle
     assert f"page 1 of {pages}" in text and f"page {pages} of {pages}" in text
     assert text.count("Case 12 – lap chole") >= pages  # the label is in every footer
@@ -103,8 +169,11 @@ def test_full_case(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         for font in page["/Resources"]["/Font"].values():
             font = font.get_object()
             assert font["/Subtype"] != "/Type1", font["/BaseFont"]
-            descriptor = font["/FontDescriptor"] if "/FontDescriptor" in font else (
-                font["/DescendantFonts"][0].get_object()["/FontDescriptor"])
+            descriptor = (
+                font["/FontDescriptor"]
+                if "/FontDescriptor" in font
+                else (font["/DescendantFonts"][0].get_object()["/FontDescriptor"])
+            )
             assert "/FontFile2" in descriptor.get_object()
 
 
@@ -123,13 +192,17 @@ def test_no_prediction_says_why_and_no_label_is_untitled(tmp_path: Path) -> None
     text, reader = _report(case, tmp_path / "r.pdf")
     assert "Untitled case" in text
     assert "No prediction was made: no outcome model is installed." in text
-    assert "mL" not in text.split("Models and their validation")[0].replace("RMSE", "")  # no invented number
+    assert "mL" not in text.split("Models and their validation")[0].replace(
+        "RMSE", ""
+    )  # no invented number
     assert "not given" in text  # surgeon, reviewer, ... left blank
     _assert_nothing_identifying(text, reader, tmp_path)
 
 
 def test_stored_case_info_is_used_when_nothing_is_typed(tmp_path: Path) -> None:
-    case = make_case(tmp_path / "c.scrub", case_info={"label": "Teaching case 3", "reviewer": "R. Lee"})
+    case = make_case(
+        tmp_path / "c.scrub", case_info={"label": "Teaching case 3", "reviewer": "R. Lee"}
+    )
     text, _ = _report(case, tmp_path / "r.pdf")
     assert "Teaching case 3" in text and "R. Lee" in text and "Untitled case" not in text
 
@@ -180,10 +253,14 @@ def test_empty_case(tmp_path: Path) -> None:
 
 def test_phases_from_the_timeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     case = make_case(tmp_path / "ph.scrub")
+
     def with_phases(store: CaseStore, settings: Any = None) -> Any:
         timeline = export_module.build_timeline(store, settings)
-        timeline.episodes += [Episode("phase", "preparation", 0.0, 20.0), Episode("phase", "dissection", 20.0, 50.0),
-                              Episode("phase", "preparation", 50.0, 60.0)]
+        timeline.episodes += [
+            Episode("phase", "preparation", 0.0, 20.0),
+            Episode("phase", "dissection", 20.0, 50.0),
+            Episode("phase", "preparation", 50.0, 60.0),
+        ]
         return timeline
 
     monkeypatch.setattr(export_module, "case_timeline", with_phases)
@@ -216,7 +293,9 @@ def test_key_frames_from_the_video(tmp_path: Path) -> None:
 
 
 def test_three_hour_case_renders(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    case = make_case(tmp_path / "long.scrub", seconds=3 * 3600, thumbnails_every_s=30.0, mask_size=(6, 8))
+    case = make_case(
+        tmp_path / "long.scrub", seconds=3 * 3600, thumbnails_every_s=30.0, mask_size=(6, 8)
+    )
     with CaseStore(case) as store:
         assert store.frame_count() == 54_000
         for k in range(30):
@@ -225,8 +304,10 @@ def test_three_hour_case_renders(tmp_path: Path, capsys: pytest.CaptureFixture[s
     text, reader = _report(case, tmp_path / "long.pdf")
     elapsed = time.perf_counter() - started
     with capsys.disabled():
-        print(f"\n3-hour case (54,000 samples, 30 bookmarks): report in {elapsed:.2f} s, "
-              f"{len(reader.pages)} pages, {(tmp_path / 'long.pdf').stat().st_size / 1e6:.2f} MB")
+        print(
+            f"\n3-hour case (54,000 samples, 30 bookmarks): report in {elapsed:.2f} s, "
+            f"{len(reader.pages)} pages, {(tmp_path / 'long.pdf').stat().st_size / 1e6:.2f} MB"
+        )
     assert "2:00:00" in text  # the axis switches to hours
     assert "longest of" in text  # long episode lists are cut, saying so
     assert "first 24 of 32 bookmarks" in text
@@ -251,7 +332,9 @@ def test_figure_downsamples_to_columns() -> None:
 
 
 def test_figure_size_is_bounded_for_long_cases(tmp_path: Path) -> None:
-    case = make_case(tmp_path / "mid.scrub", seconds=1800, thumbnails_every_s=600.0, mask_size=(6, 8))
+    case = make_case(
+        tmp_path / "mid.scrub", seconds=1800, thumbnails_every_s=600.0, mask_size=(6, 8)
+    )
     with CaseStore(case) as store:
         timeline = export_module.build_timeline(store)
     drawing = timeline_drawing(timeline, 500.0)
@@ -281,14 +364,27 @@ def _tiny_sequence_model(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
 
     def const(name: str, value: float) -> Any:
-        return helper.make_node("Constant", [], [name], value=numpy_helper.from_array(np.array(value, np.float32), name))
+        return helper.make_node(
+            "Constant", [], [name], value=numpy_helper.from_array(np.array(value, np.float32), name)
+        )
 
     nodes = [
-        helper.make_node("Constant", [], ["axes"], value=numpy_helper.from_array(np.array([1, 2], np.int64), "axes")),
+        helper.make_node(
+            "Constant",
+            [],
+            ["axes"],
+            value=numpy_helper.from_array(np.array([1, 2], np.int64), "axes"),
+        ),
         helper.make_node("ReduceMean", ["sequence", "axes"], ["mean"], keepdims=0),
-        helper.make_node("Constant", [], ["one"], value=numpy_helper.from_array(np.array([1], np.int64), "one")),
+        helper.make_node(
+            "Constant", [], ["one"], value=numpy_helper.from_array(np.array([1], np.int64), "one")
+        ),
         helper.make_node("Unsqueeze", ["mean", "one"], ["column"]),
-        const("zero", 0.0), const("loss", 420.0), const("low", 250.0), const("high", 700.0), const("p", 0.6),
+        const("zero", 0.0),
+        const("loss", 420.0),
+        const("low", 250.0),
+        const("high", 700.0),
+        const("p", 0.6),
         helper.make_node("Mul", ["column", "zero"], ["nothing"]),
         helper.make_node("Add", ["nothing", "loss"], ["blood_loss_ml"]),
         helper.make_node("Add", ["nothing", "low"], ["lo"]),
@@ -297,11 +393,14 @@ def _tiny_sequence_model(folder: Path) -> Path:
         helper.make_node("Add", ["nothing", "p"], ["success_probability"]),
     ]
     graph = helper.make_graph(
-        nodes, "tiny_outcome",
+        nodes,
+        "tiny_outcome",
         [helper.make_tensor_value_info("sequence", TensorProto.FLOAT, ["N", 60, len(FEATURES)])],
-        [helper.make_tensor_value_info("blood_loss_ml", TensorProto.FLOAT, ["N", 1]),
-         helper.make_tensor_value_info("blood_loss_interval_ml", TensorProto.FLOAT, ["N", 2]),
-         helper.make_tensor_value_info("success_probability", TensorProto.FLOAT, ["N", 1])],
+        [
+            helper.make_tensor_value_info("blood_loss_ml", TensorProto.FLOAT, ["N", 1]),
+            helper.make_tensor_value_info("blood_loss_interval_ml", TensorProto.FLOAT, ["N", 2]),
+            helper.make_tensor_value_info("success_probability", TensorProto.FLOAT, ["N", 1]),
+        ],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
     model.ir_version = 8
@@ -315,7 +414,7 @@ def _tiny_sequence_model(folder: Path) -> Path:
         '[[outputs]]\nname = "blood_loss_interval_ml"\nrole = "blood_loss_interval_ml"\n'
         '[[outputs]]\nname = "success_probability"\nrole = "success_probability"\n'
         '[training]\ndata = "nothing: a test model"\n'
-        '[metrics]\ncv_rmse_ml = 300.0\ncv_accuracy = 0.75\n',
+        "[metrics]\ncv_rmse_ml = 300.0\ncv_accuracy = 0.75\n",
         encoding="utf-8",
     )
     return folder
@@ -345,12 +444,19 @@ def test_bleeding_already_present_at_the_start_has_only_a_lower_bound(tmp_path: 
 
     path = tmp_path / "b.scrub"
     with CaseStore(path, create=True) as store:
-        store.set_meta("video", {"name": VIDEO_NAME, "duration_s": 20.0, "fps": 25.0, "width": 320, "height": 240})
+        store.set_meta(
+            "video",
+            {"name": VIDEO_NAME, "duration_s": 20.0, "fps": 25.0, "width": 320, "height": 240},
+        )
         mask = np.full((6, 8), 255, np.uint8)
-        store.write_results([
-            FrameResult(frame=5 * i, time_s=0.2 * i, bleeding=BleedingMask(mask, 0.1 if i < 50 else 0.0))
-            for i in range(100)
-        ])
+        store.write_results(
+            [
+                FrameResult(
+                    frame=5 * i, time_s=0.2 * i, bleeding=BleedingMask(mask, 0.1 if i < 50 else 0.0)
+                )
+                for i in range(100)
+            ]
+        )
     text, _ = _report(path, tmp_path / "b.pdf")
     assert "at least 10.0 s (already bleeding where the analysis starts)" in text
 
@@ -359,7 +465,9 @@ def test_error_messages_are_printed_without_paths_or_the_video_name(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def broken(*args: Any, **kwargs: Any) -> Any:
-        raise RuntimeError(f"cannot read /srv/videos/{VIDEO_NAME} (or {Path(VIDEO_NAME).stem}.json)")
+        raise RuntimeError(
+            f"cannot read /srv/videos/{VIDEO_NAME} (or {Path(VIDEO_NAME).stem}.json)"
+        )
 
     monkeypatch.setattr(export_module, "case_summary", broken)
     case = make_case(tmp_path / "c.scrub")
@@ -374,8 +482,13 @@ def test_provenance_names_what_each_output_of_a_model_feeds() -> None:
 
     from scrubline.report.document import _use_of
 
-    vision = SimpleNamespace(outputs=[SimpleNamespace(role=r) for r in ("instrument_mask", "tip_map", "bleeding_mask")])
-    assert _use_of(vision) == "instrument boxes and tool lanes; tips and tip visibility; bleeding mask and area; bleeding episodes"
+    vision = SimpleNamespace(
+        outputs=[SimpleNamespace(role=r) for r in ("instrument_mask", "tip_map", "bleeding_mask")]
+    )
+    assert (
+        _use_of(vision)
+        == "instrument boxes and tool lanes; tips and tip visibility; bleeding mask and area; bleeding episodes"
+    )
     bleeding_only = SimpleNamespace(outputs=[SimpleNamespace(role="bleeding_mask")])
     assert _use_of(bleeding_only) == "bleeding mask and area; bleeding episodes"
     assert _use_of(None) is None  # a model no longer installed: the task's generic text is used

@@ -18,7 +18,7 @@ from tests.report.test_report import _report
 def full_text(tmp_path_factory: pytest.TempPathFactory) -> str:
     folder = tmp_path_factory.mktemp("tables")
     text, _ = _report(make_case(folder / "case.scrub"), folder / "case.pdf")
-    return text[text.index("Tool usage"):]
+    return text[text.index("Tool usage") :]
 
 
 def test_tool_table_gives_time_in_view_share_and_entries(full_text: str) -> None:
@@ -27,7 +27,10 @@ def test_tool_table_gives_time_in_view_share_and_entries(full_text: str) -> None
 
 
 def test_tip_hidden_table_lists_each_episode(full_text: str) -> None:
-    assert "2 episodes with an instrument in view and its tip hidden, 7.0 s in all; the longest 6.0 s from 0:30" in full_text
+    assert (
+        "2 episodes with an instrument in view and its tip hidden, 7.0 s in all; the longest 6.0 s from 0:30"
+        in full_text
+    )
     assert "1 0:30.0 0:36.0 6.0 s" in full_text and "2 0:52.0 0:53.0 1.0 s" in full_text
 
 
@@ -40,8 +43,10 @@ def test_bleeding_table_gives_onset_duration_peak_and_time_to_control(full_text:
 
 
 def test_tables_of_a_partly_analysed_case_count_only_what_was_analysed(tmp_path: Path) -> None:
-    text, _ = _report(make_case(tmp_path / "part.scrub", analysed_until=40.0), tmp_path / "part.pdf")
-    tables = text[text.index("Tool usage"):]
+    text, _ = _report(
+        make_case(tmp_path / "part.scrub", analysed_until=40.0), tmp_path / "part.pdf"
+    )
+    tables = text[text.index("Tool usage") :]
     # 40 s analysed: grasper 3–40 s = 37 s (92.5 %, printed 93 %), hook 10–25 s = 15 s (37.5 %,
     # printed 38 %), no clipper.
     assert "grasper 37.0 s 93% 1 hook 15.0 s 38% 1" in tables

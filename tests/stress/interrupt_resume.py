@@ -30,18 +30,37 @@ EXPORT_FILES = ("frames.csv", "detections.csv", "episodes.csv", "summary.json")
 # How an interrupted `analyze` may end: by the signal's own code while it is still starting
 # (nothing is written before the handlers are in place), with the documented code once it runs,
 # or with 0 when the signal came after it finished.
-SIGNALS = {"SIGKILL": (signal.SIGKILL, {-9, 0}), "SIGTERM": (signal.SIGTERM, {-15, 143, 0}),
-           "SIGINT": (signal.SIGINT, {-2, 130, 0})}
+SIGNALS = {
+    "SIGKILL": (signal.SIGKILL, {-9, 0}),
+    "SIGTERM": (signal.SIGTERM, {-15, 143, 0}),
+    "SIGINT": (signal.SIGINT, {-2, 130, 0}),
+}
 
 
 def scrubline(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "scrubline", *args], env=env, text=True,
-                          capture_output=True, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "scrubline", *args],
+        env=env,
+        text=True,
+        capture_output=True,
+        check=False,
+    )
 
 
 def analyse_command(clip: Path, case: Path) -> list[str]:
-    return [sys.executable, "-m", "scrubline", "analyze", str(clip), "-o", str(case), "--fps", "5",
-            "--batch", "2"]
+    return [
+        sys.executable,
+        "-m",
+        "scrubline",
+        "analyze",
+        str(clip),
+        "-o",
+        str(case),
+        "--fps",
+        "5",
+        "--batch",
+        "2",
+    ]
 
 
 def export(case: Path, folder: Path, env: dict[str, str]) -> dict[str, bytes]:
@@ -65,12 +84,24 @@ def main(argv: list[str] | None = None) -> int:
     env = dict(os.environ, SCRUBLINE_HOME=str(work / "home"))
     rng = random.Random(options.seed)
     try:
-        clip = write_clip(work / "clip.mp4", int(options.seconds * 25), fps=25, size=DEMO_SIZE,
-                          codec="libx264", gop=50, draw=demo_frame_drawer(*DEMO_SIZE))
+        clip = write_clip(
+            work / "clip.mp4",
+            int(options.seconds * 25),
+            fps=25,
+            size=DEMO_SIZE,
+            codec="libx264",
+            gop=50,
+            draw=demo_frame_drawer(*DEMO_SIZE),
+        )
         reference_case = work / "reference.scrub"
         started = time.monotonic()
-        done = subprocess.run(analyse_command(clip, reference_case), env=env, text=True,
-                              capture_output=True, check=False)
+        done = subprocess.run(
+            analyse_command(clip, reference_case),
+            env=env,
+            text=True,
+            capture_output=True,
+            check=False,
+        )
         full_run = time.monotonic() - started
         if done.returncode != 0:
             raise SystemExit(f"the uninterrupted analysis failed: {done.stderr.strip()}")
@@ -85,30 +116,44 @@ def main(argv: list[str] | None = None) -> int:
                 name = rng.choice(sorted(SIGNALS))
                 signum, expected = SIGNALS[name]
                 delay = rng.uniform(0.2, full_run * 1.1)
-                process = subprocess.Popen(analyse_command(clip, case), env=env,
-                                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                process = subprocess.Popen(
+                    analyse_command(clip, case),
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
                 time.sleep(delay)
                 process.send_signal(signum)
                 _, stderr = process.communicate(timeout=120)
                 interruptions.append(f"{name}@{delay:.1f}s→{process.returncode}")
                 if process.returncode not in expected:
                     failures += 1
-                    print(f"round {round_number}: {name} ended with {process.returncode}, "
-                          f"expected one of {sorted(expected)}: {stderr.strip()[-300:]}")
-            resumed = subprocess.run(analyse_command(clip, case), env=env, text=True,
-                                     capture_output=True, check=False)
+                    print(
+                        f"round {round_number}: {name} ended with {process.returncode}, "
+                        f"expected one of {sorted(expected)}: {stderr.strip()[-300:]}"
+                    )
+            resumed = subprocess.run(
+                analyse_command(clip, case), env=env, text=True, capture_output=True, check=False
+            )
             if resumed.returncode != 0:
                 failures += 1
-                print(f"round {round_number}: resume failed ({resumed.returncode}): "
-                      f"{resumed.stderr.strip()[-300:]}")
+                print(
+                    f"round {round_number}: resume failed ({resumed.returncode}): "
+                    f"{resumed.stderr.strip()[-300:]}"
+                )
                 continue
             exported = export(case, work / f"round{round_number}-export", env)
             different = [name for name in EXPORT_FILES if exported[name] != reference[name]]
             verdict = "identical" if not different else "DIFFERENT: " + ", ".join(different)
             failures += bool(different)
             print(f"round {round_number:2d}: {' then '.join(interruptions)}; export {verdict}")
-        print(f"{options.rounds - failures} of {options.rounds} rounds gave exports byte-identical "
-              "to the uninterrupted run" if not failures else f"{failures} problems")
+        print(
+            f"{options.rounds - failures} of {options.rounds} rounds gave exports byte-identical "
+            "to the uninterrupted run"
+            if not failures
+            else f"{failures} problems"
+        )
         return 0 if failures == 0 else 1
     finally:
         if options.keep:

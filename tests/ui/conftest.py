@@ -29,19 +29,27 @@ def _isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def demo_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo scene, shortened in size and rate: 30 s at 10 fps, 320x180 (300 frames). A bleed
     grows from 8 s and is gone by 24 s; a tip slips behind tissue 18-21 s."""
-    return render_demo_clip(tmp_path_factory.mktemp("demo") / "demo.mp4", seconds=30, fps=10, size=(320, 180))
+    return render_demo_clip(
+        tmp_path_factory.mktemp("demo") / "demo.mp4", seconds=30, fps=10, size=(320, 180)
+    )
 
 
 @pytest.fixture(scope="session")
 def tiny_registry(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    return load_registry([tiny_models.segmenter_folder(tmp_path_factory.mktemp("models"))], include_bundled=False)
+    return load_registry(
+        [tiny_models.segmenter_folder(tmp_path_factory.mktemp("models"))], include_bundled=False
+    )
 
 
 @pytest.fixture(scope="session")
 def analysed_case(demo_clip: Path, tiny_registry, tmp_path_factory: pytest.TempPathFactory) -> Path:  # type: ignore[no-untyped-def]
     """The demo clip analysed headless once per session (5 fps: every other frame)."""
-    report = analyse_video(demo_clip, tmp_path_factory.mktemp("case") / "demo.scrub", AnalysisSettings(fps=5),
-                           registry=tiny_registry)
+    report = analyse_video(
+        demo_clip,
+        tmp_path_factory.mktemp("case") / "demo.scrub",
+        AnalysisSettings(fps=5),
+        registry=tiny_registry,
+    )
     assert report.complete
     return report.case_path
 

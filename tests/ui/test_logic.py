@@ -23,7 +23,9 @@ def test_index_step_and_jump() -> None:
     assert navigation.jump_seconds(TIMES, 10, 1.0) == 20
     assert navigation.jump_seconds(TIMES, 95, 10.0) == 99
     slow = np.array([0.0, 2.0, 4.0])  # a jump shorter than a frame still moves one frame
-    assert navigation.jump_seconds(slow, 0, 1.0) == 1 and navigation.jump_seconds(slow, 1, -1.0) == 0
+    assert (
+        navigation.jump_seconds(slow, 0, 1.0) == 1 and navigation.jump_seconds(slow, 1, -1.0) == 0
+    )
 
 
 def test_shuttle_and_playback_clock() -> None:
@@ -51,10 +53,15 @@ def test_clock_and_recent() -> None:
 def _result(frame: int, time_s: float, *, hidden: bool = False) -> FrameResult:
     mask = np.zeros((6, 8), np.uint8)
     mask[2:4, 2:5] = 220
-    return FrameResult(frame, time_s, [
-        Instrument("grasper", 0.91, (10, 10, 50, 40), (45, 35), 0.9, True),
-        Instrument("hook", 0.7, (60, 10, 90, 40), (88, 38), 0.2, not hidden),
-    ], BleedingMask(mask, 0.125))
+    return FrameResult(
+        frame,
+        time_s,
+        [
+            Instrument("grasper", 0.91, (10, 10, 50, 40), (45, 35), 0.9, True),
+            Instrument("hook", 0.7, (60, 10, 90, 40), (88, 38), 0.2, not hidden),
+        ],
+        BleedingMask(mask, 0.125),
+    )
 
 
 def test_overlay_plan_marks_and_provenance() -> None:
@@ -63,15 +70,21 @@ def test_overlay_plan_marks_and_provenance() -> None:
     assert [t.visible for t in plan.tips] == [True, False]
     assert plan.tips[0].colour != plan.tips[1].colour  # visible and hidden tips look different
     assert plan.badge == "TIP HIDDEN" and plan.bleeding_text == "bleeding area 12.5%"
-    assert plan.mask_rgba is not None and plan.mask_rgba[3, 3, 3] > 0 and plan.mask_rgba[0, 0, 3] == 0
+    assert (
+        plan.mask_rgba is not None and plan.mask_rgba[3, 3, 3] > 0 and plan.mask_rgba[0, 0, 3] == 0
+    )
     assert plan.note is None
     near = plan_overlay(_result(10, 1.0), 11, 1.1, OverlayFlags())
     assert near.note == "overlays from analysed frame 10 (0.10 s earlier)" and near.badge is None
     far = plan_overlay(_result(10, 1.0), 90, 9.0, OverlayFlags(), max_gap_s=2.0)
     assert far.empty and "not analysed here" in far.note
     assert plan_overlay(None, 5, 0.5, OverlayFlags()).note == "not analysed"
-    bare = plan_overlay(_result(10, 1.0, hidden=True), 10, 1.0,
-                        OverlayFlags(boxes=False, tips=False, bleeding=False, badge=False))
+    bare = plan_overlay(
+        _result(10, 1.0, hidden=True),
+        10,
+        1.0,
+        OverlayFlags(boxes=False, tips=False, bleeding=False, badge=False),
+    )
     assert bare.empty
 
 
@@ -88,27 +101,56 @@ def test_overlay_flags_toggle() -> None:
 
 
 def test_outcome_words() -> None:
-    model = {"id": "outcome-gru", "version": "1.0.0", "headline_metric": "mae_ml", "headline_value": 112.4}
-    shown = {"event_start_s": 61.0, "blood_loss_ml": 350.0, "blood_loss_interval_ml": [210.0, 540.0],
-             "success_probability": 0.82, "model": model, "reason": None}
+    model = {
+        "id": "outcome-gru",
+        "version": "1.0.0",
+        "headline_metric": "mae_ml",
+        "headline_value": 112.4,
+    }
+    shown = {
+        "event_start_s": 61.0,
+        "blood_loss_ml": 350.0,
+        "blood_loss_interval_ml": [210.0, 540.0],
+        "success_probability": 0.82,
+        "model": model,
+        "reason": None,
+    }
     text = prediction_html(shown)
     assert "350 mL" in text and "210–540 mL" in text and "82%" in text
     assert "<b>mae_ml 112</b>" in validation_text(model, {"mae_ml": 112.4, "auc": 0.71})
     assert "auc 0.71" in validation_text(model, {"mae_ml": 112.4, "auc": 0.71})
-    refused = dict(shown, blood_loss_ml=None, success_probability=None, reason="only 40% of the window was analysed")
+    refused = dict(
+        shown,
+        blood_loss_ml=None,
+        success_probability=None,
+        reason="only 40% of the window was analysed",
+    )
     assert prediction_html(refused) == "<b>No prediction:</b> only 40% of the window was analysed."
     assert "set by hand" in event_start_text(shown, True)
-    assert event_start_text(dict(shown, event_start_s=None), False) == "No bleeding event start found."
+    assert (
+        event_start_text(dict(shown, event_start_s=None), False) == "No bleeding event start found."
+    )
     assert "once the case is analysed" in event_start_text(None, False)
     assert validation_text(None, None) == "No outcome model is installed."
 
 
 def test_analysis_settings_are_validated() -> None:
-    settings = actions.analysis_settings(model_ids=["a"], fps=2.5, whole=False, start_s=10, end_s=20, duration_s=60)
-    assert (settings.fps, settings.start_s, settings.end_s, settings.model_ids) == (2.5, 10.0, 20.0, ["a"])
+    settings = actions.analysis_settings(
+        model_ids=["a"], fps=2.5, whole=False, start_s=10, end_s=20, duration_s=60
+    )
+    assert (settings.fps, settings.start_s, settings.end_s, settings.model_ids) == (
+        2.5,
+        10.0,
+        20.0,
+        ["a"],
+    )
     assert actions.analysis_settings(model_ids=None, fps=5).start_s is None
-    for bad in ({"fps": 0}, {"fps": 5, "whole": False, "start_s": 5, "end_s": 5},
-                {"fps": 5, "device": "tpu"}, {"fps": 5, "whole": False, "start_s": 70, "end_s": 80, "duration_s": 60}):
+    for bad in (
+        {"fps": 0},
+        {"fps": 5, "whole": False, "start_s": 5, "end_s": 5},
+        {"fps": 5, "device": "tpu"},
+        {"fps": 5, "whole": False, "start_s": 70, "end_s": 80, "duration_s": 60},
+    ):
         with pytest.raises(ValueError):
             actions.analysis_settings(model_ids=["a"], **bad)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="at least one model"):
@@ -117,8 +159,12 @@ def test_analysis_settings_are_validated() -> None:
 
 class _Timeline:
     def __init__(self) -> None:
-        self.episodes = [Episode("phase", "prep", 0, 3), Episode("bleeding", "bleeding", 2.05, 4),
-                         Episode("phase", "dissection", 3, 9), Episode("tip_hidden", "tip hidden", 6, 7)]
+        self.episodes = [
+            Episode("phase", "prep", 0, 3),
+            Episode("bleeding", "bleeding", 2.05, 4),
+            Episode("phase", "dissection", 3, 9),
+            Episode("tip_hidden", "tip hidden", 6, 7),
+        ]
 
     def episodes_of(self, kind: str) -> list[Episode]:
         return [e for e in self.episodes if e.kind == kind]
@@ -143,10 +189,16 @@ def test_events_and_neighbours() -> None:
 def test_clip_plan() -> None:
     plan = actions.clip_plan(TIMES, (2.0, 3.0))
     assert (plan.first, plan.last, plan.frames) == (20, 29, 10)
-    for selection, message in ((None, "select a range"), ((1.0, 400.0), "limited"), ((20.0, 30.0), "no frames")):
+    for selection, message in (
+        (None, "select a range"),
+        ((1.0, 400.0), "limited"),
+        ((20.0, 30.0), "no frames"),
+    ):
         with pytest.raises(ValueError, match=message):
             actions.clip_plan(TIMES, selection)
-    assert actions.default_export_name("case 7", "clip", ".mp4", 12.5) == "case 7-clip-00012_50s.mp4"
+    assert (
+        actions.default_export_name("case 7", "clip", ".mp4", 12.5) == "case 7-clip-00012_50s.mp4"
+    )
     assert actions.default_export_name(None, "debrief", ".pdf") == "case-debrief.pdf"
     assert actions.default_export_name("a/b: c", "frame", ".png") == "a_b_ c-frame.png"
 
@@ -176,7 +228,9 @@ def test_describe_at() -> None:
         def phase_at(self, t: float) -> str | None:
             return "prep"
 
-    text = navigation.describe_at(Line(), 0.25, [type("B", (), {"time_s": 0.3, "category": "note", "note": "x"})()])
+    text = navigation.describe_at(
+        Line(), 0.25, [type("B", (), {"time_s": 0.3, "category": "note", "note": "x"})()]
+    )
     assert "phase: prep" in text and "tools: none" in text and "bleeding area 5.0%" in text
     assert "in bleeding episode" in text and "bookmark (note): x" in text
     assert "not analysed here" in navigation.describe_at(Line(), 9.0)

@@ -33,8 +33,24 @@ def cli_case(demo_clip: Path, tiny_registry, tmp_path: Path) -> tuple[Path, Path
     video = shutil.copy(demo_clip, folder / "theatre-3.mp4")
     case = folder / "debrief.scrub"
     models = Path(tiny_registry.get("tiny-seg").source).parent
-    assert cli_main(["analyze", str(video), "-o", str(case), "--models", str(models), "--model", "tiny-seg",
-                     "--fps", "5", "-q"]) == 0
+    assert (
+        cli_main(
+            [
+                "analyze",
+                str(video),
+                "-o",
+                str(case),
+                "--models",
+                str(models),
+                "--model",
+                "tiny-seg",
+                "--fps",
+                "5",
+                "-q",
+            ]
+        )
+        == 0
+    )
     return Path(video), case
 
 
@@ -48,14 +64,19 @@ def open_and_wait(qtbot, window, action) -> None:  # type: ignore[no-untyped-def
 
 
 def test_the_window_opens_a_case_the_cli_wrote_without_analysing_again(
-        qtbot, window, cli_case, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    qtbot, window, cli_case, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     video, case = cli_case
     before = analysed_frames(case)
     monkeypatch.setattr(main_window_module, "ask_case_video", never_ask)
-    open_and_wait(qtbot, window, lambda: window.open_video(str(case)))  # what `scrubline CASE.scrub` calls
+    open_and_wait(
+        qtbot, window, lambda: window.open_video(str(case))
+    )  # what `scrubline CASE.scrub` calls
     assert window.case_path == case and window.video_path == video
     assert len(window.timeline.times) == before == 150
-    assert not window.analysis.running() and not window.banner.isVisible()  # complete: nothing offered
+    assert (
+        not window.analysis.running() and not window.banner.isVisible()
+    )  # complete: nothing offered
     qtbot.waitUntil(lambda: window.outcome is not None, timeout=TIMEOUT)
     assert window.windowTitle().startswith("theatre-3.mp4")
     assert analysed_frames(case) == before
@@ -68,7 +89,9 @@ def test_the_window_opens_a_case_the_cli_wrote_without_analysing_again(
     assert read_list(app_settings(), "recent")[0] == str(case.resolve())
 
 
-def test_a_renamed_video_beside_the_case_is_found_by_its_content(qtbot, window, cli_case, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_renamed_video_beside_the_case_is_found_by_its_content(
+    qtbot, window, cli_case, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     video, case = cli_case
     # Checked first (sorted), same size, other content: the fingerprint decides, not the size.
     video.with_name("another-video.mp4").write_bytes(b"\0" * video.stat().st_size)
@@ -79,7 +102,8 @@ def test_a_renamed_video_beside_the_case_is_found_by_its_content(qtbot, window, 
 
 
 def test_a_missing_video_is_asked_for_and_a_different_one_refused(
-        qtbot, window, cli_case, make_clip, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    qtbot, window, cli_case, make_clip, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     video, case = cli_case
     moved = video.rename(video.parent.parent / "elsewhere.mp4")
     other = make_clip(30)
@@ -91,11 +115,16 @@ def test_a_missing_video_is_asked_for_and_a_different_one_refused(
         return next(answers)
 
     monkeypatch.setattr(main_window_module, "ask_case_video", ask)
-    assert window.open_case(case) is False  # cancelled: nothing opened, nothing reported as an error
+    assert (
+        window.open_case(case) is False
+    )  # cancelled: nothing opened, nothing reported as an error
     assert window.video_path is None and not window.errors
     assert window.open_case(case) is False  # another video: refused, saying why
     assert window.video_path is None
-    assert "is not the video of debrief.scrub" in window.errors[-1] and "theatre-3.mp4" in window.errors[-1]
+    assert (
+        "is not the video of debrief.scrub" in window.errors[-1]
+        and "theatre-3.mp4" in window.errors[-1]
+    )
     open_and_wait(qtbot, window, lambda: window.open_case(case))
     assert window.video_path == moved and len(window.timeline.times) == 150
     assert asked == [("debrief.scrub", "theatre-3.mp4")] * 3
@@ -110,15 +139,24 @@ def test_a_missing_video_is_asked_for_and_a_different_one_refused(
     assert window.case_path == case and window.video_path == moved
     # "Clear recent files" forgets where the video was too (a full path).
     window.clear_recent_files()
-    assert "case_videos" not in app_settings().childGroups() and not read_list(app_settings(), "recent")
+    assert "case_videos" not in app_settings().childGroups() and not read_list(
+        app_settings(), "recent"
+    )
 
 
-def test_drop_a_case_and_refuse_a_file_that_is_not_one(qtbot, window, cli_case, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_drop_a_case_and_refuse_a_file_that_is_not_one(
+    qtbot, window, cli_case, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     video, case = cli_case
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(case))])
-    drop = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
-                      Qt.KeyboardModifier.NoModifier)
+    drop = QDropEvent(
+        QPointF(50, 50),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
     open_and_wait(qtbot, window, lambda: window.dropEvent(drop))
     assert window.case_path == case
 

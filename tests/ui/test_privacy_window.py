@@ -22,8 +22,13 @@ def _menu_action(window, text: str):  # type: ignore[no-untyped-def]
     raise AssertionError(f"no menu item '{text}'")
 
 
-def test_recent_files_stay_out_of_exports_and_can_be_cleared(qtbot, with_case, window, demo_clip: Path,  # type: ignore[no-untyped-def]
-                                                              tmp_path: Path) -> None:
+def test_recent_files_stay_out_of_exports_and_can_be_cleared(
+    qtbot,
+    with_case,
+    window,
+    demo_clip: Path,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+) -> None:
     # The same video under a name that identifies a patient (the case is found by content).
     video = tmp_path / PATIENT_FOLDER / PATIENT_FILE
     video.parent.mkdir()
@@ -38,7 +43,9 @@ def test_recent_files_stay_out_of_exports_and_can_be_cleared(qtbot, with_case, w
     with qtbot.waitSignal(window.exports.finished, timeout=TIMEOUT):
         assert window.exports.report(tmp_path / "out" / "debrief.pdf")
     texts = {p.name: p.read_text(encoding="utf-8") for p in written}
-    texts["debrief.pdf"] = "\n".join(page.extract_text() for page in PdfReader(tmp_path / "out" / "debrief.pdf").pages)
+    texts["debrief.pdf"] = "\n".join(
+        page.extract_text() for page in PdfReader(tmp_path / "out" / "debrief.pdf").pages
+    )
     for name, text in texts.items():
         for word in ("Doe_Jane", "MRN4471", "Ward7", "Doe-Jane", str(tmp_path)):
             assert word not in text, f"{name} names '{word}'"
@@ -48,7 +55,10 @@ def test_recent_files_stay_out_of_exports_and_can_be_cleared(qtbot, with_case, w
     window.settings.setValue("recent_cases", [str(tmp_path / PATIENT_FOLDER / "Doe_Jane.scrub")])
     window.settings.setValue("playback/speed", 2.0)
     _menu_action(window, "Clear recent files").trigger()
-    assert read_list(window.settings, "recent") == [] and read_list(window.settings, "recent_cases") == []
+    assert (
+        read_list(window.settings, "recent") == []
+        and read_list(window.settings, "recent_cases") == []
+    )
     assert read_float(window.settings, "playback/speed", 1.0) == 2.0  # other settings are kept
     window.settings.sync()
     stored = Path(window.settings.fileName()).read_text(encoding="utf-8")
@@ -63,7 +73,9 @@ def test_help_opens_the_log_folder(window, monkeypatch) -> None:  # type: ignore
     from scrubline.core.paths import log_dir
 
     opened: list[str] = []
-    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url.toLocalFile()) or True)
+    monkeypatch.setattr(
+        QDesktopServices, "openUrl", lambda url: opened.append(url.toLocalFile()) or True
+    )
     _menu_action(window, "Open log folder").trigger()
     assert opened == [str(log_dir())] and log_dir().is_dir()
 
@@ -82,7 +94,9 @@ def test_error_box_says_where_the_log_is(window) -> None:  # type: ignore[no-unt
     assert "Cannot open the video: the file is damaged" in log_file.read_text(encoding="utf-8")
 
 
-def test_settings_live_in_the_config_folder_and_earlier_ones_are_kept(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_settings_live_in_the_config_folder_and_earlier_ones_are_kept(
+    tmp_path: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     from scrubline.core.paths import config_dir
     from scrubline.ui import settings
 

@@ -49,12 +49,17 @@ def _ok(dialog: Any) -> None:
 # The Analyse dialog
 
 
-def test_analyse_dialog_offers_every_model_and_refuses_a_backwards_range(qtbot, tiny_registry) -> None:  # type: ignore[no-untyped-def]
+def test_analyse_dialog_offers_every_model_and_refuses_a_backwards_range(
+    qtbot, tiny_registry
+) -> None:  # type: ignore[no-untyped-def]
     models = tiny_registry.frame_models()
     dialog = AnalysisDialog(models, 30.0, AnalysisSettings(fps=5.0, device="cpu"))
     qtbot.addWidget(dialog)
     assert dialog.models.count() == len(models) >= 1
-    assert all(dialog.models.item(i).checkState() == Qt.CheckState.Checked for i in range(dialog.models.count()))
+    assert all(
+        dialog.models.item(i).checkState() == Qt.CheckState.Checked
+        for i in range(dialog.models.count())
+    )
     assert dialog.fps.value() == 5.0 and dialog.whole.isChecked()
     assert not dialog.start.isEnabled() and not dialog.end.isEnabled()  # the whole video by default
     dialog.whole.setChecked(False)
@@ -73,10 +78,17 @@ def test_analyse_dialog_offers_every_model_and_refuses_a_backwards_range(qtbot, 
         _ok(dialog)
     settings = dialog.result_settings
     assert settings is not None and dialog.result() == dialog.DialogCode.Accepted
-    assert (settings.start_s, settings.end_s, settings.fps, settings.device) == (20.0, 25.0, 5.0, "cpu")
+    assert (settings.start_s, settings.end_s, settings.fps, settings.device) == (
+        20.0,
+        25.0,
+        5.0,
+        "cpu",
+    )
 
 
-def test_analyse_dialog_starts_the_analysis_it_describes(qtbot, open_window, demo_clip: Path) -> None:  # type: ignore[no-untyped-def]
+def test_analyse_dialog_starts_the_analysis_it_describes(
+    qtbot, open_window, demo_clip: Path
+) -> None:  # type: ignore[no-untyped-def]
     window = open_window
 
     def fill(dialog: Any) -> None:
@@ -121,7 +133,9 @@ def _open_case(qtbot, window, demo_clip: Path) -> None:  # type: ignore[no-untyp
         window.open_video(demo_clip)
 
 
-def test_a_bookmark_is_edited_from_its_list(qtbot, with_case, window, demo_clip, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_bookmark_is_edited_from_its_list(
+    qtbot, with_case, window, demo_clip, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     _open_case(qtbot, window, demo_clip)
     window.seek_time(9.0)
     window.add_bookmark("bleeder", "complication")
@@ -138,7 +152,11 @@ def test_a_bookmark_is_edited_from_its_list(qtbot, with_case, window, demo_clip,
     assert asked == [("0:09.000", "bleeder", "complication")]  # the dialog opens on what is there
     with CaseStore(with_case) as store:
         (mark,) = store.bookmarks()
-    assert (mark.note, mark.category, mark.frame) == ("bleeder from the cystic artery", "teaching point", 90)
+    assert (mark.note, mark.category, mark.frame) == (
+        "bleeder from the cystic artery",
+        "teaching point",
+        90,
+    )
     assert "bleeder from the cystic artery" in panel.list.item(0).text()
     assert "[teaching point]" in panel.list.item(0).text()
     # Cancelling the dialog changes nothing.
@@ -148,7 +166,9 @@ def test_a_bookmark_is_edited_from_its_list(qtbot, with_case, window, demo_clip,
         assert store.bookmarks()[0].note == "bleeder from the cystic artery"
 
 
-def test_a_bookmark_is_deleted_only_when_confirmed(qtbot, with_case, window, demo_clip, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_bookmark_is_deleted_only_when_confirmed(
+    qtbot, with_case, window, demo_clip, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     _open_case(qtbot, window, demo_clip)
     for at, note in ((4.0, "first"), (16.0, "second")):
         window.seek_time(at)
@@ -156,34 +176,50 @@ def test_a_bookmark_is_deleted_only_when_confirmed(qtbot, with_case, window, dem
     panel = window.bookmarks_panel
     assert panel.list.count() == 2
     panel.list.setCurrentRow(1)
-    monkeypatch.setattr(QMessageBox, "question", staticmethod(lambda *a, **k: QMessageBox.StandardButton.No))
+    monkeypatch.setattr(
+        QMessageBox, "question", staticmethod(lambda *a, **k: QMessageBox.StandardButton.No)
+    )
     qtbot.mouseClick(panel.delete_button, Qt.MouseButton.LeftButton)
     assert panel.list.count() == 2
-    monkeypatch.setattr(QMessageBox, "question", staticmethod(lambda *a, **k: QMessageBox.StandardButton.Yes))
+    monkeypatch.setattr(
+        QMessageBox, "question", staticmethod(lambda *a, **k: QMessageBox.StandardButton.Yes)
+    )
     qtbot.mouseClick(panel.delete_button, Qt.MouseButton.LeftButton)
     with CaseStore(with_case) as store:
         assert [m.note for m in store.bookmarks()] == ["first"]
     assert panel.list.count() == 1 and "first" in panel.list.item(0).text()
-    assert [b.note for b in window.timeline_view.bookmarks] == ["first"]  # gone from the timeline too
+    assert [b.note for b in window.timeline_view.bookmarks] == [
+        "first"
+    ]  # gone from the timeline too
     panel.list.setCurrentRow(0)
     qtbot.mouseClick(panel.delete_button, Qt.MouseButton.LeftButton)
-    assert panel.list.count() == 0 and not panel.edit_button.isEnabled() and not panel.delete_button.isEnabled()
+    assert (
+        panel.list.count() == 0
+        and not panel.edit_button.isEnabled()
+        and not panel.delete_button.isEnabled()
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # An analysis that fails half-way
 
 
-def test_an_analysis_error_is_shown_and_the_saved_results_stay(qtbot, open_window, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_an_analysis_error_is_shown_and_the_saved_results_stay(
+    qtbot, open_window, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     window = open_window
 
     def failing(video: Any, case: Any, settings: AnalysisSettings, **kwargs: Any) -> Any:
         # The first 5 s are analysed and saved, then the model runtime fails.
-        analyse_video(video, case, AnalysisSettings(fps=settings.fps, start_s=0.0, end_s=5.0), **kwargs)
+        analyse_video(
+            video, case, AnalysisSettings(fps=settings.fps, start_s=0.0, end_s=5.0), **kwargs
+        )
         raise RuntimeError("onnxruntime: out of memory in the segmenter")
 
     monkeypatch.setattr(main_window_module, "analyse_video", failing)
-    monkeypatch.setattr(main_window_module, "show_error", lambda *a, **k: QMessageBox())  # no box left open
+    monkeypatch.setattr(
+        main_window_module, "show_error", lambda *a, **k: QMessageBox()
+    )  # no box left open
     with qtbot.waitSignal(window.analysis_finished, timeout=TIMEOUT) as finished:
         assert window.start_analysis(AnalysisSettings(fps=5.0))
     assert isinstance(finished.args[0], RuntimeError)
@@ -195,7 +231,9 @@ def test_an_analysis_error_is_shown_and_the_saved_results_stay(qtbot, open_windo
     assert not window.progress.isVisible() and window.analyse_action.isEnabled()
     assert not window.cancel_action.isEnabled()
     # The 25 frames saved before the failure are on the timeline.
-    qtbot.waitUntil(lambda: window.timeline is not None and len(window.timeline.times) == 25, timeout=TIMEOUT)
+    qtbot.waitUntil(
+        lambda: window.timeline is not None and len(window.timeline.times) == 25, timeout=TIMEOUT
+    )
     with CaseStore(window.case_path) as store:
         assert store.frame_count() == 25
 
@@ -209,9 +247,13 @@ def _drag(widget: Any, start: QPoint, end: QPoint) -> None:
     left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
     mods = Qt.KeyboardModifier.NoModifier
 
-    def send(kind: QEvent.Type, at: QPoint, button: Qt.MouseButton, buttons: Qt.MouseButton) -> None:
+    def send(
+        kind: QEvent.Type, at: QPoint, button: Qt.MouseButton, buttons: Qt.MouseButton
+    ) -> None:
         local = QPointF(at)
-        QApplication.sendEvent(widget, QMouseEvent(kind, local, QPointF(widget.mapToGlobal(at)), button, buttons, mods))
+        QApplication.sendEvent(
+            widget, QMouseEvent(kind, local, QPointF(widget.mapToGlobal(at)), button, buttons, mods)
+        )
 
     send(QEvent.Type.MouseButtonPress, start, left, left)
     steps = 8
@@ -221,7 +263,9 @@ def _drag(widget: Any, start: QPoint, end: QPoint) -> None:
     send(QEvent.Type.MouseButtonRelease, end, left, none)
 
 
-def test_zoom_buttons_keep_the_playhead_in_view_and_fit_shows_the_case(qtbot, with_case, window, demo_clip) -> None:  # type: ignore[no-untyped-def]
+def test_zoom_buttons_keep_the_playhead_in_view_and_fit_shows_the_case(
+    qtbot, with_case, window, demo_clip
+) -> None:  # type: ignore[no-untyped-def]
     _open_case(qtbot, window, demo_clip)
     view = window.timeline_view
     view.fit()
@@ -236,7 +280,9 @@ def test_zoom_buttons_keep_the_playhead_in_view_and_fit_shows_the_case(qtbot, wi
     for _ in range(10):
         view.zoom_by(0.5)
     low, high = view.x_range()
-    assert high - low == pytest.approx(0.5) and low <= 12.0 <= high  # no narrower than half a second
+    assert (
+        high - low == pytest.approx(0.5) and low <= 12.0 <= high
+    )  # no narrower than half a second
     qtbot.mouseClick(view._buttons["out"], Qt.MouseButton.LeftButton)
     assert view.x_range()[1] - view.x_range()[0] == pytest.approx(1.0)
     for _ in range(10):
@@ -247,15 +293,25 @@ def test_zoom_buttons_keep_the_playhead_in_view_and_fit_shows_the_case(qtbot, wi
     assert view.x_range() == pytest.approx((22.5, 30.0))  # clamped at the end, playhead inside
 
 
-def test_the_wheel_zooms_time_and_a_drag_on_a_lane_pans_without_seeking(qtbot, with_case, window, demo_clip) -> None:  # type: ignore[no-untyped-def]
+def test_the_wheel_zooms_time_and_a_drag_on_a_lane_pans_without_seeking(
+    qtbot, with_case, window, demo_clip
+) -> None:  # type: ignore[no-untyped-def]
     _open_case(qtbot, window, demo_clip)
     view = window.timeline_view
     view.set_x_range(10.0, 20.0)
     window.seek_time(2.0)
     frame_before = window.state.frame
     viewport, point = view.point_for(15.0, "bleeding")
-    wheel = QWheelEvent(QPointF(point), QPointF(viewport.mapToGlobal(point)), QPoint(0, 0), QPoint(0, 240),
-                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    wheel = QWheelEvent(
+        QPointF(point),
+        QPointF(viewport.mapToGlobal(point)),
+        QPoint(0, 0),
+        QPoint(0, 240),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
     QApplication.sendEvent(viewport, wheel)
     low, high = view.x_range()
     assert high - low < 10.0 and low < 15.0 < high  # zoomed in around the pointer
@@ -265,7 +321,9 @@ def test_the_wheel_zooms_time_and_a_drag_on_a_lane_pans_without_seeking(qtbot, w
     _drag(viewport, start, end)
     low, high = view.x_range()
     assert high - low == pytest.approx(10.0, abs=0.05)
-    assert low == pytest.approx(14.0, abs=0.5)  # dragged 4 s to the left: later time comes into view
+    assert low == pytest.approx(
+        14.0, abs=0.5
+    )  # dragged 4 s to the left: later time comes into view
     assert window.state.frame == frame_before  # panning does not move the playhead
 
 

@@ -21,10 +21,16 @@ TIMEOUT = 60_000
 
 
 def shown(window) -> bool:  # type: ignore[no-untyped-def]
-    return window.shown is not None and not window.shown.proxy and window.frame_view.shown_index == window.state.frame
+    return (
+        window.shown is not None
+        and not window.shown.proxy
+        and window.frame_view.shown_index == window.state.frame
+    )
 
 
-def test_analysis_runs_to_completion_and_streams_into_the_timeline(qtbot, open_window, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_analysis_runs_to_completion_and_streams_into_the_timeline(
+    qtbot, open_window, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     window = open_window
     assert window.banner.isVisible() and "not been analysed" in window.banner_label.text()
     monkeypatch.setattr(main_window_module, "REFRESH_DURING_ANALYSIS_S", 0.0)
@@ -65,14 +71,18 @@ def test_analysis_runs_to_completion_and_streams_into_the_timeline(qtbot, open_w
     report = finished.args[0]
     assert report.complete and report.done_now == report.planned == 150
     assert any(0 < n < 150 for n in seen)  # partial results were drawn while it ran
-    qtbot.waitUntil(lambda: window.timeline is not None and len(window.timeline.times) == 150, timeout=TIMEOUT)
+    qtbot.waitUntil(
+        lambda: window.timeline is not None and len(window.timeline.times) == 150, timeout=TIMEOUT
+    )
     assert not window.progress.isVisible()
     assert window.timeline.episodes_of("bleeding"), "the demo bleed shows as an episode"
     assert window.timeline_view.bleeding_curve.getData()[0] is not None
     assert "Analysis complete" in window.statusBar().currentMessage()
 
 
-def test_an_analysed_case_appears_at_once_and_a_timeline_click_seeks(qtbot, with_case, window, demo_clip) -> None:  # type: ignore[no-untyped-def]
+def test_an_analysed_case_appears_at_once_and_a_timeline_click_seeks(
+    qtbot, with_case, window, demo_clip
+) -> None:  # type: ignore[no-untyped-def]
     with qtbot.waitSignal(window.case_refreshed, timeout=TIMEOUT):
         window.open_video(demo_clip)
     assert not window.banner.isVisible()
@@ -86,7 +96,9 @@ def test_an_analysed_case_appears_at_once_and_a_timeline_click_seeks(qtbot, with
     assert window.transport.slider.value() == window.state.frame
 
 
-def test_overlays_come_from_the_nearest_sample_and_toggle(qtbot, with_case, window, demo_clip) -> None:  # type: ignore[no-untyped-def]
+def test_overlays_come_from_the_nearest_sample_and_toggle(
+    qtbot, with_case, window, demo_clip
+) -> None:  # type: ignore[no-untyped-def]
     with qtbot.waitSignal(window.case_refreshed, timeout=TIMEOUT):
         window.open_video(demo_clip)
     window.seek_time(14.0)  # the bleed is near its peak; frame 140 was analysed (every other frame)
@@ -106,15 +118,21 @@ def test_overlays_come_from_the_nearest_sample_and_toggle(qtbot, with_case, wind
     assert window.frame_view.plan.mask_rgba is not None
 
 
-def test_bookmark_then_jump_between_events(qtbot, with_case, window, demo_clip, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_bookmark_then_jump_between_events(
+    qtbot, with_case, window, demo_clip, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     with qtbot.waitSignal(window.case_refreshed, timeout=TIMEOUT):
         window.open_video(demo_clip)
     window.seek_time(5.0)
-    monkeypatch.setattr(BookmarkDialog, "ask", staticmethod(lambda *a, **k: ("suction first", "good technique")))
+    monkeypatch.setattr(
+        BookmarkDialog, "ask", staticmethod(lambda *a, **k: ("suction first", "good technique"))
+    )
     window.ask_add_bookmark()
     with CaseStore(with_case) as store:
         marks = store.bookmarks()
-    assert [(m.note, m.category, m.frame) for m in marks] == [("suction first", "good technique", 50)]
+    assert [(m.note, m.category, m.frame) for m in marks] == [
+        ("suction first", "good technique", 50)
+    ]
     assert window.bookmarks_panel.list.count() == 1
     assert "suction first" in window.bookmarks_panel.list.item(0).text()
 
@@ -139,7 +157,9 @@ def test_bookmark_then_jump_between_events(qtbot, with_case, window, demo_clip, 
 
 def test_cancel_then_resume_redoes_nothing(qtbot, open_window) -> None:  # type: ignore[no-untyped-def]
     window = open_window
-    window.analysis.progressed.connect(lambda fraction, message: fraction > 0 and window.cancel_analysis())
+    window.analysis.progressed.connect(
+        lambda fraction, message: fraction > 0 and window.cancel_analysis()
+    )
     with qtbot.waitSignal(window.analysis_finished, timeout=TIMEOUT) as stopped:
         window.start_analysis()
     first = stopped.args[0]
@@ -169,7 +189,9 @@ def test_closing_during_analysis_cancels_and_keeps_the_results(qtbot, open_windo
     db.close()
 
 
-def test_teaching_mode_hides_the_prediction_and_the_event_start_moves(qtbot, with_case, window, demo_clip) -> None:  # type: ignore[no-untyped-def]
+def test_teaching_mode_hides_the_prediction_and_the_event_start_moves(
+    qtbot, with_case, window, demo_clip
+) -> None:  # type: ignore[no-untyped-def]
     with qtbot.waitSignal(window.outcome_refreshed, timeout=TIMEOUT):
         window.open_video(demo_clip)
     detected = window.outcome["event_start_s"]
@@ -223,8 +245,13 @@ def test_player_keys_step_jump_and_shuttle(qtbot, open_window) -> None:  # type:
 def test_drop_a_video_and_reject_a_broken_one(qtbot, window, demo_clip, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(demo_clip))])
-    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                       Qt.KeyboardModifier.NoModifier)
+    event = QDropEvent(
+        QPointF(10, 10),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
     with qtbot.waitSignal(window.video_ready, timeout=TIMEOUT):
         window.dropEvent(event)
     assert window.info.name == demo_clip.name
@@ -285,20 +312,26 @@ def test_case_details_and_procedure(qtbot, with_case, window, demo_clip, monkeyp
 
     with qtbot.waitSignal(window.case_refreshed, timeout=TIMEOUT):
         window.open_video(demo_clip)
-    monkeypatch.setattr(CaseDetailsDialog, "ask", staticmethod(lambda parent, info: dict(info, label="Case 12")))
+    monkeypatch.setattr(
+        CaseDetailsDialog, "ask", staticmethod(lambda parent, info: dict(info, label="Case 12"))
+    )
     window.ask_case_details()
     templates = sorted(procedure_templates())
     assert templates, "bundled phase templates"
     with qtbot.waitSignal(window.case_refreshed, timeout=TIMEOUT):
         window.set_procedure(templates[-1])
     with CaseStore(with_case) as store:
-        assert store.case_info["label"] == "Case 12" and store.get_meta("procedure") == templates[-1]
+        assert (
+            store.case_info["label"] == "Case 12" and store.get_meta("procedure") == templates[-1]
+        )
     window._fill_procedure_menu()
     checked = [a.text() for a in window.procedure_menu.actions() if a.isChecked()]
     assert checked == [templates[-1]]
 
 
-def test_run_app_opens_the_demo_case_and_analyses_it(qtbot, demo_clip, tiny_registry, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_run_app_opens_the_demo_case_and_analyses_it(
+    qtbot, demo_clip, tiny_registry, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     """`scrubline` with no video: the window opens the demo clip and analyses it by itself."""
     from PySide6.QtWidgets import QApplication
 
@@ -312,7 +345,9 @@ def test_run_app_opens_the_demo_case_and_analyses_it(qtbot, demo_clip, tiny_regi
     seen: list[object] = []
 
     def exec_until_analysed() -> int:
-        windows = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
+        windows = [
+            w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()
+        ]
         assert len(windows) == 1
         window = windows[0]
         with qtbot.waitSignal(window.analysis_finished, timeout=TIMEOUT) as done:
@@ -363,9 +398,13 @@ def test_closing_during_slow_inference_ends_within_a_second_and_joins_the_thread
     window.close()
     took = time.monotonic() - started
     assert not window.analysis.running()
-    assert took < 2.0, f"closing took {took:.1f} s"  # the aim is 1 s; the margin is for a busy machine
+    assert took < 2.0, (
+        f"closing took {took:.1f} s"
+    )  # the aim is 1 s; the margin is for a busy machine
     analysis_threads = ("scrubline-decode", "scrubline-cancel-watch", "scrubline-analysis")
-    assert [t.name for t in threading.enumerate() if t.name in analysis_threads and t.is_alive()] == []
+    assert [
+        t.name for t in threading.enumerate() if t.name in analysis_threads and t.is_alive()
+    ] == []
 
 
 def test_another_rate_asks_before_replacing_the_analysis(qtbot, with_case, open_window) -> None:  # type: ignore[no-untyped-def]

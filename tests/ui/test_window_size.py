@@ -57,10 +57,14 @@ def test_opens_inside_the_available_screen(qtbot, tiny_registry, case_dir: Path)
     window = new_window(qtbot, tiny_registry, case_dir)
     area = available()
     assert area.contains(window.geometry())
-    assert (window.width(), window.height()) == window_geometry.initial_size((area.width(), area.height()))
+    assert (window.width(), window.height()) == window_geometry.initial_size(
+        (area.width(), area.height())
+    )
 
 
-def test_a_saved_geometry_is_restored_only_if_it_still_fits(qtbot, tiny_registry, case_dir: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_saved_geometry_is_restored_only_if_it_still_fits(
+    qtbot, tiny_registry, case_dir: Path
+) -> None:  # type: ignore[no-untyped-def]
     area = available()
     first = new_window(qtbot, tiny_registry, case_dir)
     first.resize(area.width() - 100, area.height() - 100)
@@ -74,17 +78,22 @@ def test_a_saved_geometry_is_restored_only_if_it_still_fits(qtbot, tiny_registry
     second.close()
     third = new_window(qtbot, tiny_registry, case_dir)
     assert area.contains(third.geometry())
-    assert (third.width(), third.height()) == window_geometry.initial_size((area.width(), area.height()))
+    assert (third.width(), third.height()) == window_geometry.initial_size(
+        (area.width(), area.height())
+    )
 
 
 def inside(window: MainWindow, widget) -> bool:  # type: ignore[no-untyped-def]
     top_left = widget.mapTo(window, QPoint(0, 0))
-    return widget.isVisible() and QRect(QPoint(0, 0), window.size()).contains(QRect(top_left, widget.size()))
+    return widget.isVisible() and QRect(QPoint(0, 0), window.size()).contains(
+        QRect(top_left, widget.size())
+    )
 
 
 @pytest.mark.parametrize("size", [(1024, 640), LAPTOP_AT_150])
-def test_everything_stays_reachable_on_a_small_window(qtbot, tiny_registry, with_case, case_dir: Path,
-                                                      demo_clip: Path, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
+def test_everything_stays_reachable_on_a_small_window(
+    qtbot, tiny_registry, with_case, case_dir: Path, demo_clip: Path, size: tuple[int, int]
+) -> None:  # type: ignore[no-untyped-def]
     window = new_window(qtbot, tiny_registry, case_dir)
     window.show()
     window.resize(*size)

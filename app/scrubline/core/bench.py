@@ -63,8 +63,17 @@ def generated_clip(name: str, size: tuple[int, int], seconds: float, log: Log = 
         return image
 
     partial = path.with_suffix(".part.mp4")
-    write_clip(partial, int(seconds * 30), fps=30.0, size=size, codec="libx264", gop=250, bframes=2,
-               draw=draw, bit_rate=BITRATES.get(name))
+    write_clip(
+        partial,
+        int(seconds * 30),
+        fps=30.0,
+        size=size,
+        codec="libx264",
+        gop=250,
+        bframes=2,
+        draw=draw,
+        bit_rate=BITRATES.get(name),
+    )
     partial.replace(path)
     return path
 
@@ -85,7 +94,9 @@ def _percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q)) if values else float("nan")
 
 
-def seek_latencies(path: Path, rng: np.random.Generator, samples: int, display: tuple[int, int]) -> dict[str, Any]:
+def seek_latencies(
+    path: Path, rng: np.random.Generator, samples: int, display: tuple[int, int]
+) -> dict[str, Any]:
     """Exact full-resolution seeks with VideoSource: cold (nothing near in the cache) and warm
     (within a second of a frame seen just before), each checked against the frame code."""
     from scrubline.core.demo import read_frame_code
@@ -111,7 +122,9 @@ def seek_latencies(path: Path, rng: np.random.Generator, samples: int, display: 
     return {"cold": cold, "warm": warm, "wrong": int(wrong)}
 
 
-def proxy_latencies(proxy_folder: Path, count: int, rng: np.random.Generator, samples: int) -> dict[str, Any]:
+def proxy_latencies(
+    proxy_folder: Path, count: int, rng: np.random.Generator, samples: int
+) -> dict[str, Any]:
     from scrubline.core.demo import read_frame_code
     from scrubline.core.proxy import ScrubProxy
 
@@ -164,7 +177,9 @@ def model_latencies(registry: Registry, repeats: int) -> dict[str, dict[str, Any
     found = {}
     for manifest in registry.frame_models():
         model = load_model(manifest)
-        frame = np.random.default_rng(0).integers(0, 255, (manifest.input.height, manifest.input.width, 3), dtype=np.uint8)
+        frame = np.random.default_rng(0).integers(
+            0, 255, (manifest.input.height, manifest.input.width, 3), dtype=np.uint8
+        )
         model.predict([frame], (1920, 1080))
         started = time.perf_counter()
         for _ in range(repeats):
@@ -174,13 +189,17 @@ def model_latencies(registry: Registry, repeats: int) -> dict[str, dict[str, Any
         for _ in range(max(1, repeats // 4)):
             model.predict([frame] * 4, (1920, 1080))
         batched = (time.perf_counter() - started) / max(1, repeats // 4) / 4 * 1000
-        found[manifest.id] = {"ms_per_frame_batch1": round(single, 2), "ms_per_frame_batch4": round(batched, 2),
-                              "input": f"{manifest.input.width}x{manifest.input.height}"}
+        found[manifest.id] = {
+            "ms_per_frame_batch1": round(single, 2),
+            "ms_per_frame_batch4": round(batched, 2),
+            "input": f"{manifest.input.width}x{manifest.input.height}",
+        }
     return found
 
 
-def write_synthetic_results(store: Any, hours: float, fps: float = 5.0, first_frame: int = 0,
-                            source_fps: float = 30.0) -> None:
+def write_synthetic_results(
+    store: Any, hours: float, fps: float = 5.0, first_frame: int = 0, source_fps: float = 30.0
+) -> None:
     """`hours` of results at `fps` (one or two instruments, a bleeding mask per frame), as a
     long real case holds them, from source frame `first_frame` on."""
     from scrubline.core.results import BleedingMask, FrameResult, Instrument
@@ -196,14 +215,31 @@ def write_synthetic_results(store: Any, hours: float, fps: float = 5.0, first_fr
         bleeding = max(0.0, np.sin(t / 600.0)) * 0.2
         mask[:, :] = 0
         mask[: int(96 * bleeding), :64] = 200
-        batch.append(FrameResult(
-            frame=first_frame + i * step, time_s=t,
-            instruments=[
-                Instrument("instrument", 0.9, (100.0, 200.0, 600.0, 900.0), (600.0, 300.0), 0.8, bool(i % 7)),
-                Instrument("instrument", 0.7, (1000.0, 100.0, 1800.0, 700.0), (1100.0, 500.0), 0.3, False),
-            ][: 1 + int(rng.random() < 0.6)],
-            bleeding=BleedingMask(mask.copy(), bleeding),
-        ))
+        batch.append(
+            FrameResult(
+                frame=first_frame + i * step,
+                time_s=t,
+                instruments=[
+                    Instrument(
+                        "instrument",
+                        0.9,
+                        (100.0, 200.0, 600.0, 900.0),
+                        (600.0, 300.0),
+                        0.8,
+                        bool(i % 7),
+                    ),
+                    Instrument(
+                        "instrument",
+                        0.7,
+                        (1000.0, 100.0, 1800.0, 700.0),
+                        (1100.0, 500.0),
+                        0.3,
+                        False,
+                    ),
+                ][: 1 + int(rng.random() < 0.6)],
+                bleeding=BleedingMask(mask.copy(), bleeding),
+            )
+        )
         if len(batch) == 500:
             store.write_results(batch)
             batch = []
@@ -217,8 +253,18 @@ def synthetic_case(path: Path, hours: float, fps: float = 5.0) -> None:
 
     count = int(hours * 3600 * fps)
     with CaseStore(path, create=True) as store:
-        store.set_meta("video", {"name": "synthetic", "frame_count": int(hours * 3600 * 30), "fps": 30.0,
-                                 "duration_s": hours * 3600, "width": 1920, "height": 1080, "fingerprint": "synthetic"})
+        store.set_meta(
+            "video",
+            {
+                "name": "synthetic",
+                "frame_count": int(hours * 3600 * 30),
+                "fps": 30.0,
+                "duration_s": hours * 3600,
+                "width": 1920,
+                "height": 1080,
+                "fingerprint": "synthetic",
+            },
+        )
         store.set_meta("settings", {"fps": fps})
         store.set_meta("planned_frames", list(range(0, count * 6, 6)))
         write_synthetic_results(store, hours, fps)
@@ -266,16 +312,26 @@ def peak_memory_long_case(hours: float, log: Log) -> dict[str, Any]:
         case = Path(folder) / "long.scrub"
         started = time.perf_counter()
         synthetic_case(case, hours)
-        _say(log, f"  wrote a {hours:g}-hour synthetic case in {time.perf_counter() - started:.1f} s")
-        result = subprocess.run([sys.executable, "-c", _MEMORY_PROBE, str(case), folder],
-                                capture_output=True, text=True, check=False)
+        _say(
+            log, f"  wrote a {hours:g}-hour synthetic case in {time.perf_counter() - started:.1f} s"
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", _MEMORY_PROBE, str(case), folder],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if result.returncode != 0:
-            return {"rss_mb": None, "error": result.stderr.strip().splitlines()[-1] if result.stderr else "failed"}
+            return {
+                "rss_mb": None,
+                "error": result.stderr.strip().splitlines()[-1] if result.stderr else "failed",
+            }
         return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def lengthened_case(case: Path, video_frames: int, video_fps: float, hours: float, folder: Path,
-                    fps: float = 5.0) -> Path:
+def lengthened_case(
+    case: Path, video_frames: int, video_fps: float, hours: float, folder: Path, fps: float = 5.0
+) -> Path:
     """A copy of an analysed case with results appended after the clip's own until it holds
     `hours` of them: the open-case timing then pays for a long case's timeline, while the first
     frame still comes from the real video with its saved frame index."""
@@ -293,7 +349,9 @@ def lengthened_case(case: Path, video_frames: int, video_fps: float, hours: floa
     with CaseStore(longer) as store:
         held = len(store.analysed_frames())
         extra_hours = max(0.0, hours - held / fps / 3600)
-        write_synthetic_results(store, extra_hours, fps, first_frame=video_frames, source_fps=video_fps)
+        write_synthetic_results(
+            store, extra_hours, fps, first_frame=video_frames, source_fps=video_fps
+        )
     return longer
 
 
@@ -308,7 +366,10 @@ def open_case_first_frame(video: Path, case: Path) -> float:
 
     gc.collect()
     started = time.perf_counter()
-    with CaseStore(case) as store, VideoSource(video, index=store.get_blob(FRAME_INDEX_KEY)) as source:
+    with (
+        CaseStore(case) as store,
+        VideoSource(video, index=store.get_blob(FRAME_INDEX_KEY)) as source,
+    ):
         case_timeline(store)
         frame = source.read(0)
         result = store.result_at(store.nearest_analysed(0) or 0)
@@ -322,16 +383,25 @@ def ui_stall(video: Path, seconds: float) -> tuple[float | None, str]:
         "print(measure_ui_stall(sys.argv[1], float(sys.argv[2])))\n"
     )
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    result = subprocess.run([sys.executable, "-c", code, str(video), str(seconds)], capture_output=True,
-                            text=True, env=env, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(video), str(seconds)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     if result.returncode != 0:
         last = (result.stderr.strip().splitlines() or ["failed"])[-1]
         return None, last
     return float(result.stdout.strip().splitlines()[-1]), ""
 
 
-def run_bench(video: Path | None = None, quick: bool = False, registry: Registry | None = None,
-              log: Log = print) -> dict[str, Any]:
+def run_bench(
+    video: Path | None = None,
+    quick: bool = False,
+    registry: Registry | None = None,
+    log: Log = print,
+) -> dict[str, Any]:
     from scrubline.core.analysis import AnalysisSettings, analyse_video
     from scrubline.core.proxy import proxy_dir_for
     from scrubline.core.video import VideoSource
@@ -339,19 +409,32 @@ def run_bench(video: Path | None = None, quick: bool = False, registry: Registry
     registry = registry or load_registry()
     rng = np.random.default_rng(42)
     clips = CLIPS_QUICK if quick else CLIPS_FULL
-    results: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
-                               "quick": quick, "date": time.strftime("%Y-%m-%d")}
+    results: dict[str, Any] = {
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "quick": quick,
+        "date": time.strftime("%Y-%m-%d"),
+    }
     if video is None:
-        paths = {name: generated_clip(name, size, seconds, log) for name, (size, seconds) in clips.items()}
+        paths = {
+            name: generated_clip(name, size, seconds, log)
+            for name, (size, seconds) in clips.items()
+        }
         main = paths["1080p"]
     else:
         main = Path(video)
         paths = {"video": main}
     with VideoSource(main) as source:
         info = source.info
-    results["video"] = {"name": info.name, "width": info.width, "height": info.height, "fps": round(info.fps, 3),
-                        "frames": info.frame_count, "duration_s": round(info.duration_s, 2), "codec": info.codec,
-                        "bit_rate_mbps": round(info.size_bytes * 8 / max(info.duration_s, 1e-9) / 1e6, 2)}
+    results["video"] = {
+        "name": info.name,
+        "width": info.width,
+        "height": info.height,
+        "fps": round(info.fps, 3),
+        "frames": info.frame_count,
+        "duration_s": round(info.duration_s, 2),
+        "codec": info.codec,
+        "bit_rate_mbps": round(info.size_bytes * 8 / max(info.duration_s, 1e-9) / 1e6, 2),
+    }
 
     # 1. Decode-only throughput: the limit everything else is compared with.
     _say(log, "decode-only throughput ...")
@@ -384,11 +467,17 @@ def run_bench(video: Path | None = None, quick: bool = False, registry: Registry
         per_clip = {}
         if video is None:
             for name in ("4k", "480p"):
-                other = analyse_video(paths[name], Path(folder) / f"{name}.scrub", AnalysisSettings(fps=5.0),
-                                      registry=registry)
-                per_clip[name] = {"analysis_fps": round(other.done_now / other.elapsed_s, 2),
-                                  "realtime_factor": round(clips[name][1] / other.elapsed_s, 2),
-                                  "vs_decode_ratio": round(other.elapsed_s / decode[name]["seconds"], 2)}
+                other = analyse_video(
+                    paths[name],
+                    Path(folder) / f"{name}.scrub",
+                    AnalysisSettings(fps=5.0),
+                    registry=registry,
+                )
+                per_clip[name] = {
+                    "analysis_fps": round(other.done_now / other.elapsed_s, 2),
+                    "realtime_factor": round(clips[name][1] / other.elapsed_s, 2),
+                    "vs_decode_ratio": round(other.elapsed_s / decode[name]["seconds"], 2),
+                }
         results["analysis_by_clip"] = per_clip
         results["model_latency_ms"] = model_latencies(registry, 10 if quick else 40)
 
@@ -399,7 +488,9 @@ def run_bench(video: Path | None = None, quick: bool = False, registry: Registry
         proxy = proxy_latencies(proxy_dir_for(case), info.frame_count, rng, samples)
         naive = opencv_naive_seek(main, rng, samples)
         scrub = proxy if proxy["cold"] else full
-        results["seek_path"] = "scrub proxy (exact frame, ~480 px)" if proxy["cold"] else "full resolution"
+        results["seek_path"] = (
+            "scrub proxy (exact frame, ~480 px)" if proxy["cold"] else "full resolution"
+        )
         results["seek_ms_p50_cold"] = round(_percentile(scrub["cold"], 50), 1)
         results["seek_ms_p95_cold"] = round(_percentile(scrub["cold"], 95), 1)
         results["seek_ms_p95_warm"] = round(_percentile(scrub["warm"], 95), 1)
@@ -409,13 +500,17 @@ def run_bench(video: Path | None = None, quick: bool = False, registry: Registry
         results["seek_wrong_frames"] = full["wrong"] + proxy["wrong"]
         results["opencv_naive_seek_ms_p50"] = round(_percentile(naive["times"], 50), 1)
         results["opencv_naive_seek_ms_p95"] = round(_percentile(naive["times"], 95), 1)
-        results["opencv_naive_wrong_frames"] = f"{naive['wrong']}/{samples}" if video is None else None
+        results["opencv_naive_wrong_frames"] = (
+            f"{naive['wrong']}/{samples}" if video is None else None
+        )
         results["proxy_covered_frames"] = proxy["covered_frames"]
 
         # 4. Opening an analysed case to its first frame with overlays.
         _say(log, "open analysed case ...")
         long_case = lengthened_case(case, info.frame_count, info.fps, OPEN_CASE_HOURS, Path(folder))
-        results["open_case_first_frame_s"] = round(min(open_case_first_frame(main, long_case) for _ in range(3)), 3)
+        results["open_case_first_frame_s"] = round(
+            min(open_case_first_frame(main, long_case) for _ in range(3)), 3
+        )
         results["open_case_hours"] = OPEN_CASE_HOURS
 
     # 5. Peak memory for three hours of results (a separate process: its own peak RSS).
@@ -424,7 +519,9 @@ def run_bench(video: Path | None = None, quick: bool = False, registry: Registry
     results["peak_rss_mb_3h"] = round(memory["rss_mb"], 1) if memory.get("rss_mb") else None
     results["peak_rss_case_hours"] = 0.25 if quick else 3.0
     if quick:
-        results["peak_rss_note"] = "quick mode measures a 15-minute case; run without --quick for 3 hours"
+        results["peak_rss_note"] = (
+            "quick mode measures a 15-minute case; run without --quick for 3 hours"
+        )
 
     # 6. The window's event loop during analysis and scrubbing.
     _say(log, "UI event-loop stalls ...")
@@ -442,24 +539,52 @@ def run_bench(video: Path | None = None, quick: bool = False, registry: Registry
 def format_table(r: dict[str, Any]) -> str:
     limit = r["decode_fps"]
     rows = [
-        ("video", f"{r['video']['width']}x{r['video']['height']} {r['video']['codec']} {r['video']['fps']} fps, "
-                  f"{r['video']['duration_s']} s, {r['video']['bit_rate_mbps']} Mbit/s", ""),
-        ("decode-only (the limit)", f"{limit} frames/s", f"1.00 × limit; timings: {r.get('timing_rule', 'single run')}"),
-        ("analysis (5 fps sampling)", f"{r['analysis_fps']} analysed frames/s",
-         f"{r['analysis_realtime_factor']} × real time; wall {r['analysis_vs_decode_ratio']} × decode-only"),
+        (
+            "video",
+            f"{r['video']['width']}x{r['video']['height']} {r['video']['codec']} {r['video']['fps']} fps, "
+            f"{r['video']['duration_s']} s, {r['video']['bit_rate_mbps']} Mbit/s",
+            "",
+        ),
+        (
+            "decode-only (the limit)",
+            f"{limit} frames/s",
+            f"1.00 × limit; timings: {r.get('timing_rule', 'single run')}",
+        ),
+        (
+            "analysis (5 fps sampling)",
+            f"{r['analysis_fps']} analysed frames/s",
+            f"{r['analysis_realtime_factor']} × real time; wall {r['analysis_vs_decode_ratio']} × decode-only",
+        ),
     ]
     for model, figures in r["model_latency_ms"].items():
-        rows.append((f"  model {model}", f"{figures['ms_per_frame_batch1']} ms/frame ({figures['input']})",
-                     f"{figures['ms_per_frame_batch4']} ms/frame in batches of 4"))
+        rows.append(
+            (
+                f"  model {model}",
+                f"{figures['ms_per_frame_batch1']} ms/frame ({figures['input']})",
+                f"{figures['ms_per_frame_batch4']} ms/frame in batches of 4",
+            )
+        )
     rows += [
-        (f"seek, {r['seek_path']}", f"cold p50 {r['seek_ms_p50_cold']} / p95 {r['seek_ms_p95_cold']} ms",
-         f"warm p95 {r['seek_ms_p95_warm']} ms; {1000 / limit:.1f} ms = one frame's decode"),
-        ("seek, full resolution", f"cold p50 {r['seek_full_ms_p50_cold']} / p95 {r['seek_full_ms_p95_cold']} ms",
-         f"warm p95 {r['seek_full_ms_p95_warm']} ms; wrong frames {r['seek_wrong_frames']}"),
-        ("seek, OpenCV naive (baseline)", f"p50 {r['opencv_naive_seek_ms_p50']} / p95 {r['opencv_naive_seek_ms_p95']} ms",
-         f"wrong frames {r['opencv_naive_wrong_frames']}"),
-        (f"open analysed {r.get('open_case_hours', 1):g}-hour case → first frame", f"{r['open_case_first_frame_s']} s",
-         "results of the clip, lengthened with synthetic ones"),
+        (
+            f"seek, {r['seek_path']}",
+            f"cold p50 {r['seek_ms_p50_cold']} / p95 {r['seek_ms_p95_cold']} ms",
+            f"warm p95 {r['seek_ms_p95_warm']} ms; {1000 / limit:.1f} ms = one frame's decode",
+        ),
+        (
+            "seek, full resolution",
+            f"cold p50 {r['seek_full_ms_p50_cold']} / p95 {r['seek_full_ms_p95_cold']} ms",
+            f"warm p95 {r['seek_full_ms_p95_warm']} ms; wrong frames {r['seek_wrong_frames']}",
+        ),
+        (
+            "seek, OpenCV naive (baseline)",
+            f"p50 {r['opencv_naive_seek_ms_p50']} / p95 {r['opencv_naive_seek_ms_p95']} ms",
+            f"wrong frames {r['opencv_naive_wrong_frames']}",
+        ),
+        (
+            f"open analysed {r.get('open_case_hours', 1):g}-hour case → first frame",
+            f"{r['open_case_first_frame_s']} s",
+            "results of the clip, lengthened with synthetic ones",
+        ),
         (f"peak RSS, {r['peak_rss_case_hours']:g} h case", f"{r['peak_rss_mb_3h']} MB", ""),
         ("UI max event-loop stall", f"{r['ui_max_stall_ms']} ms", r.get("ui_max_stall_note", "")),
     ]

@@ -51,7 +51,11 @@ def describe_holder(holder: dict[str, Any] | None) -> str:
     if not holder:
         return "another process"
     since = holder.get("since")
-    when = time.strftime(" since %H:%M:%S", time.localtime(since)) if isinstance(since, int | float) else ""
+    when = (
+        time.strftime(" since %H:%M:%S", time.localtime(since))
+        if isinstance(since, int | float)
+        else ""
+    )
     return f"process {holder.get('pid', '?')} on {holder.get('host', '?')}{when}"
 
 
@@ -65,13 +69,18 @@ class CaseLock:
         self.held = False
 
     def acquire(
-        self, *, wait: bool = False, cancelled: Callable[[], bool] | None = None,
+        self,
+        *,
+        wait: bool = False,
+        cancelled: Callable[[], bool] | None = None,
         on_wait: Callable[[str], None] | None = None,
     ) -> CaseLock:
         try:
             self.case_path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StoreError(f"cannot create the folder of {self.case_path}: {storage_problem(self.case_path, exc)}") from exc
+            raise StoreError(
+                f"cannot create the folder of {self.case_path}: {storage_problem(self.case_path, exc)}"
+            ) from exc
         told = False
         while True:
             try:
@@ -85,16 +94,22 @@ class CaseLock:
                         "(or add --wait to start when it has)"
                     ) from None
                 if cancelled is not None and cancelled():
-                    raise CaseLocked(f"stopped waiting for {holder} to finish analysing {self.case_path}") from None
+                    raise CaseLocked(
+                        f"stopped waiting for {holder} to finish analysing {self.case_path}"
+                    ) from None
                 if on_wait is not None and not told:
                     on_wait(f"waiting for {holder} to finish analysing {self.case_path.name}")
                     told = True
             except OSError as exc:
-                raise StoreError(f"cannot lock {self.case_path}: {storage_problem(self.case_path, exc)}") from exc
+                raise StoreError(
+                    f"cannot lock {self.case_path}: {storage_problem(self.case_path, exc)}"
+                ) from exc
         self.held = True
         info = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
         try:
-            temporary = info_path_for(self.case_path).with_name(info_path_for(self.case_path).name + ".tmp")
+            temporary = info_path_for(self.case_path).with_name(
+                info_path_for(self.case_path).name + ".tmp"
+            )
             temporary.write_text(json.dumps(info), encoding="utf-8")
             os.replace(temporary, info_path_for(self.case_path))
         except OSError:

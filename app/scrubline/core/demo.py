@@ -47,8 +47,10 @@ def read_frame_code(image: np.ndarray) -> int:
     number = 0
     for bit in range(CODE_BITS):
         # Sample the block's centre: edges blur under compression and scaling.
-        cell = grey[strip // 4 : max(strip // 4 + 1, 3 * strip // 4),
-                    bit * block + block // 4 : bit * block + max(block // 4 + 1, 3 * block // 4)]
+        cell = grey[
+            strip // 4 : max(strip // 4 + 1, 3 * strip // 4),
+            bit * block + block // 4 : bit * block + max(block // 4 + 1, 3 * block // 4),
+        ]
         if cell.mean() > 127:
             number |= 1 << bit
     return number
@@ -86,9 +88,18 @@ def write_clip(
             stream.codec_context.time_base = Fraction(1, 1000)
         options = {"g": str(gop)}
         if codec in ("libx264", "libx265"):
-            options.update({"keyint_min": str(gop), "sc_threshold": "0", "bf": str(bframes), "preset": "veryfast"})
+            options.update(
+                {
+                    "keyint_min": str(gop),
+                    "sc_threshold": "0",
+                    "bf": str(bframes),
+                    "preset": "veryfast",
+                }
+            )
             if codec == "libx265":
-                options["x265-params"] = f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes={bframes}:log-level=error"
+                options["x265-params"] = (
+                    f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes={bframes}:log-level=error"
+                )
         elif codec == "mpeg4":
             options.update({"bf": str(bframes), "qscale": "3"})
         if bit_rate:
@@ -119,7 +130,9 @@ def _numbered_pattern(index: int, width: int, height: int) -> np.ndarray:
     ramp = ((np.arange(width) + 3 * index) % 256).astype(np.uint8)
     image[height // 3 :, :, 1] = ramp[None, :]
     draw_frame_code(image, index)
-    cv2.putText(image, str(index), (8, height - 12), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (255, 255, 255), 2)
+    cv2.putText(
+        image, str(index), (8, height - 12), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (255, 255, 255), 2
+    )
     return image
 
 
@@ -137,7 +150,10 @@ def _tissue(width: int, height: int, seed: int = 7) -> np.ndarray:
     base = np.zeros((height * 2, width * 2, 3), np.float32)
     for scale, weight in ((64, 0.5), (16, 0.3), (4, 0.2)):
         noise = rng.random((height * 2 // scale + 2, width * 2 // scale + 2)).astype(np.float32)
-        base += weight * cv2.resize(noise, (width * 2, height * 2), interpolation=cv2.INTER_CUBIC)[..., None]
+        base += (
+            weight
+            * cv2.resize(noise, (width * 2, height * 2), interpolation=cv2.INTER_CUBIC)[..., None]
+        )
     colour = np.array([238, 178, 140], np.float32)  # pale peritoneum and fat
     shade = np.array([172, 112, 80], np.float32)
     tissue = shade + (colour - shade) * np.clip(base, 0, 1)
@@ -149,7 +165,9 @@ def _smoothstep(x: float) -> float:
     return x * x * (3 - 2 * x)
 
 
-def _draw_instrument(image: np.ndarray, entry: tuple[float, float], tip: tuple[float, float], jaw_open: float) -> None:
+def _draw_instrument(
+    image: np.ndarray, entry: tuple[float, float], tip: tuple[float, float], jaw_open: float
+) -> None:
     import cv2
 
     (ex, ey), (tx, ty) = entry, tip
@@ -159,13 +177,24 @@ def _draw_instrument(image: np.ndarray, entry: tuple[float, float], tip: tuple[f
     normal = np.array([-unit[1], unit[0]])
     base = np.array([tx, ty]) - unit * 34
     cv2.line(image, (int(ex), int(ey)), (int(base[0]), int(base[1])), (70, 74, 80), 22, cv2.LINE_AA)
-    cv2.line(image, (int(ex), int(ey)), (int(base[0]), int(base[1])), (150, 156, 165), 10, cv2.LINE_AA)
+    cv2.line(
+        image, (int(ex), int(ey)), (int(base[0]), int(base[1])), (150, 156, 165), 10, cv2.LINE_AA
+    )
     for side in (-1, 1):
         jaw_tip = np.array([tx, ty]) + normal * side * (4 + 12 * jaw_open)
-        cv2.line(image, (int(base[0]), int(base[1])), (int(jaw_tip[0]), int(jaw_tip[1])), (45, 45, 50), 7, cv2.LINE_AA)
+        cv2.line(
+            image,
+            (int(base[0]), int(base[1])),
+            (int(jaw_tip[0]), int(jaw_tip[1])),
+            (45, 45, 50),
+            7,
+            cv2.LINE_AA,
+        )
 
 
-def demo_frame_drawer(width: int = DEMO_SIZE[0], height: int = DEMO_SIZE[1]) -> Callable[[int, float], np.ndarray]:
+def demo_frame_drawer(
+    width: int = DEMO_SIZE[0], height: int = DEMO_SIZE[1]
+) -> Callable[[int, float], np.ndarray]:
     """A function drawing the demo scene at time t (seconds)."""
     import cv2
 
@@ -181,12 +210,24 @@ def demo_frame_drawer(width: int = DEMO_SIZE[0], height: int = DEMO_SIZE[1]) -> 
         # Bleeding: grows from 8 s, peaks at 14 s, suctioned away by 24 s; a smaller re-bleed
         # at 44-56 s.
         growth = _smoothstep((t - 8.0) / 6.0) * (1.0 - _smoothstep((t - 16.0) / 8.0))
-        growth = max(growth, 0.45 * _smoothstep((t - 44.0) / 4.0) * (1.0 - _smoothstep((t - 52.0) / 4.0)))
+        growth = max(
+            growth, 0.45 * _smoothstep((t - 44.0) / 4.0) * (1.0 - _smoothstep((t - 52.0) / 4.0))
+        )
         if growth > 0.01:
             radius_px = int(8 + 110 * growth)
             axes = (radius_px, int(radius_px * 0.7))
             cv2.ellipse(image, bleed_centre, axes, 15, 0, 360, (150, 12, 16), -1, cv2.LINE_AA)
-            cv2.ellipse(image, bleed_centre, (axes[0] // 2, axes[1] // 2), 15, 0, 360, (110, 6, 10), -1, cv2.LINE_AA)
+            cv2.ellipse(
+                image,
+                bleed_centre,
+                (axes[0] // 2, axes[1] // 2),
+                15,
+                0,
+                360,
+                (110, 6, 10),
+                -1,
+                cv2.LINE_AA,
+            )
         # Instrument 1 (left grasper): always in, wanders; its tip slips behind tissue at 18-21 s
         # and 58-61 s.
         tip1 = (width * 0.40 + 60 * np.sin(t / 3.0), height * 0.55 + 30 * np.cos(t / 2.3))
@@ -196,22 +237,46 @@ def demo_frame_drawer(width: int = DEMO_SIZE[0], height: int = DEMO_SIZE[1]) -> 
             cv2.ellipse(image, flap, (42, 30), -20, 0, 360, (214, 150, 112), -1, cv2.LINE_AA)
         # Instrument 2 (right suction): enters at 6 s, works the bleed, leaves at 25 s; back for
         # the re-bleed at 42-66 s.
-        presence = max(_smoothstep((t - 6.0) / 1.5) * (1.0 - _smoothstep((t - 24.5) / 1.5)),
-                       _smoothstep((t - 42.0) / 1.5) * (1.0 - _smoothstep((t - 64.5) / 1.5)))
+        presence = max(
+            _smoothstep((t - 6.0) / 1.5) * (1.0 - _smoothstep((t - 24.5) / 1.5)),
+            _smoothstep((t - 42.0) / 1.5) * (1.0 - _smoothstep((t - 64.5) / 1.5)),
+        )
         if presence > 0.02:
             target = (bleed_centre[0] + 20 * np.sin(t), bleed_centre[1] + 10 * np.cos(t * 1.3))
             start = (width * 1.0, height * 0.15)
-            tip2 = (start[0] + (target[0] - start[0]) * presence, start[1] + (target[1] - start[1]) * presence)
+            tip2 = (
+                start[0] + (target[0] - start[0]) * presence,
+                start[1] + (target[1] - start[1]) * presence,
+            )
             _draw_instrument(image, start, tip2, 0.1)
         image = (image.astype(np.float32) * vignette).astype(np.uint8)
-        cv2.putText(image, f"Scrubline demo  {t:05.1f} s  #{index}", (12, height - 14),
-                    cv2.FONT_HERSHEY_SIMPLEX, 0.5, (235, 235, 235), 1, cv2.LINE_AA)
+        cv2.putText(
+            image,
+            f"Scrubline demo  {t:05.1f} s  #{index}",
+            (12, height - 14),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.5,
+            (235, 235, 235),
+            1,
+            cv2.LINE_AA,
+        )
         return image
 
     return draw
 
 
-def render_demo_clip(path: Path, seconds: float = DEMO_SECONDS, fps: float = DEMO_FPS,
-                     size: tuple[int, int] = DEMO_SIZE) -> Path:
-    return write_clip(path, int(seconds * fps), fps=fps, size=size, codec="libx264", gop=int(fps * 2),
-                      draw=demo_frame_drawer(*size))
+def render_demo_clip(
+    path: Path,
+    seconds: float = DEMO_SECONDS,
+    fps: float = DEMO_FPS,
+    size: tuple[int, int] = DEMO_SIZE,
+) -> Path:
+    return write_clip(
+        path,
+        int(seconds * fps),
+        fps=fps,
+        size=size,
+        codec="libx264",
+        gop=int(fps * 2),
+        draw=demo_frame_drawer(*size),
+    )

@@ -35,8 +35,18 @@ EXPORT_SCHEMA = 1
 EXPORT_FILES = ("frames.csv", "detections.csv", "episodes.csv", "summary.json")
 DEFAULT_PROCEDURE = "generic"
 # The video's file name is left out on purpose (see above); the fingerprint is a content hash.
-VIDEO_FIELDS = ("frame_count", "fps", "duration_s", "width", "height", "rotation", "codec",
-                "container", "variable_frame_rate", "fingerprint")
+VIDEO_FIELDS = (
+    "frame_count",
+    "fps",
+    "duration_s",
+    "width",
+    "height",
+    "rotation",
+    "codec",
+    "container",
+    "variable_frame_rate",
+    "fingerprint",
+)
 
 
 def procedure_templates() -> dict[str, Path]:
@@ -74,15 +84,17 @@ def column_name(label: str) -> str:
 def frames_dataframe(timeline: Timeline) -> Any:
     import pandas as pd
 
-    table = pd.DataFrame({
-        "frame": timeline.frames,
-        "time_s": np.round(timeline.times, 4),
-        "n_instruments": timeline.n_instruments,
-        "tips_visible": timeline.tips_visible,
-        "tips_hidden": timeline.tips_hidden,
-        "bleeding_fraction": np.round(timeline.bleeding, 5),
-        "phase": timeline.phase_per_frame(),
-    })
+    table = pd.DataFrame(
+        {
+            "frame": timeline.frames,
+            "time_s": np.round(timeline.times, 4),
+            "n_instruments": timeline.n_instruments,
+            "tips_visible": timeline.tips_visible,
+            "tips_hidden": timeline.tips_hidden,
+            "bleeding_fraction": np.round(timeline.bleeding, 5),
+            "phase": timeline.phase_per_frame(),
+        }
+    )
     for i, label in enumerate(timeline.labels):
         table[column_name(label)] = timeline.presence[:, i].astype(int)
     return table
@@ -92,14 +104,21 @@ def episodes_dataframe(timeline: Timeline) -> Any:
     import pandas as pd
 
     rows = [
-        {"kind": e.kind, "label": e.label, "start_s": round(e.start_s, 3), "end_s": round(e.end_s, 3),
-         "peak": None if e.peak is None else round(e.peak, 5)}
+        {
+            "kind": e.kind,
+            "label": e.label,
+            "start_s": round(e.start_s, 3),
+            "end_s": round(e.end_s, 3),
+            "peak": None if e.peak is None else round(e.peak, 5),
+        }
         for e in timeline.episodes
     ]
     return pd.DataFrame(rows, columns=["kind", "label", "start_s", "end_s", "peak"])
 
 
-def outcome_for(store: CaseStore, timeline: Timeline, registry: Registry | None = None) -> dict[str, Any]:
+def outcome_for(
+    store: CaseStore, timeline: Timeline, registry: Registry | None = None
+) -> dict[str, Any]:
     """The predicted outcome of the case's bleeding event (or why there is none)."""
     import pandas as pd
 
@@ -123,17 +142,23 @@ def outcome_for(store: CaseStore, timeline: Timeline, registry: Registry | None 
     )
 
 
-def case_summary(store: CaseStore, timeline: Timeline | None = None, registry: Registry | None = None) -> dict[str, Any]:
+def case_summary(
+    store: CaseStore, timeline: Timeline | None = None, registry: Registry | None = None
+) -> dict[str, Any]:
     """The case's headline numbers, read in one snapshot of the case."""
     with store.snapshot():
         return _case_summary(store, timeline, registry)
 
 
-def _case_summary(store: CaseStore, timeline: Timeline | None, registry: Registry | None) -> dict[str, Any]:
+def _case_summary(
+    store: CaseStore, timeline: Timeline | None, registry: Registry | None
+) -> dict[str, Any]:
     timeline = timeline or case_timeline(store)
     planned = store.get_meta("planned_frames", [])
     analysed = len(timeline.frames)
-    skipped = {reason: len(frames) for reason, frames in (store.get_meta("skipped_frames") or {}).items()}
+    skipped = {
+        reason: len(frames) for reason, frames in (store.get_meta("skipped_frames") or {}).items()
+    }
     typed = store.case_info
     names = identifying_names(store.video.get("name"), typed_label=str(typed.get("label") or ""))
     procedure = str(store.get_meta("procedure", DEFAULT_PROCEDURE) or DEFAULT_PROCEDURE)
@@ -141,24 +166,30 @@ def _case_summary(store: CaseStore, timeline: Timeline | None, registry: Registr
         procedure = Path(procedure).name
     # Computed and machine-written parts may quote paths or the file name; what the user typed
     # (case details, bookmark notes) is theirs and stays as typed.
-    computed = scrub_values({
-        "video": {k: store.video.get(k) for k in VIDEO_FIELDS},
-        "procedure": procedure,
-        "settings": store.settings,
-        "analysis": {
-            "planned_frames": len(planned),
-            "analysed_frames": analysed,
-            # Frames that cannot be analysed (undecodable, damaged) are counted, not waited for.
-            "skipped_frames": skipped,
-            "complete": bool(planned) and analysed + sum(skipped.values()) >= len(planned),
-            "problems": store.get_meta("problems", []),
+    computed = scrub_values(
+        {
+            "video": {k: store.video.get(k) for k in VIDEO_FIELDS},
+            "procedure": procedure,
+            "settings": store.settings,
+            "analysis": {
+                "planned_frames": len(planned),
+                "analysed_frames": analysed,
+                # Frames that cannot be analysed (undecodable, damaged) are counted, not waited for.
+                "skipped_frames": skipped,
+                "complete": bool(planned) and analysed + sum(skipped.values()) >= len(planned),
+                "problems": store.get_meta("problems", []),
+            },
+            "models": [
+                {
+                    k: m.get(k)
+                    for k in ("id", "version", "task", "name", "provenance", "licence", "metrics")
+                }
+                for m in store.models
+            ],
+            "outcome": outcome_for(store, timeline, registry),
         },
-        "models": [
-            {k: m.get(k) for k in ("id", "version", "task", "name", "provenance", "licence", "metrics")}
-            for m in store.models
-        ],
-        "outcome": outcome_for(store, timeline, registry),
-    }, names)
+        names,
+    )
     return {
         "schema": EXPORT_SCHEMA,
         "scrubline_version": __version__,
@@ -190,7 +221,10 @@ def _json_safe(value: Any) -> Any:
 
 
 def export_case(
-    store: CaseStore, out_dir: str | Path, registry: Registry | None = None, protect: Sequence[Path] = ()
+    store: CaseStore,
+    out_dir: str | Path,
+    registry: Registry | None = None,
+    protect: Sequence[Path] = (),
 ) -> list[Path]:
     """Write the four export files into `out_dir` (created if needed) and return their paths.
 
@@ -205,10 +239,24 @@ def export_case(
         frames = frames_dataframe(timeline)
         detections = store.detections_table()
         summary = _json_safe(case_summary(store, timeline, registry))
-    columns = ["frame", "time_s", "label", "score", "x1", "y1", "x2", "y2", "tip_x", "tip_y", "tip_visible"]
+    columns = [
+        "frame",
+        "time_s",
+        "label",
+        "score",
+        "x1",
+        "y1",
+        "x2",
+        "y2",
+        "tip_x",
+        "tip_y",
+        "tip_visible",
+    ]
     detections = detections[columns].copy()
     detections["tip_visible"] = detections["tip_visible"].astype(int)
-    detections = detections.round({"time_s": 4, "score": 4, "x1": 1, "y1": 1, "x2": 1, "y2": 1, "tip_x": 1, "tip_y": 1})
+    detections = detections.round(
+        {"time_s": 4, "score": 4, "x1": 1, "y1": 1, "x2": 1, "y2": 1, "tip_x": 1, "tip_y": 1}
+    )
     with atomic_folder(out, EXPORT_FILES) as staging:
         frames.to_csv(staging / "frames.csv", index=False)
         detections.to_csv(staging / "detections.csv", index=False)

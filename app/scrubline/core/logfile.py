@@ -33,7 +33,12 @@ class PrivateFormatter(logging.Formatter):
         super().__init__(FORMAT)
         # The Python installation and Scrubline's own code, for readable tracebacks.
         code = Path(__file__).resolve().parents[1]
-        self.keep = {**keep, "scrubline": code, "python": Path(sys.prefix), "python-base": Path(sys.base_prefix)}
+        self.keep = {
+            **keep,
+            "scrubline": code,
+            "python": Path(sys.prefix),
+            "python-base": Path(sys.base_prefix),
+        }
 
     def format(self, record: logging.LogRecord) -> str:
         return scrub_text(super().format(record), keep=self.keep, file_names=True)

@@ -92,7 +92,8 @@ def _per_frame(det: pd.DataFrame, width: float, height: float) -> pd.DataFrame:
             "count": g["one"].sum(),
             "cx": g["cx"].mean(),
             "cy": g["cy"].mean(),
-            "var": (g["cx2"].mean() - g["cx"].mean() ** 2) + (g["cy2"].mean() - g["cy"].mean() ** 2),
+            "var": (g["cx2"].mean() - g["cx"].mean() ** 2)
+            + (g["cy2"].mean() - g["cy"].mean() ** 2),
             "area_sum": g["area"].sum().clip(upper=1.0),
             "area_max": g["area"].max(),
             "bottom": g["bottom"].max(),
@@ -213,8 +214,13 @@ def sequence_features(
     out: dict[str, np.ndarray] = {
         name: sec[name].to_numpy(float)
         for name in (
-            "instrument_count", "instrument_present", "two_or_more", "box_area_sum",
-            "box_area_max", "spread", "box_bottom",
+            "instrument_count",
+            "instrument_present",
+            "two_or_more",
+            "box_area_sum",
+            "box_area_max",
+            "spread",
+            "box_bottom",
         )
     }
     out["centre_x"] = np.where(has, cx, 0.5)
@@ -252,7 +258,9 @@ def window_coverage(
     bins = _bins(times, event_start_s, steps)
     fraction = float(np.unique(bins[bins >= 0]).size) / steps
     after = times[times >= event_start_s]
-    reach = float(min(steps, math.floor(after.max() - event_start_s + 1e-9) + 1)) if after.size else 0.0
+    reach = (
+        float(min(steps, math.floor(after.max() - event_start_s + 1e-9) + 1)) if after.size else 0.0
+    )
     return fraction, reach
 
 
@@ -353,7 +361,8 @@ def predict_case_outcome(
         if bleeding is None or len(bleeding) == 0:
             return _refusal(
                 "no bleeding timeline, so no bleeding event start; set the event start by hand",
-                None, model,
+                None,
+                model,
             )
         event_start_s = detect_event_start(
             np.asarray(bleeding.index, dtype=float), bleeding.to_numpy(dtype=float)
@@ -371,18 +380,26 @@ def predict_case_outcome(
         return _refusal(
             f"the model reads the {steps} s after the bleeding starts (at {event_start_s:.1f} s), "
             f"but the analysed video covers only {max(reach, 0.0):.0f} s of it",
-            event_start_s, model,
+            event_start_s,
+            model,
         )
     if coverage < min_coverage:
         return _refusal(
             f"only {coverage:.0%} of the {steps} s after the bleeding starts were analysed; "
             f"the model needs at least {min_coverage:.0%}",
-            event_start_s, model,
+            event_start_s,
+            model,
         )
     try:
         sequence = sequence_features(
-            detections, frame_size, event_start_s, steps, bleeding,
-            analysed_times=times, labels=labels, min_score=min_score,
+            detections,
+            frame_size,
+            event_start_s,
+            steps,
+            bleeding,
+            analysed_times=times,
+            labels=labels,
+            min_score=min_score,
             features=model.features,
         )
     except OutcomeError as exc:
@@ -392,8 +409,13 @@ def predict_case_outcome(
     else:
         seen_s = float(
             sequence_features(
-                detections, frame_size, event_start_s, steps,
-                analysed_times=times, labels=labels, min_score=min_score,
+                detections,
+                frame_size,
+                event_start_s,
+                steps,
+                analysed_times=times,
+                labels=labels,
+                min_score=min_score,
                 features=("instrument_present",),
             ).sum()
         )
@@ -401,13 +423,15 @@ def predict_case_outcome(
         return _refusal(
             f"no instruments were seen in the {steps} s after the bleeding starts; the model "
             "was trained only on cases where the surgeon works in view",
-            event_start_s, model,
+            event_start_s,
+            model,
         )
     if seen_s < min_instrument_s:
         return _refusal(
             f"instruments were in view for only {seen_s:.0f} s of the {steps} s after the "
             "bleeding starts; too little to predict from",
-            event_start_s, model,
+            event_start_s,
+            model,
         )
     prediction = model.predict_outcome(sequence)
     interval = prediction.blood_loss_interval_ml

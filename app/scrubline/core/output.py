@@ -29,7 +29,9 @@ class OutputError(Exception):
 def case_files(case_path: Path) -> list[Path]:
     """The files that make up a case on disk (none of them may be overwritten by an output)."""
     name = case_path.name
-    return [case_path] + [case_path.with_name(name + s) for s in ("-wal", "-shm", ".lock", ".lock-info")]
+    return [case_path] + [
+        case_path.with_name(name + s) for s in ("-wal", "-shm", ".lock", ".lock-info")
+    ]
 
 
 def _same(a: Path, b: Path) -> bool:
@@ -45,7 +47,9 @@ def refuse_protected(target: Path, protected: Iterable[Path | None], what: str =
         if keep is None:
             continue
         if _same(target, keep) or Path(os.path.abspath(target)) == Path(os.path.abspath(keep)):
-            raise OutputError(f"refusing to write the {what} over {keep}: it is the case or its video")
+            raise OutputError(
+                f"refusing to write the {what} over {keep}: it is the case or its video"
+            )
 
 
 def _temporary_name(target: Path, suffix: str = ".part") -> Path:
@@ -53,7 +57,9 @@ def _temporary_name(target: Path, suffix: str = ".part") -> Path:
 
 
 def _failure(target: Path, exc: OSError) -> OutputError:
-    return OutputError(f"cannot write {target}: {storage_problem(target, exc)}; nothing was changed")
+    return OutputError(
+        f"cannot write {target}: {storage_problem(target, exc)}; nothing was changed"
+    )
 
 
 @contextmanager
@@ -99,7 +105,9 @@ def atomic_folder(target: Path, names: Iterable[str]) -> Iterator[Path]:
         yield staging
         missing = [n for n in names if not (staging / n).is_file()]
         if missing:
-            raise OutputError(f"the export to {target} is incomplete (missing {', '.join(missing)})")
+            raise OutputError(
+                f"the export to {target} is incomplete (missing {', '.join(missing)})"
+            )
         existing = {p.name for p in target.iterdir()} if target.exists() else set()
         if not existing - set(names):
             old = _temporary_name(target, ".old") if target.exists() else None

@@ -27,8 +27,14 @@ TEXT_DARK = (20, 20, 20)
 TEXT_LIGHT = (255, 255, 255)
 # Box colours by label, chosen to stay distinct from the tip and bleeding colours above.
 _BOX_PALETTE = (
-    (0, 200, 255), (255, 230, 0), (170, 120, 255), (0, 255, 200), (255, 255, 255),
-    (120, 180, 255), (255, 120, 120), (200, 255, 120),
+    (0, 200, 255),
+    (255, 230, 0),
+    (170, 120, 255),
+    (0, 255, 200),
+    (255, 255, 255),
+    (120, 180, 255),
+    (255, 120, 120),
+    (200, 255, 120),
 )
 
 
@@ -59,8 +65,14 @@ def _resolve_scale(
     return 1.0, 1.0
 
 
-def _label(image: np.ndarray, text: str, origin: tuple[int, int], colour: tuple[int, int, int],
-           font_scale: float, thickness: int) -> None:
+def _label(
+    image: np.ndarray,
+    text: str,
+    origin: tuple[int, int],
+    colour: tuple[int, int, int],
+    font_scale: float,
+    thickness: int,
+) -> None:
     """Text on a filled background, kept inside the picture."""
     import cv2
 
@@ -75,8 +87,16 @@ def _label(image: np.ndarray, text: str, origin: tuple[int, int], colour: tuple[
     cv2.rectangle(image, (x, y - th - base - 2 * pad), (x + tw + 2 * pad, y), colour, -1)
     # Dark text on light fills, light text on dark fills, so labels read on any box colour.
     ink = TEXT_DARK if sum(colour) > 380 else TEXT_LIGHT
-    cv2.putText(image, text, (x + pad, y - base - pad), cv2.FONT_HERSHEY_SIMPLEX, font_scale, ink,
-                thickness, cv2.LINE_AA)
+    cv2.putText(
+        image,
+        text,
+        (x + pad, y - base - pad),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        font_scale,
+        ink,
+        thickness,
+        cv2.LINE_AA,
+    )
 
 
 def draw_overlays(
@@ -119,7 +139,12 @@ def draw_overlays(
     thickness = max(1, round(unit))
     font_scale = 0.45 * unit * text_scale
 
-    if bleeding and result.bleeding is not None and result.bleeding.mask is not None and result.bleeding.mask.size:
+    if (
+        bleeding
+        and result.bleeding is not None
+        and result.bleeding.mask is not None
+        and result.bleeding.mask.size
+    ):
         prob = result.bleeding.mask
         if prob.ndim == 3:
             prob = prob[..., 0]
@@ -129,12 +154,20 @@ def draw_overlays(
             layer = out.copy()
             layer[blood] = BLEEDING_COLOUR
             out = cv2.addWeighted(layer, bleeding_alpha, out, 1.0 - bleeding_alpha, 0.0)
-            contours, _ = cv2.findContours(blood.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+            contours, _ = cv2.findContours(
+                blood.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE
+            )
             cv2.drawContours(out, contours, -1, BLEEDING_COLOUR, thickness, cv2.LINE_AA)
         if labels:
             # Top left: the bottom strip of endoscope video often carries burned-in text.
-            _label(out, f"bleeding {100.0 * result.bleeding.fraction:.1f}% of frame",
-                   (2 * thickness, 0), BLEEDING_COLOUR, font_scale, thickness)
+            _label(
+                out,
+                f"bleeding {100.0 * result.bleeding.fraction:.1f}% of frame",
+                (2 * thickness, 0),
+                BLEEDING_COLOUR,
+                font_scale,
+                thickness,
+            )
 
     for inst in result.instruments:
         x1, y1, x2, y2 = inst.box
@@ -142,9 +175,18 @@ def draw_overlays(
         p2 = (round(x2 * sx), round(y2 * sy))
         colour = box_colour(inst.label)
         if boxes:
-            cv2.rectangle(out, p1, p2, colour, thickness + 1 if unit > 1.5 else thickness, cv2.LINE_AA)
+            cv2.rectangle(
+                out, p1, p2, colour, thickness + 1 if unit > 1.5 else thickness, cv2.LINE_AA
+            )
             if labels:
-                _label(out, f"{inst.label} {inst.score:.2f}", (p1[0], p1[1]), colour, font_scale, thickness)
+                _label(
+                    out,
+                    f"{inst.label} {inst.score:.2f}",
+                    (p1[0], p1[1]),
+                    colour,
+                    font_scale,
+                    thickness,
+                )
         if tips and inst.tip is not None:
             centre = (round(inst.tip[0] * sx), round(inst.tip[1] * sy))
             radius = max(3, round(4 * unit))
@@ -152,17 +194,29 @@ def draw_overlays(
                 cv2.circle(out, centre, radius, TIP_VISIBLE_COLOUR, -1, cv2.LINE_AA)
                 cv2.circle(out, centre, radius, TEXT_DARK, max(1, thickness // 2), cv2.LINE_AA)
             else:
-                cv2.circle(out, centre, radius + thickness, TIP_HIDDEN_COLOUR, thickness + 1, cv2.LINE_AA)
+                cv2.circle(
+                    out, centre, radius + thickness, TIP_HIDDEN_COLOUR, thickness + 1, cv2.LINE_AA
+                )
 
     if badge and any(not inst.tip_visible for inst in result.instruments):
         hidden = sum(1 for inst in result.instruments if not inst.tip_visible)
         text = "TIP HIDDEN" if hidden == 1 else f"{hidden} TIPS HIDDEN"
-        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale * 1.2, thickness)
+        (tw, th), base = cv2.getTextSize(
+            text, cv2.FONT_HERSHEY_SIMPLEX, font_scale * 1.2, thickness
+        )
         pad = 3 * thickness
         x2b, y1b = width - pad, pad
         x1b, y2b = x2b - tw - 2 * pad, y1b + th + base + 2 * pad
         cv2.rectangle(out, (x1b, y1b), (x2b, y2b), BADGE_COLOUR, -1)
         cv2.rectangle(out, (x1b, y1b), (x2b, y2b), TEXT_DARK, thickness)
-        cv2.putText(out, text, (x1b + pad, y2b - base - pad), cv2.FONT_HERSHEY_SIMPLEX, font_scale * 1.2,
-                    TEXT_DARK, thickness, cv2.LINE_AA)
+        cv2.putText(
+            out,
+            text,
+            (x1b + pad, y2b - base - pad),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            font_scale * 1.2,
+            TEXT_DARK,
+            thickness,
+            cv2.LINE_AA,
+        )
     return out

@@ -109,8 +109,13 @@ def log_dir() -> Path:
 def app_folders() -> dict[str, Path]:
     """Scrubline's own per-user folders by role: what the log may name, and what the privacy
     test allows to be written."""
-    return {"cases": cases_dir(migrate=False), "data": data_dir(), "cache": cache_dir(),
-            "config": config_dir(), "log": log_dir()}
+    return {
+        "cases": cases_dir(migrate=False),
+        "data": data_dir(),
+        "cache": cache_dir(),
+        "config": config_dir(),
+        "log": log_dir(),
+    }
 
 
 def proxies_dir() -> Path:
@@ -191,7 +196,9 @@ def migrate_legacy_cases(legacy: Path, target: Path) -> list[Path]:
                 shutil.move(str(old_proxy), str(new_proxy))
         moved.append(destination)
     if moved:
-        log.warning("moved %d case(s) of an earlier version from the cache folder to %s", len(moved), target)
+        log.warning(
+            "moved %d case(s) of an earlier version from the cache folder to %s", len(moved), target
+        )
     for leftover in legacy.glob("*.proxy"):  # proxies of cases that no longer exist
         shutil.rmtree(leftover, ignore_errors=True)
     with contextlib.suppress(OSError):  # something else is in there: leave it

@@ -48,7 +48,9 @@ def normalise_name(name: str) -> str:
     return re.sub(r"[\s_\-]+", "", str(name)).lower()
 
 
-def match_tool_columns(columns: Collection[str], tools: Sequence[str]) -> tuple[dict[str, str], list[str]]:
+def match_tool_columns(
+    columns: Collection[str], tools: Sequence[str]
+) -> tuple[dict[str, str], list[str]]:
     """Which column holds each tool (a column `Specimen bag`, `specimen_bag` or the export's
     `tool_specimen_bag` all match tool `SpecimenBag`), and the tools no column matches."""
     by_norm: dict[str, str] = {}
@@ -109,7 +111,9 @@ def video_features(presence: np.ndarray, spec: FeatureSpec) -> np.ndarray:
     """presence: [T seconds, n tools] 0/1, second 0 = the start of the video -> [T, features]."""
     x = np.asarray(presence, dtype=float)
     if x.ndim != 2 or x.shape[1] != len(spec.tools):
-        raise PhaseModelError(f"presence should have {len(spec.tools)} tool columns, got shape {x.shape}")
+        raise PhaseModelError(
+            f"presence should have {len(spec.tools)} tool columns, got shape {x.shape}"
+        )
     n = x.shape[0]
     seconds = np.arange(n, dtype=float)
     cum = np.vstack([np.zeros((1, x.shape[1])), np.cumsum(x, axis=0)])  # cum[i] = sum of x[:i]
@@ -132,7 +136,11 @@ def video_features(presence: np.ndarray, spec: FeatureSpec) -> np.ndarray:
     if spec.offline:
         cols.append(seconds / max(n - 1, 1))
         cols.append(np.full(n, n / 60.0))
-    return np.column_stack(cols).astype(np.float32) if n else np.zeros((0, len(spec.names())), np.float32)
+    return (
+        np.column_stack(cols).astype(np.float32)
+        if n
+        else np.zeros((0, len(spec.names())), np.float32)
+    )
 
 
 def per_second(presence: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
@@ -142,9 +150,12 @@ def per_second(presence: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
     times = np.asarray(table.index, dtype=float)
     if times.size == 0:
         return np.zeros((0, len(columns)))
-    values = np.column_stack([
-        pd.to_numeric(table[c], errors="coerce").fillna(0.0).to_numpy(float) >= 0.5 for c in columns
-    ]).astype(float)
+    values = np.column_stack(
+        [
+            pd.to_numeric(table[c], errors="coerce").fillna(0.0).to_numpy(float) >= 0.5
+            for c in columns
+        ]
+    ).astype(float)
     second = np.floor(times + 1e-6).astype(int)
     second = np.maximum(second, 0)
     frame = pd.DataFrame(values, index=second).groupby(level=0).mean()
@@ -177,7 +188,9 @@ class Decoding:
             priors = np.asarray(table["priors"], dtype=float)
             weight = float(table.get("emission_weight", 1.0))
         except (KeyError, TypeError, ValueError) as exc:
-            raise PhaseModelError(f"{where}: [decoding] needs transitions, initial and priors ({exc})") from exc
+            raise PhaseModelError(
+                f"{where}: [decoding] needs transitions, initial and priors ({exc})"
+            ) from exc
         if a.shape != (n, n) or pi.shape != (n,) or priors.shape != (n,):
             raise PhaseModelError(f"{where}: [decoding] sizes do not match the {n} phase labels")
         if (a < 0).any() or (pi < 0).any() or (priors <= 0).any():
@@ -234,11 +247,15 @@ class PhaseModel:
     def __init__(self, manifest: Manifest, session: Any = None) -> None:
         where = str(manifest.source or manifest.id)
         if manifest.task != "phase":
-            raise PhaseModelError(f"{where}: model '{manifest.id}' is a {manifest.task}, not a phase model")
+            raise PhaseModelError(
+                f"{where}: model '{manifest.id}' is a {manifest.task}, not a phase model"
+            )
         self.manifest = manifest
         raw = manifest.extra.get("features")
         if not isinstance(raw, dict) or not raw.get("tools") or not raw.get("windows_s"):
-            raise PhaseModelError(f"{where}: a phase model needs a [features] table with tools and windows_s")
+            raise PhaseModelError(
+                f"{where}: a phase model needs a [features] table with tools and windows_s"
+            )
         self.spec = FeatureSpec(
             tools=tuple(str(t) for t in raw["tools"]),
             windows_s=tuple(int(w) for w in raw["windows_s"]),
@@ -293,11 +310,17 @@ class PhaseModel:
         PhaseModelError naming the tool columns the table lacks."""
         found, missing = match_tool_columns(list(presence.columns), self.tools)
         if missing:
-            raise PhaseModelError(missing_tools_message(self.manifest.id, missing, list(presence.columns)))
+            raise PhaseModelError(
+                missing_tools_message(self.manifest.id, missing, list(presence.columns))
+            )
         seconds = per_second(presence, [found[t] for t in self.tools])
         path = self.predict(seconds)
-        return pd.Series([self.labels[i] for i in path], index=pd.Index(np.arange(len(path), dtype=float), name="time_s"),
-                         name="phase", dtype=object)
+        return pd.Series(
+            [self.labels[i] for i in path],
+            index=pd.Index(np.arange(len(path), dtype=float), name="time_s"),
+            name="phase",
+            dtype=object,
+        )
 
 
 def missing_tools_message(model_id: str, missing: Sequence[str], columns: Sequence[str]) -> str:
@@ -322,6 +345,14 @@ def load_phase_model(model_id: str, registry: Any = None) -> PhaseModel:
 
 
 __all__ = [
-    "Decoding", "FeatureSpec", "PhaseModel", "PhaseModelError", "load_phase_model",
-    "match_tool_columns", "missing_tools_message", "normalise_name", "per_second", "video_features",
+    "Decoding",
+    "FeatureSpec",
+    "PhaseModel",
+    "PhaseModelError",
+    "load_phase_model",
+    "match_tool_columns",
+    "missing_tools_message",
+    "normalise_name",
+    "per_second",
+    "video_features",
 ]

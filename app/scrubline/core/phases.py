@@ -148,7 +148,9 @@ def _unknown(table: dict[str, Any], known: set[str], where: str) -> None:
         )
 
 
-def _parse_learned(data: dict[str, Any], head: dict[str, Any], where: str, source: Path | str) -> PhaseTemplate:
+def _parse_learned(
+    data: dict[str, Any], head: dict[str, Any], where: str, source: Path | str
+) -> PhaseTemplate:
     """A template that names a learned phase model: phases give labels, colours, descriptions."""
     model = head["model"]
     if not isinstance(model, str) or not model.strip():
@@ -161,22 +163,35 @@ def _parse_learned(data: dict[str, Any], head: dict[str, Any], where: str, sourc
         )
     raw_phases = data.get("phases")
     if not isinstance(raw_phases, list) or not raw_phases:
-        raise TemplateError(f"{where}: no [[phases]]: list the model's phase labels with their colours")
+        raise TemplateError(
+            f"{where}: no [[phases]]: list the model's phase labels with their colours"
+        )
     rules = []
     for i, raw in enumerate(raw_phases):
         p_where = f"{where} [[phases]] #{i + 1}"
         if not isinstance(raw, dict):
             raise TemplateError(f"{p_where}: should be a table")
-        _unknown(raw, _LEARNED_PHASE_KEYS, f"{p_where} (the learned model decides the phase, not rules)")
+        _unknown(
+            raw, _LEARNED_PHASE_KEYS, f"{p_where} (the learned model decides the phase, not rules)"
+        )
         label = raw.get("label")
         if not isinstance(label, str) or not label.strip():
             raise TemplateError(f"{p_where}: missing required text field 'label'")
-        rules.append(PhaseRule(label=label, description=str(raw.get("description", "")), colour=raw.get("colour")))
+        rules.append(
+            PhaseRule(
+                label=label, description=str(raw.get("description", "")), colour=raw.get("colour")
+            )
+        )
     return PhaseTemplate(
-        id=head["id"].strip(), name=head["name"].strip(), signals={}, phases=tuple(rules),
-        default=str(head.get("default", "")), min_phase_s=_number(head, "min_phase_s", 0.0, f"{where} [template]"),
+        id=head["id"].strip(),
+        name=head["name"].strip(),
+        signals={},
+        phases=tuple(rules),
+        default=str(head.get("default", "")),
+        min_phase_s=_number(head, "min_phase_s", 0.0, f"{where} [template]"),
         description=str(head.get("description", "")),
-        source=Path(source) if not isinstance(source, Path) else source, model=model.strip(),
+        source=Path(source) if not isinstance(source, Path) else source,
+        model=model.strip(),
     )
 
 
@@ -184,7 +199,9 @@ def parse_template(data: dict[str, Any], source: Path | str) -> PhaseTemplate:
     where = str(source)
     head = data.get("template")
     if not isinstance(head, dict):
-        raise TemplateError(f"{where}: missing the [template] table (id, name, default, min_phase_s)")
+        raise TemplateError(
+            f"{where}: missing the [template] table (id, name, default, min_phase_s)"
+        )
     _unknown(head, _TEMPLATE_KEYS, f"{where} [template]")
     for key in ("id", "name"):
         if not isinstance(head.get(key), str) or not head[key].strip():
@@ -203,7 +220,9 @@ def parse_template(data: dict[str, Any], source: Path | str) -> PhaseTemplate:
 
     raw_signals = data.get("signals")
     if not isinstance(raw_signals, dict) or not raw_signals:
-        raise TemplateError(f"{where}: no [signals.<name>] tables: a template must say which columns it reads")
+        raise TemplateError(
+            f"{where}: no [signals.<name>] tables: a template must say which columns it reads"
+        )
     signals: dict[str, Signal] = {}
     for name, raw in raw_signals.items():
         s_where = f"{where} [signals.{name}]"
@@ -216,7 +235,9 @@ def parse_template(data: dict[str, Any], source: Path | str) -> PhaseTemplate:
         on = _number(raw, "on", 0.5, s_where)
         off = _number(raw, "off", on, s_where)
         if off > on:
-            raise TemplateError(f"{s_where}: 'off' ({off}) must not exceed 'on' ({on}) -- hysteresis switches off lower than on")
+            raise TemplateError(
+                f"{s_where}: 'off' ({off}) must not exceed 'on' ({on}) -- hysteresis switches off lower than on"
+            )
         signals[name] = Signal(name, column, on, off, _number(raw, "hold_s", 0.0, s_where))
 
     raw_phases = data.get("phases")
@@ -253,8 +274,13 @@ def parse_template(data: dict[str, Any], source: Path | str) -> PhaseTemplate:
             raise TemplateError(f"{p_where}: 'after' should be a phase label")
         rules.append(
             PhaseRule(
-                label=label, all_of=all_of, any_of=any_of, none_of=none_of, only=only,
-                after=after, description=str(raw.get("description", "")),
+                label=label,
+                all_of=all_of,
+                any_of=any_of,
+                none_of=none_of,
+                only=only,
+                after=after,
+                description=str(raw.get("description", "")),
                 colour=raw.get("colour"),
             )
         )
@@ -262,9 +288,13 @@ def parse_template(data: dict[str, Any], source: Path | str) -> PhaseTemplate:
     for rule in rules:
         if rule.after is not None:
             if rule.after not in labels:
-                raise TemplateError(f"{where}: phase '{rule.label}' is 'after' unknown phase '{rule.after}'")
+                raise TemplateError(
+                    f"{where}: phase '{rule.label}' is 'after' unknown phase '{rule.after}'"
+                )
             if next(r for r in rules if r.label == rule.after).after is not None:
-                raise TemplateError(f"{where}: phase '{rule.label}' is 'after' '{rule.after}', which is itself 'after' another phase")
+                raise TemplateError(
+                    f"{where}: phase '{rule.label}' is 'after' '{rule.after}', which is itself 'after' another phase"
+                )
     return PhaseTemplate(
         id=head["id"].strip(),
         name=head["name"].strip(),
@@ -330,7 +360,10 @@ def presence_table(
     table.index = pd.Index(times, name="time_s")
     table.columns.name = None
     if bleeding is not None:
-        b = pd.Series(np.asarray(bleeding.to_numpy(), dtype=float), index=np.round(np.asarray(bleeding.index, dtype=float), 6))
+        b = pd.Series(
+            np.asarray(bleeding.to_numpy(), dtype=float),
+            index=np.round(np.asarray(bleeding.index, dtype=float), 6),
+        )
         b = b.groupby(level=0).mean().sort_index()
         # Nearest bleeding sample for each analysed time (models may run on different frames).
         table["bleeding"] = b.reindex(times, method="nearest").to_numpy() if len(b) else 0.0
@@ -372,7 +405,9 @@ def signal_states(presence: pd.DataFrame, template: PhaseTemplate) -> pd.DataFra
     states = {}
     for name, signal in template.signals.items():
         if signal.column in table.columns:
-            values = pd.to_numeric(table[signal.column], errors="coerce").fillna(0.0).to_numpy(float)
+            values = (
+                pd.to_numeric(table[signal.column], errors="coerce").fillna(0.0).to_numpy(float)
+            )
         else:
             values = np.zeros(times.size)
         states[name] = _switch(values, times, signal)
@@ -453,7 +488,9 @@ def smooth_segments(segs: list[list[Any]], min_phase_s: float) -> list[list[Any]
     return segs
 
 
-def recognise_phases(presence: pd.DataFrame, template: PhaseTemplate, registry: Any = None) -> list[Phase]:
+def recognise_phases(
+    presence: pd.DataFrame, template: PhaseTemplate, registry: Any = None
+) -> list[Phase]:
     """Phases over the presence table's time span.
 
     presence: indexed by time_s (analysed frames, any spacing), one column per tool label (a 0/1
@@ -513,13 +550,16 @@ def _learned_phases(table: pd.DataFrame, template: PhaseTemplate, registry: Any)
     kept = per_second[per_second.index >= first]
     if kept.empty:
         return []
-    segs = smooth_segments(_segments(list(kept), np.asarray(kept.index, dtype=float)), template.min_phase_s)
+    segs = smooth_segments(
+        _segments(list(kept), np.asarray(kept.index, dtype=float)), template.min_phase_s
+    )
     segs[0][1] = max(segs[0][1], float(times[0]))
     return [Phase(label, start, end) for label, start, end in segs]
 
 
-def phases_from_table(table: pd.DataFrame, template: PhaseTemplate, where: str = "the table",
-                      registry: Any = None) -> pd.DataFrame:
+def phases_from_table(
+    table: pd.DataFrame, template: PhaseTemplate, where: str = "the table", registry: Any = None
+) -> pd.DataFrame:
     """A researcher's own presence table -> `time_s, phase` (one row per input row).
 
     table: a `time_s` (or `second`) column and one 0/1 column per tool; names are matched
@@ -531,7 +571,9 @@ def phases_from_table(table: pd.DataFrame, template: PhaseTemplate, where: str =
     columns = {normalise_name(c): c for c in table.columns}
     time_column = columns.get("times") or columns.get("second")
     if time_column is None:
-        raise TemplateError(f"{where}: no 'time_s' or 'second' column (columns: {', '.join(map(str, table.columns))})")
+        raise TemplateError(
+            f"{where}: no 'time_s' or 'second' column (columns: {', '.join(map(str, table.columns))})"
+        )
     if template.model:
         needed = list(learned_model(template, registry).tools)
     else:
@@ -549,18 +591,26 @@ def phases_from_table(table: pd.DataFrame, template: PhaseTemplate, where: str =
         bad = numbers[column].isna() & table[column].notna()
         if bad.any():
             row = int(np.argmax(bad.to_numpy()))
-            raise TemplateError(f"{where}: column '{column}' has a value that is not a number "
-                                f"({table[column].iloc[row]!r}, data row {row + 1})")
+            raise TemplateError(
+                f"{where}: column '{column}' has a value that is not a number "
+                f"({table[column].iloc[row]!r}, data row {row + 1})"
+            )
         if numbers[column].isna().any():
             row = int(np.argmax(numbers[column].isna().to_numpy()))
-            raise TemplateError(f"{where}: column '{column}' has an empty cell (data row {row + 1})")
+            raise TemplateError(
+                f"{where}: column '{column}' has an empty cell (data row {row + 1})"
+            )
     times = numbers[time_column].to_numpy(float)
     if len(times) and (times < 0).any():
         raise TemplateError(f"{where}: '{time_column}' has negative times")
     if len(np.unique(times)) != len(times):
-        raise TemplateError(f"{where}: '{time_column}' repeats a time; one row per time is expected")
-    presence = pd.DataFrame({tool: numbers[column].to_numpy(float) for tool, column in found.items()},
-                            index=pd.Index(times, name="time_s")).sort_index()
+        raise TemplateError(
+            f"{where}: '{time_column}' repeats a time; one row per time is expected"
+        )
+    presence = pd.DataFrame(
+        {tool: numbers[column].to_numpy(float) for tool, column in found.items()},
+        index=pd.Index(times, name="time_s"),
+    ).sort_index()
     phases = recognise_phases(presence, template, registry)
     labels = phase_at(phases, presence.index.to_numpy(float), default=template.default or "")
     return pd.DataFrame({"time_s": presence.index.to_numpy(float), "phase": labels})
@@ -583,8 +633,23 @@ def phase_durations(phases: list[Phase]) -> dict[str, float]:
 
 
 __all__ = [
-    "GENERIC_TEMPLATE_ID", "Phase", "PhaseRule", "PhaseTemplate", "Signal", "TemplateError",
-    "bundled_templates", "bundled_templates_dir", "load_template", "parse_template",
-    "learned_model", "phase_at", "phase_durations", "phases_from_table", "presence_table",
-    "raw_labels", "recognise_phases", "signal_states", "smooth_segments",
+    "GENERIC_TEMPLATE_ID",
+    "Phase",
+    "PhaseRule",
+    "PhaseTemplate",
+    "Signal",
+    "TemplateError",
+    "bundled_templates",
+    "bundled_templates_dir",
+    "load_template",
+    "parse_template",
+    "learned_model",
+    "phase_at",
+    "phase_durations",
+    "phases_from_table",
+    "presence_table",
+    "raw_labels",
+    "recognise_phases",
+    "signal_states",
+    "smooth_segments",
 ]

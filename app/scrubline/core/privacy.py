@@ -22,21 +22,45 @@ _FOLDERS = r"(?:[^\\/'\"\n;:,<>]*[\\/])*"
 # A quoted absolute path (Python's error messages quote them), spaces and all.
 QUOTED_PATH_PATTERN = re.compile(r"(?<![>\w])(['\"])" + _ROOT + r"[^'\"\n]*\1")
 # A bare media or case file name (not part of a path that was kept).
-_FILE_SUFFIXES = ("mp4", "m4v", "mov", "avi", "mkv", "webm", "mpg", "mpeg", "ts", "wmv", "mts", "m2ts", "scrub")
+_FILE_SUFFIXES = (
+    "mp4",
+    "m4v",
+    "mov",
+    "avi",
+    "mkv",
+    "webm",
+    "mpg",
+    "mpeg",
+    "ts",
+    "wmv",
+    "mts",
+    "m2ts",
+    "scrub",
+)
 FILE_NAME_PATTERN = re.compile(
     r"(?<![\w/\\.<>-])[^\s/\\'\"(),;:<>]+\.(?:" + "|".join(_FILE_SUFFIXES) + r")\b", re.IGNORECASE
 )
 # An absolute path to a media or case file, with spaces in its folders.
 MEDIA_PATH_PATTERN = re.compile(
-    r"(?<![>\w])" + _ROOT + _FOLDERS + r"[^\\/'\"\n;:,<>]+?\.(?:" + "|".join(_FILE_SUFFIXES) + r")\b", re.IGNORECASE
+    r"(?<![>\w])"
+    + _ROOT
+    + _FOLDERS
+    + r"[^\\/'\"\n;:,<>]+?\.(?:"
+    + "|".join(_FILE_SUFFIXES)
+    + r")\b",
+    re.IGNORECASE,
 )
 # What is left of a path after the patterns above (`Ward 7/clip.mp4` after a space): any word with
 # a separator in it that does not follow a kept folder's placeholder.
-RELATIVE_PATH_PATTERN = re.compile(r"(?<![\w<>/\\.\-\[])(?=[^\s'\"]*[A-Za-z])[^\s<>'\"\[\]]+[\\/][^\s'\"\]]*")
+RELATIVE_PATH_PATTERN = re.compile(
+    r"(?<![\w<>/\\.\-\[])(?=[^\s'\"]*[A-Za-z])[^\s<>'\"\[\]]+[\\/][^\s'\"\]]*"
+)
 MIN_NAME_LENGTH = 3  # shorter stems ("a", "01") would blank ordinary words and numbers
 
 
-def identifying_names(video_name: str | None, *, more: Iterable[str | Path] = (), typed_label: str = "") -> tuple[str, ...]:
+def identifying_names(
+    video_name: str | None, *, more: Iterable[str | Path] = (), typed_label: str = ""
+) -> tuple[str, ...]:
     """The video's file name and stem (and those of `more` paths) to take out of text; a name
     that the user typed into the label is theirs to print and is kept."""
     names: set[str] = set()
@@ -50,8 +74,13 @@ def identifying_names(video_name: str | None, *, more: Iterable[str | Path] = ()
     return tuple(sorted((n for n in names if n.lower() not in label), key=len, reverse=True))
 
 
-def scrub_text(text: Any, names: Iterable[str] = (), *, keep: Mapping[str, Path] | None = None,
-               file_names: bool = False) -> str:
+def scrub_text(
+    text: Any,
+    names: Iterable[str] = (),
+    *,
+    keep: Mapping[str, Path] | None = None,
+    file_names: bool = False,
+) -> str:
     """`text` with absolute paths replaced by `[path]` and each of `names` by `[video]`.
 
     `keep` maps a placeholder to a folder whose paths may stay, written as `<placeholder>/...`
@@ -59,13 +88,17 @@ def scrub_text(text: Any, names: Iterable[str] = (), *, keep: Mapping[str, Path]
     case file names (`[file]`), for text whose video is not known (the log).
     """
     out = str(text)
-    for placeholder, folder in sorted((keep or {}).items(), key=lambda item: len(str(item[1])), reverse=True):
+    for placeholder, folder in sorted(
+        (keep or {}).items(), key=lambda item: len(str(item[1])), reverse=True
+    ):
         if str(folder) not in ("", ".", "/"):
             out = out.replace(str(folder), f"<{placeholder}>")
     out = QUOTED_PATH_PATTERN.sub(r"\1[path]\1", out)
     names = tuple(names)
     for name in names:  # a path that ends in a known name, even with spaces in its folders
-        out = re.sub(r"(?<![>\w])" + _ROOT + _FOLDERS + re.escape(name), "[path]", out, flags=re.IGNORECASE)
+        out = re.sub(
+            r"(?<![>\w])" + _ROOT + _FOLDERS + re.escape(name), "[path]", out, flags=re.IGNORECASE
+        )
     if file_names:  # then any word with a separator in it goes, numbers like 1/30 excepted
         out = MEDIA_PATH_PATTERN.sub("[path]", out)
         out = RELATIVE_PATH_PATTERN.sub("[path]", out)

@@ -81,7 +81,9 @@ class ProxyWriter:
             if self._already_done(index):
                 self._finish()
                 return
-            if self._container is not None and (index != self._next or index - self._first >= SEGMENT_FRAMES):
+            if self._container is not None and (
+                index != self._next or index - self._first >= SEGMENT_FRAMES
+            ):
                 self._finish()
             small = self._shrink(frame)
             if small is None:
@@ -110,7 +112,9 @@ class ProxyWriter:
         k = self.step
         planes = []
         for plane in frame.planes:
-            full = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, : plane.width]
+            full = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[
+                :, : plane.width
+            ]
             planes.append(full[::k, ::k])
         height, width = planes[0].shape
         width -= width % 4
@@ -118,7 +122,9 @@ class ProxyWriter:
         y = planes[0][:height, :width]
         u = planes[1][: height // 2, : width // 2]
         v = planes[2][: height // 2, : width // 2]
-        return np.ascontiguousarray(np.concatenate([y, u.reshape(height // 4, width), v.reshape(height // 4, width)]))
+        return np.ascontiguousarray(
+            np.concatenate([y, u.reshape(height // 4, width), v.reshape(height // 4, width)])
+        )
 
     def _start(self, index: int, width: int, height: int) -> None:
         import av
@@ -130,7 +136,11 @@ class ProxyWriter:
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.codec_context.thread_count = 1
         stream.codec_context.options = {
-            "g": str(PROXY_GOP), "bf": "0", "preset": "ultrafast", "tune": "fastdecode", "crf": "30",
+            "g": str(PROXY_GOP),
+            "bf": "0",
+            "preset": "ultrafast",
+            "tune": "fastdecode",
+            "crf": "30",
         }
         if self.rotation:
             stream.set_display_rotation(self.rotation)

@@ -174,7 +174,11 @@ class CaseStore:
     """
 
     def __init__(
-        self, path: str | os.PathLike[str], *, create: bool = False, readonly: bool = False,
+        self,
+        path: str | os.PathLike[str],
+        *,
+        create: bool = False,
+        readonly: bool = False,
         check: bool | None = None,
     ) -> None:
         self.path = Path(path)
@@ -195,7 +199,9 @@ class CaseStore:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise StoreError(f"cannot create the folder for {self.path}: {exc.strerror}") from exc
+                raise StoreError(
+                    f"cannot create the folder for {self.path}: {exc.strerror}"
+                ) from exc
         try:
             self._db = self._connect()
         except sqlite3.DatabaseError as exc:
@@ -256,7 +262,9 @@ class CaseStore:
             return db
 
     def _check_is_case(self, create: bool) -> None:
-        tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        tables = {
+            r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
         if "meta" in tables:
             return
         if create and not tables:
@@ -264,8 +272,10 @@ class CaseStore:
         if tables:
             raise StoreError(f"{self.path} is an SQLite database but not a Scrubline case file")
         wal = self.path.with_name(self.path.name + "-wal")
-        hint = "" if wal.exists() else (
-            "; a case copied while it was open needs its -wal file copied with it"
+        hint = (
+            ""
+            if wal.exists()
+            else ("; a case copied while it was open needs its -wal file copied with it")
         )
         raise StoreError(f"{self.path} holds no case tables: it is not a Scrubline case file{hint}")
 
@@ -288,8 +298,12 @@ class CaseStore:
             raise
         if rows != ["ok"]:
             # One line: quick_check's rows hold several lines each ("*** in database main ***").
-            found = [line.strip() for row in rows for line in str(row).splitlines()
-                     if line.strip() and not line.strip().startswith("***")]
+            found = [
+                line.strip()
+                for row in rows
+                for line in str(row).splitlines()
+                if line.strip() and not line.strip().startswith("***")
+            ]
             raise self._damaged("; ".join(found[:2]) + ("; …" if len(found) > 2 else ""))
 
     def _damaged(self, detail: str) -> CaseDamaged:
@@ -297,7 +311,9 @@ class CaseStore:
         db = getattr(self, "_db", None)
         try:
             if db is None:  # damaged before the connection was made: look with a read-only one
-                db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+                db = sqlite3.connect(
+                    f"{self.path.resolve().as_uri()}?mode=ro&immutable=1", uri=True
+                )
             for table in CASE_TABLES:
                 try:
                     count = sum(1 for _ in db.execute(f"SELECT * FROM {table}"))  # noqa: S608
@@ -371,7 +387,9 @@ class CaseStore:
             if _is_damage(exc) or (getattr(exc, "sqlite_errorname", "") or "") == "SQLITE_NOTADB":
                 raise self._error(exc, "cannot write to") from exc
             problem = storage_problem(self.path, exc)
-            raise StoreError(f"cannot write to {self.path}: {problem}; results saved so far are kept") from exc
+            raise StoreError(
+                f"cannot write to {self.path}: {problem}; results saved so far are kept"
+            ) from exc
 
     # ------------------------------------------------------------------ metadata
     def get_meta(self, key: str, default: Any = None) -> Any:
@@ -391,7 +409,9 @@ class CaseStore:
 
     def set_meta(self, key: str, value: Any) -> None:
         with self._transaction() as db:
-            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, json.dumps(value)))
+            db.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, json.dumps(value))
+            )
 
     def get_blob(self, key: str) -> bytes | None:
         row = self._db.execute("SELECT value FROM blobs WHERE key = ?", (key,)).fetchone()
@@ -425,7 +445,9 @@ class CaseStore:
 
     # ------------------------------------------------------------------ results
     def write_results(
-        self, results: Iterable[FrameResult], thumbnails: Iterable[tuple[int, float, bytes]] = (),
+        self,
+        results: Iterable[FrameResult],
+        thumbnails: Iterable[tuple[int, float, bytes]] = (),
         models: Iterable[str] = (),
     ) -> None:
         """One transaction: all of these frames are stored, or none. `models` names the models
@@ -435,25 +457,47 @@ class CaseStore:
         instrument_rows = []
         for r in results:
             visible = sum(1 for i in r.instruments if i.tip_visible)
-            frame_rows.append((
-                r.frame, r.time_s, len(r.instruments), visible, len(r.instruments) - visible,
-                r.bleeding.fraction if r.bleeding else None,
-                encode_mask(r.bleeding.mask) if r.bleeding is not None else None,
-                json.dumps(r.scores) if r.scores else None,
-                attribution,
-            ))
+            frame_rows.append(
+                (
+                    r.frame,
+                    r.time_s,
+                    len(r.instruments),
+                    visible,
+                    len(r.instruments) - visible,
+                    r.bleeding.fraction if r.bleeding else None,
+                    encode_mask(r.bleeding.mask) if r.bleeding is not None else None,
+                    json.dumps(r.scores) if r.scores else None,
+                    attribution,
+                )
+            )
             for inst in r.instruments:
                 tip = inst.tip or (None, None)
-                instrument_rows.append((
-                    r.frame, inst.label, inst.score, *inst.box, tip[0], tip[1], inst.tip_score, int(inst.tip_visible),
-                ))
+                instrument_rows.append(
+                    (
+                        r.frame,
+                        inst.label,
+                        inst.score,
+                        *inst.box,
+                        tip[0],
+                        tip[1],
+                        inst.tip_score,
+                        int(inst.tip_visible),
+                    )
+                )
         frames = [row[0] for row in frame_rows]
         with self._transaction() as db:
             if frames:  # re-analysed frames replace their instruments
-                db.execute(f"DELETE FROM instruments WHERE frame IN ({','.join('?' * len(frames))})", frames)
-            db.executemany(f"INSERT OR REPLACE INTO frames ({_FRAME_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                           frame_rows)
-            db.executemany("INSERT INTO instruments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", instrument_rows)
+                db.execute(
+                    f"DELETE FROM instruments WHERE frame IN ({','.join('?' * len(frames))})",
+                    frames,
+                )
+            db.executemany(
+                f"INSERT OR REPLACE INTO frames ({_FRAME_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                frame_rows,
+            )
+            db.executemany(
+                "INSERT INTO instruments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", instrument_rows
+            )
             db.executemany("INSERT OR REPLACE INTO thumbnails VALUES (?, ?, ?)", list(thumbnails))
 
     def clear_results(self) -> None:
@@ -491,9 +535,11 @@ class CaseStore:
 
     def frame_count(self) -> int:
         """How many frames of the current plan have results."""
-        return int(self._db.execute(
-            f"SELECT COUNT(*) FROM frames WHERE {_IN_PLAN.format(column='frame')}"
-        ).fetchone()[0])
+        return int(
+            self._db.execute(
+                f"SELECT COUNT(*) FROM frames WHERE {_IN_PLAN.format(column='frame')}"
+            ).fetchone()[0]
+        )
 
     def frames_table(self) -> Any:
         """One row per analysed frame (pandas): frame, time_s, n_instruments, tips_visible,
@@ -523,14 +569,19 @@ class CaseStore:
 
     def result_at(self, frame: int) -> FrameResult | None:
         row = self._db.execute(
-            "SELECT frame, time_s, bleeding_fraction, bleeding_mask, scores FROM frames WHERE frame = ?", (frame,)
+            "SELECT frame, time_s, bleeding_fraction, bleeding_mask, scores FROM frames WHERE frame = ?",
+            (frame,),
         ).fetchone()
         if row is None:
             return None
         instruments = [
             Instrument(
-                label=r[0], score=r[1], box=(r[2], r[3], r[4], r[5]),
-                tip=(r[6], r[7]) if r[6] is not None else None, tip_score=r[8], tip_visible=bool(r[9]),
+                label=r[0],
+                score=r[1],
+                box=(r[2], r[3], r[4], r[5]),
+                tip=(r[6], r[7]) if r[6] is not None else None,
+                tip_score=r[8],
+                tip_visible=bool(r[9]),
             )
             for r in self._db.execute(
                 "SELECT label, score, x1, y1, x2, y2, tip_x, tip_y, tip_score, tip_visible "
@@ -539,12 +590,18 @@ class CaseStore:
             )
         ]
         bleeding = BleedingMask(decode_mask(row[3]), row[2]) if row[3] is not None else None
-        return FrameResult(row[0], row[1], instruments, bleeding, json.loads(row[4]) if row[4] else {})
+        return FrameResult(
+            row[0], row[1], instruments, bleeding, json.loads(row[4]) if row[4] else {}
+        )
 
     def nearest_analysed(self, frame: int) -> int | None:
         """The analysed frame closest to `frame` (ties go to the earlier one)."""
-        before = self._db.execute("SELECT MAX(frame) FROM frames WHERE frame <= ?", (frame,)).fetchone()[0]
-        after = self._db.execute("SELECT MIN(frame) FROM frames WHERE frame > ?", (frame,)).fetchone()[0]
+        before = self._db.execute(
+            "SELECT MAX(frame) FROM frames WHERE frame <= ?", (frame,)
+        ).fetchone()[0]
+        after = self._db.execute(
+            "SELECT MIN(frame) FROM frames WHERE frame > ?", (frame,)
+        ).fetchone()[0]
         if before is None:
             return after
         if after is None:
@@ -559,13 +616,19 @@ class CaseStore:
     def thumbnail(self, frame: int) -> tuple[int, np.ndarray] | None:
         """The stored thumbnail nearest to `frame` (RGB), with the frame it shows."""
         # Two primary-key lookups; ordering by distance would read every stored image.
-        before = self._db.execute("SELECT MAX(frame) FROM thumbnails WHERE frame <= ?", (frame,)).fetchone()[0]
-        after = self._db.execute("SELECT MIN(frame) FROM thumbnails WHERE frame > ?", (frame,)).fetchone()[0]
+        before = self._db.execute(
+            "SELECT MAX(frame) FROM thumbnails WHERE frame <= ?", (frame,)
+        ).fetchone()[0]
+        after = self._db.execute(
+            "SELECT MIN(frame) FROM thumbnails WHERE frame > ?", (frame,)
+        ).fetchone()[0]
         candidates = [f for f in (before, after) if f is not None]
         if not candidates:
             return None
         nearest = min(candidates, key=lambda f: (abs(f - frame), f))
-        row = self._db.execute("SELECT frame, jpeg FROM thumbnails WHERE frame = ?", (nearest,)).fetchone()
+        row = self._db.execute(
+            "SELECT frame, jpeg FROM thumbnails WHERE frame = ?", (nearest,)
+        ).fetchone()
         import cv2
 
         image = cv2.imdecode(np.frombuffer(row[1], np.uint8), cv2.IMREAD_COLOR)
@@ -574,9 +637,13 @@ class CaseStore:
         return int(row[0]), cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
     # ------------------------------------------------------------------ bookmarks
-    def add_bookmark(self, time_s: float, frame: int, note: str = "", category: str = "note") -> int:
+    def add_bookmark(
+        self, time_s: float, frame: int, note: str = "", category: str = "note"
+    ) -> int:
         if category not in BOOKMARK_CATEGORIES:
-            raise StoreError(f"unknown bookmark category '{category}' (use one of {', '.join(BOOKMARK_CATEGORIES)})")
+            raise StoreError(
+                f"unknown bookmark category '{category}' (use one of {', '.join(BOOKMARK_CATEGORIES)})"
+            )
         with self._transaction() as db:
             cursor = db.execute(
                 "INSERT INTO bookmarks (time_s, frame, category, note, created) VALUES (?, ?, ?, ?, ?)",
@@ -584,14 +651,18 @@ class CaseStore:
             )
         return int(cursor.lastrowid or 0)
 
-    def update_bookmark(self, bookmark_id: int, *, note: str | None = None, category: str | None = None) -> None:
+    def update_bookmark(
+        self, bookmark_id: int, *, note: str | None = None, category: str | None = None
+    ) -> None:
         if category is not None and category not in BOOKMARK_CATEGORIES:
             raise StoreError(f"unknown bookmark category '{category}'")
         with self._transaction() as db:
             if note is not None:
                 db.execute("UPDATE bookmarks SET note = ? WHERE id = ?", (note, bookmark_id))
             if category is not None:
-                db.execute("UPDATE bookmarks SET category = ? WHERE id = ?", (category, bookmark_id))
+                db.execute(
+                    "UPDATE bookmarks SET category = ? WHERE id = ?", (category, bookmark_id)
+                )
 
     def delete_bookmark(self, bookmark_id: int) -> None:
         with self._transaction() as db:
@@ -600,7 +671,9 @@ class CaseStore:
     def bookmarks(self) -> list[Bookmark]:
         return [
             Bookmark(*row)
-            for row in self._db.execute("SELECT id, time_s, frame, category, note FROM bookmarks ORDER BY time_s, id")
+            for row in self._db.execute(
+                "SELECT id, time_s, frame, category, note FROM bookmarks ORDER BY time_s, id"
+            )
         ]
 
     # ------------------------------------------------------------------ lifetime
@@ -610,7 +683,9 @@ class CaseStore:
         if self.readonly:
             return False
         try:
-            self._db.execute("PRAGMA busy_timeout = 2000")  # never hang a closing window on a reader
+            self._db.execute(
+                "PRAGMA busy_timeout = 2000"
+            )  # never hang a closing window on a reader
             busy, _, _ = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         except sqlite3.Error:
             return False

@@ -57,7 +57,9 @@ class Timeline:
     bleeding: np.ndarray  # [n_frames] area fraction, NaN where not measured
     episodes: list[Episode] = field(default_factory=list)
     settings: TimelineSettings = field(default_factory=TimelineSettings)
-    phase_colours: dict[str, str] = field(default_factory=dict)  # the template's "#rrggbb" per phase label
+    phase_colours: dict[str, str] = field(
+        default_factory=dict
+    )  # the template's "#rrggbb" per phase label
 
     @property
     def n_instruments(self) -> np.ndarray:
@@ -92,11 +94,15 @@ class Timeline:
         return sorted(found)
 
     def next_event(self, time_s: float, kinds: Sequence[str] = EPISODE_KINDS) -> float | None:
-        starts = [t for t, label in self.events() if label.split(":")[0] in kinds and t > time_s + 1e-6]
+        starts = [
+            t for t, label in self.events() if label.split(":")[0] in kinds and t > time_s + 1e-6
+        ]
         return min(starts) if starts else None
 
     def previous_event(self, time_s: float, kinds: Sequence[str] = EPISODE_KINDS) -> float | None:
-        starts = [t for t, label in self.events() if label.split(":")[0] in kinds and t < time_s - 1e-6]
+        starts = [
+            t for t, label in self.events() if label.split(":")[0] in kinds and t < time_s - 1e-6
+        ]
         return max(starts) if starts else None
 
     def totals(self) -> dict[str, Any]:
@@ -114,7 +120,9 @@ class Timeline:
         measured = self.bleeding[~np.isnan(self.bleeding)]
         return {
             "analysed_frames": int(len(self.frames)),
-            "analysed_span_s": [float(self.times[0]), float(self.times[-1] + period)] if len(self.times) else None,
+            "analysed_span_s": [float(self.times[0]), float(self.times[-1] + period)]
+            if len(self.times)
+            else None,
             "tools": per_label,
             "bleeding_episodes": len(bleeding),
             "bleeding_total_s": round(sum(e.duration_s for e in bleeding), 2),
@@ -123,7 +131,9 @@ class Timeline:
             "tip_hidden_total_s": round(sum(e.duration_s for e in hidden), 2),
             "tip_hidden_longest_s": round(max((e.duration_s for e in hidden), default=0.0), 2),
             "phases": {
-                label: round(sum(e.duration_s for e in self.episodes_of("phase") if e.label == label), 2)
+                label: round(
+                    sum(e.duration_s for e in self.episodes_of("phase") if e.label == label), 2
+                )
                 for label in dict.fromkeys(e.label for e in self.episodes_of("phase"))
             },
         }
@@ -159,7 +169,8 @@ def spans_from_flags(
     starts, ends = t[first], t[last] + period
     peaks: list[float | None] = (
         np.maximum.reduceat(np.asarray(values, dtype=float)[at], first).tolist()
-        if values is not None else [None] * len(first)
+        if values is not None
+        else [None] * len(first)
     )
     return [
         (start, end, p)
@@ -219,9 +230,18 @@ def build_timeline(
         bleeding=bleeding,
         settings=settings,
     )
-    def spans(flags: np.ndarray, values: np.ndarray | None = None) -> list[tuple[float, float, float | None]]:
-        return spans_from_flags(times, flags, period=period, min_duration=settings.min_episode_s,
-                                merge_gap=settings.merge_gap_s, values=values)
+
+    def spans(
+        flags: np.ndarray, values: np.ndarray | None = None
+    ) -> list[tuple[float, float, float | None]]:
+        return spans_from_flags(
+            times,
+            flags,
+            period=period,
+            min_duration=settings.min_episode_s,
+            merge_gap=settings.merge_gap_s,
+            values=values,
+        )
 
     bleeding_flags = np.nan_to_num(bleeding, nan=0.0) >= settings.bleeding_threshold
     for start, end, peak in spans(bleeding_flags, np.nan_to_num(bleeding)):
@@ -230,20 +250,27 @@ def build_timeline(
         timeline.episodes.append(Episode("tip_hidden", "tip hidden", start, end, None))
     # Every class a detector of this case can report, seen or not: a tool never in view is a
     # column of zeros, not a missing signal.
-    detector_labels = [str(x) for m in models if m.get("task") == "detector" for x in m.get("labels") or []]
+    detector_labels = [
+        str(x) for m in models if m.get("task") == "detector" for x in m.get("labels") or []
+    ]
     timeline.episodes.extend(_phases(timeline, present, phase_template, detector_labels))
     if phase_template is not None:
         timeline.phase_colours = {
-            label: colour for label in phase_template.labels
+            label: colour
+            for label in phase_template.labels
             if isinstance(colour := phase_template.colour_of(label), str) and colour.startswith("#")
         }
     for mark in bookmarks:
-        timeline.episodes.append(Episode("bookmark", mark.note or mark.category, mark.time_s, mark.time_s, None))
+        timeline.episodes.append(
+            Episode("bookmark", mark.note or mark.category, mark.time_s, mark.time_s, None)
+        )
     timeline.episodes.sort(key=lambda e: (e.start_s, EPISODE_KINDS.index(e.kind)))
     return timeline
 
 
-def _phases(timeline: Timeline, detections: Any, template: Any, detector_labels: Sequence[str] = ()) -> list[Episode]:
+def _phases(
+    timeline: Timeline, detections: Any, template: Any, detector_labels: Sequence[str] = ()
+) -> list[Episode]:
     """Phase episodes from the procedure template over instrument counts per label (templates
     tell one instrument from two) and the bleeding track."""
     if template is None or not len(timeline.times):

@@ -97,7 +97,9 @@ class Frame:
     exact: bool
     _frame: Any = field(repr=False)
     _rotation: int = field(default=0, repr=False)
-    damaged: bool = False  # decoded from damaged data (concealed, or predicted from a concealed frame)
+    damaged: bool = (
+        False  # decoded from damaged data (concealed, or predicted from a concealed frame)
+    )
 
     def rgb(self, size: tuple[int, int] | None = None) -> np.ndarray:
         """HxWx3 uint8 RGB, upright; `size` (width, height) scales in the same pass."""
@@ -219,10 +221,14 @@ class VideoSource:
             # Damage at the end (a truncated file) stops demuxing; what was read is usable.
             self.problems.append(DecodeProblem(0.0, f"demuxing stopped early: {exc}"))
         if not pts:
-            raise VideoError(f"{self.path.name}: no video frames could be read (corrupt or truncated)")
+            raise VideoError(
+                f"{self.path.name}: no video frames could be read (corrupt or truncated)"
+            )
         base = self._time_base
         self._ordinal = False
-        index = self._make_index(pts, key_pts, dict(zip(key_pts, key_dts, strict=True)), min(dts), base)
+        index = self._make_index(
+            pts, key_pts, dict(zip(key_pts, key_dts, strict=True)), min(dts), base
+        )
         self._index = index
         if not self._timestamps_trustworthy():
             # Some containers (AVI above all) carry no real presentation times: the decoder's
@@ -240,10 +246,15 @@ class VideoSource:
 
         buffer = io.BytesIO()
         np.savez(
-            buffer, pts=self._index.pts, keyframes=self._index.keyframes, key_dts=self._index.key_dts,
-            ordinal=np.array(self._ordinal), seek_by_dts=np.array(self._seek_by_dts),
+            buffer,
+            pts=self._index.pts,
+            keyframes=self._index.keyframes,
+            key_dts=self._index.key_dts,
+            ordinal=np.array(self._ordinal),
+            seek_by_dts=np.array(self._seek_by_dts),
             rotation=np.array(self._rotation),
-            size=np.array(self.path.stat().st_size), time_base=np.array(self._time_base),
+            size=np.array(self.path.stat().st_size),
+            time_base=np.array(self._time_base),
         )
         return buffer.getvalue()
 
@@ -252,10 +263,15 @@ class VideoSource:
 
         try:
             saved = np.load(io.BytesIO(data))
-            if int(saved["size"]) != self.path.stat().st_size or float(saved["time_base"]) != self._time_base:
+            if (
+                int(saved["size"]) != self.path.stat().st_size
+                or float(saved["time_base"]) != self._time_base
+            ):
                 return None
             pts, keyframes = saved["pts"].astype(np.int64), saved["keyframes"].astype(np.int64)
-            key_dts = saved["key_dts"].astype(np.int64)  # an index saved before it was kept is rebuilt
+            key_dts = saved["key_dts"].astype(
+                np.int64
+            )  # an index saved before it was kept is rebuilt
             self._ordinal = bool(saved["ordinal"])
             self._seek_by_dts = bool(saved["seek_by_dts"])
             self._known_rotation: int | None = int(saved["rotation"])
@@ -270,14 +286,21 @@ class VideoSource:
 
     @staticmethod
     def _make_index(
-        stamps: list[int], key_stamps: list[int], key_dts_of: dict[int, int], first_dts: int, base: float
+        stamps: list[int],
+        key_stamps: list[int],
+        key_dts_of: dict[int, int],
+        first_dts: int,
+        base: float,
     ) -> _Index:
         order = np.unique(np.asarray(stamps, dtype=np.int64))  # sorted, duplicates dropped
         keyframes = np.searchsorted(order, np.unique(np.asarray(key_stamps, dtype=np.int64)))
         if keyframes.size == 0 or keyframes[0] != 0:
             keyframes = np.concatenate([[0], keyframes]).astype(np.int64)
         key_dts = np.asarray(
-            [key_dts_of.get(int(order[k]), first_dts if k == 0 else int(order[k])) for k in keyframes],
+            [
+                key_dts_of.get(int(order[k]), first_dts if k == 0 else int(order[k]))
+                for k in keyframes
+            ],
             dtype=np.int64,
         )
         times = (order - order[0]).astype(np.float64) * base
@@ -290,7 +313,12 @@ class VideoSource:
         previous = None
         for seen, frame in enumerate(self._decode_frames(), start=1):
             stamp = frame.pts
-            if seen == 1 and stamp is not None and stamp > self._index.pts[0] and not self._seek_by_dts:
+            if (
+                seen == 1
+                and stamp is not None
+                and stamp > self._index.pts[0]
+                and not self._seek_by_dts
+            ):
                 # Asked for the first key frame by its presentation time, the demuxer went past
                 # it: it seeks by decoding time (MPEG-TS/PS). Look again from there.
                 self._seek_by_dts = True
@@ -333,7 +361,10 @@ class VideoSource:
             for at in np.nonzero(steps > 1.5 * step)[0][:20]:
                 missing = int(round(steps[at] / step)) - 1
                 self.problems.append(
-                    DecodeProblem(float(index.times[at]), f"{missing} frame(s) missing after {index.times[at]:.2f} s (damaged data)")
+                    DecodeProblem(
+                        float(index.times[at]),
+                        f"{missing} frame(s) missing after {index.times[at]:.2f} s (damaged data)",
+                    )
                 )
         container_duration = (self._container.duration or 0) / 1_000_000
         if container_duration > duration + 1.0:
@@ -463,7 +494,9 @@ class VideoSource:
                 self._seek_to(key)
                 decoder = self._decode_frames()
                 first = next(decoder, None)
-                stamp = None if first is None else (first.pts if first.pts is not None else first.dts)
+                stamp = (
+                    None if first is None else (first.pts if first.pts is not None else first.dts)
+                )
                 if first is None or stamp is None or stamp <= wanted:
                     break
                 self._seek_by_dts = False
@@ -505,8 +538,14 @@ class VideoSource:
             for av_frame in frames:
                 if av_frame.is_corrupt:
                     self._taint(av_frame.dts)
-                elif av_frame.key_frame and self._tainted and (
-                    av_frame.dts is None or self._damage_dts is None or av_frame.dts > self._damage_dts
+                elif (
+                    av_frame.key_frame
+                    and self._tainted
+                    and (
+                        av_frame.dts is None
+                        or self._damage_dts is None
+                        or av_frame.dts > self._damage_dts
+                    )
                 ):
                     self._tainted = False  # a clean key frame sent after the damage: a fresh start
                 yield av_frame
@@ -550,8 +589,14 @@ class VideoSource:
             self._cache_bytes -= old.width * old.height * 3 // 2
 
     def _frame(self, index: int, av_frame: Any, exact: bool) -> Frame:
-        return Frame(index, float(self._index.times[index]), exact, av_frame, self._rotation,
-                     damaged=index in self._damaged)
+        return Frame(
+            index,
+            float(self._index.times[index]),
+            exact,
+            av_frame,
+            self._rotation,
+            damaged=index in self._damaged,
+        )
 
     def read(self, index: int) -> Frame:
         """The frame at `index` (clamped to the video), exactly."""
@@ -585,7 +630,9 @@ class VideoSource:
             if position > index:
                 if fresh and first_position > index:
                     return None
-                self.problems.append(DecodeProblem(self.time_of(index), f"frame {index} is undecodable"))
+                self.problems.append(
+                    DecodeProblem(self.time_of(index), f"frame {index} is undecodable")
+                )
                 return self._frame(position, av_frame, False)
         # End of the readable data before the target: damaged or past a truncation.
         self._decoder = None
@@ -637,7 +684,9 @@ class VideoSource:
         return np.unique(np.clip(positions, 0, len(self._index.pts) - 1)).astype(np.int64)
 
     def iter_frames(
-        self, indices: np.ndarray | list[int], on_decoded: Callable[[int, Any], None] | None = None,
+        self,
+        indices: np.ndarray | list[int],
+        on_decoded: Callable[[int, Any], None] | None = None,
         decode_through: int | None = None,
     ) -> Iterator[Frame]:
         """Decode sequentially and yield the wanted frames in order; frames in between are
@@ -659,7 +708,9 @@ class VideoSource:
                     if position >= last:
                         break
 
-    def _iter_wanted(self, wanted: list[int], on_decoded: Callable[[int, Any], None] | None) -> Iterator[Frame]:
+    def _iter_wanted(
+        self, wanted: list[int], on_decoded: Callable[[int, Any], None] | None
+    ) -> Iterator[Frame]:
         """Yields the wanted frames that decode, damaged ones marked `damaged`; the ones that do
         not decode are left out and recorded in `problems`."""
         self._seek_for(wanted[0])
@@ -679,7 +730,10 @@ class VideoSource:
                     # The target did not decode; report it and move on without losing this frame.
                     while cursor < len(wanted) and wanted[cursor] < position:
                         self.problems.append(
-                            DecodeProblem(self.time_of(wanted[cursor]), f"frame {wanted[cursor]} is undecodable; skipped")
+                            DecodeProblem(
+                                self.time_of(wanted[cursor]),
+                                f"frame {wanted[cursor]} is undecodable; skipped",
+                            )
                         )
                         cursor += 1
                     if cursor < len(wanted) and wanted[cursor] == position:
@@ -694,7 +748,10 @@ class VideoSource:
             if not produced:
                 for missing in wanted[cursor:]:
                     self.problems.append(
-                        DecodeProblem(self.time_of(missing), f"frame {missing} could not be read (end of readable data)")
+                        DecodeProblem(
+                            self.time_of(missing),
+                            f"frame {missing} could not be read (end of readable data)",
+                        )
                     )
                 return
 

@@ -41,8 +41,10 @@ LITERATURE_ANCHORS = (
     ("SOCALNet (deep model)", 295.0, 0.85),
     ("Expert surgeons", 351.0, 0.69),
 )
-ANCHOR_SOURCE = ("published on the SOCAL simulated-bleeding videos (Pangal et al., Sci Rep 2022); "
-                 "not measured by Scrubline")
+ANCHOR_SOURCE = (
+    "published on the SOCAL simulated-bleeding videos (Pangal et al., Sci Rep 2022); "
+    "not measured by Scrubline"
+)
 MAX_EPISODE_ROWS = 25
 DISCLAIMER = (
     "Scrubline's figures are decision-support estimates for review and teaching. Its models were "
@@ -74,7 +76,9 @@ class CaseData:
     event_start_manual: bool = False  # the reviewer moved the bleeding event's start
     missing: list[str] = field(default_factory=list)  # what the report could not include, in words
     scrub_names: tuple[str, ...] = ()
-    phase_manifest: Any = None  # the learned phase model the procedure named, when it gave the phases
+    phase_manifest: Any = (
+        None  # the learned phase model the procedure named, when it gave the phases
+    )
 
     def scrub(self, text: Any) -> str:
         """`text` (an error message, a model's reason) with file paths and the video's file name
@@ -93,8 +97,12 @@ def _timeline(store: CaseStore) -> tuple[Timeline, str | None]:
         timeline = case_timeline(store)
     except ImportError:
         # Phase recognition is not part of this build: the rest of the report still stands.
-        return build_timeline(store), "phase recognition is not available in this build of Scrubline"
-    except PhaseModelError as exc:  # e.g. a learned procedure that needs tools the detector does not name
+        return build_timeline(
+            store
+        ), "phase recognition is not available in this build of Scrubline"
+    except (
+        PhaseModelError
+    ) as exc:  # e.g. a learned procedure that needs tools the detector does not name
         return build_timeline(store), str(exc)
     except Exception as exc:
         log.warning("phases could not be recognised (%s); the report goes on without them", exc)
@@ -105,10 +113,17 @@ def _timeline(store: CaseStore) -> tuple[Timeline, str | None]:
         return timeline, "nothing was analysed"
     from scrubline.core.export import procedure_templates
 
-    if procedure and procedure not in procedure_templates() and not str(procedure).endswith(".toml"):
+    if (
+        procedure
+        and procedure not in procedure_templates()
+        and not str(procedure).endswith(".toml")
+    ):
         return timeline, f"no phase template for the procedure '{procedure}' is installed"
     if not timeline.labels:
-        return timeline, "phases are recognised from the tools in view, and no instruments were detected"
+        return (
+            timeline,
+            "phases are recognised from the tools in view, and no instruments were detected",
+        )
     return timeline, "the phase rules did not match this case"
 
 
@@ -128,8 +143,11 @@ def gather(store: CaseStore, options: ReportOptions, registry: Any) -> CaseData:
     video = store.video
     typed = options.typed(store.case_info)
     # A label the user typed is theirs to print, even if it repeats the file name.
-    names = identifying_names(video.get("name"), more=[options.video_path] if options.video_path else [],
-                              typed_label=typed.get("label", ""))
+    names = identifying_names(
+        video.get("name"),
+        more=[options.video_path] if options.video_path else [],
+        typed_label=typed.get("label", ""),
+    )
     timeline, phase_reason = _timeline(store)
 
     outcome: dict[str, Any]
@@ -144,9 +162,12 @@ def gather(store: CaseStore, options: ReportOptions, registry: Any) -> CaseData:
     except Exception as exc:  # the report must still come out, saying what went wrong
         log.warning("the case summary could not be computed (%s)", exc)
         planned = store.get_meta("planned_frames", [])
-        analysis = {"planned_frames": len(planned), "analysed_frames": len(timeline.frames),
-                    "complete": bool(planned) and len(timeline.frames) >= len(planned),
-                    "problems": store.get_meta("problems", [])}
+        analysis = {
+            "planned_frames": len(planned),
+            "analysed_frames": len(timeline.frames),
+            "complete": bool(planned) and len(timeline.frames) >= len(planned),
+            "problems": store.get_meta("problems", []),
+        }
         outcome = {"reason": f"the outcome could not be computed ({exc})"}
         totals = timeline.totals()
 
@@ -163,18 +184,30 @@ def gather(store: CaseStore, options: ReportOptions, registry: Any) -> CaseData:
         from scrubline.core.export import DEFAULT_PROCEDURE, load_procedure
 
         try:
-            template = load_procedure(str(store.get_meta("procedure", DEFAULT_PROCEDURE) or DEFAULT_PROCEDURE))
+            template = load_procedure(
+                str(store.get_meta("procedure", DEFAULT_PROCEDURE) or DEFAULT_PROCEDURE)
+            )
         except Exception:  # the timeline already has its phases; this only names their model
             template = None
         if template is not None and template.model in manifests:
             phase_manifest = manifests[template.model]
 
     data = CaseData(
-        typed=typed, timeline=timeline, totals=totals, outcome=outcome, analysis=analysis, video=video,
-        settings=store.settings, models=store.models,
-        procedure_template=_template_name(store), sequence_manifest=sequence_manifest,
-        manifests=manifests, bookmarks=store.bookmarks(), phase_reason=phase_reason,
-        event_start_manual=store.get_meta("event_start_s") is not None, scrub_names=names,
+        typed=typed,
+        timeline=timeline,
+        totals=totals,
+        outcome=outcome,
+        analysis=analysis,
+        video=video,
+        settings=store.settings,
+        models=store.models,
+        procedure_template=_template_name(store),
+        sequence_manifest=sequence_manifest,
+        manifests=manifests,
+        bookmarks=store.bookmarks(),
+        phase_reason=phase_reason,
+        event_start_manual=store.get_meta("event_start_s") is not None,
+        scrub_names=names,
         phase_manifest=phase_manifest,
     )
     # What is missing, in the words the summary page prints.
@@ -182,24 +215,39 @@ def gather(store: CaseStore, options: ReportOptions, registry: Any) -> CaseData:
     n = len(timeline.frames)
     planned = int(analysis.get("planned_frames") or 0)
     if n == 0:
-        data.missing.append("Nothing was analysed: the case file holds no results, so every figure, "
-                            "table and key frame below is empty. Run the analysis and write the report again.")
+        data.missing.append(
+            "Nothing was analysed: the case file holds no results, so every figure, "
+            "table and key frame below is empty. Run the analysis and write the report again."
+        )
     skipped = {str(k): int(v) for k, v in (analysis.get("skipped_frames") or {}).items() if v}
     if skipped:  # frames the analysis cannot use: resuming would not change them
-        reasons = {"unreadable": "could not be decoded", "damaged": "were decoded from damaged data"}
+        reasons = {
+            "unreadable": "could not be decoded",
+            "damaged": "were decoded from damaged data",
+        }
         data.missing.append(
             f"{sum(skipped.values())} of {planned} planned frames have no results: "
-            + ", ".join(f"{count} {reasons.get(reason, reason)}" for reason, count in sorted(skipped.items()))
-            + "; they are left out of every figure.")
+            + ", ".join(
+                f"{count} {reasons.get(reason, reason)}"
+                for reason, count in sorted(skipped.items())
+            )
+            + "; they are left out of every figure."
+        )
     if n and planned and n + sum(skipped.values()) < planned:
-        data.missing.append(f"The analysis is partial: {n} of {planned} planned frames "
-                            f"({n / planned:.0%}). Figures cover only the analysed stretches (grey in the "
-                            "timeline is not analysed); resume the analysis for a complete report.")
+        data.missing.append(
+            f"The analysis is partial: {n} of {planned} planned frames "
+            f"({n / planned:.0%}). Figures cover only the analysed stretches (grey in the "
+            "timeline is not analysed); resume the analysis for a complete report."
+        )
     if n and "detector" not in tasks and not timeline.labels:
-        data.missing.append("No instrument detector ran, so there are no tool lanes, tip visibility, "
-                            "tip-hidden episodes or tool-based phases.")
+        data.missing.append(
+            "No instrument detector ran, so there are no tool lanes, tip visibility, "
+            "tip-hidden episodes or tool-based phases."
+        )
     elif n and not timeline.labels:
-        data.missing.append("No instruments were detected, so there are no tool lanes or tip-hidden episodes.")
+        data.missing.append(
+            "No instruments were detected, so there are no tool lanes or tip-hidden episodes."
+        )
     if n and not np.isfinite(np.asarray(timeline.bleeding, dtype=float)).any():
         data.missing.append("No bleeding model ran, so bleeding was not measured.")
     if phase_reason:
@@ -211,8 +259,10 @@ def gather(store: CaseStore, options: ReportOptions, registry: Any) -> CaseData:
         data.missing.append(f"No outcome prediction: {data.scrub(reason)}.")
     problems = analysis.get("problems") or []
     if problems:
-        data.missing.append(f"The video had {len(problems)} reading problem(s) during analysis "
-                            "(damaged or undecodable frames); those frames have no results.")
+        data.missing.append(
+            f"The video had {len(problems)} reading problem(s) during analysis "
+            "(damaged or undecodable frames); those frames have no results."
+        )
     return data
 
 
@@ -225,29 +275,67 @@ class _Styles:
         self.regular, self.bold = regular, bold
         grey = HexColor("#555555")
         self.body = ParagraphStyle("body", fontName=regular, fontSize=9, leading=12)
-        self.small = ParagraphStyle("small", parent=self.body, fontSize=7.5, leading=9.5, textColor=grey)
+        self.small = ParagraphStyle(
+            "small", parent=self.body, fontSize=7.5, leading=9.5, textColor=grey
+        )
         self.cell = ParagraphStyle("cell", parent=self.body, fontSize=8, leading=10)
         self.cell_bold = ParagraphStyle("cellb", parent=self.cell, fontName=bold)
-        self.kicker = ParagraphStyle("kicker", parent=self.body, fontSize=9, textColor=grey, spaceAfter=2)
-        self.title = ParagraphStyle("title", parent=self.body, fontName=bold, fontSize=20, leading=24,
-                                    spaceAfter=6)
-        self.h1 = ParagraphStyle("h1", parent=self.body, fontName=bold, fontSize=13, leading=16,
-                                 spaceBefore=10, spaceAfter=5, keepWithNext=1)
-        self.h2 = ParagraphStyle("h2", parent=self.body, fontName=bold, fontSize=10.5, leading=13,
-                                 spaceBefore=8, spaceAfter=3, keepWithNext=1)
-        self.bullet = ParagraphStyle("bullet", parent=self.body, fontSize=8.5, leading=11, leftIndent=10,
-                                     bulletIndent=0, bulletFontName=regular)
+        self.kicker = ParagraphStyle(
+            "kicker", parent=self.body, fontSize=9, textColor=grey, spaceAfter=2
+        )
+        self.title = ParagraphStyle(
+            "title", parent=self.body, fontName=bold, fontSize=20, leading=24, spaceAfter=6
+        )
+        self.h1 = ParagraphStyle(
+            "h1",
+            parent=self.body,
+            fontName=bold,
+            fontSize=13,
+            leading=16,
+            spaceBefore=10,
+            spaceAfter=5,
+            keepWithNext=1,
+        )
+        self.h2 = ParagraphStyle(
+            "h2",
+            parent=self.body,
+            fontName=bold,
+            fontSize=10.5,
+            leading=13,
+            spaceBefore=8,
+            spaceAfter=3,
+            keepWithNext=1,
+        )
+        self.bullet = ParagraphStyle(
+            "bullet",
+            parent=self.body,
+            fontSize=8.5,
+            leading=11,
+            leftIndent=10,
+            bulletIndent=0,
+            bulletFontName=regular,
+        )
         self.big = ParagraphStyle("big", parent=self.body, fontName=bold, fontSize=12, leading=15)
 
 
-def _table(rows: list[list[Any]], widths: list[float], styles: _Styles, *, header: bool = True,
-           zebra: bool = True) -> Any:
+def _table(
+    rows: list[list[Any]],
+    widths: list[float],
+    styles: _Styles,
+    *,
+    header: bool = True,
+    zebra: bool = True,
+) -> Any:
     from reportlab.lib.colors import HexColor
     from reportlab.platypus import Paragraph, Table, TableStyle
 
     cells = [
-        [c if not isinstance(c, str) else Paragraph(c, styles.cell_bold if header and r == 0 else styles.cell)
-         for c in row]
+        [
+            c
+            if not isinstance(c, str)
+            else Paragraph(c, styles.cell_bold if header and r == 0 else styles.cell)
+            for c in row
+        ]
         for r, row in enumerate(rows)
     ]
     table = Table(cells, colWidths=widths, repeatRows=1 if header else 0, hAlign="LEFT")
@@ -262,8 +350,10 @@ def _table(rows: list[list[Any]], widths: list[float], styles: _Styles, *, heade
         ("LINEBELOW", (0, -1), (-1, -1), 0.4, HexColor("#999999")),
     ]
     if header:
-        commands += [("BACKGROUND", (0, 0), (-1, 0), HexColor("#e8edf3")),
-                     ("LINEBELOW", (0, 0), (-1, 0), 0.6, HexColor("#777777"))]
+        commands += [
+            ("BACKGROUND", (0, 0), (-1, 0), HexColor("#e8edf3")),
+            ("LINEBELOW", (0, 0), (-1, 0), 0.6, HexColor("#777777")),
+        ]
     if zebra:
         for r in range(1 if header else 0, len(rows)):
             if (r - (1 if header else 0)) % 2 == 1:
@@ -272,18 +362,26 @@ def _table(rows: list[list[Any]], widths: list[float], styles: _Styles, *, heade
     return table
 
 
-def _boxed(flowables: list[Any], width: float, font: str, colour: str = "#f3f6fa", border: str = "#9fb3c8") -> Any:
+def _boxed(
+    flowables: list[Any], width: float, font: str, colour: str = "#f3f6fa", border: str = "#9fb3c8"
+) -> Any:
     from reportlab.lib.colors import HexColor
     from reportlab.platypus import Table, TableStyle
 
     box = Table([[flowables]], colWidths=[width], hAlign="LEFT")
-    box.setStyle(TableStyle([
-        ("FONTNAME", (0, 0), (-1, -1), font),
-        ("BACKGROUND", (0, 0), (-1, -1), HexColor(colour)),
-        ("BOX", (0, 0), (-1, -1), 0.8, HexColor(border)),
-        ("LEFTPADDING", (0, 0), (-1, -1), 8), ("RIGHTPADDING", (0, 0), (-1, -1), 8),
-        ("TOPPADDING", (0, 0), (-1, -1), 6), ("BOTTOMPADDING", (0, 0), (-1, -1), 7),
-    ]))
+    box.setStyle(
+        TableStyle(
+            [
+                ("FONTNAME", (0, 0), (-1, -1), font),
+                ("BACKGROUND", (0, 0), (-1, -1), HexColor(colour)),
+                ("BOX", (0, 0), (-1, -1), 0.8, HexColor(border)),
+                ("LEFTPADDING", (0, 0), (-1, -1), 8),
+                ("RIGHTPADDING", (0, 0), (-1, -1), 8),
+                ("TOPPADDING", (0, 0), (-1, -1), 6),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 7),
+            ]
+        )
+    )
     return box
 
 
@@ -321,8 +419,10 @@ def _canvas_maker(label: str, fonts: tuple[str, str]) -> Any:
             self.line(margin, 30, width - margin, 30)
             self.setFont(regular, 7)
             self.setFillColor(HexColor("#555555"))
-            right = (f"Scrubline {__version__} · decision support, not a medical device · "
-                     f"page {self._pageNumber} of {total}")
+            right = (
+                f"Scrubline {__version__} · decision support, not a medical device · "
+                f"page {self._pageNumber} of {total}"
+            )
             room = width - 2 * margin - stringWidth(right, regular, 7) - 12
             text = label
             while stringWidth(text, regular, 7) > room and len(text) > 1:
@@ -345,39 +445,66 @@ def _header(data: CaseData, st: _Styles, width: float) -> list[Any]:
     ]
     not_given = '<font color="#888888">not given</font>'
     rows = [
-        ["<b>Procedure</b>", esc(typed["procedure"]) if "procedure" in typed else not_given,
-         "<b>Date</b>", esc(typed["date"]) if "date" in typed else not_given],
-        ["<b>Surgeon</b>", esc(typed["surgeon"]) if "surgeon" in typed else not_given,
-         "<b>Reviewer</b>", esc(typed["reviewer"]) if "reviewer" in typed else not_given],
+        [
+            "<b>Procedure</b>",
+            esc(typed["procedure"]) if "procedure" in typed else not_given,
+            "<b>Date</b>",
+            esc(typed["date"]) if "date" in typed else not_given,
+        ],
+        [
+            "<b>Surgeon</b>",
+            esc(typed["surgeon"]) if "surgeon" in typed else not_given,
+            "<b>Reviewer</b>",
+            esc(typed["reviewer"]) if "reviewer" in typed else not_given,
+        ],
     ]
-    story.append(_table(rows, [0.14 * width, 0.36 * width, 0.14 * width, 0.36 * width], st, header=False,
-                        zebra=False))
+    story.append(
+        _table(
+            rows,
+            [0.14 * width, 0.36 * width, 0.14 * width, 0.36 * width],
+            st,
+            header=False,
+            zebra=False,
+        )
+    )
     story.append(Spacer(1, 4))
 
     settings = data.settings
     if settings:
         fps = settings.get("fps")
         start, end = settings.get("start_s"), settings.get("end_s")
-        span = ("the whole video" if start is None and end is None
-                else f"{clock(start or 0)}–{clock(end) if end is not None else 'end'}")
-        analysis_text = (f"{number(float(fps)) if fps else '?'} frames per second over {span}, "
-                         f"device {esc(settings.get('device', '?'))}")
+        span = (
+            "the whole video"
+            if start is None and end is None
+            else f"{clock(start or 0)}–{clock(end) if end is not None else 'end'}"
+        )
+        analysis_text = (
+            f"{number(float(fps)) if fps else '?'} frames per second over {span}, "
+            f"device {esc(settings.get('device', '?'))}"
+        )
     else:
         analysis_text = "no analysis settings are stored (the case was never analysed)"
-    models = ", ".join(f"{esc(m.get('id'))} {esc(m.get('version'))} ({esc(m.get('task'))})" for m in data.models)
+    models = ", ".join(
+        f"{esc(m.get('id'))} {esc(m.get('version'))} ({esc(m.get('task'))})" for m in data.models
+    )
     if data.sequence_manifest is not None:
         m = data.sequence_manifest
         models += (", " if models else "") + f"{esc(m.id)} {esc(m.version)} (sequence: outcome)"
     t = data.timeline.settings
-    rules = (f"bleeding when ≥ {percent(t.bleeding_threshold, 0)} of the frame; episodes of at least "
-             f"{number(t.min_episode_s)} s, gaps under {number(t.merge_gap_s)} s merged; instruments count "
-             f"at score ≥ {number(t.presence_score)}")
+    rules = (
+        f"bleeding when ≥ {percent(t.bleeding_threshold, 0)} of the frame; episodes of at least "
+        f"{number(t.min_episode_s)} s, gaps under {number(t.merge_gap_s)} s merged; instruments count "
+        f"at score ≥ {number(t.presence_score)}"
+    )
     generated = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     rows = [
         ["<b>Scrubline</b>", f"version {esc(__version__)}; report written {generated}"],
         ["<b>Analysis</b>", analysis_text],
         ["<b>Models</b>", models or "none recorded"],
-        ["<b>Phase template</b>", esc(data.procedure_template) if data.procedure_template else "none"],
+        [
+            "<b>Phase template</b>",
+            esc(data.procedure_template) if data.procedure_template else "none",
+        ],
         ["<b>Episode rules</b>", rules],
     ]
     story.append(_table(rows, [0.17 * width, 0.83 * width], st, header=False, zebra=False))
@@ -401,45 +528,85 @@ def _outcome_flowables(data: CaseData, st: _Styles, width: float) -> list[Any]:
         return out
 
     how = "set by the reviewer" if data.event_start_manual else "found in the bleeding timeline"
-    out.append(Paragraph(f"Bleeding event from {clock(start, decimals=1)} ({how}); the model reads the "
-                         "first minute after it.", st.small))
+    out.append(
+        Paragraph(
+            f"Bleeding event from {clock(start, decimals=1)} ({how}); the model reads the "
+            "first minute after it.",
+            st.small,
+        )
+    )
     metrics = dict(getattr(data.sequence_manifest, "metrics", {}) or {})
     loss_figures, success_figures = _cv_figures(metrics)
-    rows: list[list[Any]] = [["", "Prediction", "This model, cross-validated", "Literature anchors"]]
+    rows: list[list[Any]] = [
+        ["", "Prediction", "This model, cross-validated", "Literature anchors"]
+    ]
     anchors_loss = "; ".join(f"{name}: RMSE {rmse:.0f} mL" for name, rmse, _ in LITERATURE_ANCHORS)
     anchors_acc = "; ".join(f"{name}: accuracy {acc:.0%}" for name, _, acc in LITERATURE_ANCHORS)
     if loss is not None:
         interval = outcome.get("blood_loss_interval_ml")
         value = f"<b>{number(float(loss))} mL</b>"
         if interval:
-            value += f"<br/>80% interval {number(float(interval[0]))}–{number(float(interval[1]))} mL"
-        rows.append(["Blood loss", value, "; ".join(loss_figures) or "not stated in the model's manifest",
-                     anchors_loss])
+            value += (
+                f"<br/>80% interval {number(float(interval[0]))}–{number(float(interval[1]))} mL"
+            )
+        rows.append(
+            [
+                "Blood loss",
+                value,
+                "; ".join(loss_figures) or "not stated in the model's manifest",
+                anchors_loss,
+            ]
+        )
     if success is not None:
-        rows.append(["Success (bleeding controlled)", f"<b>{percent(float(success), 0)}</b> probability",
-                     "; ".join(success_figures) or "not stated in the model's manifest", anchors_acc])
+        rows.append(
+            [
+                "Success (bleeding controlled)",
+                f"<b>{percent(float(success), 0)}</b> probability",
+                "; ".join(success_figures) or "not stated in the model's manifest",
+                anchors_acc,
+            ]
+        )
     inner = width - 16
     out.append(_table(rows, [0.18 * inner, 0.25 * inner, 0.29 * inner, 0.28 * inner], st))
     model = outcome.get("model") or {}
-    later = [e for e in data.timeline.episodes_of("bleeding") if start is not None and e.start_s > float(start) + 60]
+    later = [
+        e
+        for e in data.timeline.episodes_of("bleeding")
+        if start is not None and e.start_s > float(start) + 60
+    ]
     note = ""
     if later:
-        note = (f" The prediction is for this event only; {len(later)} later bleeding episode"
-                f"{'s have' if len(later) != 1 else ' has'} no prediction.")
-    out.append(Paragraph(
-        f"Model {esc(model.get('id', '?'))} {esc(model.get('version', ''))}; success as defined by its "
-        f"training data (see the model page). Anchors are {ANCHOR_SOURCE}; they show how hard the task "
-        "is, not how this model does on this case. The numbers are estimates with their error shown, "
-        f"not measurements.{note}", st.small))
+        note = (
+            f" The prediction is for this event only; {len(later)} later bleeding episode"
+            f"{'s have' if len(later) != 1 else ' has'} no prediction."
+        )
+    out.append(
+        Paragraph(
+            f"Model {esc(model.get('id', '?'))} {esc(model.get('version', ''))}; success as defined by its "
+            f"training data (see the model page). Anchors are {ANCHOR_SOURCE}; they show how hard the task "
+            "is, not how this model does on this case. The numbers are estimates with their error shown, "
+            f"not measurements.{note}",
+            st.small,
+        )
+    )
     return out
 
 
 # Cross-validated figures a sequence model's manifest may state, in the order they are shown:
 # (metric key, label, unit: "mL", "%" for fractions, "" for plain numbers).
-_LOSS_METRICS = (("cv_rmse_ml", "RMSE", "mL"), ("cv_mae_ml", "MAE", "mL"), ("cv_mean_error_ml", "mean error", "mL"),
-                 ("cv_r2", "R²", ""))
-_SUCCESS_METRICS = (("cv_accuracy", "accuracy", "%"), ("cv_auroc", "AUROC", ""), ("cv_sensitivity", "sensitivity", "%"),
-                    ("cv_specificity", "specificity", "%"), ("cv_brier", "Brier", ""))
+_LOSS_METRICS = (
+    ("cv_rmse_ml", "RMSE", "mL"),
+    ("cv_mae_ml", "MAE", "mL"),
+    ("cv_mean_error_ml", "mean error", "mL"),
+    ("cv_r2", "R²", ""),
+)
+_SUCCESS_METRICS = (
+    ("cv_accuracy", "accuracy", "%"),
+    ("cv_auroc", "AUROC", ""),
+    ("cv_sensitivity", "sensitivity", "%"),
+    ("cv_specificity", "specificity", "%"),
+    ("cv_brier", "Brier", ""),
+)
 
 
 def _cv_figures(metrics: dict[str, Any]) -> tuple[list[str], list[str]]:
@@ -476,42 +643,67 @@ def _summary(data: CaseData, st: _Styles, width: float) -> list[Any]:
             extra.append(f"{video['width']}×{video['height']}")
         if video.get("fps"):
             extra.append(f"{number(float(video['fps']))} fps")
-        rows.append(["<b>Video</b>", f"{duration(float(dur))} ({clock(float(dur), long=dur >= 3600)})"
-                     + (f", {', '.join(extra)}" if extra else "")])
+        rows.append(
+            [
+                "<b>Video</b>",
+                f"{duration(float(dur))} ({clock(float(dur), long=dur >= 3600)})"
+                + (f", {', '.join(extra)}" if extra else ""),
+            ]
+        )
     else:
         rows.append(["<b>Video</b>", "duration unknown (no video metadata in the case file)"])
     n = len(tl.frames)
     planned = int(data.analysis.get("planned_frames") or 0)
     span = totals.get("analysed_span_s")
     if n and span:
-        coverage = f"{n} of {planned} planned frames ({n / planned:.0%})" if planned else f"{n} frames"
+        coverage = (
+            f"{n} of {planned} planned frames ({n / planned:.0%})" if planned else f"{n} frames"
+        )
         state = "complete" if data.analysis.get("complete") else "partial"
-        rows.append(["<b>Analysed</b>", f"{clock(span[0])}–{clock(span[1])}, {coverage}, every "
-                     f"{number(tl.sample_period_s)} s; {state}"])
+        rows.append(
+            [
+                "<b>Analysed</b>",
+                f"{clock(span[0])}–{clock(span[1])}, {coverage}, every "
+                f"{number(tl.sample_period_s)} s; {state}",
+            ]
+        )
     else:
         rows.append(["<b>Analysed</b>", "nothing (no analysed frames in the case file)"])
     if n:
         if np.isfinite(np.asarray(tl.bleeding, dtype=float)).any():
             count = totals.get("bleeding_episodes", 0)
-            text = (f"{count} episode{'s' if count != 1 else ''}, {duration(totals.get('bleeding_total_s'))} in all"
-                    if count else "no episodes")
+            text = (
+                f"{count} episode{'s' if count != 1 else ''}, {duration(totals.get('bleeding_total_s'))} in all"
+                if count
+                else "no episodes"
+            )
             text += f"; peak area {percent(totals.get('bleeding_peak_fraction'))} of the frame"
         else:
             text = "not measured"
         rows.append(["<b>Bleeding</b>", text])
         if tl.labels:
             count = totals.get("tip_hidden_episodes", 0)
-            text = (f"{count} episode{'s' if count != 1 else ''}, {duration(totals.get('tip_hidden_total_s'))} "
-                    f"in all; longest {duration(totals.get('tip_hidden_longest_s'))}" if count else
-                    "no episodes: tips in view whenever instruments were")
+            text = (
+                f"{count} episode{'s' if count != 1 else ''}, {duration(totals.get('tip_hidden_total_s'))} "
+                f"in all; longest {duration(totals.get('tip_hidden_longest_s'))}"
+                if count
+                else "no episodes: tips in view whenever instruments were"
+            )
             rows.append(["<b>Tip hidden</b>", text])
-            rows.append(["<b>Tools</b>", f"{len(tl.labels)} kind{'s' if len(tl.labels) != 1 else ''} seen: "
-                         + esc(", ".join(tl.labels))])
-        rows.append(["<b>Bookmarks</b>", str(len(tl.episodes_of('bookmark')))])
+            rows.append(
+                [
+                    "<b>Tools</b>",
+                    f"{len(tl.labels)} kind{'s' if len(tl.labels) != 1 else ''} seen: "
+                    + esc(", ".join(tl.labels)),
+                ]
+            )
+        rows.append(["<b>Bookmarks</b>", str(len(tl.episodes_of("bookmark")))])
     inner = width - 16
-    content: list[Any] = [Paragraph("Summary", st.h2),
-                          _table(rows, [0.17 * inner, 0.83 * inner], st, header=False, zebra=False),
-                          Spacer(1, 5)]
+    content: list[Any] = [
+        Paragraph("Summary", st.h2),
+        _table(rows, [0.17 * inner, 0.83 * inner], st, header=False, zebra=False),
+        Spacer(1, 5),
+    ]
     content += _outcome_flowables(data, st, width)
     story: list[Any] = [Spacer(1, 8), _boxed(content, width, st.regular)]
     if data.missing:
@@ -526,14 +718,19 @@ def _figure(data: CaseData, st: _Styles, width: float, fonts: tuple[str, str]) -
     from scrubline.report.figure import timeline_drawing
 
     if not len(data.timeline.times):
-        return [Paragraph("Timeline", st.h1), Paragraph("No timeline: nothing was analysed.", st.body)]
+        return [
+            Paragraph("Timeline", st.h1),
+            Paragraph("No timeline: nothing was analysed.", st.body),
+        ]
     drawing = timeline_drawing(data.timeline, width, fonts=fonts)
     caption = Paragraph(
         "Video time runs left to right. Tool lanes show when each tool is in view; the tip lane shows "
         "the share of tools in view whose tip is visible, with tip-hidden episodes under it; the "
         "bleeding lane shows the bleeding area (band: lowest to highest in each printed column) and "
         "bleeding episodes shaded, the dashed line being the episode threshold. Bookmark numbers match "
-        "the bookmark table. Grey: not analysed.", st.small)
+        "the bookmark table. Grey: not analysed.",
+        st.small,
+    )
     return [KeepTogether([Paragraph("Timeline", st.h1), drawing, caption])]
 
 
@@ -553,22 +750,38 @@ def _tables(data: CaseData, st: _Styles, width: float) -> list[Any]:
     analysed_time = len(tl.frames) * period
 
     if not len(tl.times):
-        story.append(Paragraph("No phase, tool, tip-hidden or bleeding tables: nothing was analysed.", st.body))
+        story.append(
+            Paragraph(
+                "No phase, tool, tip-hidden or bleeding tables: nothing was analysed.", st.body
+            )
+        )
         story += _bookmark_table(data, st, width)
         return story
 
     story.append(Paragraph("Phases", st.h2))
     phases = tl.episodes_of("phase")
     if phases:
-        rows = [["Phase", "Duration", "Share of analysed span", "First seen", "Last seen", "Stretches"]]
+        rows = [
+            ["Phase", "Duration", "Share of analysed span", "First seen", "Last seen", "Stretches"]
+        ]
         for label in dict.fromkeys(p.label for p in phases):
             mine = [p for p in phases if p.label == label]
             total = sum(p.duration_s for p in mine)
-            rows.append([esc(label), duration(total), percent(total / analysed_s if analysed_s else None, 0),
-                         clock(mine[0].start_s), clock(mine[-1].end_s), str(len(mine))])
+            rows.append(
+                [
+                    esc(label),
+                    duration(total),
+                    percent(total / analysed_s if analysed_s else None, 0),
+                    clock(mine[0].start_s),
+                    clock(mine[-1].end_s),
+                    str(len(mine)),
+                ]
+            )
         story.append(_table(rows, [w * width for w in (0.3, 0.14, 0.18, 0.13, 0.13, 0.12)], st))
     else:
-        story.append(Paragraph(esc(f"No phases: {data.phase_reason or 'none were recognised'}."), st.body))
+        story.append(
+            Paragraph(esc(f"No phases: {data.phase_reason or 'none were recognised'}."), st.body)
+        )
 
     story.append(Paragraph("Tool usage", st.h2))
     tools = totals.get("tools") or {}
@@ -576,10 +789,17 @@ def _tables(data: CaseData, st: _Styles, width: float) -> list[Any]:
         rows = [["Tool", "Time in view", "Share of analysed time", "Entries into view"]]
         for label, t in sorted(tools.items(), key=lambda kv: -kv[1]["time_in_view_s"]):
             share = t["time_in_view_s"] / analysed_time if analysed_time else None
-            rows.append([esc(label), duration(t["time_in_view_s"]), percent(share, 0), str(t["entries"])])
+            rows.append(
+                [esc(label), duration(t["time_in_view_s"]), percent(share, 0), str(t["entries"])]
+            )
         story.append(_table(rows, [w * width for w in (0.34, 0.2, 0.24, 0.22)], st))
-        story.append(Paragraph("Time in view counts analysed samples with the tool detected; an entry is "
-                               "each time it comes back into view.", st.small))
+        story.append(
+            Paragraph(
+                "Time in view counts analysed samples with the tool detected; an entry is "
+                "each time it comes back into view.",
+                st.small,
+            )
+        )
     else:
         story.append(Paragraph("No instruments were detected in the analysed frames.", st.body))
 
@@ -587,26 +807,49 @@ def _tables(data: CaseData, st: _Styles, width: float) -> list[Any]:
     hidden = tl.episodes_of("tip_hidden")
     if hidden:
         longest = max(hidden, key=lambda e: e.duration_s)
-        story.append(Paragraph(
-            f"{len(hidden)} episode{'s' if len(hidden) != 1 else ''} with an instrument in view and its tip "
-            f"hidden, {duration(sum(e.duration_s for e in hidden))} in all; the longest "
-            f"{duration(longest.duration_s)} from {clock(longest.start_s)}.", st.body))
+        story.append(
+            Paragraph(
+                f"{len(hidden)} episode{'s' if len(hidden) != 1 else ''} with an instrument in view and its tip "
+                f"hidden, {duration(sum(e.duration_s for e in hidden))} in all; the longest "
+                f"{duration(longest.duration_s)} from {clock(longest.start_s)}.",
+                st.body,
+            )
+        )
         story += _episode_table(
-            hidden, ["#", "Start", "End", "Duration", "Phase"],
-            lambda i, e: [str(i), clock(e.start_s, decimals=1), clock(e.end_s, decimals=1),
-                          duration(e.duration_s), esc(_phase_of(tl, e.start_s))],
-            [0.08, 0.18, 0.18, 0.18, 0.38], st, width, "tip-hidden")
+            hidden,
+            ["#", "Start", "End", "Duration", "Phase"],
+            lambda i, e: [
+                str(i),
+                clock(e.start_s, decimals=1),
+                clock(e.end_s, decimals=1),
+                duration(e.duration_s),
+                esc(_phase_of(tl, e.start_s)),
+            ],
+            [0.08, 0.18, 0.18, 0.18, 0.38],
+            st,
+            width,
+            "tip-hidden",
+        )
     elif tl.labels:
-        story.append(Paragraph("No tip-hidden episodes: whenever an instrument was in view, its tip was "
-                               "visible (or hidden for less than the minimum episode length).", st.body))
+        story.append(
+            Paragraph(
+                "No tip-hidden episodes: whenever an instrument was in view, its tip was "
+                "visible (or hidden for less than the minimum episode length).",
+                st.body,
+            )
+        )
     else:
-        story.append(Paragraph("None: no instruments were detected, so tip visibility was not measured.",
-                               st.body))
+        story.append(
+            Paragraph(
+                "None: no instruments were detected, so tip visibility was not measured.", st.body
+            )
+        )
 
     story.append(Paragraph("Bleeding episodes", st.h2))
     bleeding = tl.episodes_of("bleeding")
     analysed_start, analysed_end = (span[0], span[1]) if span else (0.0, 0.0)
     if bleeding:
+
         def row(i: int, e: Any) -> list[Any]:
             # An episode still open at the end of the analysed video has no time to control.
             if e.end_s >= analysed_end - period - 1e-6:
@@ -616,19 +859,40 @@ def _tables(data: CaseData, st: _Styles, width: float) -> list[Any]:
                 control = f"at least {duration(e.end_s - e.start_s)} (already bleeding where the analysis starts)"
             else:
                 control = duration(e.end_s - e.start_s)
-            return [str(i), clock(e.start_s, decimals=1), duration(e.duration_s), percent(e.peak),
-                    control, esc(_phase_of(tl, e.start_s))]
+            return [
+                str(i),
+                clock(e.start_s, decimals=1),
+                duration(e.duration_s),
+                percent(e.peak),
+                control,
+                esc(_phase_of(tl, e.start_s)),
+            ]
 
-        story += _episode_table(bleeding, ["#", "Onset", "Duration", "Peak area", "Time to control", "Phase"],
-                                row, [0.06, 0.14, 0.15, 0.13, 0.28, 0.24], st, width, "bleeding")
-        story.append(Paragraph(
-            f"An episode is a stretch with the bleeding area at or above {percent(tl.settings.bleeding_threshold, 0)} "
-            "of the frame. Time to control is the episode's end minus its onset: how long until the area "
-            "fell back below the threshold.", st.small))
+        story += _episode_table(
+            bleeding,
+            ["#", "Onset", "Duration", "Peak area", "Time to control", "Phase"],
+            row,
+            [0.06, 0.14, 0.15, 0.13, 0.28, 0.24],
+            st,
+            width,
+            "bleeding",
+        )
+        story.append(
+            Paragraph(
+                f"An episode is a stretch with the bleeding area at or above {percent(tl.settings.bleeding_threshold, 0)} "
+                "of the frame. Time to control is the episode's end minus its onset: how long until the area "
+                "fell back below the threshold.",
+                st.small,
+            )
+        )
     elif np.isfinite(np.asarray(tl.bleeding, dtype=float)).any():
-        story.append(Paragraph(
-            f"No bleeding episodes: the bleeding area stayed below {percent(tl.settings.bleeding_threshold, 0)} "
-            "of the frame (or above it for less than the minimum episode length).", st.body))
+        story.append(
+            Paragraph(
+                f"No bleeding episodes: the bleeding area stayed below {percent(tl.settings.bleeding_threshold, 0)} "
+                "of the frame (or above it for less than the minimum episode length).",
+                st.body,
+            )
+        )
     else:
         story.append(Paragraph("None: bleeding was not measured (no bleeding model ran).", st.body))
 
@@ -651,8 +915,15 @@ def _bookmark_table(data: CaseData, st: _Styles, width: float) -> list[Any]:
     return story
 
 
-def _episode_table(episodes: list[Any], header: list[str], row: Any, widths: list[float], st: _Styles,
-                   width: float, what: str) -> list[Any]:
+def _episode_table(
+    episodes: list[Any],
+    header: list[str],
+    row: Any,
+    widths: list[float],
+    st: _Styles,
+    width: float,
+    what: str,
+) -> list[Any]:
     """All episodes, or the longest MAX_EPISODE_ROWS in time order with a line saying so (a
     3-hour case can have hundreds; the CSV export has them all)."""
     from reportlab.platypus import Paragraph
@@ -662,8 +933,10 @@ def _episode_table(episodes: list[Any], header: list[str], row: Any, widths: lis
     if len(numbered) > MAX_EPISODE_ROWS:
         keep = sorted(numbered, key=lambda ie: -ie[1].duration_s)[:MAX_EPISODE_ROWS]
         numbered = sorted(keep, key=lambda ie: ie[0])
-        note = (f"The {MAX_EPISODE_ROWS} longest of {len(episodes)} {what} episodes are listed, in time order; "
-                "the CSV export (episodes.csv) has them all.")
+        note = (
+            f"The {MAX_EPISODE_ROWS} longest of {len(episodes)} {what} episodes are listed, in time order; "
+            "the CSV export (episodes.csv) has them all."
+        )
     rows = [header] + [row(i, e) for i, e in numbered]
     out: list[Any] = [_table(rows, [w * width for w in widths], st)]
     if note:
@@ -671,7 +944,9 @@ def _episode_table(episodes: list[Any], header: list[str], row: Any, widths: lis
     return out
 
 
-def _key_frames(store: CaseStore, data: CaseData, options: ReportOptions, st: _Styles, width: float) -> list[Any]:
+def _key_frames(
+    store: CaseStore, data: CaseData, options: ReportOptions, st: _Styles, width: float
+) -> list[Any]:
     from reportlab.platypus import Image, KeepTogether, Paragraph, Spacer, Table, TableStyle
 
     from scrubline.report.keyframes import FrameSource, select_key_frames
@@ -683,8 +958,9 @@ def _key_frames(store: CaseStore, data: CaseData, options: ReportOptions, st: _S
         if manifest is not None and manifest.task == "segmenter":
             threshold = manifest.threshold("bleeding", threshold)
     source = FrameSource(store, options.video_path, threshold, data.timeline)
-    keys, notes = select_key_frames(store, data.timeline,
-                                    None if source.video is not None else store.thumbnail_frames())
+    keys, notes = select_key_frames(
+        store, data.timeline, None if source.video is not None else store.thumbnail_frames()
+    )
     try:
         cells: list[Any] = []
         missing_pictures = 0
@@ -699,23 +975,47 @@ def _key_frames(store: CaseStore, data: CaseData, options: ReportOptions, st: _S
             caption = f"<b>{esc(key.title)}</b> · {clock(key.time_s, decimals=1)}"
             if key.detail:
                 caption += f"<br/>{esc(key.detail)}"
-            cells.append([image, Paragraph(caption, st.cell),
-                          Paragraph("Picture: " + esc(data.scrub(picture.source)), st.small)])
+            cells.append(
+                [
+                    image,
+                    Paragraph(caption, st.cell),
+                    Paragraph("Picture: " + esc(data.scrub(picture.source)), st.small),
+                ]
+            )
         note = source.note
     finally:
         source.close()
-    story.append(Paragraph(esc(note) + " Boxes: detected instruments with label and score; filled dots: "
-                           "visible tips; orange rings: hidden tips; magenta: bleeding mask with its area.",
-                           st.small))
+    story.append(
+        Paragraph(
+            esc(note) + " Boxes: detected instruments with label and score; filled dots: "
+            "visible tips; orange rings: hidden tips; magenta: bleeding mask with its area.",
+            st.small,
+        )
+    )
     story.append(Spacer(1, 4))
     if missing_pictures:
-        notes.append(f"{missing_pictures} key frame(s) have no picture: the case file holds no thumbnails "
-                     "near them and the video was not given.")
+        notes.append(
+            f"{missing_pictures} key frame(s) have no picture: the case file holds no thumbnails "
+            "near them and the video was not given."
+        )
     for i in range(0, len(cells), 2):
-        pair = cells[i:i + 2]
-        grid = Table([pair if len(pair) == 2 else pair + [""]], colWidths=[cell_w + 5, cell_w + 5], hAlign="LEFT")
-        grid.setStyle(TableStyle([("FONTNAME", (0, 0), (-1, -1), st.regular), ("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0),
-                                  ("RIGHTPADDING", (0, 0), (-1, -1), 5), ("BOTTOMPADDING", (0, 0), (-1, -1), 8)]))
+        pair = cells[i : i + 2]
+        grid = Table(
+            [pair if len(pair) == 2 else pair + [""]],
+            colWidths=[cell_w + 5, cell_w + 5],
+            hAlign="LEFT",
+        )
+        grid.setStyle(
+            TableStyle(
+                [
+                    ("FONTNAME", (0, 0), (-1, -1), st.regular),
+                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                    ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                    ("RIGHTPADDING", (0, 0), (-1, -1), 5),
+                    ("BOTTOMPADDING", (0, 0), (-1, -1), 8),
+                ]
+            )
+        )
         story.append(KeepTogether(grid))
     if not cells:
         story.append(Paragraph("No key frames to show.", st.body))
@@ -723,7 +1023,9 @@ def _key_frames(store: CaseStore, data: CaseData, options: ReportOptions, st: _S
     return story
 
 
-def _model_block(record: dict[str, Any] | None, manifest: Any, st: _Styles, width: float, role: str) -> list[Any]:
+def _model_block(
+    record: dict[str, Any] | None, manifest: Any, st: _Styles, width: float, role: str
+) -> list[Any]:
     from reportlab.platypus import KeepTogether, Paragraph
 
     rec = record or {}
@@ -749,12 +1051,23 @@ def _model_block(record: dict[str, Any] | None, manifest: Any, st: _Styles, widt
         rows.append(["<b>Validation metrics</b>", "none measured (the manifest lists no metrics)"])
     rows.append(["<b>Licence</b>", esc(licence)])
     if manifest is not None and getattr(manifest, "card", None):
-        rows.append(["<b>Model card</b>", esc(Path(manifest.card).name) + " (in Scrubline's models folder)"])
+        rows.append(
+            ["<b>Model card</b>", esc(Path(manifest.card).name) + " (in Scrubline's models folder)"]
+        )
     if manifest is not None and str(manifest.version) != str(version):
-        rows.append(["<b>Note</b>", esc(f"results were produced by version {version}; "
-                                        f"version {manifest.version} is installed now")])
-    title = Paragraph(f"{esc(name)} <font color='#555555'>({esc(model_id)} {esc(version)}, {esc(task)})</font>",
-                      st.h2)
+        rows.append(
+            [
+                "<b>Note</b>",
+                esc(
+                    f"results were produced by version {version}; "
+                    f"version {manifest.version} is installed now"
+                ),
+            ]
+        )
+    title = Paragraph(
+        f"{esc(name)} <font color='#555555'>({esc(model_id)} {esc(version)}, {esc(task)})</font>",
+        st.h2,
+    )
     return [KeepTogether([title, _table(rows, [0.2 * width, 0.8 * width], st, header=False)])]
 
 
@@ -762,24 +1075,39 @@ def _metrics_grid(metrics: dict[str, Any], st: _Styles, width: float, per_row: i
     """Metrics as name/value pairs, `per_row` to a line, under the names the model card uses."""
     from reportlab.platypus import Paragraph, Table, TableStyle
 
-    pairs = [(Paragraph(esc(k), st.small), Paragraph(esc(number(v)), st.cell)) for k, v in metrics.items()]
+    pairs = [
+        (Paragraph(esc(k), st.small), Paragraph(esc(number(v)), st.cell))
+        for k, v in metrics.items()
+    ]
     rows: list[list[Any]] = []
     for i in range(0, len(pairs), per_row):
         row: list[Any] = []
-        for name, value in pairs[i:i + per_row]:
+        for name, value in pairs[i : i + per_row]:
             row += [name, value]
         rows.append(row + [""] * (2 * per_row - len(row)))
     cell = (width - 8) / per_row
     grid = Table(rows, colWidths=[0.72 * cell, 0.28 * cell] * per_row, hAlign="LEFT")
-    grid.setStyle(TableStyle([("FONTNAME", (0, 0), (-1, -1), st.regular), ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                              ("LEFTPADDING", (0, 0), (-1, -1), 0), ("RIGHTPADDING", (0, 0), (-1, -1), 4),
-                              ("TOPPADDING", (0, 0), (-1, -1), 0), ("BOTTOMPADDING", (0, 0), (-1, -1), 1)]))
+    grid.setStyle(
+        TableStyle(
+            [
+                ("FONTNAME", (0, 0), (-1, -1), st.regular),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                ("RIGHTPADDING", (0, 0), (-1, -1), 4),
+                ("TOPPADDING", (0, 0), (-1, -1), 0),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 1),
+            ]
+        )
+    )
     return grid
 
 
 # What each output role of a segmenter feeds in the report (a model may have several).
-_ROLE_USES = {"instrument_mask": "instrument boxes and tool lanes", "tip_map": "tips and tip visibility",
-              "bleeding_mask": "bleeding mask and area; bleeding episodes"}
+_ROLE_USES = {
+    "instrument_mask": "instrument boxes and tool lanes",
+    "tip_map": "tips and tip visibility",
+    "bleeding_mask": "bleeding mask and area; bleeding episodes",
+}
 
 
 def _use_of(manifest: Any) -> str | None:
@@ -793,33 +1121,67 @@ def _provenance(data: CaseData, st: _Styles, width: float) -> list[Any]:
     from reportlab.platypus import PageBreak, Paragraph, Spacer
 
     story: list[Any] = [PageBreak(), Paragraph("Models and their validation", st.h1)]
-    story.append(Paragraph(
-        "Every figure in this report comes from the models below. Each model's data, validation and "
-        "licence are those stated in its manifest and model card.", st.body))
-    roles = {"detector": "instrument boxes, tips and tip visibility; tool lanes; tool-based phases",
-             "segmenter": "bleeding mask and area; bleeding episodes", "classifier": "frame scores",
-             "sequence": "predicted blood loss and success of the bleeding event"}
+    story.append(
+        Paragraph(
+            "Every figure in this report comes from the models below. Each model's data, validation and "
+            "licence are those stated in its manifest and model card.",
+            st.body,
+        )
+    )
+    roles = {
+        "detector": "instrument boxes, tips and tip visibility; tool lanes; tool-based phases",
+        "segmenter": "bleeding mask and area; bleeding episodes",
+        "classifier": "frame scores",
+        "sequence": "predicted blood loss and success of the bleeding event",
+    }
     for record in data.models:
         manifest = data.manifests.get(str(record.get("id")))
-        story += _model_block(record, manifest, st, width, _use_of(manifest) or roles.get(str(record.get("task")), "analysis"))
+        story += _model_block(
+            record,
+            manifest,
+            st,
+            width,
+            _use_of(manifest) or roles.get(str(record.get("task")), "analysis"),
+        )
     if data.phase_manifest is not None:
-        story += _model_block(None, data.phase_manifest, st, width,
-                              "surgical phases (the procedure's learned model, from the tools in view)")
+        story += _model_block(
+            None,
+            data.phase_manifest,
+            st,
+            width,
+            "surgical phases (the procedure's learned model, from the tools in view)",
+        )
     if data.sequence_manifest is not None:
         story += _model_block(None, data.sequence_manifest, st, width, roles["sequence"])
     if not data.models and data.sequence_manifest is None:
-        story.append(Paragraph("No models are recorded for this case and no outcome model is installed.",
-                               st.body))
+        story.append(
+            Paragraph(
+                "No models are recorded for this case and no outcome model is installed.", st.body
+            )
+        )
     story.append(Spacer(1, 8))
-    story.append(_boxed([Paragraph("<b>Not a medical device.</b> " + esc(DISCLAIMER), st.body)], width, st.regular,
-                        colour="#fff4e5", border="#e0a040"))
+    story.append(
+        _boxed(
+            [Paragraph("<b>Not a medical device.</b> " + esc(DISCLAIMER), st.body)],
+            width,
+            st.regular,
+            colour="#fff4e5",
+            border="#e0a040",
+        )
+    )
     story.append(Spacer(1, 4))
-    story.append(Paragraph(esc(f"Literature anchors for the outcome prediction are {ANCHOR_SOURCE}."), st.small))
+    story.append(
+        Paragraph(
+            esc(f"Literature anchors for the outcome prediction are {ANCHOR_SOURCE}."), st.small
+        )
+    )
     return story
 
 
 # ---------------------------------------------------------------------------- entry point
-def build_report(store: CaseStore, path: Path, options: ReportOptions, registry: Any = None) -> Path:
+def build_report(
+    store: CaseStore, path: Path, options: ReportOptions, registry: Any = None
+) -> Path:
     from reportlab.lib.pagesizes import A4, letter
     from reportlab.lib.units import mm
 
@@ -853,16 +1215,25 @@ def build_report(store: CaseStore, path: Path, options: ReportOptions, registry:
     return path
 
 
-def _build(story: list[Any], partial: Path, pagesize: Any, margin: float, label: str, fonts: Any) -> None:
+def _build(
+    story: list[Any], partial: Path, pagesize: Any, margin: float, label: str, fonts: Any
+) -> None:
     from reportlab.lib.units import mm
     from reportlab.platypus import SimpleDocTemplate
 
     doc = SimpleDocTemplate(
-        str(partial), pagesize=pagesize, leftMargin=margin, rightMargin=margin, topMargin=16 * mm,
-        bottomMargin=16 * mm, title=f"Scrubline debrief: {label}", author="Scrubline",
-        subject="Post-operative debrief", creator=f"Scrubline {__version__}", producer=f"Scrubline {__version__}",
+        str(partial),
+        pagesize=pagesize,
+        leftMargin=margin,
+        rightMargin=margin,
+        topMargin=16 * mm,
+        bottomMargin=16 * mm,
+        title=f"Scrubline debrief: {label}",
+        author="Scrubline",
+        subject="Post-operative debrief",
+        creator=f"Scrubline {__version__}",
+        producer=f"Scrubline {__version__}",
         # Otherwise every page names Helvetica as its starting font: a non-embedded font in the file.
         initialFontName=fonts[0],
     )
     doc.build(story, canvasmaker=_canvas_maker(label, fonts))
-

@@ -31,8 +31,19 @@ GAP = 3.0
 MAX_TOOL_LANES = 12
 
 # Muted colours that print well in greyscale too (different lightness per index).
-PHASE_PALETTE = ("#8dd3c7", "#fdb462", "#bebada", "#fb8072", "#80b1d3", "#b3de69", "#fccde5",
-                 "#bc80bd", "#ccebc5", "#ffed6f", "#d9d9d9")
+PHASE_PALETTE = (
+    "#8dd3c7",
+    "#fdb462",
+    "#bebada",
+    "#fb8072",
+    "#80b1d3",
+    "#b3de69",
+    "#fccde5",
+    "#bc80bd",
+    "#ccebc5",
+    "#ffed6f",
+    "#d9d9d9",
+)
 TOOL_COLOUR = "#3b6ea5"
 TIP_COLOUR = "#4daf4a"
 TIP_HIDDEN_COLOUR = "#e66101"
@@ -114,7 +125,9 @@ def runs(flags: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.nonzero(d == 1)[0].tolist(), np.nonzero(d == -1)[0].tolist(), strict=True))
 
 
-def merged_spans(spans: list[tuple[float, float]], min_width: float, join: float) -> list[tuple[float, float]]:
+def merged_spans(
+    spans: list[tuple[float, float]], min_width: float, join: float
+) -> list[tuple[float, float]]:
     """x-spans widened to `min_width` and merged where they overlap or are closer than `join`:
     thousands of short episodes become at most one rectangle per printed pixel."""
     out: list[list[float]] = []
@@ -179,12 +192,21 @@ def timeline_drawing(
     # The legend is laid out first: its line count sets the drawing's height.
     # The procedure template's colours where it gives them (the window shows the same).
     # Tinted towards white, so the black phase names stay readable on them in print.
-    colour_of = {name: _tinted(timeline.phase_colours[name]) if name in timeline.phase_colours else phase_colour(i)
-                 for i, name in enumerate(phase_names)}
+    colour_of = {
+        name: _tinted(timeline.phase_colours[name])
+        if name in timeline.phase_colours
+        else phase_colour(i)
+        for i, name in enumerate(phase_names)
+    }
     items: list[tuple[str, str]] = [(colour_of[name], name) for name in phase_names]
-    items += [(TOOL_COLOUR, "tool in view"), (TIP_COLOUR, "tips visible (share)"),
-              (TIP_HIDDEN_COLOUR, "tip hidden episode"), (BLEED_COLOUR, "bleeding area"),
-              (BLEED_EPISODE_COLOUR, "bleeding episode"), (NOT_ANALYSED_COLOUR, "not analysed")]
+    items += [
+        (TOOL_COLOUR, "tool in view"),
+        (TIP_COLOUR, "tips visible (share)"),
+        (TIP_HIDDEN_COLOUR, "tip hidden episode"),
+        (BLEED_COLOUR, "bleeding area"),
+        (BLEED_EPISODE_COLOUR, "bleeding episode"),
+        (NOT_ANALYSED_COLOUR, "not analysed"),
+    ]
     legend: list[tuple[float, int, str, str]] = []
     lx, line = x0, 0
     for colour, text in items:
@@ -194,7 +216,9 @@ def timeline_drawing(
         legend.append((lx, line, colour, text))
         lx += w
 
-    lanes_h = PHASE_ROW + GAP + n_tool_rows * TOOL_ROW + GAP + TIP_ROW + GAP + BLEED_ROW + GAP + MARK_ROW
+    lanes_h = (
+        PHASE_ROW + GAP + n_tool_rows * TOOL_ROW + GAP + TIP_ROW + GAP + BLEED_ROW + GAP + MARK_ROW
+    )
     legend_h = 9.0 * (line + 1) + 4
     height = lanes_h + AXIS_ROW + legend_h
     drawing = Drawing(width, height)
@@ -206,12 +230,29 @@ def timeline_drawing(
     def lane_label(y: float, h: float, text: str, size: float = 7.0, font: str = regular) -> None:
         while stringWidth(text, font, size) > LABEL_GUTTER - 6 and len(text) > 4:
             text = text[:-2] + "…"
-        drawing.add(String(LABEL_GUTTER - 4, y + h / 2 - size / 3, text, fontName=font, fontSize=size,
-                           textAnchor="end", fillColor=HexColor("#222222")))
+        drawing.add(
+            String(
+                LABEL_GUTTER - 4,
+                y + h / 2 - size / 3,
+                text,
+                fontName=font,
+                fontSize=size,
+                textAnchor="end",
+                fillColor=HexColor("#222222"),
+            )
+        )
 
     if duration <= 0:
-        drawing.add(String(width / 2, height / 2, "no analysed frames and no video duration: nothing to draw",
-                           fontName=regular, fontSize=8, textAnchor="middle"))
+        drawing.add(
+            String(
+                width / 2,
+                height / 2,
+                "no analysed frames and no video duration: nothing to draw",
+                fontName=regular,
+                fontSize=8,
+                textAnchor="middle",
+            )
+        )
         return drawing
 
     def tx(t: float) -> float:
@@ -223,15 +264,28 @@ def timeline_drawing(
 
     def rects_for(flags: np.ndarray, y: float, h: float, colour: str) -> None:
         for a, b in runs(flags):
-            drawing.add(Rect(x0 + a * col_w, y, (b - a) * col_w, h, fillColor=HexColor(colour),
-                             strokeColor=None, strokeWidth=0))
+            drawing.add(
+                Rect(
+                    x0 + a * col_w,
+                    y,
+                    (b - a) * col_w,
+                    h,
+                    fillColor=HexColor(colour),
+                    strokeColor=None,
+                    strokeWidth=0,
+                )
+            )
 
     def episode_rects(kind: str, y: float, h: float, colour: str) -> None:
         spans = [(tx(e.start_s), tx(e.end_s)) for e in timeline.episodes_of(kind)]
         for a, b in merged_spans(spans, min_width=COLUMN_PT, join=COLUMN_PT / 2):
-            drawing.add(Rect(a, y, b - a, h, fillColor=HexColor(colour), strokeColor=None, strokeWidth=0))
+            drawing.add(
+                Rect(a, y, b - a, h, fillColor=HexColor(colour), strokeColor=None, strokeWidth=0)
+            )
 
-    def envelope(upper: np.ndarray, lower: np.ndarray, y: float, h: float, vmax: float, colour: str) -> None:
+    def envelope(
+        upper: np.ndarray, lower: np.ndarray, y: float, h: float, vmax: float, colour: str
+    ) -> None:
         """Filled band between lower and upper (per column), one polygon per covered stretch."""
         valid = np.isfinite(upper) & np.isfinite(lower)
         for a, b in runs(valid):
@@ -247,20 +301,32 @@ def timeline_drawing(
                 points += [float(x), float(y + v * h)]
             for x, v in zip(xs[::-1], lo[::-1], strict=True):
                 points += [float(x), float(y + v * h)]
-            drawing.add(Polygon(points, fillColor=HexColor(colour), strokeColor=HexColor(colour),
-                                strokeWidth=0.3))
+            drawing.add(
+                Polygon(
+                    points,
+                    fillColor=HexColor(colour),
+                    strokeColor=HexColor(colour),
+                    strokeWidth=0.3,
+                )
+            )
 
     # Time grid first, so every lane draws over it.
     step = tick_step(duration)
     ticks = np.arange(0.0, duration + 1e-6, step)
     for t in ticks:
-        drawing.add(Line(tx(t), lanes_bottom, tx(t), top, strokeColor=HexColor("#e4e4e4"), strokeWidth=0.25))
+        drawing.add(
+            Line(tx(t), lanes_bottom, tx(t), top, strokeColor=HexColor("#e4e4e4"), strokeWidth=0.25)
+        )
 
     # Lanes from the top. Each lane gets a faint frame, and the not-analysed spans a grey fill.
     not_analysed = ~cols.covered
 
     def lane_background(y: float, h: float) -> None:
-        drawing.add(Rect(x0, y, plot_w, h, fillColor=None, strokeColor=HexColor(GRID_COLOUR), strokeWidth=0.3))
+        drawing.add(
+            Rect(
+                x0, y, plot_w, h, fillColor=None, strokeColor=HexColor(GRID_COLOUR), strokeWidth=0.3
+            )
+        )
         rects_for(not_analysed, y, h, NOT_ANALYSED_COLOUR)
 
     y = top - PHASE_ROW
@@ -269,14 +335,39 @@ def timeline_drawing(
     for p in phases:
         a, b = tx(p.start_s), tx(p.end_s)
         colour = colour_of[p.label]
-        drawing.add(Rect(a, y, max(b - a, COLUMN_PT), PHASE_ROW, fillColor=HexColor(colour),
-                         strokeColor=white, strokeWidth=0.3))
+        drawing.add(
+            Rect(
+                a,
+                y,
+                max(b - a, COLUMN_PT),
+                PHASE_ROW,
+                fillColor=HexColor(colour),
+                strokeColor=white,
+                strokeWidth=0.3,
+            )
+        )
         if b - a > stringWidth(p.label, regular, 6) + 4:
-            drawing.add(String((a + b) / 2, y + PHASE_ROW / 2 - 2, p.label, fontName=regular, fontSize=6,
-                               textAnchor="middle"))
+            drawing.add(
+                String(
+                    (a + b) / 2,
+                    y + PHASE_ROW / 2 - 2,
+                    p.label,
+                    fontName=regular,
+                    fontSize=6,
+                    textAnchor="middle",
+                )
+            )
     if not phases:
-        drawing.add(String(x0 + 4, y + PHASE_ROW / 2 - 2.5, "no phases recognised", fontName=regular,
-                           fontSize=6.5, fillColor=HexColor("#777777")))
+        drawing.add(
+            String(
+                x0 + 4,
+                y + PHASE_ROW / 2 - 2.5,
+                "no phases recognised",
+                fontName=regular,
+                fontSize=6.5,
+                fillColor=HexColor("#777777"),
+            )
+        )
 
     y -= GAP
     for i in range(n_tool_rows):
@@ -284,8 +375,16 @@ def timeline_drawing(
         lane_background(y, TOOL_ROW)
         if not tool_cols:
             lane_label(y, TOOL_ROW, "Tools", font=bold)
-            drawing.add(String(x0 + 4, y + TOOL_ROW / 2 - 2.5, "no instruments detected", fontName=regular,
-                               fontSize=6.5, fillColor=HexColor("#777777")))
+            drawing.add(
+                String(
+                    x0 + 4,
+                    y + TOOL_ROW / 2 - 2.5,
+                    "no instruments detected",
+                    fontName=regular,
+                    fontSize=6.5,
+                    fillColor=HexColor("#777777"),
+                )
+            )
             continue
         column = tool_cols[i]
         lane_label(y, TOOL_ROW, labels[column])
@@ -312,15 +411,47 @@ def timeline_drawing(
     vmax = max(peak * 1.1, threshold * 2.0, 0.05)
     episode_rects("bleeding", y, BLEED_ROW, BLEED_EPISODE_COLOUR)
     if measured.size:
-        envelope(cols.reduce(bleeding, "max"), cols.reduce(bleeding, "min"), y, BLEED_ROW, vmax, BLEED_COLOUR)
+        envelope(
+            cols.reduce(bleeding, "max"),
+            cols.reduce(bleeding, "min"),
+            y,
+            BLEED_ROW,
+            vmax,
+            BLEED_COLOUR,
+        )
         ty = y + BLEED_ROW * threshold / vmax
-        drawing.add(Line(x0, ty, x0 + plot_w, ty, strokeColor=HexColor("#555555"), strokeWidth=0.4,
-                         strokeDashArray=[2, 2]))
-        drawing.add(String(x0 + 2, ty + 1.5, f"{100 * threshold:.0f}% episode threshold", fontName=regular,
-                           fontSize=5, fillColor=HexColor("#555555")))
+        drawing.add(
+            Line(
+                x0,
+                ty,
+                x0 + plot_w,
+                ty,
+                strokeColor=HexColor("#555555"),
+                strokeWidth=0.4,
+                strokeDashArray=[2, 2],
+            )
+        )
+        drawing.add(
+            String(
+                x0 + 2,
+                ty + 1.5,
+                f"{100 * threshold:.0f}% episode threshold",
+                fontName=regular,
+                fontSize=5,
+                fillColor=HexColor("#555555"),
+            )
+        )
     else:
-        drawing.add(String(x0 + 4, y + BLEED_ROW / 2 - 2.5, "bleeding not measured (no bleeding model ran)",
-                           fontName=regular, fontSize=6.5, fillColor=HexColor("#777777")))
+        drawing.add(
+            String(
+                x0 + 4,
+                y + BLEED_ROW / 2 - 2.5,
+                "bleeding not measured (no bleeding model ran)",
+                fontName=regular,
+                fontSize=6.5,
+                fillColor=HexColor("#777777"),
+            )
+        )
     lane_label(y + 10, BLEED_ROW - 10, "Bleeding area", font=bold)
     lane_label(y, 10, f"scale 0–{100 * vmax:.0f}% of frame", size=5.5)
 
@@ -330,11 +461,28 @@ def timeline_drawing(
     numbers = bookmark_numbers or list(range(1, len(marks) + 1))
     for mark in marks:
         mx = tx(mark.start_s)
-        if len(marks) <= 12:  # a line through every lane helps with a few; many would hide the lanes
-            drawing.add(Line(mx, y + MARK_ROW - 5, mx, top, strokeColor=HexColor("#555555"), strokeWidth=0.3,
-                             strokeDashArray=[1, 1.5]))
-        drawing.add(Polygon([mx - 3, y + MARK_ROW - 1, mx + 3, y + MARK_ROW - 1, mx, y + MARK_ROW - 6],
-                            fillColor=HexColor(MARK_COLOUR), strokeColor=None, strokeWidth=0))
+        if (
+            len(marks) <= 12
+        ):  # a line through every lane helps with a few; many would hide the lanes
+            drawing.add(
+                Line(
+                    mx,
+                    y + MARK_ROW - 5,
+                    mx,
+                    top,
+                    strokeColor=HexColor("#555555"),
+                    strokeWidth=0.3,
+                    strokeDashArray=[1, 1.5],
+                )
+            )
+        drawing.add(
+            Polygon(
+                [mx - 3, y + MARK_ROW - 1, mx + 3, y + MARK_ROW - 1, mx, y + MARK_ROW - 6],
+                fillColor=HexColor(MARK_COLOUR),
+                strokeColor=None,
+                strokeWidth=0,
+            )
+        )
     # Numbers under the markers; marks closer than a number's width share one label ("3–5").
     groups: list[list[int]] = []
     for k, mark in enumerate(marks[: len(numbers)]):
@@ -347,10 +495,20 @@ def timeline_drawing(
             first, last = numbers[group[0]], numbers[group[-1]]
             text = str(first) if first == last else f"{first}–{last}"
             gx = (tx(marks[group[0]].start_s) + tx(marks[group[-1]].start_s)) / 2
-            drawing.add(String(gx, y + 0.5, text, fontName=regular, fontSize=5.5, textAnchor="middle"))
+            drawing.add(
+                String(gx, y + 0.5, text, fontName=regular, fontSize=5.5, textAnchor="middle")
+            )
     if not marks:
-        drawing.add(String(x0 + 4, y + MARK_ROW / 2 - 2.5, "none", fontName=regular, fontSize=6.5,
-                           fillColor=HexColor("#777777")))
+        drawing.add(
+            String(
+                x0 + 4,
+                y + MARK_ROW / 2 - 2.5,
+                "none",
+                fontName=regular,
+                fontSize=6.5,
+                fillColor=HexColor("#777777"),
+            )
+        )
 
     # Time axis.
     ay = lanes_bottom
@@ -361,13 +519,23 @@ def timeline_drawing(
         drawing.add(Line(x, ay, x, ay - 3, strokeColor=HexColor("#444444"), strokeWidth=0.5))
         # The end labels are aligned inwards so they neither run into the lane labels nor off the page.
         anchor = "start" if k == 0 else "end" if x > x0 + plot_w - 12 else "middle"
-        drawing.add(String(x, ay - 10, clock(t, long=long), fontName=regular, fontSize=6, textAnchor=anchor))
+        drawing.add(
+            String(x, ay - 10, clock(t, long=long), fontName=regular, fontSize=6, textAnchor=anchor)
+        )
     lane_label(ay - 12, 8, "video time", size=6)
 
     for lx, line, colour, text in legend:
         ly = ay - AXIS_ROW - 6 - 9 * line
-        drawing.add(Rect(lx, ly, 6, 6, fillColor=HexColor(colour), strokeColor=HexColor("#888888"),
-                         strokeWidth=0.2))
+        drawing.add(
+            Rect(
+                lx,
+                ly,
+                6,
+                6,
+                fillColor=HexColor(colour),
+                strokeColor=HexColor("#888888"),
+                strokeWidth=0.2,
+            )
+        )
         drawing.add(String(lx + 8, ly + 0.8, text, fontName=regular, fontSize=6))
     return drawing
-

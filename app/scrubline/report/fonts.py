@@ -33,7 +33,9 @@ def register_fonts() -> tuple[str, str]:
         for name, file in _FILES.items():
             pdfmetrics.registerFont(TTFont(name, str(folder / file)))
     except Exception as exc:  # reportlab raises its own TTFError or OSError; either way: fall back
-        log.warning("bundled report fonts not usable (%s); using Helvetica, which is not embedded", exc)
+        log.warning(
+            "bundled report fonts not usable (%s); using Helvetica, which is not embedded", exc
+        )
         _registered = ("Helvetica", "Helvetica-Bold")
         return _registered
     # Bold inside paragraphs (<b>) must map to the bold TTF, not to a synthesised Helvetica.

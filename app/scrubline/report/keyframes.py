@@ -23,7 +23,9 @@ from scrubline.report.text import clock, percent
 log = logging.getLogger("scrubline.report")
 
 MAX_PICTURE_WIDTH = 1280  # px: sharp at the printed size, and a 4K frame stays under ~300 kB
-MIN_OVERLAY_WIDTH = 640  # thumbnails are upscaled to this before drawing, so overlay text is legible
+MIN_OVERLAY_WIDTH = (
+    640  # thumbnails are upscaled to this before drawing, so overlay text is legible
+)
 MAX_BOOKMARK_FRAMES = 24
 
 
@@ -45,8 +47,9 @@ class Picture:
     time_s: float
 
 
-def _best_pictured(candidates: np.ndarray, score: np.ndarray, has_picture: np.ndarray | None,
-                   fallback: int) -> int:
+def _best_pictured(
+    candidates: np.ndarray, score: np.ndarray, has_picture: np.ndarray | None, fallback: int
+) -> int:
     """The best-scoring candidate row that has a stored picture of its own (so a thumbnail shows
     the moment itself, not one seconds away); `fallback` when none has, or any frame can be shown."""
     if has_picture is None or candidates.size == 0:
@@ -93,13 +96,22 @@ def select_key_frames(
     if hidden_eps and times.size:
         longest = max(hidden_eps, key=lambda e: e.duration_s)
         middle = (longest.start_s + longest.end_s) / 2
-        candidates = np.nonzero((times >= longest.start_s) & (times < longest.end_s)
-                                & (np.asarray(timeline.tips_hidden) > 0))[0]
+        candidates = np.nonzero(
+            (times >= longest.start_s)
+            & (times < longest.end_s)
+            & (np.asarray(timeline.tips_hidden) > 0)
+        )[0]
         if candidates.size:
             i = int(candidates[np.argmin(np.abs(times[candidates] - middle))])
             i = _best_pictured(candidates, -np.abs(times - middle), has_picture, i)
-            chosen.append(KeyFrame("Longest tip-hidden moment", int(frames[i]), float(times[i]),
-                                   f"tip hidden for {longest.duration_s:.1f} s"))
+            chosen.append(
+                KeyFrame(
+                    "Longest tip-hidden moment",
+                    int(frames[i]),
+                    float(times[i]),
+                    f"tip hidden for {longest.duration_s:.1f} s",
+                )
+            )
     elif timeline.labels:
         notes.append("No tip-hidden episode was found, so there is no tip-hidden frame.")
     elif times.size:
@@ -110,8 +122,10 @@ def select_key_frames(
         detail = mark.category + (f": {mark.note}" if mark.note else "")
         chosen.append(KeyFrame(f"Bookmark {number}", int(mark.frame), float(mark.time_s), detail))
     if len(marks) > MAX_BOOKMARK_FRAMES:
-        notes.append(f"Pictures are shown for the first {MAX_BOOKMARK_FRAMES} of {len(marks)} bookmarks; "
-                     "the bookmark table lists them all.")
+        notes.append(
+            f"Pictures are shown for the first {MAX_BOOKMARK_FRAMES} of {len(marks)} bookmarks; "
+            "the bookmark table lists them all."
+        )
     return chosen, notes
 
 
@@ -119,15 +133,22 @@ class FrameSource:
     """Pictures for key frames: from the video when it is given and matches the case, else from
     the stored thumbnails. `note` says (without naming any file) which, and why."""
 
-    def __init__(self, store: CaseStore, video_path: Path | None, bleeding_threshold: float = 0.5,
-                 timeline: Timeline | None = None) -> None:
+    def __init__(
+        self,
+        store: CaseStore,
+        video_path: Path | None,
+        bleeding_threshold: float = 0.5,
+        timeline: Timeline | None = None,
+    ) -> None:
         self.store = store
         self.timeline = timeline
         self.threshold = bleeding_threshold
         video = store.video
         self.source_size = (int(video.get("width") or 0), int(video.get("height") or 0))
         self.video: Any = None
-        self.note = "Key frames are the stored thumbnails nearest to each moment (the video was not given)."
+        self.note = (
+            "Key frames are the stored thumbnails nearest to each moment (the video was not given)."
+        )
         if video_path is not None:
             self._open_video(Path(video_path), video.get("fingerprint"))
 
@@ -138,12 +159,14 @@ class FrameSource:
             source = VideoSource(path)
         except (VideoError, OSError) as exc:
             log.warning("key frames from thumbnails: the video could not be opened (%s)", exc)
-            self.note = ("Key frames are stored thumbnails: the video given could not be opened.")
+            self.note = "Key frames are stored thumbnails: the video given could not be opened."
             return
         if fingerprint and source.info.fingerprint != fingerprint:
             source.close()
-            self.note = ("Key frames are stored thumbnails: the video given is not the one this case "
-                         "was analysed from (its fingerprint differs).")
+            self.note = (
+                "Key frames are stored thumbnails: the video given is not the one this case "
+                "was analysed from (its fingerprint differs)."
+            )
             return
         self.video = source
         if not all(self.source_size):
@@ -177,7 +200,9 @@ class FrameSource:
                 shown, shown_time = frame.index, frame.time_s
                 source = "video frame" if frame.exact else "nearest decodable video frame"
             except Exception as exc:  # a damaged stretch of video: fall back to the thumbnail
-                log.warning("frame %d could not be decoded (%s); using its thumbnail", key.frame, exc)
+                log.warning(
+                    "frame %d could not be decoded (%s); using its thumbnail", key.frame, exc
+                )
                 rgb = None
         if rgb is None:
             found = self.store.thumbnail(key.frame)
@@ -197,22 +222,32 @@ class FrameSource:
             log.warning("results of frame %s could not be read (%s)", analysed, exc)
             result = None
         if result is not None and abs(result.time_s - shown_time) > 1.0:
-            source += f"; overlay from the analysed frame {abs(result.time_s - shown_time):.1f} s away"
+            source += (
+                f"; overlay from the analysed frame {abs(result.time_s - shown_time):.1f} s away"
+            )
         if result is None:
             source += "; no analysis results to draw"
 
         height, width = rgb.shape[:2]
         if width > MAX_PICTURE_WIDTH:
             f = MAX_PICTURE_WIDTH / width
-            rgb = cv2.resize(rgb, (MAX_PICTURE_WIDTH, round(height * f)), interpolation=cv2.INTER_AREA)
+            rgb = cv2.resize(
+                rgb, (MAX_PICTURE_WIDTH, round(height * f)), interpolation=cv2.INTER_AREA
+            )
         elif width < MIN_OVERLAY_WIDTH:
             f = MIN_OVERLAY_WIDTH / width
-            rgb = cv2.resize(rgb, (MIN_OVERLAY_WIDTH, round(height * f)), interpolation=cv2.INTER_CUBIC)
+            rgb = cv2.resize(
+                rgb, (MIN_OVERLAY_WIDTH, round(height * f)), interpolation=cv2.INTER_CUBIC
+            )
         height, width = rgb.shape[:2]
         size = self.source_size if all(self.source_size) else (width, height)
         # Printed about 8 cm wide: text half again as large as on screen stays legible.
-        drawn = draw_overlays(rgb, result, source_size=size, bleeding_threshold=self.threshold, text_scale=1.6)
-        ok, data = cv2.imencode(".jpg", cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
+        drawn = draw_overlays(
+            rgb, result, source_size=size, bleeding_threshold=self.threshold, text_scale=1.6
+        )
+        ok, data = cv2.imencode(
+            ".jpg", cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85]
+        )
         if not ok:
             return None
         return Picture(bytes(data), width, height, source, shown, shown_time)

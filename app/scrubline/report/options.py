@@ -49,7 +49,10 @@ class ReportOptions:
 
 
 def write_report(
-    store: CaseStore, path: Path, options: ReportOptions | None = None, registry: Registry | None = None
+    store: CaseStore,
+    path: Path,
+    options: ReportOptions | None = None,
+    registry: Registry | None = None,
 ) -> Path:
     """Write the debrief of `store` to `path` (PDF) and return the path.
 

@@ -24,8 +24,14 @@ DEVICES = ("cpu", "auto", "cuda", "coreml", "directml")
 
 # ---------------------------------------------------------------------------- analysis
 def analysis_settings(
-    *, model_ids: Sequence[str] | None, fps: float, whole: bool = True, start_s: float = 0.0,
-    end_s: float = 0.0, device: str = "cpu", duration_s: float | None = None,
+    *,
+    model_ids: Sequence[str] | None,
+    fps: float,
+    whole: bool = True,
+    start_s: float = 0.0,
+    end_s: float = 0.0,
+    device: str = "cpu",
+    duration_s: float | None = None,
 ) -> AnalysisSettings:
     """Validated settings from the analysis dialog's fields (ValueError says what is wrong)."""
     if not fps or fps <= 0 or not math.isfinite(fps):
@@ -42,8 +48,13 @@ def analysis_settings(
             raise ValueError("the range must end after it starts")
         if duration_s is not None and start >= duration_s:
             raise ValueError(f"the range starts after the video ends ({duration_s:.1f} s)")
-    return AnalysisSettings(fps=float(fps), start_s=start, end_s=end, device=device,
-                            model_ids=list(model_ids) if model_ids is not None else None)
+    return AnalysisSettings(
+        fps=float(fps),
+        start_s=start,
+        end_s=end,
+        device=device,
+        model_ids=list(model_ids) if model_ids is not None else None,
+    )
 
 
 def case_progress(store: CaseStore) -> tuple[int, int]:
@@ -61,7 +72,9 @@ def add_bookmark(store: CaseStore, time_s: float, frame: int, note: str, categor
 
 
 # ---------------------------------------------------------------------------- events
-def event_times(timeline: Any, bookmarks: Sequence[Any], kinds: Sequence[str] = EPISODE_KINDS) -> list[float]:
+def event_times(
+    timeline: Any, bookmarks: Sequence[Any], kinds: Sequence[str] = EPISODE_KINDS
+) -> list[float]:
     """Sorted moments to jump to: starts of bleeding and tip-hidden episodes, phase changes
     (from the timeline) and bookmarks (the live list, which may be newer than the timeline)."""
     found: list[float] = []
@@ -76,8 +89,9 @@ def event_times(timeline: Any, bookmarks: Sequence[Any], kinds: Sequence[str] = 
     return sorted(set(found))
 
 
-def neighbour_event(video_times: np.ndarray, events: Sequence[float], frame: int,
-                    forward: bool) -> tuple[float, int] | None:
+def neighbour_event(
+    video_times: np.ndarray, events: Sequence[float], frame: int, forward: bool
+) -> tuple[float, int] | None:
     """The first event whose frame is after (or before) `frame`, as (time, frame). Going by
     frames, not seconds, means an event between two frames is never found twice."""
     from scrubline.ui.navigation import index_at
@@ -106,14 +120,20 @@ class ClipPlan:
 MAX_CLIP_S = 300.0
 
 
-def clip_plan(times: np.ndarray, selection: tuple[float, float] | None, max_s: float = MAX_CLIP_S) -> ClipPlan:
+def clip_plan(
+    times: np.ndarray, selection: tuple[float, float] | None, max_s: float = MAX_CLIP_S
+) -> ClipPlan:
     """The frames of a teaching clip: the selected range (ValueError when there is none or it
     is too long to be a "short clip")."""
     if selection is None:
-        raise ValueError("select a range first (I and O set its start and end, or drag on the ruler)")
+        raise ValueError(
+            "select a range first (I and O set its start and end, or drag on the ruler)"
+        )
     start, end = sorted(selection)
     if end - start > max_s:
-        raise ValueError(f"the selection is {end - start:.0f} s long; clips are limited to {max_s:.0f} s")
+        raise ValueError(
+            f"the selection is {end - start:.0f} s long; clips are limited to {max_s:.0f} s"
+        )
     first = int(np.searchsorted(times, start - 1e-9, side="left"))
     last = int(np.searchsorted(times, end - 1e-9, side="left")) - 1
     if len(times) == 0 or first >= len(times) or last < first:
@@ -121,7 +141,9 @@ def clip_plan(times: np.ndarray, selection: tuple[float, float] | None, max_s: f
     return ClipPlan(first, last, float(times[first]), float(times[last]))
 
 
-def default_export_name(case_label: str | None, what: str, suffix: str, time_s: float | None = None) -> str:
+def default_export_name(
+    case_label: str | None, what: str, suffix: str, time_s: float | None = None
+) -> str:
     """A file name to suggest: from the case label the user typed, never from the video's file
     name (recorders often name files after the patient)."""
     stem = re.sub(r"[^\w .-]+", "_", case_label or "").strip(" ._") or "case"

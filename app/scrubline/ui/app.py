@@ -57,13 +57,21 @@ def dark_palette() -> Any:
 
     palette = QPalette()
     roles = QPalette.ColorRole
-    for role, rgb in ((roles.Window, (38, 40, 44)), (roles.WindowText, (225, 225, 225)),
-                      (roles.Base, (28, 30, 33)), (roles.AlternateBase, (44, 46, 51)),
-                      (roles.ToolTipBase, (250, 250, 220)), (roles.ToolTipText, (20, 20, 20)),
-                      (roles.Text, (225, 225, 225)), (roles.Button, (52, 55, 60)),
-                      (roles.ButtonText, (225, 225, 225)), (roles.BrightText, (255, 80, 80)),
-                      (roles.Highlight, (66, 133, 244)), (roles.HighlightedText, (255, 255, 255)),
-                      (roles.PlaceholderText, (140, 140, 140))):
+    for role, rgb in (
+        (roles.Window, (38, 40, 44)),
+        (roles.WindowText, (225, 225, 225)),
+        (roles.Base, (28, 30, 33)),
+        (roles.AlternateBase, (44, 46, 51)),
+        (roles.ToolTipBase, (250, 250, 220)),
+        (roles.ToolTipText, (20, 20, 20)),
+        (roles.Text, (225, 225, 225)),
+        (roles.Button, (52, 55, 60)),
+        (roles.ButtonText, (225, 225, 225)),
+        (roles.BrightText, (255, 80, 80)),
+        (roles.Highlight, (66, 133, 244)),
+        (roles.HighlightedText, (255, 255, 255)),
+        (roles.PlaceholderText, (140, 140, 140)),
+    ):
         palette.setColor(role, QColor(*rgb))
     palette.setColor(QPalette.ColorGroup.Disabled, roles.Text, QColor(120, 120, 120))
     palette.setColor(QPalette.ColorGroup.Disabled, roles.ButtonText, QColor(120, 120, 120))
@@ -77,9 +85,13 @@ def route_qt_messages_to_log() -> None:
     from PySide6.QtCore import QtMsgType, qInstallMessageHandler
 
     qt_log = logging.getLogger("qt")
-    levels = {QtMsgType.QtDebugMsg: logging.DEBUG, QtMsgType.QtInfoMsg: logging.INFO,
-              QtMsgType.QtWarningMsg: logging.WARNING, QtMsgType.QtCriticalMsg: logging.ERROR,
-              QtMsgType.QtFatalMsg: logging.CRITICAL}
+    levels = {
+        QtMsgType.QtDebugMsg: logging.DEBUG,
+        QtMsgType.QtInfoMsg: logging.INFO,
+        QtMsgType.QtWarningMsg: logging.WARNING,
+        QtMsgType.QtCriticalMsg: logging.ERROR,
+        QtMsgType.QtFatalMsg: logging.CRITICAL,
+    }
 
     def handler(kind: Any, context: Any, message: str) -> None:
         qt_log.log(levels.get(kind, logging.WARNING), "%s", message)
@@ -104,14 +116,20 @@ def run_app(video: str | None, models_dirs: list[Path]) -> int:
             return
         details = "".join(traceback.format_exception(kind, value, tb))
         log.error("unexpected error: %s", details)
-        window.report_error("Unexpected error", f"{value}\n\nYour case file is safe: results and bookmarks are "
-                            "saved as they are made.", details)
+        window.report_error(
+            "Unexpected error",
+            f"{value}\n\nYour case file is safe: results and bookmarks are saved as they are made.",
+            details,
+        )
 
     sys.excepthook = hook
     # Ctrl+C in the terminal (or a polite kill) closes the window the normal way: the analysis is
     # cancelled and waited for, so the case keeps every finished batch. Qt's loop never returns
     # to Python by itself, so a timer lets the interpreter run its signal handlers.
-    previous_signals = {sig: signal.signal(sig, lambda *_: window.close()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous_signals = {
+        sig: signal.signal(sig, lambda *_: window.close())
+        for sig in (signal.SIGINT, signal.SIGTERM)
+    }
     wake = QTimer()
     wake.timeout.connect(lambda: None)
     wake.start(250)

@@ -44,9 +44,15 @@ def read_case_video(case_path: Path) -> CaseVideo:
     except StoreError as exc:
         raise CaseFileError(str(exc)) from exc
     if not video.get("fingerprint"):
-        raise CaseFileError(f"{case_path.name} names no video: it is not a finished Scrubline case file")
-    return CaseVideo(case_path, str(video.get("name") or ""), str(video["fingerprint"]),
-                     int(video.get("size_bytes") or 0))
+        raise CaseFileError(
+            f"{case_path.name} names no video: it is not a finished Scrubline case file"
+        )
+    return CaseVideo(
+        case_path,
+        str(video.get("name") or ""),
+        str(video["fingerprint"]),
+        int(video.get("size_bytes") or 0),
+    )
 
 
 def is_video_of(case: CaseVideo, path: Path) -> bool:
@@ -81,7 +87,9 @@ def candidate_videos(case: CaseVideo, remembered: Iterable[Path] = ()) -> list[P
 
 def locate_video(case: CaseVideo, remembered: Iterable[Path] = ()) -> Path | None:
     """The case's video if it is in one of the expected places, else None (then ask)."""
-    return next((path for path in candidate_videos(case, remembered) if is_video_of(case, path)), None)
+    return next(
+        (path for path in candidate_videos(case, remembered) if is_video_of(case, path)), None
+    )
 
 
 def check_chosen_video(case: CaseVideo, path: Path) -> Path:

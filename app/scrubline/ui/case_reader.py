@@ -66,9 +66,14 @@ def read_outcome(path: Path, registry: Any, generation: int) -> OutcomeSnapshot:
             outcome = case_summary(store, timeline, registry)["outcome"]
         except Exception as exc:
             log.debug("outcome failed", exc_info=True)
-            outcome = {"event_start_s": store.get_meta("event_start_s"), "blood_loss_ml": None,
-                       "blood_loss_interval_ml": None, "success_probability": None, "model": None,
-                       "reason": f"the outcome could not be computed ({exc})"}
+            outcome = {
+                "event_start_s": store.get_meta("event_start_s"),
+                "blood_loss_ml": None,
+                "blood_loss_interval_ml": None,
+                "success_probability": None,
+                "model": None,
+                "reason": f"the outcome could not be computed ({exc})",
+            }
     metrics = None
     model = outcome.get("model") or {}
     if model.get("id") and registry is not None and model["id"] in registry.manifests:

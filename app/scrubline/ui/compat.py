@@ -51,6 +51,9 @@ def guard_none_refcount() -> bool:
     _guarded = True
     import PySide6
 
-    log.info("PySide6 %s leaks references to None on Python %d.%d; None, True and False are protected",
-             getattr(PySide6, "__version__", "?"), *sys.version_info[:2])
+    log.info(
+        "PySide6 %s leaks references to None on Python %d.%d; None, True and False are protected",
+        getattr(PySide6, "__version__", "?"),
+        *sys.version_info[:2],
+    )
     return True

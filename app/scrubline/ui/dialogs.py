@@ -48,8 +48,10 @@ def show_error(parent: QWidget | None, title: str, message: str, details: str = 
     box.setText(message)
     log_file = current_log_file()
     if log_file is not None:
-        box.setInformativeText(f"This is recorded in the log file {log_file} (Help → Open log folder). "
-                               "The log holds no file names or patient details.")
+        box.setInformativeText(
+            f"This is recorded in the log file {log_file} (Help → Open log folder). "
+            "The log holds no file names or patient details."
+        )
     if details:
         box.setDetailedText(details)
     box.setStandardButtons(QMessageBox.StandardButton.Ok)
@@ -58,19 +60,31 @@ def show_error(parent: QWidget | None, title: str, message: str, details: str = 
     return box
 
 
-def ask_case_video(parent: QWidget | None, case_name: str, video_name: str, start_dir: Path) -> Path | None:
+def ask_case_video(
+    parent: QWidget | None, case_name: str, video_name: str, start_dir: Path
+) -> Path | None:
     """Ask where the video of a case is (it was not beside the case); None when cancelled."""
     patterns = " ".join(f"*{s}" for s in VIDEO_SUFFIXES)
-    title = f"Where is the video of {case_name}?" + (f" (it was {video_name})" if video_name else "")
-    path, _ = QFileDialog.getOpenFileName(parent, title, str(start_dir), f"Videos ({patterns});;All files (*)")
+    title = f"Where is the video of {case_name}?" + (
+        f" (it was {video_name})" if video_name else ""
+    )
+    path, _ = QFileDialog.getOpenFileName(
+        parent, title, str(start_dir), f"Videos ({patterns});;All files (*)"
+    )
     return Path(path) if path else None
 
 
 class AnalysisDialog(QDialog):
     """Models, sampling rate, range and device for an analysis."""
 
-    def __init__(self, models: Sequence[Any], duration_s: float, defaults: AnalysisSettings,
-                 resumable: str = "", parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        models: Sequence[Any],
+        duration_s: float,
+        defaults: AnalysisSettings,
+        resumable: str = "",
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Analyse video")
         self.duration_s = duration_s
@@ -80,10 +94,14 @@ class AnalysisDialog(QDialog):
         self.models.setMaximumHeight(120)
         chosen = set(defaults.model_ids or [m.id for m in models])
         for manifest in models:
-            item = QListWidgetItem(f"{manifest.id} {manifest.version} — {manifest.name or manifest.task}")
+            item = QListWidgetItem(
+                f"{manifest.id} {manifest.version} — {manifest.name or manifest.task}"
+            )
             item.setData(Qt.ItemDataRole.UserRole, manifest.id)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(Qt.CheckState.Checked if manifest.id in chosen else Qt.CheckState.Unchecked)
+            item.setCheckState(
+                Qt.CheckState.Checked if manifest.id in chosen else Qt.CheckState.Unchecked
+            )
             self.models.addItem(item)
         form.addRow("Models", self.models)
         self.fps = QDoubleSpinBox()
@@ -97,7 +115,10 @@ class AnalysisDialog(QDialog):
         range_row = QHBoxLayout()
         self.start = QDoubleSpinBox()
         self.end = QDoubleSpinBox()
-        for spin, value in ((self.start, defaults.start_s or 0.0), (self.end, defaults.end_s or duration_s)):
+        for spin, value in (
+            (self.start, defaults.start_s or 0.0),
+            (self.end, defaults.end_s or duration_s),
+        ):
             spin.setRange(0.0, max(duration_s, 0.0))
             spin.setDecimals(1)
             spin.setSuffix(" s")
@@ -110,7 +131,9 @@ class AnalysisDialog(QDialog):
         self.device = QComboBox()
         self.device.addItems(DEVICES)
         self.device.setCurrentText(defaults.device)
-        self.device.setToolTip("Falls back to the CPU with a notice when the accelerator is not available")
+        self.device.setToolTip(
+            "Falls back to the CPU with a notice when the accelerator is not available"
+        )
         form.addRow("Device", self.device)
         self.fresh = QCheckBox("Discard earlier results and start again")
         form.addRow("", self.fresh)
@@ -122,7 +145,9 @@ class AnalysisDialog(QDialog):
         self.error = QLabel("")
         self.error.setStyleSheet("color: #ff8080;")
         layout.addWidget(self.error)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
         buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Analyse")
         buttons.accepted.connect(self._on_accept_changed)
         buttons.rejected.connect(self.reject)
@@ -134,12 +159,20 @@ class AnalysisDialog(QDialog):
         self.end.setEnabled(not whole)
 
     def _on_accept_changed(self) -> None:
-        ids = [self.models.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.models.count())
-               if self.models.item(i).checkState() == Qt.CheckState.Checked]
+        ids = [
+            self.models.item(i).data(Qt.ItemDataRole.UserRole)
+            for i in range(self.models.count())
+            if self.models.item(i).checkState() == Qt.CheckState.Checked
+        ]
         try:
             self.result_settings = analysis_settings(
-                model_ids=ids, fps=self.fps.value(), whole=self.whole.isChecked(), start_s=self.start.value(),
-                end_s=self.end.value(), device=self.device.currentText(), duration_s=self.duration_s,
+                model_ids=ids,
+                fps=self.fps.value(),
+                whole=self.whole.isChecked(),
+                start_s=self.start.value(),
+                end_s=self.end.value(),
+                device=self.device.currentText(),
+                duration_s=self.duration_s,
             )
         except ValueError as exc:
             self.error.setText(str(exc))
@@ -147,8 +180,13 @@ class AnalysisDialog(QDialog):
         self.accept()
 
     @staticmethod
-    def ask(parent: QWidget | None, models: Sequence[Any], duration_s: float, defaults: AnalysisSettings,
-            resumable: str = "") -> tuple[AnalysisSettings, bool] | None:
+    def ask(
+        parent: QWidget | None,
+        models: Sequence[Any],
+        duration_s: float,
+        defaults: AnalysisSettings,
+        resumable: str = "",
+    ) -> tuple[AnalysisSettings, bool] | None:
         dialog = AnalysisDialog(models, duration_s, defaults, resumable, parent)
         if dialog.exec() != QDialog.DialogCode.Accepted or dialog.result_settings is None:
             return None
@@ -156,8 +194,13 @@ class AnalysisDialog(QDialog):
 
 
 class BookmarkDialog(QDialog):
-    def __init__(self, when: str, note: str = "", category: str = "teaching point",
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        when: str,
+        note: str = "",
+        category: str = "teaching point",
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Bookmark at {when}")
         layout = QFormLayout(self)
@@ -169,13 +212,17 @@ class BookmarkDialog(QDialog):
         self.note.setPlaceholderText("What should a trainee notice here?")
         self.note.setMaximumHeight(100)
         layout.addRow("Note", self.note)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout.addRow(buttons)
 
     @staticmethod
-    def ask(parent: QWidget | None, when: str, note: str = "", category: str = "teaching point") -> tuple[str, str] | None:
+    def ask(
+        parent: QWidget | None, when: str, note: str = "", category: str = "teaching point"
+    ) -> tuple[str, str] | None:
         dialog = BookmarkDialog(when, note, category, parent)
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return None
@@ -198,7 +245,12 @@ class TextDialog(QDialog):
         layout.addWidget(buttons)
 
 
-CASE_FIELDS = (("label", "Case label"), ("date", "Date"), ("surgeon", "Surgeon"), ("reviewer", "Reviewer"))
+CASE_FIELDS = (
+    ("label", "Case label"),
+    ("date", "Date"),
+    ("surgeon", "Surgeon"),
+    ("reviewer", "Reviewer"),
+)
 
 
 class CaseDetailsDialog(QDialog):
@@ -208,8 +260,10 @@ class CaseDetailsDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Case details")
         layout = QFormLayout(self)
-        note = QLabel("The report prints only these; the video's file name may identify a patient and is never "
-                      "printed.")
+        note = QLabel(
+            "The report prints only these; the video's file name may identify a patient and is never "
+            "printed."
+        )
         note.setWordWrap(True)
         layout.addRow(note)
         self.edits: dict[str, QLineEdit] = {}
@@ -217,7 +271,9 @@ class CaseDetailsDialog(QDialog):
             edit = QLineEdit(info.get(key, ""))
             layout.addRow(label, edit)
             self.edits[key] = edit
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout.addRow(buttons)
@@ -228,4 +284,3 @@ class CaseDetailsDialog(QDialog):
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return None
         return {key: edit.text().strip() for key, edit in dialog.edits.items()}
-

@@ -49,25 +49,33 @@ class ExportController(QObject):
         has_case = window.case_path is not None and window.case_path.exists()
         report = report_writer()
         self.report_action.setEnabled(has_case and report is not None)
-        self.report_action.setToolTip("" if report is not None else "The PDF report is not available in this build")
+        self.report_action.setToolTip(
+            "" if report is not None else "The PDF report is not available in this build"
+        )
         self.tables_action.setEnabled(has_case)
         renderer = overlay_renderer()
         for action in (self.png_action, self.clip_action):
             action.setEnabled(window.info is not None and renderer is not None)
-            action.setToolTip("" if renderer is not None else "Overlay rendering is not available in this build")
+            action.setToolTip(
+                "" if renderer is not None else "Overlay rendering is not available in this build"
+            )
         self.cancel_action.setEnabled(self.runner.running())
 
     # ------------------------------------------------------------------ ask
     def _folder(self) -> str:
         return str(self.window.settings.value("paths/export_dir", str(Path.home())))
 
-    def _ask_save(self, title: str, what: str, suffix: str, pattern: str, time_s: float | None = None) -> Path | None:
+    def _ask_save(
+        self, title: str, what: str, suffix: str, pattern: str, time_s: float | None = None
+    ) -> Path | None:
         label = None
         if self.window.case_path is not None and self.window.case_path.exists():
             with CaseStore(self.window.case_path, readonly=True) as store:
                 label = store.case_info.get("label")
         name = actions.default_export_name(label, what, suffix, time_s)
-        path, _ = QFileDialog.getSaveFileName(self.window, title, str(Path(self._folder()) / name), pattern)
+        path, _ = QFileDialog.getSaveFileName(
+            self.window, title, str(Path(self._folder()) / name), pattern
+        )
         if not path:
             return None
         self.window.settings.setValue("paths/export_dir", str(Path(path).parent))
@@ -85,7 +93,9 @@ class ExportController(QObject):
             self.report(path)
 
     def ask_frame(self) -> None:
-        path = self._ask_save("Save the frame", "frame", ".png", "PNG (*.png)", self.window.state.time_s)
+        path = self._ask_save(
+            "Save the frame", "frame", ".png", "PNG (*.png)", self.window.state.time_s
+        )
         if path is not None:
             self.frame(path)
 
@@ -126,7 +136,11 @@ class ExportController(QObject):
         def run(state: Any) -> Any:
             state.progress(0.1, "writing the report")
             # Label, surgeon and the rest come from the case; the video gives exact key frames.
-            options = options_type(video_path=video) if video is not None and video.exists() else options_type()
+            options = (
+                options_type(video_path=video)
+                if video is not None and video.exists()
+                else options_type()
+            )
             with CaseStore(case, readonly=True, check=True) as store:
                 return ("report", path, [write_report(store, path, options, registry=registry)])
 
@@ -138,7 +152,12 @@ class ExportController(QObject):
         window = self.window
         if overlay_renderer() is None or window.video_path is None:
             return False
-        video, case, index, flags = window.video_path, window.case_path, window.state.frame, window.state.overlays
+        video, case, index, flags = (
+            window.video_path,
+            window.case_path,
+            window.state.frame,
+            window.state.overlays,
+        )
 
         def run(state: Any) -> Any:
             return ("frame", path, [export_frame_png(video, case, index, path, flags)])

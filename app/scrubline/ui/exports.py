@@ -27,9 +27,13 @@ class _Results:
     """The analysed result nearest to each frame, within `max_gap_s`, read once per sample."""
 
     def __init__(self, case: Path | None, max_gap_s: float | None = None) -> None:
-        self.store = CaseStore(case, readonly=True) if case is not None and Path(case).exists() else None
+        self.store = (
+            CaseStore(case, readonly=True) if case is not None and Path(case).exists() else None
+        )
         fps = float(self.store.settings.get("fps") or 0) if self.store is not None else 0.0
-        self.max_gap_s = max_gap_s if max_gap_s is not None else max(2.0 / fps if fps > 0 else 0.0, 0.5)
+        self.max_gap_s = (
+            max_gap_s if max_gap_s is not None else max(2.0 / fps if fps > 0 else 0.0, 0.5)
+        )
         self._cache: dict[int, FrameResult | None] = {}
 
     def near(self, frame: int, time_s: float) -> FrameResult | None:
@@ -50,14 +54,25 @@ class _Results:
             self.store.close()
 
 
-def _draw(rgb: np.ndarray, result: FrameResult | None, source_size: tuple[int, int], flags: OverlayFlags) -> np.ndarray:
+def _draw(
+    rgb: np.ndarray, result: FrameResult | None, source_size: tuple[int, int], flags: OverlayFlags
+) -> np.ndarray:
     from scrubline.core.overlay import draw_overlays
 
-    return draw_overlays(rgb, result, source_size=source_size, boxes=flags.boxes, tips=flags.tips,
-                         bleeding=flags.bleeding, badge=flags.badge)
+    return draw_overlays(
+        rgb,
+        result,
+        source_size=source_size,
+        boxes=flags.boxes,
+        tips=flags.tips,
+        bleeding=flags.bleeding,
+        badge=flags.badge,
+    )
 
 
-def export_frame_png(video: Path, case: Path | None, frame: int, path: Path, flags: OverlayFlags) -> Path:
+def export_frame_png(
+    video: Path, case: Path | None, frame: int, path: Path, flags: OverlayFlags
+) -> Path:
     """The frame at full resolution with its overlays, as PNG."""
     import cv2
 
@@ -81,8 +96,15 @@ def _even(value: int) -> int:
     return max(2, value - value % 2)
 
 
-def export_clip_mp4(video: Path, case: Path | None, plan: ClipPlan, path: Path, flags: OverlayFlags,
-                    state: Any = None, max_width: int = 1920) -> Path | None:
+def export_clip_mp4(
+    video: Path,
+    case: Path | None,
+    plan: ClipPlan,
+    path: Path,
+    flags: OverlayFlags,
+    state: Any = None,
+    max_width: int = 1920,
+) -> Path | None:
     """Frames `plan.first..plan.last` with overlays burned in, as H.264 MP4 at the video's own
     timing (variable frame rate kept). None when cancelled (nothing is left behind)."""
     import av
@@ -107,11 +129,15 @@ def export_clip_mp4(video: Path, case: Path | None, plan: ClipPlan, path: Path, 
             start = float(source.times[plan.first])
             total = plan.frames
             last_pts = -1
-            for done, frame in enumerate(source.iter_frames(list(range(plan.first, plan.last + 1)))):
+            for done, frame in enumerate(
+                source.iter_frames(list(range(plan.first, plan.last + 1)))
+            ):
                 if state is not None and state.cancelled():
                     return None
                 rgb = frame.rgb((width, height))
-                picture = _draw(rgb, results.near(frame.index, frame.time_s), (info.width, info.height), flags)
+                picture = _draw(
+                    rgb, results.near(frame.index, frame.time_s), (info.width, info.height), flags
+                )
                 encoded = av.VideoFrame.from_ndarray(np.ascontiguousarray(picture), format="rgb24")
                 pts = max(int(round((frame.time_s - start) * 1000)), last_pts + 1)
                 encoded.pts = last_pts = pts
@@ -128,4 +154,3 @@ def export_clip_mp4(video: Path, case: Path | None, plan: ClipPlan, path: Path, 
         results.close()
         if not finished:
             temporary.unlink(missing_ok=True)
-

@@ -35,8 +35,13 @@ def _label(painter: QPainter, at: QPointF, text: str, colour: QColor, background
     painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
 
 
-def paint_overlay(painter: QPainter, target: QRectF, native: tuple[int, int], plan: OverlayPlan,
-                  mask_image: QImage | None = None) -> None:
+def paint_overlay(
+    painter: QPainter,
+    target: QRectF,
+    native: tuple[int, int],
+    plan: OverlayPlan,
+    mask_image: QImage | None = None,
+) -> None:
     """Draw `plan` over a frame drawn in `target` (source-pixel coordinates scaled to it)."""
     width, height = native
     sx = target.width() / max(width, 1)
@@ -49,7 +54,9 @@ def paint_overlay(painter: QPainter, target: QRectF, native: tuple[int, int], pl
     painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
     painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
     if plan.mask_rgba is not None:
-        painter.drawImage(target, mask_image if mask_image is not None else rgba_qimage(plan.mask_rgba))
+        painter.drawImage(
+            target, mask_image if mask_image is not None else rgba_qimage(plan.mask_rgba)
+        )
     font = QFont(painter.font())
     font.setPointSizeF(max(7.0, min(11.0, target.height() / 40)))
     painter.setFont(font)
@@ -59,7 +66,9 @@ def paint_overlay(painter: QPainter, target: QRectF, native: tuple[int, int], pl
         painter.setBrush(Qt.BrushStyle.NoBrush)
         top_left = point(mark.box[0], mark.box[1])
         painter.drawRect(QRectF(top_left, point(mark.box[2], mark.box[3])))
-        label_at = QPointF(top_left.x(), max(target.y(), top_left.y() - painter.fontMetrics().height() - 4))
+        label_at = QPointF(
+            top_left.x(), max(target.y(), top_left.y() - painter.fontMetrics().height() - 4)
+        )
         _label(painter, label_at, mark.text, QColor(0, 0, 0), colour)
     for tip in plan.tips:
         centre = point(*tip.point)
@@ -82,10 +91,21 @@ def paint_overlay(painter: QPainter, target: QRectF, native: tuple[int, int], pl
     bottom = target.bottom() - metrics.height() - 10
     if plan.bleeding_text:
         width = metrics.horizontalAdvance(plan.bleeding_text) + 8
-        _label(painter, QPointF(target.right() - width - 8, bottom), plan.bleeding_text, QColor(255, 255, 255),
-               QColor(150, 0, 110, 210))
+        _label(
+            painter,
+            QPointF(target.right() - width - 8, bottom),
+            plan.bleeding_text,
+            QColor(255, 255, 255),
+            QColor(150, 0, 110, 210),
+        )
     if plan.note:
-        _label(painter, QPointF(target.x() + 8, bottom), plan.note, QColor(235, 235, 235), QColor(0, 0, 0, 170))
+        _label(
+            painter,
+            QPointF(target.x() + 8, bottom),
+            plan.note,
+            QColor(235, 235, 235),
+            QColor(0, 0, 0, 170),
+        )
     if plan.badge:
         # The warning is what must not be missed: large, top centre.
         bold = QFont(font)
@@ -94,8 +114,13 @@ def paint_overlay(painter: QPainter, target: QRectF, native: tuple[int, int], pl
         painter.setFont(bold)
         text = "\u26a0 " + plan.badge
         width = painter.fontMetrics().horizontalAdvance(text) + 8
-        _label(painter, QPointF(target.center().x() - width / 2, target.y() + 8), text, QColor(0, 0, 0),
-               QColor(255, 150, 0))
+        _label(
+            painter,
+            QPointF(target.center().x() - width / 2, target.y() + 8),
+            text,
+            QColor(0, 0, 0),
+            QColor(255, 150, 0),
+        )
         painter.setFont(font)
     painter.restore()
 
@@ -157,7 +182,9 @@ class QtFrameView(QWidget):
         painter.fillRect(self.rect(), QColor(16, 16, 18))
         if self._image is None:
             painter.setPen(QColor(180, 180, 180))
-            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self._message)
+            painter.drawText(
+                self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self._message
+            )
             painter.end()
             return
         native = self._native if self._native[0] else (self._image.width(), self._image.height())
@@ -166,6 +193,11 @@ class QtFrameView(QWidget):
         painter.drawImage(target, self._image)
         paint_overlay(painter, target, native, self._plan, self._mask_image)
         if self._proxy:
-            _label(painter, QPointF(target.right() - 70, target.y() + 8), "preview", QColor(255, 255, 255),
-                   QColor(0, 0, 0, 160))
+            _label(
+                painter,
+                QPointF(target.right() - 70, target.y() + 8),
+                "preview",
+                QColor(255, 255, 255),
+                QColor(0, 0, 0, 160),
+            )
         painter.end()

@@ -133,7 +133,9 @@ class _Media:
             from scrubline.core.proxy import ScrubProxy, proxy_dir_for
 
             now = time.monotonic()
-            if self.proxy is None or (not self.proxy.covers(index) and now - self.proxy_scanned > self.PROXY_RESCAN_S):
+            if self.proxy is None or (
+                not self.proxy.covers(index) and now - self.proxy_scanned > self.PROXY_RESCAN_S
+            ):
                 if self.proxy is not None:
                     self.proxy.close()
                 self.proxy = ScrubProxy(proxy_dir_for(self.store_path))
@@ -182,7 +184,9 @@ class FrameLoader(QObject):
     frame_ready = Signal(object)  # ShownFrame
     frame_failed = Signal(int, str)
 
-    def __init__(self, cache_images: int = 48, prefetch: int = 8, parent: QObject | None = None) -> None:
+    def __init__(
+        self, cache_images: int = 48, prefetch: int = 8, parent: QObject | None = None
+    ) -> None:
         super().__init__(parent)
         self._cv = threading.Condition()
         self._stop = False
@@ -282,7 +286,9 @@ class FrameLoader(QObject):
         if media is not None:
             media.close()
 
-    def _open_media(self, path: Path, case_for: Callable[[str], Path] | None, generation: int) -> _Media | None:
+    def _open_media(
+        self, path: Path, case_for: Callable[[str], Path] | None, generation: int
+    ) -> _Media | None:
         from scrubline.core.analysis import FRAME_INDEX_KEY
         from scrubline.core.video import VideoSource, fingerprint
 
@@ -300,21 +306,35 @@ class FrameLoader(QObject):
             self.open_failed.emit(exc, traceback.format_exc())
             return None
         media = _Media(source, store, store_path)
-        problems = [f"{p.time_s:.2f} s: {p.message}" if p.time_s >= 0 else p.message for p in source.problems]
+        problems = [
+            f"{p.time_s:.2f} s: {p.message}" if p.time_s >= 0 else p.message
+            for p in source.problems
+        ]
         with self._cv:
             current = generation == self._generation
         if current:
-            self.opened.emit(VideoOpened(path, source.info, np.array(source.times), problems,
-                                         time.perf_counter() - started))
+            self.opened.emit(
+                VideoOpened(
+                    path,
+                    source.info,
+                    np.array(source.times),
+                    problems,
+                    time.perf_counter() - started,
+                )
+            )
         return media
 
     def _newer_within(self, seconds: float) -> bool:
         """Whether a newer request (or an open, or a stop) arrives within `seconds`."""
         with self._cv:
-            return self._cv.wait_for(lambda: self._wanted is not None or self._open_path is not None or self._stop,
-                                     timeout=seconds)
+            return self._cv.wait_for(
+                lambda: self._wanted is not None or self._open_path is not None or self._stop,
+                timeout=seconds,
+            )
 
-    def _serve(self, media: _Media, wanted: _Request, size: tuple[int, int], generation: int) -> bool:
+    def _serve(
+        self, media: _Media, wanted: _Request, size: tuple[int, int], generation: int
+    ) -> bool:
         source = media.source
         index = min(max(wanted.index, 0), source.frame_count - 1)
         width, height = fit_size((source.info.width, source.info.height), size)
@@ -326,8 +346,19 @@ class FrameLoader(QObject):
         if cached is None and (wanted.scrub or abs(index - media.last_index) > 1):
             stand_in = media.stand_in(index)
             if stand_in is not None:
-                self.frame_ready.emit(ShownFrame(index, float(source.times[index]), False, stand_in, True, result,
-                                                 wanted.requested_at, time.perf_counter(), generation))
+                self.frame_ready.emit(
+                    ShownFrame(
+                        index,
+                        float(source.times[index]),
+                        False,
+                        stand_in,
+                        True,
+                        result,
+                        wanted.requested_at,
+                        time.perf_counter(),
+                        generation,
+                    )
+                )
                 # While dragging, decode exactly only once the hand rests: the decode cannot be
                 # interrupted, and the drag rarely stays anywhere as long as it takes.
                 if wanted.scrub and self._newer_within(self.SETTLE_S):
@@ -344,6 +375,17 @@ class FrameLoader(QObject):
         else:
             media.images.move_to_end(key)
         image, time_s, exact = cached
-        self.frame_ready.emit(ShownFrame(index, time_s, exact, image, False, result,
-                                         wanted.requested_at, time.perf_counter(), generation))
+        self.frame_ready.emit(
+            ShownFrame(
+                index,
+                time_s,
+                exact,
+                image,
+                False,
+                result,
+                wanted.requested_at,
+                time.perf_counter(),
+                generation,
+            )
+        )
         return True

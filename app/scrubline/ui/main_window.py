@@ -99,8 +99,12 @@ GUI_SWITCH_INTERVAL_S = 0.001
 TIMELINE_PANE_LEAST = 110  # px: the ruler and a lane stay in view however short the window
 OUTCOME_DOCK_SHARE = 0.62  # of the right-hand column's height, when no saved layout says otherwise
 REFRESH_DURING_ANALYSIS_S = 1.5  # how often streamed results are re-read into the timeline
-EVENT_KIND_NAMES = {"bleeding": "Bleeding episodes", "tip_hidden": "Tip hidden", "phase": "Phase changes",
-                    "bookmark": "Bookmarks"}
+EVENT_KIND_NAMES = {
+    "bleeding": "Bleeding episodes",
+    "tip_hidden": "Tip hidden",
+    "phase": "Phase changes",
+    "bookmark": "Bookmarks",
+}
 SHORTCUTS_TEXT = """Playback
   Space            play / pause
   J / K / L        shuttle: reverse (again: faster) / pause / forward (again: faster)
@@ -127,8 +131,13 @@ class MainWindow(QMainWindow):
     analysis_finished = Signal(object)  # AnalysisReport, or the exception
     frame_shown = Signal(int)  # an exact frame is on screen
 
-    def __init__(self, *, registry: Any = None, models_dirs: list[Path] | None = None,
-                 case_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        registry: Any = None,
+        models_dirs: list[Path] | None = None,
+        case_dir: Path | None = None,
+    ) -> None:
         super().__init__()
         self.setWindowTitle("Scrubline")
         self.setAcceptDrops(True)
@@ -155,7 +164,9 @@ class MainWindow(QMainWindow):
         self._analysis_fps = 0.0  # sampling rate of the running (or last) analysis
         self._analysis_settings: AnalysisSettings | None = None  # of the running (or last) analysis
         self._error_boxes: list[Any] = []
-        self.event_kinds = [k for k in EPISODE_KINDS if read_bool(self.settings, f"events/{k}", True)]
+        self.event_kinds = [
+            k for k in EPISODE_KINDS if read_bool(self.settings, f"events/{k}", True)
+        ]
 
         self.state = ViewerState()
         self.state.set_overlays(read_overlays(self.settings))
@@ -182,7 +193,9 @@ class MainWindow(QMainWindow):
         layout = self.settings.value("window/state")
         self._docks_restored = isinstance(layout, QByteArray) and self.restoreState(layout)
         splitter_state = self.settings.value("window/splitter")
-        self._split_restored = isinstance(splitter_state, QByteArray) and self.splitter.restoreState(splitter_state)
+        self._split_restored = isinstance(
+            splitter_state, QByteArray
+        ) and self.splitter.restoreState(splitter_state)
 
     # ================================================================== construction
     @property
@@ -256,14 +269,24 @@ class MainWindow(QMainWindow):
         self.progress_label = QLabel("")
         self.cancel_button = QToolButton()
         self.cancel_button.setText("Cancel")
-        self.cancel_button.setToolTip("Stop the analysis after the current batch; what is done is kept")
+        self.cancel_button.setToolTip(
+            "Stop the analysis after the current batch; what is done is kept"
+        )
         self.cancel_button.clicked.connect(self.cancel_analysis)
         for widget in (self.progress_label, self.progress, self.cancel_button):
             status.addPermanentWidget(widget)
             widget.hide()
 
-    def _action(self, menu: Any, text: str, slot: Any, shortcuts: Any = (), *, checkable: bool = False,
-                tip: str = "") -> QAction:
+    def _action(
+        self,
+        menu: Any,
+        text: str,
+        slot: Any,
+        shortcuts: Any = (),
+        *,
+        checkable: bool = False,
+        tip: str = "",
+    ) -> QAction:
         action = QAction(text, self)
         if isinstance(shortcuts, str | QKeySequence.StandardKey):
             shortcuts = [shortcuts]
@@ -282,7 +305,9 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
-        self._action(file_menu, "&Open video or case…", self.ask_open, QKeySequence.StandardKey.Open)
+        self._action(
+            file_menu, "&Open video or case…", self.ask_open, QKeySequence.StandardKey.Open
+        )
         self.recent_menu = file_menu.addMenu("Open &recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         self._action(file_menu, "C&lear recent files", self.clear_recent_files)
@@ -332,13 +357,23 @@ class MainWindow(QMainWindow):
         view = bar.addMenu("&View")
         self.overlay_actions: dict[str, QAction] = {}
         for number, key in enumerate(OVERLAY_KEYS, start=1):
-            action = self._action(view, OVERLAY_NAMES[key], lambda on, k=key: self.state.set_overlay(k, on),
-                                  f"Ctrl+{number}", checkable=True)
+            action = self._action(
+                view,
+                OVERLAY_NAMES[key],
+                lambda on, k=key: self.state.set_overlay(k, on),
+                f"Ctrl+{number}",
+                checkable=True,
+            )
             action.setChecked(getattr(self.state.overlays, key))
             self.overlay_actions[key] = action
         view.addSeparator()
-        self.teaching_action = self._action(view, "&Teaching mode (hide the prediction)",
-                                            lambda on: self.state.set_teaching(on), "Ctrl+T", checkable=True)
+        self.teaching_action = self._action(
+            view,
+            "&Teaching mode (hide the prediction)",
+            lambda on: self.state.set_teaching(on),
+            "Ctrl+T",
+            checkable=True,
+        )
         self._action(view, "&Reveal the prediction", lambda: self.state.reveal(True), "Ctrl+R")
         view.addSeparator()
         self._action(view, "Zoom timeline in", lambda: self.timeline_view.zoom_by(0.5), "Ctrl+=")
@@ -356,8 +391,12 @@ class MainWindow(QMainWindow):
         self._action(export, "Clear clip range", lambda: self.state.set_selection(None))
 
         help_menu = bar.addMenu("&Help")
-        self._action(help_menu, "Keyboard and mouse", lambda: TextDialog("Keyboard and mouse", SHORTCUTS_TEXT, self).exec(),
-                     "F1")
+        self._action(
+            help_menu,
+            "Keyboard and mouse",
+            lambda: TextDialog("Keyboard and mouse", SHORTCUTS_TEXT, self).exec(),
+            "F1",
+        )
         self._action(help_menu, "Model cards folder", self._open_models_folder)
         self._action(help_menu, "Open &log folder", self.open_log_folder)
         self._action(help_menu, "About Scrubline", self._about)
@@ -385,15 +424,23 @@ class MainWindow(QMainWindow):
         self.analysis.finished.connect(self._on_analysis_finished)
         self.analysis.failed.connect(self._on_analysis_failed)
         self.case_job.done.connect(self._on_case_read)
-        self.case_job.failed.connect(lambda exc, details: self.report_error("Reading the case failed", str(exc), details))
+        self.case_job.failed.connect(
+            lambda exc, details: self.report_error("Reading the case failed", str(exc), details)
+        )
         self.outcome_job.done.connect(self._on_outcome_read)
-        self.outcome_job.failed.connect(lambda exc, details: self.report_error("Computing the outcome failed", str(exc), details))
+        self.outcome_job.failed.connect(
+            lambda exc, details: self.report_error(
+                "Computing the outcome failed", str(exc), details
+            )
+        )
         self.bookmarks_panel.jump_requested.connect(self.seek_time)
         self.bookmarks_panel.add_requested.connect(self.ask_add_bookmark)
         self.bookmarks_panel.edit_requested.connect(self.ask_edit_bookmark)
         self.bookmarks_panel.delete_requested.connect(self.delete_bookmark)
         self.outcome_panel.event_start_set.connect(self.set_event_start)
-        self.outcome_panel.event_start_at_playhead.connect(lambda: self.set_event_start(self.state.time_s))
+        self.outcome_panel.event_start_at_playhead.connect(
+            lambda: self.set_event_start(self.state.time_s)
+        )
         self.outcome_panel.reveal_requested.connect(lambda: self.state.reveal(True))
 
     # ================================================================== errors and banner
@@ -417,8 +464,11 @@ class MainWindow(QMainWindow):
         start = self.settings.value("paths/last_dir", str(Path.home()))
         videos = " ".join(f"*{s}" for s in VIDEO_SUFFIXES)
         path, _ = QFileDialog.getOpenFileName(
-            self, "Open a video or a case", str(start),
-            f"Videos and cases ({videos} *{SUFFIX});;Cases (*{SUFFIX});;Videos ({videos});;All files (*)")
+            self,
+            "Open a video or a case",
+            str(start),
+            f"Videos and cases ({videos} *{SUFFIX});;Cases (*{SUFFIX});;Videos ({videos});;All files (*)",
+        )
         if path:
             self.open_video(path)
 
@@ -436,7 +486,9 @@ class MainWindow(QMainWindow):
         if video is None:
             chosen = ask_case_video(self, case.case_path.name, case.name, case.case_path.parent)
             if chosen is None:
-                self.statusBar().showMessage(f"{case.case_path.name} was not opened: its video was not found", 8000)
+                self.statusBar().showMessage(
+                    f"{case.case_path.name} was not opened: its video was not found", 8000
+                )
                 return False
             try:
                 video = check_chosen_video(case, chosen)
@@ -447,7 +499,9 @@ class MainWindow(QMainWindow):
         self.open_video(video, case=case)
         return True
 
-    def open_video(self, path: str | Path, *, analyse: bool = False, case: CaseVideo | None = None) -> None:
+    def open_video(
+        self, path: str | Path, *, analyse: bool = False, case: CaseVideo | None = None
+    ) -> None:
         """Open a video (or, for a `.scrub` path, the case: `open_case`); its case appears as soon
         as the video is indexed: `case` when given (a case file opened directly), else the one
         in the per-user folder. With `analyse`, an unanalysed or unfinished case is analysed
@@ -491,7 +545,11 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Rendering the demo clip (once)…")
         runner = TaskRunner("demo", self)
         runner.finished.connect(lambda path: self.open_video(path, analyse=True))
-        runner.failed.connect(lambda exc, details: self.report_error("The demo clip could not be made", str(exc), details))
+        runner.failed.connect(
+            lambda exc, details: self.report_error(
+                "The demo clip could not be made", str(exc), details
+            )
+        )
         runner.start(lambda state: ensure_demo_video())
         self._demo_runner = runner
 
@@ -523,10 +581,14 @@ class MainWindow(QMainWindow):
         self.settings.setValue("recent", recent)
         self.settings.setValue("paths/last_dir", str(opened.path.resolve().parent))
         self.case_path = self._case_path_for(opened.info)
-        message = (f"{opened.info.name}: {opened.info.width}×{opened.info.height}, "
-                   f"{opened.info.fps:.2f} fps, {format_clock(opened.info.duration_s, millis=False)}")
+        message = (
+            f"{opened.info.name}: {opened.info.width}×{opened.info.height}, "
+            f"{opened.info.fps:.2f} fps, {format_clock(opened.info.duration_s, millis=False)}"
+        )
         if opened.problems:
-            message += f" — {len(opened.problems)} decoding problem(s); see Analysis → Analyse… notes"
+            message += (
+                f" — {len(opened.problems)} decoding problem(s); see Analysis → Analyse… notes"
+            )
             log.warning("%s: %s", opened.info.name, "; ".join(opened.problems[:5]))
         self.statusBar().showMessage(message, 8000)
         complete = False
@@ -563,11 +625,19 @@ class MainWindow(QMainWindow):
 
     def _offer_analysis(self, analysed: int, planned: int) -> None:
         if planned and analysed:
-            self.show_banner(f"Analysis incomplete: {analysed} of {planned} frames analysed. "
-                             "Resume to finish; nothing done is redone.", "Resume", self.start_analysis)
+            self.show_banner(
+                f"Analysis incomplete: {analysed} of {planned} frames analysed. "
+                "Resume to finish; nothing done is redone.",
+                "Resume",
+                self.start_analysis,
+            )
         else:
-            self.show_banner("This video has not been analysed yet. Analysis runs in the background; "
-                             "you can keep reviewing meanwhile.", "Analyse…", self.ask_analysis)
+            self.show_banner(
+                "This video has not been analysed yet. Analysis runs in the background; "
+                "you can keep reviewing meanwhile.",
+                "Analyse…",
+                self.ask_analysis,
+            )
 
     def _fill_recent_menu(self) -> None:
         self.recent_menu.clear()
@@ -646,11 +716,17 @@ class MainWindow(QMainWindow):
         self.player.set_rate(shuttle(self.player.rate, key, self.player.speed))
 
     def _on_transport_action(self, key: str) -> None:
-        moves = {"frame-": lambda: self.step(-1), "frame+": lambda: self.step(1),
-                 "1s-": lambda: self.jump(-1.0), "1s+": lambda: self.jump(1.0),
-                 "10s-": lambda: self.jump(-10.0), "10s+": lambda: self.jump(10.0),
-                 "start": lambda: self.seek_frame(0), "end": lambda: self.seek_frame(self.state.frame_count - 1),
-                 "play": self.player.toggle}
+        moves = {
+            "frame-": lambda: self.step(-1),
+            "frame+": lambda: self.step(1),
+            "1s-": lambda: self.jump(-1.0),
+            "1s+": lambda: self.jump(1.0),
+            "10s-": lambda: self.jump(-10.0),
+            "10s+": lambda: self.jump(10.0),
+            "start": lambda: self.seek_frame(0),
+            "end": lambda: self.seek_frame(self.state.frame_count - 1),
+            "play": self.player.toggle,
+        }
         moves[key]()
 
     def _on_speed_changed(self, speed: float) -> None:
@@ -704,11 +780,17 @@ class MainWindow(QMainWindow):
         shown = self.shown
         if shown is None:
             return
-        plan = plan_overlay(shown.result, shown.index, shown.time_s, self.state.overlays,
-                            max_gap_s=self._overlay_gap_s())
+        plan = plan_overlay(
+            shown.result,
+            shown.index,
+            shown.time_s,
+            self.state.overlays,
+            max_gap_s=self._overlay_gap_s(),
+        )
         if not shown.exact and not shown.proxy:
             plan.note = "this frame could not be decoded; the nearest readable one is shown" + (
-                f" · {plan.note}" if plan.note else "")
+                f" · {plan.note}" if plan.note else ""
+            )
         self.frame_view.set_plan(plan)
 
     def _on_overlays_changed(self, flags: Any) -> None:
@@ -730,8 +812,10 @@ class MainWindow(QMainWindow):
     def default_analysis_settings(self) -> AnalysisSettings:
         """The open case's own plan (rate, range, models) when it has one: what Resume continues.
         The rate last chosen for any video only proposes the settings of a new case."""
-        chosen = AnalysisSettings(fps=read_float(self.settings, "analysis/fps", 5.0),
-                                  device=str(self.settings.value("analysis/device", "cpu")))
+        chosen = AnalysisSettings(
+            fps=read_float(self.settings, "analysis/fps", 5.0),
+            device=str(self.settings.value("analysis/device", "cpu")),
+        )
         if self.case_path is None:
             return chosen
         try:
@@ -751,10 +835,17 @@ class MainWindow(QMainWindow):
         if store is not None:
             analysed, planned = actions.case_progress(store)
             if analysed:
-                note = (f"{analysed} frames are already analysed; they are kept and not redone "
-                        "unless you choose to start again.")
-        answer = AnalysisDialog.ask(self, self.registry.frame_models(), self.info.duration_s,
-                                    self.default_analysis_settings(), note)
+                note = (
+                    f"{analysed} frames are already analysed; they are kept and not redone "
+                    "unless you choose to start again."
+                )
+        answer = AnalysisDialog.ask(
+            self,
+            self.registry.frame_models(),
+            self.info.duration_s,
+            self.default_analysis_settings(),
+            note,
+        )
         if answer is None:
             return
         settings, fresh = answer
@@ -762,9 +853,16 @@ class MainWindow(QMainWindow):
         self.settings.setValue("analysis/device", settings.device)
         self.start_analysis(settings, fresh=fresh)
 
-    def start_analysis(self, settings: AnalysisSettings | None = None, *, fresh: bool = False) -> bool:
+    def start_analysis(
+        self, settings: AnalysisSettings | None = None, *, fresh: bool = False
+    ) -> bool:
         """Analyse (or resume) the open video in the background; False if that cannot start."""
-        if self.video_path is None or self.info is None or self.case_path is None or self.analysis.running():
+        if (
+            self.video_path is None
+            or self.info is None
+            or self.case_path is None
+            or self.analysis.running()
+        ):
             return False
         # The analysis creates the case file on its own thread: creating a SQLite file in WAL
         # mode waits for the disk (measured: 0.8 s on a busy one), which the window must not.
@@ -775,7 +873,9 @@ class MainWindow(QMainWindow):
         generation = self._generation
 
         def run(state: Any) -> Any:
-            report = analyse_video(video, case, settings, registry=registry, state=state, fresh=fresh)
+            report = analyse_video(
+                video, case, settings, registry=registry, state=state, fresh=fresh
+            )
             return generation, report
 
         if not self.analysis.start(run):
@@ -823,13 +923,19 @@ class MainWindow(QMainWindow):
             return
         saved = report.already_done + report.done_now
         if report.cancelled:
-            self.show_banner(f"Analysis stopped: {saved} of {report.planned} frames are saved. "
-                             "Resume to finish; nothing done is redone.", "Resume", self.start_analysis)
+            self.show_banner(
+                f"Analysis stopped: {saved} of {report.planned} frames are saved. "
+                "Resume to finish; nothing done is redone.",
+                "Resume",
+                self.start_analysis,
+            )
         else:
             rate = report.done_now / report.elapsed_s if report.elapsed_s > 0 else 0.0
             self.statusBar().showMessage(
                 f"Analysis complete: {report.done_now} frames in {report.elapsed_s:.1f} s ({rate:.1f} frames/s)"
-                + (f"; {report.already_done} were already done" if report.already_done else ""), 10000)
+                + (f"; {report.already_done} were already done" if report.already_done else ""),
+                10000,
+            )
         notes = list(report.notices) + list(report.problems[:5])
         if notes:
             self.show_banner("Notes from the analysis: " + "; ".join(notes))
@@ -844,15 +950,25 @@ class MainWindow(QMainWindow):
         if isinstance(exc, PlanChanged):
             # Nothing was touched: ask whether to replace the case's analysis with the new one.
             settings = self._analysis_settings or self.default_analysis_settings()
-            self.show_banner(f"{exc.summary}. Start afresh with these settings? The analysed frames are "
-                             "discarded; bookmarks and notes are kept.", "Start afresh",
-                             lambda: self.start_analysis(settings, fresh=True))
+            self.show_banner(
+                f"{exc.summary}. Start afresh with these settings? The analysed frames are "
+                "discarded; bookmarks and notes are kept.",
+                "Start afresh",
+                lambda: self.start_analysis(settings, fresh=True),
+            )
             self.analysis_finished.emit(exc)
             return
-        self.report_error("The analysis stopped with an error",
-                          f"{exc}\n\nResults saved before the error are kept in the case file.", details)
+        self.report_error(
+            "The analysis stopped with an error",
+            f"{exc}\n\nResults saved before the error are kept in the case file.",
+            details,
+        )
         self.refresh_case()
-        self.show_banner("The analysis stopped with an error; what was done is saved.", "Analyse…", self.ask_analysis)
+        self.show_banner(
+            "The analysis stopped with an error; what was done is saved.",
+            "Analyse…",
+            self.ask_analysis,
+        )
         self.analysis_finished.emit(exc)
 
     # ================================================================== reading the case
@@ -887,7 +1003,9 @@ class MainWindow(QMainWindow):
         if self._closing or snapshot.generation != self._generation:
             return
         self.outcome = snapshot.outcome
-        self.outcome_panel.set_outcome(snapshot.outcome, snapshot.metrics, moved_by_user=snapshot.moved_by_user)
+        self.outcome_panel.set_outcome(
+            snapshot.outcome, snapshot.metrics, moved_by_user=snapshot.moved_by_user
+        )
         self.timeline_view.set_event_start(snapshot.outcome.get("event_start_s"))
         self.outcome_refreshed.emit()
 
@@ -896,7 +1014,11 @@ class MainWindow(QMainWindow):
         store = self._ensure_store()
         if store is None:
             return
-        value = None if time_s is None else round(min(max(float(time_s), 0.0), self.state.duration_s), 3)
+        value = (
+            None
+            if time_s is None
+            else round(min(max(float(time_s), 0.0), self.state.duration_s), 3)
+        )
         store.set_meta("event_start_s", value)
         if value is not None:
             self.timeline_view.set_event_start(value)
@@ -916,12 +1038,16 @@ class MainWindow(QMainWindow):
         if store is None:
             return None
         try:
-            bookmark_id = actions.add_bookmark(store, self.state.time_s, self.state.frame, note, category)
+            bookmark_id = actions.add_bookmark(
+                store, self.state.time_s, self.state.frame, note, category
+            )
         except (ValueError, StoreError) as exc:
             self.report_error("The bookmark was not saved", str(exc))
             return None
         self._reload_bookmarks()
-        self.statusBar().showMessage(f"Bookmarked {format_clock(self.state.time_s)} ({category})", 4000)
+        self.statusBar().showMessage(
+            f"Bookmarked {format_clock(self.state.time_s)} ({category})", 4000
+        )
         return bookmark_id
 
     def ask_edit_bookmark(self, bookmark_id: int) -> None:
@@ -941,7 +1067,10 @@ class MainWindow(QMainWindow):
         store = self._existing_store()
         if store is None:
             return
-        if QMessageBox.question(self, "Delete bookmark", "Delete this bookmark?") != QMessageBox.StandardButton.Yes:
+        if (
+            QMessageBox.question(self, "Delete bookmark", "Delete this bookmark?")
+            != QMessageBox.StandardButton.Yes
+        ):
             return
         store.delete_bookmark(bookmark_id)
         self._reload_bookmarks()
@@ -959,7 +1088,9 @@ class MainWindow(QMainWindow):
         events = actions.event_times(self.timeline, self.bookmarks, self.event_kinds)
         found = actions.neighbour_event(self.state.times, events, self.state.frame, forward)
         if found is None:
-            self.statusBar().showMessage("No further event" if forward else "No earlier event", 3000)
+            self.statusBar().showMessage(
+                "No further event" if forward else "No earlier event", 3000
+            )
             return None
         time_s, frame = found
         self.seek_frame(frame)
@@ -1005,7 +1136,11 @@ class MainWindow(QMainWindow):
         now = self.state.time_s
         current = self.state.selection
         if start:
-            end = current[1] if current and current[1] > now else min(now + 10.0, self.state.duration_s)
+            end = (
+                current[1]
+                if current and current[1] > now
+                else min(now + 10.0, self.state.duration_s)
+            )
             self.state.set_selection((now, end))
         else:
             begin = current[0] if current and current[0] < now else max(now - 10.0, 0.0)
@@ -1028,10 +1163,13 @@ class MainWindow(QMainWindow):
     def _about(self) -> None:
         from scrubline import __version__
 
-        QMessageBox.about(self, "About Scrubline",
-                          f"Scrubline {__version__}\n\nOffline review of surgical video. Everything runs on this "
-                          "computer; nothing leaves it.\n\nDecision support for review and teaching; "
-                          "not a medical device.")
+        QMessageBox.about(
+            self,
+            "About Scrubline",
+            f"Scrubline {__version__}\n\nOffline review of surgical video. Everything runs on this "
+            "computer; nothing leaves it.\n\nDecision support for review and teaching; "
+            "not a medical device.",
+        )
 
     # ================================================================== size and placement
     def _place_on_screen(self) -> None:
@@ -1040,16 +1178,29 @@ class MainWindow(QMainWindow):
         geometry = self.settings.value("window/geometry")
         # Checked on the rectangle saved beside it: Qt's restoreGeometry squeezes an oversized
         # window into the screen itself, which hides that it no longer fits.
-        saved = [int(v) for v in read_list(self.settings, "window/normal_rect") if v.lstrip("-").isdigit()]
+        saved = [
+            int(v)
+            for v in read_list(self.settings, "window/normal_rect")
+            if v.lstrip("-").isdigit()
+        ]
         screens = [_rect(s.availableGeometry()) for s in QGuiApplication.screens()]
-        if (isinstance(geometry, QByteArray) and len(saved) == 4
-                and window_geometry.fits((saved[0], saved[1], saved[2], saved[3]), screens)
-                and self.restoreGeometry(geometry)):
+        if (
+            isinstance(geometry, QByteArray)
+            and len(saved) == 4
+            and window_geometry.fits((saved[0], saved[1], saved[2], saved[3]), screens)
+            and self.restoreGeometry(geometry)
+        ):
             return
         if isinstance(geometry, QByteArray):
-            log.info("the saved window geometry does not fit the screens now; using the default size")
+            log.info(
+                "the saved window geometry does not fit the screens now; using the default size"
+            )
         screen = self.screen() or QGuiApplication.primaryScreen()
-        available = _rect(screen.availableGeometry()) if screen is not None else (0, 0, *window_geometry.PREFERRED_SIZE)
+        available = (
+            _rect(screen.availableGeometry())
+            if screen is not None
+            else (0, 0, *window_geometry.PREFERRED_SIZE)
+        )
         size = window_geometry.initial_size((available[2], available[3]))
         self.resize(*size)
         self.move(*window_geometry.centred(available, size))
@@ -1060,15 +1211,23 @@ class MainWindow(QMainWindow):
             self._split_done = True
             if not self._split_restored:
                 total = sum(self.splitter.sizes())
-                full = self.timeline_view.minimumSizeHint().height() + 2 * self.timeline_pane.frameWidth()
-                self.splitter.setSizes(list(window_geometry.split_heights(total, full, TIMELINE_PANE_LEAST)))
+                full = (
+                    self.timeline_view.minimumSizeHint().height()
+                    + 2 * self.timeline_pane.frameWidth()
+                )
+                self.splitter.setSizes(
+                    list(window_geometry.split_heights(total, full, TIMELINE_PANE_LEAST))
+                )
             if not self._docks_restored:
                 # The outcome panel gets most of the column (its text is not known yet when the
                 # window opens): the bookmark list scrolls happily, the prediction less so.
                 total = self.outcome_dock.height() + self.bookmarks_dock.height()
                 outcome = int(total * OUTCOME_DOCK_SHARE)
-                self.resizeDocks([self.outcome_dock, self.bookmarks_dock], [outcome, total - outcome],
-                                 Qt.Orientation.Vertical)
+                self.resizeDocks(
+                    [self.outcome_dock, self.bookmarks_dock],
+                    [outcome, total - outcome],
+                    Qt.Orientation.Vertical,
+                )
 
     # ================================================================== closing
     def closeEvent(self, event: QCloseEvent) -> None:
@@ -1108,11 +1267,23 @@ def _scrolling(widget: QWidget, *, horizontal: bool) -> QScrollArea:
     return area
 
 
-_WARM_MODULES = ("av", "cv2", "pandas", "onnxruntime", "scrubline.core.analysis", "scrubline.core.export",
-                 "scrubline.core.outcome", "scrubline.core.phases", "scrubline.core.overlay", "scrubline.core.proxy",
-                 "scrubline.ui.exports")
+_WARM_MODULES = (
+    "av",
+    "cv2",
+    "pandas",
+    "onnxruntime",
+    "scrubline.core.analysis",
+    "scrubline.core.export",
+    "scrubline.core.outcome",
+    "scrubline.core.phases",
+    "scrubline.core.overlay",
+    "scrubline.core.proxy",
+    "scrubline.ui.exports",
+)
 _warmed = False
-imports_warmed = threading.Event()  # set once the warm-up imports are done (the UI probe waits for it)
+imports_warmed = (
+    threading.Event()
+)  # set once the warm-up imports are done (the UI probe waits for it)
 
 
 def _warm_imports() -> None:
@@ -1135,4 +1306,3 @@ def _warm_imports() -> None:
         imports_warmed.set()
 
     threading.Thread(target=warm, name="scrubline-warm-imports", daemon=True).start()
-

@@ -62,7 +62,9 @@ def shuttle(rate: float, key: str, base: float = 1.0) -> float:
     raise ValueError(f"not a shuttle key: {key!r}")
 
 
-def playback_time(anchor_s: float, elapsed_s: float, rate: float, duration_s: float) -> tuple[float, bool]:
+def playback_time(
+    anchor_s: float, elapsed_s: float, rate: float, duration_s: float
+) -> tuple[float, bool]:
     """Where the playhead is `elapsed_s` wall seconds after it stood at `anchor_s`, playing at
     `rate`; and whether playback ran into either end (so it should stop there). Time-based,
     not frame-counted: when decoding cannot keep up, frames are skipped instead of playback
@@ -122,10 +124,16 @@ def describe_at(timeline: Any, time_s: float, bookmarks: Sequence[Any] = ()) -> 
             parts.append(f"bleeding area {bleed:.1%}")
     for episode in timeline.episodes:
         if episode.kind in ("bleeding", "tip_hidden") and episode.contains(time_s):
-            parts.append(f"in {episode.label} episode ({format_clock(episode.start_s, millis=False)}"
-                         f"–{format_clock(episode.end_s, millis=False)})")
+            parts.append(
+                f"in {episode.label} episode ({format_clock(episode.start_s, millis=False)}"
+                f"–{format_clock(episode.end_s, millis=False)})"
+            )
     near = [b for b in bookmarks if abs(float(b.time_s) - time_s) <= max(period, 0.5)]
     if near:
         mark = near[0]
-        parts.append(f"bookmark ({mark.category}): {mark.note}" if mark.note else f"bookmark ({mark.category})")
+        parts.append(
+            f"bookmark ({mark.category}): {mark.note}"
+            if mark.note
+            else f"bookmark ({mark.category})"
+        )
     return " · ".join(parts)

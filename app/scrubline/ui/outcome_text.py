@@ -55,8 +55,9 @@ def prediction_html(outcome: dict[str, Any] | None) -> str:
     else:
         loss_text += " (no interval available)"
     success = float(outcome["success_probability"])
-    return (f"Predicted blood loss: {loss_text}<br>"
-            f"Chance of success (hemostasis): <b>{success:.0%}</b>")
+    return (
+        f"Predicted blood loss: {loss_text}<br>Chance of success (hemostasis): <b>{success:.0%}</b>"
+    )
 
 
 def event_start_text(outcome: dict[str, Any] | None, moved_by_user: bool) -> str:

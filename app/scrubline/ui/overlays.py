@@ -74,8 +74,14 @@ class OverlayPlan:
 # The same colours as the exported pictures (`scrubline.core.overlay`), so what a trainee sees in a
 # PNG, a clip or the report matches the window. Blood is red, so the bleeding layer is magenta.
 PALETTE = (
-    (0, 200, 255), (255, 230, 0), (170, 120, 255), (0, 255, 200), (255, 255, 255),
-    (120, 180, 255), (255, 120, 120), (200, 255, 120),
+    (0, 200, 255),
+    (255, 230, 0),
+    (170, 120, 255),
+    (0, 255, 200),
+    (255, 255, 255),
+    (120, 180, 255),
+    (255, 120, 120),
+    (200, 255, 120),
 )
 BLEEDING_COLOUR = (255, 0, 200)
 VISIBLE_TIP_COLOUR = (40, 220, 60)
@@ -88,8 +94,12 @@ def label_colour(label: str) -> tuple[int, int, int]:
     return PALETTE[zlib.crc32(label.encode("utf-8")) % len(PALETTE)]
 
 
-def mask_rgba(prob: np.ndarray, threshold: int = 128, colour: tuple[int, int, int] = BLEEDING_COLOUR,
-              max_alpha: int = 120) -> np.ndarray:
+def mask_rgba(
+    prob: np.ndarray,
+    threshold: int = 128,
+    colour: tuple[int, int, int] = BLEEDING_COLOUR,
+    max_alpha: int = 120,
+) -> np.ndarray:
     """A bleeding probability map (uint8) as a translucent RGBA layer: transparent below the
     threshold, more opaque the surer the model is above it."""
     prob = np.asarray(prob, dtype=np.uint8)
@@ -120,7 +130,9 @@ def plan_overlay(
         return plan
     gap = shown_time_s - result.time_s
     if abs(gap) > max_gap_s:
-        plan.note = f"not analysed here (nearest analysed frame {result.frame} is {abs(gap):.1f} s away)"
+        plan.note = (
+            f"not analysed here (nearest analysed frame {result.frame} is {abs(gap):.1f} s away)"
+        )
         return plan
     if result.frame != shown_frame:
         when = "earlier" if gap > 0 else "later"
@@ -129,10 +141,17 @@ def plan_overlay(
     for inst in result.instruments:
         colour = label_colour(inst.label)
         if flags.boxes:
-            plan.boxes.append(BoxMark(tuple(float(v) for v in inst.box), f"{inst.label} {inst.score:.2f}", colour))  # type: ignore[arg-type]
+            plan.boxes.append(
+                BoxMark(tuple(float(v) for v in inst.box), f"{inst.label} {inst.score:.2f}", colour)
+            )  # type: ignore[arg-type]
         if inst.tip is not None and flags.tips:
-            plan.tips.append(TipMark((float(inst.tip[0]), float(inst.tip[1])), inst.tip_visible,
-                                     VISIBLE_TIP_COLOUR if inst.tip_visible else HIDDEN_TIP_COLOUR))
+            plan.tips.append(
+                TipMark(
+                    (float(inst.tip[0]), float(inst.tip[1])),
+                    inst.tip_visible,
+                    VISIBLE_TIP_COLOUR if inst.tip_visible else HIDDEN_TIP_COLOUR,
+                )
+            )
         if not inst.tip_visible:
             hidden += 1
     if hidden and flags.badge:

@@ -104,9 +104,13 @@ class OutcomeWidget(QWidget):
         self.event_spin.setDecimals(1)
         self.event_spin.setSuffix(" s")
         self.event_spin.setKeyboardTracking(False)
-        self.event_spin.setToolTip("Start of the bleeding event the prediction reads from; "
-                                   "you can also drag the orange line in the bleeding row")
-        self.event_spin.editingFinished.connect(lambda: self.event_start_set.emit(float(self.event_spin.value())))
+        self.event_spin.setToolTip(
+            "Start of the bleeding event the prediction reads from; "
+            "you can also drag the orange line in the bleeding row"
+        )
+        self.event_spin.editingFinished.connect(
+            lambda: self.event_start_set.emit(float(self.event_spin.value()))
+        )
         row.addWidget(self.event_spin)
         self.playhead_button = QPushButton("At playhead")
         self.playhead_button.clicked.connect(self.event_start_at_playhead)
@@ -160,8 +164,9 @@ class OutcomeWidget(QWidget):
     def set_busy(self, text: str) -> None:
         self.prediction_label.setText(f"<i>{text}</i>")
 
-    def set_outcome(self, outcome: dict[str, Any] | None, metrics: dict[str, Any] | None, *,
-                    moved_by_user: bool) -> None:
+    def set_outcome(
+        self, outcome: dict[str, Any] | None, metrics: dict[str, Any] | None, *, moved_by_user: bool
+    ) -> None:
         self.outcome = outcome
         self.event_label.setText(event_start_text(outcome, moved_by_user))
         start = outcome.get("event_start_s") if outcome else None
@@ -169,8 +174,11 @@ class OutcomeWidget(QWidget):
         self.event_spin.setValue(float(start) if start is not None else 0.0)
         self.event_spin.blockSignals(False)
         self.prediction_label.setText(prediction_html(outcome))
-        self.validation_label.setText(validation_text(outcome.get("model") if outcome else None, metrics)
-                                      if outcome is not None else "")
+        self.validation_label.setText(
+            validation_text(outcome.get("model") if outcome else None, metrics)
+            if outcome is not None
+            else ""
+        )
 
     def set_teaching(self, teaching: bool, revealed: bool) -> None:
         self.stack.setCurrentIndex(1 if teaching and not revealed else 0)

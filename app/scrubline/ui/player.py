@@ -78,7 +78,9 @@ class PlaybackController(QObject):
     def _on_tick_changed(self) -> None:
         # The last frame starts before the end; playing stops once it is shown.
         last_start = float(self.state.times[-1]) if len(self.state.times) else 0.0
-        target, at_end = playback_time(self._anchor_s, time.perf_counter() - self._anchor_wall, self.rate, last_start)
+        target, at_end = playback_time(
+            self._anchor_s, time.perf_counter() - self._anchor_wall, self.rate, last_start
+        )
         self.state.set_time(target)
         if at_end:
             self.set_rate(0.0)
@@ -138,7 +140,9 @@ class TransportWidget(QWidget):
         self.speed.setCurrentIndex(SPEEDS.index(1.0))
         self.speed.setToolTip("Playback speed")
         self.speed.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.speed.currentIndexChanged.connect(lambda i: self.speed_chosen.emit(float(self.speed.itemData(i))))
+        self.speed.currentIndexChanged.connect(
+            lambda i: self.speed_chosen.emit(float(self.speed.itemData(i)))
+        )
         layout.addWidget(self.speed)
         self.readout = QLabel("")
         self.readout.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -147,17 +151,26 @@ class TransportWidget(QWidget):
         self._position = (0, 0.0, 0, 0.0)  # frame, time, frame count, duration
         self._fit_readout()
 
-    def _readout_text(self, frame: int, time_s: float, frame_count: int, duration_s: float, compact: bool) -> str:
+    def _readout_text(
+        self, frame: int, time_s: float, frame_count: int, duration_s: float, compact: bool
+    ) -> str:
         if compact:
             return f"{format_clock(time_s)}  #{frame}"
-        return (f"{format_clock(time_s)} / {format_clock(duration_s, millis=False)}   "
-                f"frame {frame} / {max(frame_count - 1, 0)}")
+        return (
+            f"{format_clock(time_s)} / {format_clock(duration_s, millis=False)}   "
+            f"frame {frame} / {max(frame_count - 1, 0)}"
+        )
 
     def _readout_width(self, compact: bool) -> int:
         """The read-out's width for the longest text of this video, so it does not jitter."""
         _, _, count, duration = self._position
         widest = self._readout_text(max(count - 1, 0), duration, count, duration, compact)
-        return self.readout.fontMetrics().horizontalAdvance("".join("8" if c.isdigit() else c for c in widest)) + 8
+        return (
+            self.readout.fontMetrics().horizontalAdvance(
+                "".join("8" if c.isdigit() else c for c in widest)
+            )
+            + 8
+        )
 
     def _fit_readout(self) -> None:
         layout = self.layout()
@@ -176,7 +189,10 @@ class TransportWidget(QWidget):
 
     def _on_slider_action_changed(self, action: int) -> None:
         # Clicks on the groove (page steps) seek too; dragging is handled by sliderMoved.
-        if action in (QSlider.SliderAction.SliderPageStepAdd, QSlider.SliderAction.SliderPageStepSub):
+        if action in (
+            QSlider.SliderAction.SliderPageStepAdd,
+            QSlider.SliderAction.SliderPageStepSub,
+        ):
             self.scrubbed.emit(int(self.slider.sliderPosition()), False)
 
     def set_frame_count(self, count: int) -> None:
@@ -192,7 +208,9 @@ class TransportWidget(QWidget):
             self.slider.blockSignals(False)
         resized = self._position[2:] != (frame_count, duration_s)
         self._position = (frame, time_s, frame_count, duration_s)
-        self.readout.setText(self._readout_text(frame, time_s, frame_count, duration_s, self.compact))
+        self.readout.setText(
+            self._readout_text(frame, time_s, frame_count, duration_s, self.compact)
+        )
         self.readout.setToolTip(self._readout_text(frame, time_s, frame_count, duration_s, False))
         if resized:
             self._fit_readout()
@@ -200,11 +218,16 @@ class TransportWidget(QWidget):
     def set_rate(self, rate: float) -> None:
         play = self.buttons["play"]
         icons = QStyle.StandardPixmap
-        play.setIcon(self.style().standardIcon(icons.SP_MediaPlay if rate == 0 else icons.SP_MediaPause))
+        play.setIcon(
+            self.style().standardIcon(icons.SP_MediaPlay if rate == 0 else icons.SP_MediaPause)
+        )
         # The shuttle rate when it is not plain forward playback (J plays backwards).
         play.setText("" if rate in (0, 1) else f"{rate:g}\u00d7")
-        play.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly if rate in (0, 1)
-                                else Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        play.setToolButtonStyle(
+            Qt.ToolButtonStyle.ToolButtonIconOnly
+            if rate in (0, 1)
+            else Qt.ToolButtonStyle.ToolButtonTextBesideIcon
+        )
 
     def set_speed(self, speed: float) -> None:
         best = min(range(len(SPEEDS)), key=lambda i: abs(SPEEDS[i] - speed))

@@ -52,9 +52,18 @@ def _percentile(values: list[float], q: float) -> float:
     return round(float(np.percentile(np.asarray(values) * 1000.0, q)), 1) if values else math.nan
 
 
-def probe_ui(video_path: str | Path, seconds: float = 10.0, *, registry: Any = None,
-             models_dirs: list[Path] | None = None, seeks: int = 8, interval_ms: int = 5,
-             scrub_hz: float = 25.0, analyse: bool = True, seed: int = 0) -> UiProbeResult:
+def probe_ui(
+    video_path: str | Path,
+    seconds: float = 10.0,
+    *,
+    registry: Any = None,
+    models_dirs: list[Path] | None = None,
+    seeks: int = 8,
+    interval_ms: int = 5,
+    scrub_hz: float = 25.0,
+    analyse: bool = True,
+    seed: int = 0,
+) -> UiProbeResult:
     """Open the window on `video_path`, analyse in the background, scrub for `seconds`, then make
     `seeks` single jumps; measure the event loop and the frame latencies throughout."""
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
@@ -88,7 +97,9 @@ def probe_ui(video_path: str | Path, seconds: float = 10.0, *, registry: Any = N
             window.open_video(video_path)
             run_for(300_000, window.video_ready)
             if window.info is None:
-                raise RuntimeError(f"the window could not open {video_path}: {'; '.join(window.errors)}")
+                raise RuntimeError(
+                    f"the window could not open {video_path}: {'; '.join(window.errors)}"
+                )
             run_for(2_000, window.frame_shown)
             # Start-up imports (onnxruntime, pandas, ...) hold the interpreter lock once, at start;
             # the probe measures the steady state, after them.
@@ -109,7 +120,10 @@ def probe_ui(video_path: str | Path, seconds: float = 10.0, *, registry: Any = N
             rng = np.random.default_rng(seed)
             count = window.state.frame_count
             requests = [0]
-            exact_before, preview_before = len(window.frame_latencies), len(window.preview_latencies)
+            exact_before, preview_before = (
+                len(window.frame_latencies),
+                len(window.preview_latencies),
+            )
 
             def drag() -> None:
                 # Mostly small moves, sometimes a long jump, as a hand on a scrubber does.
@@ -142,6 +156,7 @@ def probe_ui(video_path: str | Path, seconds: float = 10.0, *, registry: Any = N
                 target = int(rng.integers(0, count))
                 if target == window.state.frame:
                     continue
+
                 def arrived(target: int = target) -> bool:
                     shown = window.shown
                     return shown is not None and not shown.proxy and shown.index == target
@@ -181,8 +196,13 @@ def probe_ui(video_path: str | Path, seconds: float = 10.0, *, registry: Any = N
                 os.environ[SETTINGS_ENV] = previous_settings
 
 
-def measure_ui_stall(video_path: str | Path, seconds: float = 10.0, *, registry: Any = None,
-                     models_dirs: list[Path] | None = None) -> float:
+def measure_ui_stall(
+    video_path: str | Path,
+    seconds: float = 10.0,
+    *,
+    registry: Any = None,
+    models_dirs: list[Path] | None = None,
+) -> float:
     """The longest GUI-thread stall (ms) while the real window analyses `video_path` in the
     background and its playhead is scrubbed for `seconds` (then jumped a few times)."""
     return probe_ui(video_path, seconds, registry=registry, models_dirs=models_dirs).max_stall_ms

@@ -47,7 +47,11 @@ def app_settings() -> QSettings:
 
 def earlier_settings_file() -> Path:
     """Where versions up to 0.1 kept settings: Qt's per-user .ini (`Scrubline/Scrubline.ini`)."""
-    return Path(QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "Scrubline", "Scrubline").fileName())
+    return Path(
+        QSettings(
+            QSettings.Format.IniFormat, QSettings.Scope.UserScope, "Scrubline", "Scrubline"
+        ).fileName()
+    )
 
 
 def _copy_earlier_settings(path: Path) -> None:

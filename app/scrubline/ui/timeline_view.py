@@ -37,8 +37,16 @@ BOOKMARK_COLOURS = {
     "good technique": (105, 240, 174),
     "note": (200, 200, 200),
 }
-PHASE_COLOURS = ((92, 107, 192), (38, 166, 154), (141, 110, 99), (126, 87, 194), (67, 160, 71),
-                 (0, 137, 123), (121, 134, 203), (161, 136, 127))
+PHASE_COLOURS = (
+    (92, 107, 192),
+    (38, 166, 154),
+    (141, 110, 99),
+    (126, 87, 194),
+    (67, 160, 71),
+    (0, 137, 123),
+    (121, 134, 203),
+    (161, 136, 127),
+)
 
 
 def _hex_rgb(colour: str) -> tuple[int, int, int]:
@@ -55,7 +63,10 @@ class TimeAxis(pg.AxisItem):
         if span <= 0 or size <= 0:
             return super().tickSpacing(minVal, maxVal, size)
         wanted = span * 90.0 / size  # about one labelled tick per 90 px
-        major = next((s for s in TICK_STEPS if s >= wanted), TICK_STEPS[-1] * math.ceil(wanted / TICK_STEPS[-1]))
+        major = next(
+            (s for s in TICK_STEPS if s >= wanted),
+            TICK_STEPS[-1] * math.ceil(wanted / TICK_STEPS[-1]),
+        )
         return [(major, 0.0), (major / 5.0, 0.0)]
 
     def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
@@ -84,7 +95,9 @@ class SpansItem(pg.GraphicsObject):
             y_lo, y_hi = min(y_lo, y0), max(y_hi, y1)
         painter.end()
         self._picture = picture
-        self._rect = QRectF(x_lo, y_lo, x_hi - x_lo, y_hi - y_lo) if math.isfinite(x_lo) else QRectF()
+        self._rect = (
+            QRectF(x_lo, y_lo, x_hi - x_lo, y_hi - y_lo) if math.isfinite(x_lo) else QRectF()
+        )
         self.update()
 
     def paint(self, painter: QPainter, *args: Any) -> None:
@@ -129,9 +142,22 @@ def _lighter(rgb: tuple[int, int, int], alpha: int) -> QColor:
 def tool_spans(timeline: Any) -> list[tuple[str, list[tuple[float, float]]]]:
     """Per tool class, the (start, end) spans it is in view."""
     period = float(timeline.sample_period_s or 1.0)
-    return [(label, [(start, end) for start, end, _ in spans_from_flags(
-                timeline.times, timeline.presence[:, j] > 0, period=period, min_duration=0.0, merge_gap=0.5 * period)])
-            for j, label in enumerate(timeline.labels)]
+    return [
+        (
+            label,
+            [
+                (start, end)
+                for start, end, _ in spans_from_flags(
+                    timeline.times,
+                    timeline.presence[:, j] > 0,
+                    period=period,
+                    min_duration=0.0,
+                    merge_gap=0.5 * period,
+                )
+            ],
+        )
+        for j, label in enumerate(timeline.labels)
+    ]
 
 
 def _signature(timeline: Any, row: str) -> Any:
@@ -141,10 +167,23 @@ def _signature(timeline: Any, row: str) -> Any:
     if row == "phases":
         return tuple((e.label, e.start_s, e.end_s) for e in timeline.episodes_of("phase"))
     if row == "tools":
-        return (tuple(timeline.labels), hash(timeline.presence.tobytes()), hash(timeline.times.tobytes()))
-    episodes = tuple((e.kind, e.start_s, e.end_s) for e in timeline.episodes if e.kind in ("bleeding", "tip_hidden"))
-    return (hash(timeline.times.tobytes()), hash(timeline.bleeding.tobytes()), hash(timeline.tips_visible.tobytes()),
-            hash(timeline.tips_hidden.tobytes()), episodes)
+        return (
+            tuple(timeline.labels),
+            hash(timeline.presence.tobytes()),
+            hash(timeline.times.tobytes()),
+        )
+    episodes = tuple(
+        (e.kind, e.start_s, e.end_s)
+        for e in timeline.episodes
+        if e.kind in ("bleeding", "tip_hidden")
+    )
+    return (
+        hash(timeline.times.tobytes()),
+        hash(timeline.bleeding.tobytes()),
+        hash(timeline.tips_visible.tobytes()),
+        hash(timeline.tips_hidden.tobytes()),
+        episodes,
+    )
 
 
 class TimelineView(QWidget):
@@ -155,7 +194,9 @@ class TimelineView(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        pg.setConfigOptions(antialias=False, background=QColor(24, 24, 28), foreground=QColor(200, 200, 200))
+        pg.setConfigOptions(
+            antialias=False, background=QColor(24, 24, 28), foreground=QColor(200, 200, 200)
+        )
         self.timeline: Any = None
         self.bookmarks: Sequence[Any] = ()
         self.duration_s = 0.0
@@ -172,8 +213,11 @@ class TimelineView(QWidget):
         self.hover_label.setMinimumWidth(100)
         bar.addWidget(self.hover_label, 1)
         self._buttons: dict[str, QToolButton] = {}
-        for key, text, tip in (("in", "+", "Zoom in around the playhead"), ("out", "\u2212", "Zoom out"),
-                               ("fit", "Fit", "Show the whole case")):
+        for key, text, tip in (
+            ("in", "+", "Zoom in around the playhead"),
+            ("out", "\u2212", "Zoom out"),
+            ("fit", "Fit", "Show the whole case"),
+        ):
             button = QToolButton()
             button.setText(text)
             button.setToolTip(tip)
@@ -187,8 +231,12 @@ class TimelineView(QWidget):
 
         self.plots: dict[str, pg.PlotWidget] = {}
         self.lines: list[pg.InfiniteLine] = []
-        for name, height, scrub in (("ruler", 44, True), ("tools", 40, False), ("tips", 70, False),
-                                    ("bleeding", 96, False)):
+        for name, height, scrub in (
+            ("ruler", 44, True),
+            ("tools", 40, False),
+            ("tips", 70, False),
+            ("bleeding", 96, False),
+        ):
             box = _ViewBox(scrub_drag=scrub)
             axes = {"bottom": TimeAxis("bottom")} if name == "bleeding" else {}
             plot = pg.PlotWidget(viewBox=box, axisItems=axes)
@@ -205,11 +253,18 @@ class TimelineView(QWidget):
             box.clicked.connect(self._on_clicked)
             box.scrubbed.connect(self._on_scrubbed)
             plot.scene().sigMouseMoved.connect(lambda pos, b=box: self._on_hover_changed(b, pos))
-            line = pg.InfiniteLine(0.0, angle=90, movable=True, pen=PLAYHEAD_PEN,
-                                   hoverPen=pg.mkPen(QColor(255, 255, 255), width=3))
+            line = pg.InfiniteLine(
+                0.0,
+                angle=90,
+                movable=True,
+                pen=PLAYHEAD_PEN,
+                hoverPen=pg.mkPen(QColor(255, 255, 255), width=3),
+            )
             line.setZValue(50)
             line.sigDragged.connect(lambda ln: self.scrub_requested.emit(float(ln.value()), False))
-            line.sigPositionChangeFinished.connect(lambda ln: self.scrub_requested.emit(float(ln.value()), True))
+            line.sigPositionChangeFinished.connect(
+                lambda ln: self.scrub_requested.emit(float(ln.value()), True)
+            )
             plot.addItem(line, ignoreBounds=True)
             self.lines.append(line)
             self.plots[name] = plot
@@ -224,9 +279,15 @@ class TimelineView(QWidget):
         self.bookmark_points = pg.ScatterPlotItem(size=11, symbol="t", pen=pg.mkPen(None))
         self.bookmark_points.setZValue(20)
         ruler.addItem(self.bookmark_points)
-        self.selection_region = pg.LinearRegionItem(values=(0, 1), movable=True, brush=QColor(128, 222, 234, 45),
-                                                    pen=pg.mkPen(QColor(128, 222, 234), width=1))
-        self.selection_region.setToolTip("Clip range for the MP4 export (I / O set it at the playhead)")
+        self.selection_region = pg.LinearRegionItem(
+            values=(0, 1),
+            movable=True,
+            brush=QColor(128, 222, 234, 45),
+            pen=pg.mkPen(QColor(128, 222, 234), width=1),
+        )
+        self.selection_region.setToolTip(
+            "Clip range for the MP4 export (I / O set it at the playhead)"
+        )
         self.selection_region.setZValue(10)
         self.selection_region.hide()
         self.selection_region.sigRegionChangeFinished.connect(self._on_region_changed)
@@ -242,8 +303,11 @@ class TimelineView(QWidget):
         self.hidden_spans = SpansItem()
         tips.addItem(self.hidden_spans)
         # About 1.5 samples per pixel (peak-keeping: the min and max of each bucket survive).
-        self.tip_curve = pg.PlotDataItem(pen=pg.mkPen(QColor(120, 220, 255), width=1.5), connect="finite",
-                                         autoDownsampleFactor=1.5)
+        self.tip_curve = pg.PlotDataItem(
+            pen=pg.mkPen(QColor(120, 220, 255), width=1.5),
+            connect="finite",
+            autoDownsampleFactor=1.5,
+        )
         tips.addItem(self.tip_curve)
         tips.setYRange(-0.05, 1.1, padding=0)
         tips.getAxis("left").setTicks([[(0.5, "tips visible")], [(0.0, "0"), (1.0, "1")]])
@@ -251,19 +315,34 @@ class TimelineView(QWidget):
         bleeding = self.plots["bleeding"]
         self.bleeding_spans = SpansItem()
         bleeding.addItem(self.bleeding_spans)
-        self.bleeding_curve = pg.PlotDataItem(pen=pg.mkPen(QColor(255, 90, 90), width=1.5), connect="finite",
-                                              fillLevel=0.0, brush=QColor(255, 60, 60, 50), autoDownsampleFactor=1.5)
+        self.bleeding_curve = pg.PlotDataItem(
+            pen=pg.mkPen(QColor(255, 90, 90), width=1.5),
+            connect="finite",
+            fillLevel=0.0,
+            brush=QColor(255, 60, 60, 50),
+            autoDownsampleFactor=1.5,
+        )
         bleeding.addItem(self.bleeding_curve)
-        self.threshold_line = pg.InfiniteLine(0.0, angle=0, movable=False,
-                                              pen=pg.mkPen(QColor(255, 120, 120, 120), style=Qt.PenStyle.DotLine))
+        self.threshold_line = pg.InfiniteLine(
+            0.0,
+            angle=0,
+            movable=False,
+            pen=pg.mkPen(QColor(255, 120, 120, 120), style=Qt.PenStyle.DotLine),
+        )
         bleeding.addItem(self.threshold_line, ignoreBounds=True)
-        self.event_line = pg.InfiniteLine(0.0, angle=90, movable=True,
-                                          pen=pg.mkPen(QColor(255, 152, 0), width=2, style=Qt.PenStyle.DashLine),
-                                          label="event start", labelOpts={"position": 0.85, "color": (255, 152, 0)})
+        self.event_line = pg.InfiniteLine(
+            0.0,
+            angle=90,
+            movable=True,
+            pen=pg.mkPen(QColor(255, 152, 0), width=2, style=Qt.PenStyle.DashLine),
+            label="event start",
+            labelOpts={"position": 0.85, "color": (255, 152, 0)},
+        )
         self.event_line.setZValue(40)
         self.event_line.hide()
         self.event_line.sigPositionChangeFinished.connect(
-            lambda ln: self.event_start_moved.emit(float(ln.value())))
+            lambda ln: self.event_start_moved.emit(float(ln.value()))
+        )
         bleeding.addItem(self.event_line, ignoreBounds=True)
         for curve in (self.tip_curve, self.bleeding_curve):
             curve.setDownsampling(auto=True, method="peak")
@@ -272,8 +351,14 @@ class TimelineView(QWidget):
         # device pixmaps (re-rendered only when zoomed, panned or redrawn), so a playhead move
         # costs a blit, not a walk over 54 000 samples: about 2 ms instead of 50 for 3 hours.
         cached = QGraphicsItem.CacheMode.DeviceCoordinateCache
-        for item in (self.tip_curve.curve, self.bleeding_curve.curve, self.tool_spans, self.hidden_spans,
-                     self.bleeding_spans, self.phase_spans):
+        for item in (
+            self.tip_curve.curve,
+            self.bleeding_curve.curve,
+            self.tool_spans,
+            self.hidden_spans,
+            self.bleeding_spans,
+            self.phase_spans,
+        ):
             item.setCacheMode(cached)
         for plot in self.plots.values():
             for side in ("left", "bottom"):
@@ -286,8 +371,9 @@ class TimelineView(QWidget):
         self.duration_s = max(float(duration_s), 0.0)
         span = max(self.duration_s, 1.0)
         for plot in self.plots.values():
-            plot.getPlotItem().getViewBox().setLimits(xMin=-0.01 * span, xMax=span * 1.01,
-                                                      minXRange=min(0.5, span))
+            plot.getPlotItem().getViewBox().setLimits(
+                xMin=-0.01 * span, xMax=span * 1.01, minXRange=min(0.5, span)
+            )
         self.fit()
 
     def set_timeline(self, timeline: Any, bookmarks: Sequence[Any] | None = None) -> None:
@@ -296,7 +382,11 @@ class TimelineView(QWidget):
         self.timeline = timeline
         if bookmarks is not None:
             self.bookmarks = bookmarks
-        for row, draw in (("phases", self._draw_phases), ("tools", self._draw_tools), ("curves", self._draw_curves)):
+        for row, draw in (
+            ("phases", self._draw_phases),
+            ("tools", self._draw_tools),
+            ("curves", self._draw_curves),
+        ):
             key = _signature(timeline, row)
             if key != self._drawn.get(row):
                 draw()
@@ -313,10 +403,16 @@ class TimelineView(QWidget):
         colour_of: dict[str, tuple[int, int, int]] = {}
         spans = []
         for at, episode in enumerate(phases):
-            template_colour = self.timeline.phase_colours.get(episode.label) if self.timeline is not None else None
+            template_colour = (
+                self.timeline.phase_colours.get(episode.label)
+                if self.timeline is not None
+                else None
+            )
             rgb = colour_of.setdefault(
                 episode.label,
-                _hex_rgb(template_colour) if template_colour else PHASE_COLOURS[len(colour_of) % len(PHASE_COLOURS)],
+                _hex_rgb(template_colour)
+                if template_colour
+                else PHASE_COLOURS[len(colour_of) % len(PHASE_COLOURS)],
             )
             spans.append((episode.start_s, episode.end_s, 0.0, 0.62, _lighter(rgb, 200)))
             # Labels are reused: while an analysis streams in, phases are redrawn every refresh,
@@ -330,13 +426,17 @@ class TimelineView(QWidget):
                 text.setText(episode.label)
             text.setPos(episode.start_s, 0.31)
             text.show()
-        for text in self.phase_labels[len(phases):]:
+        for text in self.phase_labels[len(phases) :]:
             text.hide()
         self.phase_spans.set_spans(spans)
 
     def _draw_tools(self) -> None:
         tools = self.plots["tools"]
-        lanes = tool_spans(self.timeline) if self.timeline is not None and len(self.timeline.times) else []
+        lanes = (
+            tool_spans(self.timeline)
+            if self.timeline is not None and len(self.timeline.times)
+            else []
+        )
         count = max(len(lanes), 1)
         tools.setFixedHeight(max(40, 18 * count + 8))
         tools.setYRange(0, count, padding=0)
@@ -348,7 +448,14 @@ class TimelineView(QWidget):
             spans.extend((start, end, y + 0.15, y + 0.85, colour) for start, end in runs)
             ticks.append((y + 0.5, label))
         if not lanes:
-            ticks = [(0.5, "no tools yet" if self.timeline is None or not len(self.timeline.times) else "no tools seen")]
+            ticks = [
+                (
+                    0.5,
+                    "no tools yet"
+                    if self.timeline is None or not len(self.timeline.times)
+                    else "no tools seen",
+                )
+            ]
         tools.getAxis("left").setTicks([ticks, []])
         self.tool_spans.set_spans(spans)
 
@@ -367,15 +474,21 @@ class TimelineView(QWidget):
         self._set_bleeding_scale(float(finite.max()) if finite.size else 0.1)
         self.threshold_line.setValue(timeline.settings.bleeding_threshold * 100.0)
         hidden = _lighter((255, 170, 0), 70)
-        self.hidden_spans.set_spans((e.start_s, e.end_s, -0.05, 1.1, hidden) for e in timeline.episodes_of("tip_hidden"))
+        self.hidden_spans.set_spans(
+            (e.start_s, e.end_s, -0.05, 1.1, hidden) for e in timeline.episodes_of("tip_hidden")
+        )
         bleed = _lighter((255, 40, 40), 60)
-        self.bleeding_spans.set_spans((e.start_s, e.end_s, 0.0, 100.0, bleed) for e in timeline.episodes_of("bleeding"))
+        self.bleeding_spans.set_spans(
+            (e.start_s, e.end_s, 0.0, 100.0, bleed) for e in timeline.episodes_of("bleeding")
+        )
 
     def _set_bleeding_scale(self, top_percent: float) -> None:
         top = max(top_percent * 1.15, 2.0)
         plot = self.plots["bleeding"]
         plot.setYRange(0, top, padding=0)
-        plot.getAxis("left").setTicks([[(top / 2, "bleeding %")], [(0.0, "0"), (round(top * 0.8, 1), f"{top * 0.8:.0f}")]])
+        plot.getAxis("left").setTicks(
+            [[(top / 2, "bleeding %")], [(0.0, "0"), (round(top * 0.8, 1), f"{top * 0.8:.0f}")]]
+        )
 
     def _draw_bookmarks(self) -> None:
         marks = list(self.bookmarks)
@@ -383,7 +496,8 @@ class TimelineView(QWidget):
             self.bookmark_points.setData([], [])
             return
         self.bookmark_points.setData(
-            x=[float(b.time_s) for b in marks], y=[0.82] * len(marks),
+            x=[float(b.time_s) for b in marks],
+            y=[0.82] * len(marks),
             brush=[pg.mkBrush(*BOOKMARK_COLOURS.get(b.category, PALETTE[0])) for b in marks],
         )
 
@@ -398,7 +512,9 @@ class TimelineView(QWidget):
             low, high = self.x_range()
             if not low <= self._playhead <= high:
                 width = high - low
-                start = min(max(self._playhead - 0.1 * width, 0.0), max(self.duration_s - width, 0.0))
+                start = min(
+                    max(self._playhead - 0.1 * width, 0.0), max(self.duration_s - width, 0.0)
+                )
                 self.set_x_range(start, start + width)
 
     def set_event_start(self, time_s: float | None) -> None:

@@ -20,7 +20,9 @@ TIMELINE_SHARE_LIMIT = 0.55  # the timeline takes its full height while the vide
 Rect = tuple[int, int, int, int]  # x, y, width, height
 
 
-def initial_size(available: tuple[int, int], preferred: tuple[int, int] = PREFERRED_SIZE) -> tuple[int, int]:
+def initial_size(
+    available: tuple[int, int], preferred: tuple[int, int] = PREFERRED_SIZE
+) -> tuple[int, int]:
     """The size to open at on a screen whose available area is `available` (width, height)."""
     width = min(preferred[0], int(available[0] * SCREEN_FRACTION))
     height = min(preferred[1], int(available[1] * SCREEN_FRACTION))
@@ -40,8 +42,12 @@ def fits(window: Rect, screens: list[Rect], slack: int = 0) -> bool:
     if width <= 0 or height <= 0:
         return False
     for sx, sy, sw, sh in screens:
-        if (x >= sx - slack and y >= sy - slack and x + width <= sx + sw + slack
-                and y + height <= sy + sh + slack):
+        if (
+            x >= sx - slack
+            and y >= sy - slack
+            and x + width <= sx + sw + slack
+            and y + height <= sy + sh + slack
+        ):
             return True
     return False
 
@@ -50,6 +56,10 @@ def split_heights(total: int, timeline_full: int, timeline_least: int) -> tuple[
     """(video pane, timeline pane) heights for a splitter `total` pixels high: the timeline gets
     its full height up to TIMELINE_SHARE_LIMIT of the total, else that share (and scrolls), and
     never less than `timeline_least`."""
-    timeline = timeline_full if timeline_full <= total * TIMELINE_SHARE_LIMIT else int(total * TIMELINE_SHARE_LIMIT)
+    timeline = (
+        timeline_full
+        if timeline_full <= total * TIMELINE_SHARE_LIMIT
+        else int(total * TIMELINE_SHARE_LIMIT)
+    )
     timeline = max(min(timeline, total), min(timeline_least, total))
     return total - timeline, timeline

@@ -17,7 +17,19 @@ from scrubline.core.models.wrappers import (
 )
 
 __all__ = [
-    "WRAPPERS", "Classifier", "Detector", "FrameModel", "Manifest", "ManifestError", "ModelError",
-    "OutcomePrediction", "Registry", "Segmenter", "SequenceModel", "bundled_models_dir",
-    "load_manifest", "load_model", "load_registry",
+    "WRAPPERS",
+    "Classifier",
+    "Detector",
+    "FrameModel",
+    "Manifest",
+    "ManifestError",
+    "ModelError",
+    "OutcomePrediction",
+    "Registry",
+    "Segmenter",
+    "SequenceModel",
+    "bundled_models_dir",
+    "load_manifest",
+    "load_model",
+    "load_registry",
 ]

@@ -35,7 +35,9 @@ def _estimated_tip(component: np.ndarray) -> tuple[float, float]:
     return float(xs[far]), float(ys[far])
 
 
-def _far_end(xs: np.ndarray, ys: np.ndarray, weights: np.ndarray, entry: tuple[float, float] | None) -> tuple[float, float]:
+def _far_end(
+    xs: np.ndarray, ys: np.ndarray, weights: np.ndarray, entry: tuple[float, float] | None
+) -> tuple[float, float]:
     """The point of a tip blob: its far end from the entry point (the jaws are at the end of
     the instrument, even when the tip map also covers some of the shaft), else its weighted
     centre."""

@@ -197,7 +197,9 @@ def _explain(exc: msgspec.ValidationError, data: dict[str, Any]) -> str:
             value = None
         else:
             names[-1:] = [f"{names[-1] if names else ''}[{int(index) + 1}]"]
-            value = value[int(index)] if isinstance(value, list) and int(index) < len(value) else None
+            value = (
+                value[int(index)] if isinstance(value, list) and int(index) < len(value) else None
+            )
     table = ".".join(names)
     unknown = re.match(r"Object contains unknown field `(.*)`", problem)
     if unknown:
@@ -213,10 +215,16 @@ def _explain(exc: msgspec.ValidationError, data: dict[str, Any]) -> str:
         return f"missing required field '{missing[1]}'{place}"
     text = problem.replace("`", "")
     text = re.sub(r"^Expected ", "should be ", text)
-    text = text.replace("should be array", "should be a list").replace("should be object", "should be a table")
-    text = text.replace("should be str", "should be text").replace("should be int", "should be an integer")
+    text = text.replace("should be array", "should be a list").replace(
+        "should be object", "should be a table"
+    )
+    text = text.replace("should be str", "should be text").replace(
+        "should be int", "should be an integer"
+    )
     text = text.replace("should be float", "should be a number")
-    found = f" (found {value!r})" if value is not None and not isinstance(value, dict | list) else ""
+    found = (
+        f" (found {value!r})" if value is not None and not isinstance(value, dict | list) else ""
+    )
     return f"field '{table}' {text}{found}" if table else f"{text}{found}"
 
 
@@ -241,20 +249,31 @@ def parse_manifest(data: dict[str, Any], source: Path) -> Manifest:
     if task is None:
         raise ManifestError(f"{where}: missing required field 'task'")
     if task not in TASKS:
-        raise ManifestError(f"{where}: task {task!r} is not one of {', '.join(TASKS)}".replace('"', "'"))
+        raise ManifestError(
+            f"{where}: task {task!r} is not one of {', '.join(TASKS)}".replace('"', "'")
+        )
     try:
         raw = msgspec.convert(data, _ManifestFile)
     except msgspec.ValidationError as exc:
         raise ManifestError(f"{where}: {_explain(exc, data)}") from None
 
     if raw.schema != 1:
-        raise ManifestError(f"{where}: field 'schema' is {raw.schema}; this Scrubline reads schema 1")
+        raise ManifestError(
+            f"{where}: field 'schema' is {raw.schema}; this Scrubline reads schema 1"
+        )
     input_where = f"{where} [input]"
     table = raw.input
     spec = InputSpec(
-        name=table.name, width=table.width, height=table.height, colour=table.colour.upper(),
-        layout=table.layout.upper(), scale=table.scale, mean=table.mean, std=table.std,
-        steps=table.steps, features=table.features,
+        name=table.name,
+        width=table.width,
+        height=table.height,
+        colour=table.colour.upper(),
+        layout=table.layout.upper(),
+        scale=table.scale,
+        mean=table.mean,
+        std=table.std,
+        steps=table.steps,
+        features=table.features,
     )
     if task == "sequence":
         if spec.steps <= 0 or not spec.features:
@@ -268,7 +287,9 @@ def parse_manifest(data: dict[str, Any], source: Path) -> Manifest:
             )
     elif task == "phase":
         if not spec.features or not raw.features or not raw.decoding:
-            raise ManifestError(f"{where}: a phase model needs [input] features, a [features] and a [decoding] table")
+            raise ManifestError(
+                f"{where}: a phase model needs [input] features, a [features] and a [decoding] table"
+            )
     else:
         if spec.width <= 0 or spec.height <= 0:
             raise ManifestError(f"{input_where}: 'width' and 'height' must be positive")
@@ -314,10 +335,15 @@ def parse_manifest(data: dict[str, Any], source: Path) -> Manifest:
                 + (f"(did you mean '{hint[0]}'?)" if hint else f"(known: {known})")
             )
         if not (_is_number(value) and 0.0 <= value <= 1.0):  # NaN fails the comparison
-            raise ManifestError(f"{where}: field 'thresholds.{key}' should be a number from 0 to 1 (found {value!r})")
+            raise ManifestError(
+                f"{where}: field 'thresholds.{key}' should be a number from 0 to 1 (found {value!r})"
+            )
     for key, value in raw.metrics.items():
-        if not (_is_number(value) or isinstance(value, str)
-                or (isinstance(value, list) and all(_is_number(v) for v in value))):
+        if not (
+            _is_number(value)
+            or isinstance(value, str)
+            or (isinstance(value, list) and all(_is_number(v) for v in value))
+        ):
             raise ManifestError(
                 f"{where}: field 'metrics.{key}' should be a number, text or a list of numbers (found {value!r})"
             )

@@ -53,9 +53,13 @@ class Registry:
 def _checked(path: Path) -> Manifest:
     manifest = load_manifest(path)
     if not manifest.file.exists():
-        raise ManifestError(f"{path}: field 'file': {manifest.file.name} does not exist beside the manifest")
+        raise ManifestError(
+            f"{path}: field 'file': {manifest.file.name} does not exist beside the manifest"
+        )
     if not manifest.file.is_file():
-        raise ManifestError(f"{path}: field 'file': {manifest.file.name} is a folder, not an ONNX file")
+        raise ManifestError(
+            f"{path}: field 'file': {manifest.file.name} is a folder, not an ONNX file"
+        )
     return manifest
 
 
@@ -64,7 +68,9 @@ def scan(folder: Path, into: Registry, *, bundled: bool = False) -> None:
     when the folder is the bundled one."""
     if not folder.is_dir():
         if bundled:
-            raise ManifestError(f"{folder}: the bundled models folder is missing (reinstall Scrubline)")
+            raise ManifestError(
+                f"{folder}: the bundled models folder is missing (reinstall Scrubline)"
+            )
         into.problems.append(f"{folder}: models folder does not exist")
         return
     seen_here: dict[str, Path] = {}
@@ -85,7 +91,12 @@ def scan(folder: Path, into: Registry, *, bundled: bool = False) -> None:
             continue
         seen_here[manifest.id] = path
         if manifest.id in into.manifests:
-            log.info("model '%s' from %s replaces %s", manifest.id, path, into.manifests[manifest.id].source)
+            log.info(
+                "model '%s' from %s replaces %s",
+                manifest.id,
+                path,
+                into.manifests[manifest.id].source,
+            )
         into.manifests[manifest.id] = manifest
 
 

@@ -52,7 +52,9 @@ def choose_providers(device: str) -> ProviderChoice:
     )
 
 
-def create_session(manifest: Manifest, device: str = "cpu", threads: int = 0) -> tuple[Any, str | None]:
+def create_session(
+    manifest: Manifest, device: str = "cpu", threads: int = 0
+) -> tuple[Any, str | None]:
     """Open the manifest's ONNX file and check it against the manifest."""
     import onnxruntime as ort
 
@@ -148,7 +150,9 @@ def contract_mismatches(manifest: Manifest, session: Any) -> list[str]:
                 f"says {_fmt(out.shape)}"
             )
     if manifest.task in ("classifier", "phase"):
-        scores = manifest.output_for("scores" if manifest.task == "classifier" else "phase_probabilities")
+        scores = manifest.output_for(
+            "scores" if manifest.task == "classifier" else "phase_probabilities"
+        )
         if scores and scores.name in outputs:
             shape = outputs[scores.name].shape
             if len(shape) == 2 and isinstance(shape[1], int) and shape[1] != len(manifest.labels):

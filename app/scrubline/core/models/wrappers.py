@@ -34,10 +34,14 @@ class OnnxModel:
 
     def _run(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         try:
-            values = self.session.run(self._output_names, {self.manifest.input.name: batch}, self.run_options)
+            values = self.session.run(
+                self._output_names, {self.manifest.input.name: batch}, self.run_options
+            )
         except Exception as exc:  # onnxruntime's own exception types
             raise ModelError(f"model '{self.id}' failed to run: {exc}") from exc
-        return {spec.role: np.asarray(v) for spec, v in zip(self.manifest.outputs, values, strict=True)}
+        return {
+            spec.role: np.asarray(v) for spec, v in zip(self.manifest.outputs, values, strict=True)
+        }
 
 
 class FrameModel(OnnxModel):
@@ -66,7 +70,9 @@ class FrameModel(OnnxModel):
         outputs = self._run(self.to_tensor(resized_rgb))
         return [self.interpret(outputs, i, frame_size) for i in range(len(resized_rgb))]
 
-    def interpret(self, outputs: dict[str, np.ndarray], index: int, frame_size: tuple[int, int]) -> FrameResult:
+    def interpret(
+        self, outputs: dict[str, np.ndarray], index: int, frame_size: tuple[int, int]
+    ) -> FrameResult:
         raise NotImplementedError
 
 
@@ -80,7 +86,9 @@ def _plane(value: np.ndarray, index: int) -> np.ndarray:
 class Segmenter(FrameModel):
     """Dense maps: a bleeding mask and/or instrument + tip maps (one shared encoder may give all)."""
 
-    def interpret(self, outputs: dict[str, np.ndarray], index: int, frame_size: tuple[int, int]) -> FrameResult:
+    def interpret(
+        self, outputs: dict[str, np.ndarray], index: int, frame_size: tuple[int, int]
+    ) -> FrameResult:
         m = self.manifest
         result = FrameResult(frame=-1, time_s=0.0)
         if "bleeding_mask" in outputs:
@@ -108,7 +116,9 @@ class Detector(FrameModel):
     """Boxes after non-maximum suppression: boxes [N,K,4] as x1,y1,x2,y2 in 0..1 of the input,
     scores [N,K], optional classes [N,K], tips [N,K,2] (0..1) and tip_scores [N,K]."""
 
-    def interpret(self, outputs: dict[str, np.ndarray], index: int, frame_size: tuple[int, int]) -> FrameResult:
+    def interpret(
+        self, outputs: dict[str, np.ndarray], index: int, frame_size: tuple[int, int]
+    ) -> FrameResult:
         m = self.manifest
         width, height = frame_size
         boxes, scores = outputs["boxes"][index], outputs["scores"][index]
@@ -143,12 +153,17 @@ class Detector(FrameModel):
 class Classifier(FrameModel):
     """Whole-frame scores [N, C], one per label, stored as '<model id>:<label>'."""
 
-    def interpret(self, outputs: dict[str, np.ndarray], index: int, frame_size: tuple[int, int]) -> FrameResult:
+    def interpret(
+        self, outputs: dict[str, np.ndarray], index: int, frame_size: tuple[int, int]
+    ) -> FrameResult:
         row = outputs["scores"][index].reshape(-1)
         return FrameResult(
             frame=-1,
             time_s=0.0,
-            scores={f"{self.id}:{label}": float(v) for label, v in zip(self.manifest.labels, row, strict=True)},
+            scores={
+                f"{self.id}:{label}": float(v)
+                for label, v in zip(self.manifest.labels, row, strict=True)
+            },
         )
 
 
