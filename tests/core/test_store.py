@@ -79,11 +79,15 @@ def test_rewriting_a_frame_replaces_its_instruments(tmp_path: Path, clips: dict[
 
 
 def test_wrong_video_is_refused(tmp_path: Path, clips: dict[str, Path]) -> None:
+    """Another video under the same file name is refused: the name proves nothing."""
     case = tmp_path / "case.scrub"
     with VideoSource(clips["cfr"]) as video:
         CaseStore.for_video(video.info, case).close()
+    impostor = tmp_path / "elsewhere" / clips["cfr"].name
+    impostor.parent.mkdir()
+    impostor.write_bytes(clips["long_gop"].read_bytes())
     with (
-        VideoSource(clips["long_gop"]) as other,
+        VideoSource(impostor) as other,
         pytest.raises(StoreError, match="belongs to another video"),
     ):
         CaseStore.for_video(other.info, case)
