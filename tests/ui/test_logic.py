@@ -235,3 +235,26 @@ def test_describe_at() -> None:
     assert "in bleeding episode" in text and "bookmark (note): x" in text
     assert "not analysed here" in navigation.describe_at(Line(), 9.0)
     assert navigation.describe_at(None, 1.0).endswith("not analysed")
+
+
+def test_outcome_validation_is_in_words_not_manifest_keys() -> None:
+    model = {
+        "id": "outcome-socal",
+        "version": "1.0.0",
+        "headline_metric": "cv_rmse_ml",
+        "headline_value": 345.2,
+    }
+    metrics = {
+        "cv_rmse_ml": 345.2,
+        "cv_mean_error_ml": 10.6,
+        "cv_r2": 0.202,
+        "cv_accuracy": 0.729,
+        "cv_auroc": 0.724,
+        "interval_coverage": 0.799,
+    }
+    text = validation_text(model, metrics)
+    assert "cv_" not in text and "interval_coverage" not in text
+    assert "blood loss <b>RMSE 345 mL</b>, mean error 10.6 mL" in text
+    assert "80% interval held the true loss in 80% of cases" in text
+    assert "success accuracy 73%, AUROC 0.724" in text
+    assert "baseline" not in validation_text(model, {**metrics, "baseline_cv_rmse_ml": 388.0})

@@ -30,7 +30,14 @@ from scrubline.core.store import CaseStore
 from scrubline.core.timeline import Timeline, build_timeline
 from scrubline.report.fonts import register_fonts
 from scrubline.report.options import ReportOptions
-from scrubline.report.text import clock, duration, esc, number, percent
+from scrubline.report.text import (
+    clock,
+    cross_validated_figures,
+    duration,
+    esc,
+    number,
+    percent,
+)
 
 log = logging.getLogger("scrubline.report")
 
@@ -536,7 +543,7 @@ def _outcome_flowables(data: CaseData, st: _Styles, width: float) -> list[Any]:
         )
     )
     metrics = dict(getattr(data.sequence_manifest, "metrics", {}) or {})
-    loss_figures, success_figures = _cv_figures(metrics)
+    loss_figures, success_figures = cross_validated_figures(metrics)
     rows: list[list[Any]] = [
         ["", "Prediction", "This model, cross-validated", "Literature anchors"]
     ]
@@ -590,43 +597,6 @@ def _outcome_flowables(data: CaseData, st: _Styles, width: float) -> list[Any]:
         )
     )
     return out
-
-
-# Cross-validated figures a sequence model's manifest may state, in the order they are shown:
-# (metric key, label, unit: "mL", "%" for fractions, "" for plain numbers).
-_LOSS_METRICS = (
-    ("cv_rmse_ml", "RMSE", "mL"),
-    ("cv_mae_ml", "MAE", "mL"),
-    ("cv_mean_error_ml", "mean error", "mL"),
-    ("cv_r2", "R²", ""),
-)
-_SUCCESS_METRICS = (
-    ("cv_accuracy", "accuracy", "%"),
-    ("cv_auroc", "AUROC", ""),
-    ("cv_sensitivity", "sensitivity", "%"),
-    ("cv_specificity", "specificity", "%"),
-    ("cv_brier", "Brier", ""),
-)
-
-
-def _cv_figures(metrics: dict[str, Any]) -> tuple[list[str], list[str]]:
-    """The manifest's cross-validated figures for blood loss and for success, as text; only what
-    the manifest states (a missing figure is left out, never filled in)."""
-
-    def fmt(key: str, label: str, unit: str) -> str | None:
-        value = metrics.get(key)
-        if not isinstance(value, int | float) or isinstance(value, bool):
-            return None
-        if unit == "%":
-            return f"{label} {percent(float(value), 0)}"
-        return f"{label} {number(float(value))}" + (f" {unit}" if unit else "")
-
-    loss = [t for t in (fmt(*m) for m in _LOSS_METRICS) if t]
-    coverage = metrics.get("interval_coverage")
-    if isinstance(coverage, int | float) and not isinstance(coverage, bool):
-        loss.append(f"80% interval held the true loss in {percent(float(coverage), 0)} of cases")
-    success = [t for t in (fmt(*m) for m in _SUCCESS_METRICS) if t]
-    return loss, success
 
 
 def _summary(data: CaseData, st: _Styles, width: float) -> list[Any]:

@@ -66,3 +66,41 @@ def number(value: Any) -> str:
 def esc(text: Any) -> str:
     """Text for a reportlab Paragraph: <, > and & would otherwise be read as mark-up."""
     return escape(str(text))
+
+
+# Cross-validated figures a sequence model's manifest may state, in the order they are shown:
+# (metric key, label, unit: "mL", "%" for fractions, "" for plain numbers).
+LOSS_METRICS = (
+    ("cv_rmse_ml", "RMSE", "mL"),
+    ("cv_mae_ml", "MAE", "mL"),
+    ("cv_mean_error_ml", "mean error", "mL"),
+    ("cv_r2", "R²", ""),
+)
+SUCCESS_METRICS = (
+    ("cv_accuracy", "accuracy", "%"),
+    ("cv_auroc", "AUROC", ""),
+    ("cv_sensitivity", "sensitivity", "%"),
+    ("cv_specificity", "specificity", "%"),
+    ("cv_brier", "Brier", ""),
+)
+
+
+def cross_validated_figures(metrics: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """The manifest's cross-validated figures for blood loss and for success, in words a clinician
+    reads ("RMSE 345 mL", "accuracy 73%"), for the report and the window's outcome panel alike;
+    only what the manifest states (a missing figure is left out, never filled in)."""
+
+    def fmt(key: str, label: str, unit: str) -> str | None:
+        value = metrics.get(key)
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            return None
+        if unit == "%":
+            return f"{label} {percent(float(value), 0)}"
+        return f"{label} {number(float(value))}" + (f" {unit}" if unit else "")
+
+    loss = [t for t in (fmt(*m) for m in LOSS_METRICS) if t]
+    coverage = metrics.get("interval_coverage")
+    if isinstance(coverage, int | float) and not isinstance(coverage, bool):
+        loss.append(f"80% interval held the true loss in {percent(float(coverage), 0)} of cases")
+    success = [t for t in (fmt(*m) for m in SUCCESS_METRICS) if t]
+    return loss, success

@@ -12,6 +12,8 @@ import html
 import math
 from typing import Any
 
+from scrubline.report.text import LOSS_METRICS, SUCCESS_METRICS, cross_validated_figures
+
 NOT_A_DEVICE = "Decision support for review and teaching; not a medical device."
 
 
@@ -24,20 +26,48 @@ def _figure(value: Any) -> str:
 
 
 def validation_text(model: dict[str, Any] | None, metrics: dict[str, Any] | None) -> str:
-    """'model id version — validated: metric value, ...' (headline first)."""
+    """'Model id version; cross-validated: blood loss RMSE 345 mL, ...; success accuracy 73%, ...'
+
+    The figures a manifest may state are worded as in the report (`cross_validated_figures`),
+    never as manifest keys; the headline figure is bold. Only a model that states none of those
+    (a user's own) has its figures listed under their manifest names; the model card explains
+    the rest (baselines, other splits) in words."""
     if not model:
         return "No outcome model is installed."
     name = f"{model.get('id', '?')} {model.get('version', '')}".strip()
-    figures: list[str] = []
+    metrics = dict(metrics or {})
     headline = model.get("headline_metric")
     if headline is not None and "headline_value" in model:
-        figures.append(f"<b>{html.escape(str(headline))} {_figure(model['headline_value'])}</b>")
-    for key, value in (metrics or {}).items():
-        if key != headline and isinstance(value, int | float | str):
-            figures.append(f"{html.escape(str(key))} {_figure(value)}")
-    if not figures:
+        metrics.setdefault(str(headline), model["headline_value"])
+    groups: list[str] = []
+    loss, success = cross_validated_figures(metrics)
+    for subject, figures, table in (
+        ("blood loss", loss, LOSS_METRICS),
+        ("success", success, SUCCESS_METRICS),
+    ):
+        bold = next((label for key, label, _ in table if key == headline), None)
+        worded = [
+            f"<b>{html.escape(f)}</b>" if bold and f.startswith(bold + " ") else html.escape(f)
+            for f in figures
+        ]
+        if worded:
+            groups.append(f"{subject} " + ", ".join(worded))
+    known = {key for key, _, _ in (*LOSS_METRICS, *SUCCESS_METRICS)} | {"interval_coverage"}
+    others = [
+        (
+            f"<b>{html.escape(str(key))} {_figure(value)}</b>"
+            if key == headline
+            else f"{html.escape(str(key))} {_figure(value)}"
+        )
+        for key, value in metrics.items()
+        if key not in known and isinstance(value, int | float | str)
+    ]
+    others.sort(key=lambda text: not text.startswith("<b>"))
+    if others and not groups:
+        groups.append(", ".join(others[:8]))
+    if not groups:
         return f"Model {html.escape(name)}: no validation figures recorded."
-    return f"Model {html.escape(name)}; validation: " + ", ".join(figures[:8]) + "."
+    return f"Model {html.escape(name)}; cross-validated: " + "; ".join(groups) + "."
 
 
 def prediction_html(outcome: dict[str, Any] | None) -> str:
