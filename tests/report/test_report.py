@@ -156,7 +156,7 @@ def test_full_case(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         "stored thumbnail",
         "Models and their validation",
         "Tiny instrument detector",
-        "val_map50 0.61",
+        "val mAP@0.5 0.61",  # the manifest's val_map50, in words
         "CC BY-NC 4.0",
         "not a medical device",
     ):
@@ -432,6 +432,8 @@ def test_prediction_end_to_end_through_the_outcome_model(tmp_path: Path) -> None
     assert "420 mL" in text and "80% interval 250–700 mL" in text and "60% probability" in text
     assert "RMSE 300 mL" in text and "accuracy 75%" in text
     assert "Tiny outcome" in text and "test only" in text  # provenance page
+    # Its metrics are in words there, not manifest keys that wrap mid-word.
+    assert "cross-validated RMSE mL" in text and "cv_rmse_ml" not in text
     # A minute-long case cannot give the model its minute after the bleeding starts: it says so.
     short = make_case(tmp_path / "short.scrub", seconds=60.0)
     text, _ = _report(short, tmp_path / "s.pdf", registry)

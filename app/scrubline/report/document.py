@@ -35,6 +35,7 @@ from scrubline.report.text import (
     cross_validated_figures,
     duration,
     esc,
+    metric_label,
     number,
     percent,
 )
@@ -1041,12 +1042,13 @@ def _model_block(
     return [KeepTogether([title, _table(rows, [0.2 * width, 0.8 * width], st, header=False)])]
 
 
-def _metrics_grid(metrics: dict[str, Any], st: _Styles, width: float, per_row: int = 3) -> Any:
-    """Metrics as name/value pairs, `per_row` to a line, under the names the model card uses."""
+def _metrics_grid(metrics: dict[str, Any], st: _Styles, width: float, per_row: int = 2) -> Any:
+    """Metrics as name/value pairs, `per_row` to a line, the card's metric names put in words
+    (`metric_label`) so that a long name wraps between words, never inside one."""
     from reportlab.platypus import Paragraph, Table, TableStyle
 
     pairs = [
-        (Paragraph(esc(k), st.small), Paragraph(esc(number(v)), st.cell))
+        (Paragraph(esc(metric_label(k)), st.small), Paragraph(esc(number(v)), st.cell))
         for k, v in metrics.items()
     ]
     rows: list[list[Any]] = []

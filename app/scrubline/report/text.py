@@ -104,3 +104,34 @@ def cross_validated_figures(metrics: dict[str, Any]) -> tuple[list[str], list[st
         loss.append(f"80% interval held the true loss in {percent(float(coverage), 0)} of cases")
     success = [t for t in (fmt(*m) for m in SUCCESS_METRICS) if t]
     return loss, success
+
+
+# Words for the tokens of manifest metric names (`tip_visibility_spec_at_95sens_ci95`), so the
+# report's provenance tables read as words and wrap between them, not inside a long key.
+_METRIC_WORDS = {
+    "cv": "cross-validated",
+    "ci95": "(95% CI)",
+    "ml": "mL",
+    "auroc": "AUROC",
+    "iou": "IoU",
+    "ap50": "AP@0.5",
+    "map50": "mAP@0.5",
+    "r2": "R²",
+    "rmse": "RMSE",
+    "mae": "MAE",
+    "spec": "specificity",
+    "95sens": "95% sensitivity",
+    "20px": "20 px",
+    "ms": "ms",
+    "vs": "vs",
+    "hsv": "HSV",
+    "yolov4": "YOLOv4",
+    "dice": "Dice",
+    "cpu": "CPU",
+}
+
+
+def metric_label(key: str) -> str:
+    """A manifest metric name in words: `cv_rmse_ml` -> "cross-validated RMSE mL",
+    `tip_visibility_spec_at_95sens` -> "tip visibility specificity at 95% sensitivity"."""
+    return " ".join(_METRIC_WORDS.get(token.lower(), token) for token in key.split("_") if token)
