@@ -173,3 +173,14 @@ def test_summary_json_values(exported: Path) -> None:
     ]
     text = (exported / "summary.json").read_text()
     assert "/" not in json.dumps(summary["video"]) and "case.scrub" not in text
+
+
+def test_a_partly_analysed_case_is_not_called_complete(tmp_path: Path) -> None:
+    """Planned frames beyond those analysed: the summary says so (found by mutation testing:
+    `complete` read "planned or all analysed" and no test noticed)."""
+    with _case(tmp_path / "case.scrub") as store:
+        store.set_meta("planned_frames", list(range(0, 1000, 5)))  # 200 planned, 100 analysed
+        export_case(store, tmp_path / "out")
+    analysis = json.loads((tmp_path / "out" / "summary.json").read_text())["analysis"]
+    assert analysis["planned_frames"] == 200 and analysis["analysed_frames"] == 100
+    assert analysis["complete"] is False
