@@ -26,7 +26,7 @@ BADGE_COLOUR = (255, 150, 0)
 TEXT_DARK = (20, 20, 20)
 TEXT_LIGHT = (255, 255, 255)
 # Box colours by label, chosen to stay distinct from the tip and bleeding colours above.
-_BOX_PALETTE = (
+BOX_PALETTE = (
     (0, 200, 255),
     (255, 230, 0),
     (170, 120, 255),
@@ -40,7 +40,7 @@ _BOX_PALETTE = (
 
 def box_colour(label: str) -> tuple[int, int, int]:
     """A stable colour per label (crc32, not hash(): the same in every process)."""
-    return _BOX_PALETTE[zlib.crc32(label.encode("utf-8")) % len(_BOX_PALETTE)]
+    return BOX_PALETTE[zlib.crc32(label.encode("utf-8")) % len(BOX_PALETTE)]
 
 
 def _ascii(text: str) -> str:

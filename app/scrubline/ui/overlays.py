@@ -9,11 +9,17 @@ what the plan says, so the choices (and the honesty note) are tested headless.
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from scrubline.core.overlay import (
+    BLEEDING_COLOUR,
+    BOX_PALETTE,
+    TIP_HIDDEN_COLOUR,
+    TIP_VISIBLE_COLOUR,
+    box_colour,
+)
 from scrubline.core.results import FrameResult
 
 OVERLAY_KEYS = ("boxes", "tips", "bleeding", "badge")
@@ -71,27 +77,12 @@ class OverlayPlan:
         return not (self.boxes or self.tips or self.mask_rgba is not None or self.badge)
 
 
-# The same colours as the exported pictures (`scrubline.core.overlay`), so what a trainee sees in a
-# PNG, a clip or the report matches the window. Blood is red, so the bleeding layer is magenta.
-PALETTE = (
-    (0, 200, 255),
-    (255, 230, 0),
-    (170, 120, 255),
-    (0, 255, 200),
-    (255, 255, 255),
-    (120, 180, 255),
-    (255, 120, 120),
-    (200, 255, 120),
-)
-BLEEDING_COLOUR = (255, 0, 200)
-VISIBLE_TIP_COLOUR = (40, 220, 60)
-HIDDEN_TIP_COLOUR = (255, 150, 0)
-
-
-def label_colour(label: str) -> tuple[int, int, int]:
-    """A stable colour per tool class, the same in every process (crc32, not hash()) and in the
-    frame, the timeline lanes and the exports."""
-    return PALETTE[zlib.crc32(label.encode("utf-8")) % len(PALETTE)]
+# The window draws with the exported pictures' colours (`scrubline.core.overlay`), so what a
+# trainee sees in a PNG, a clip or the report matches the window; one palette, one colour rule.
+PALETTE = BOX_PALETTE
+VISIBLE_TIP_COLOUR = TIP_VISIBLE_COLOUR
+HIDDEN_TIP_COLOUR = TIP_HIDDEN_COLOUR
+label_colour = box_colour
 
 
 def mask_rgba(
