@@ -75,9 +75,16 @@ def test_overlay_plan_marks_and_provenance() -> None:
     )
     assert plan.note is None
     near = plan_overlay(_result(10, 1.0), 11, 1.1, OverlayFlags())
-    assert near.note == "overlays from analysed frame 10 (0.10 s earlier)" and near.badge is None
-    far = plan_overlay(_result(10, 1.0), 90, 9.0, OverlayFlags(), max_gap_s=2.0)
-    assert far.empty and "not analysed here" in far.note
+    assert near.note == (
+        "overlays from analysed frame 10, 0.10 s earlier "
+        "(the nearest analysed frame within 0.5 s)"
+    )
+    assert near.badge is None
+    far = plan_overlay(_result(10, 1.0), 90, 9.0, OverlayFlags(), period_s=1.0)
+    assert far.empty and "not analysed here" in far.note and "within 2 s" in far.note
+    # The same rule as the exports: two periods, at least half a second.
+    assert plan_overlay(_result(10, 1.0), 16, 1.6, OverlayFlags(), period_s=0.2).empty
+    assert not plan_overlay(_result(10, 1.0), 14, 1.4, OverlayFlags(), period_s=0.2).empty
     assert plan_overlay(None, 5, 0.5, OverlayFlags()).note == "not analysed"
     bare = plan_overlay(
         _result(10, 1.0, hidden=True),
@@ -216,6 +223,7 @@ def test_add_bookmark_checks_the_category(tmp_path) -> None:  # type: ignore[no-
 
 def test_describe_at() -> None:
     class Line:
+        frames = np.array([0, 2, 4])
         times = np.array([0.0, 0.2, 0.4])
         sample_period_s = 0.2
         labels = ["grasper"]

@@ -360,6 +360,7 @@ def open_case_first_frame(video: Path, case: Path) -> float:
     window does it (saved frame index, timeline, nearest result, decode, draw)."""
     from scrubline.core.analysis import FRAME_INDEX_KEY
     from scrubline.core.export import case_timeline
+    from scrubline.core.nearest import ResultsNear
     from scrubline.core.overlay import draw_overlays
     from scrubline.core.store import CaseStore
     from scrubline.core.video import VideoSource
@@ -372,7 +373,7 @@ def open_case_first_frame(video: Path, case: Path) -> float:
     ):
         case_timeline(store)
         frame = source.read(0)
-        result = store.result_at(store.nearest_analysed(0) or 0)
+        result = ResultsNear(store).near(frame.index, frame.time_s)
         draw_overlays(frame.rgb(), result)
     return time.perf_counter() - started
 

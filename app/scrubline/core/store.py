@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from scrubline.core import nearest as nearest_rule
 from scrubline.core.paths import cases_dir
 from scrubline.core.results import BleedingMask, FrameResult, Instrument
 
@@ -595,18 +596,15 @@ class CaseStore:
         )
 
     def nearest_analysed(self, frame: int) -> int | None:
-        """The analysed frame closest to `frame` (ties go to the earlier one)."""
+        """The analysed frame closest to `frame` (ties go to the earlier one): the rule of
+        `scrubline.core.nearest`, which also says how far away it may still be used."""
         before = self._db.execute(
             "SELECT MAX(frame) FROM frames WHERE frame <= ?", (frame,)
         ).fetchone()[0]
         after = self._db.execute(
             "SELECT MIN(frame) FROM frames WHERE frame > ?", (frame,)
         ).fetchone()[0]
-        if before is None:
-            return after
-        if after is None:
-            return before
-        return before if frame - before <= after - frame else after
+        return nearest_rule.pick(frame, before, after)
 
     # ------------------------------------------------------------------ thumbnails
     def thumbnail_frames(self) -> np.ndarray:

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from scrubline.core.nearest import ResultsNear, within
 from scrubline.core.overlay import draw_overlays
 from scrubline.core.store import CaseStore, StoreError
 from scrubline.core.timeline import Timeline
@@ -141,6 +142,7 @@ class FrameSource:
         timeline: Timeline | None = None,
     ) -> None:
         self.store = store
+        self._near: ResultsNear | None = None
         self.timeline = timeline
         self.threshold = bleeding_threshold
         video = store.video
@@ -215,18 +217,29 @@ class FrameSource:
         gap = abs(shown_time - key.time_s)
         if gap >= 0.5:
             source += f", {gap:.1f} s from the moment"
-        analysed = self.store.nearest_analysed(shown)
+        # The rule of every picture of a case (`scrubline.core.nearest`): the nearest analysed
+        # frame, within the gap limit of the case's sampling rate.
+        if self._near is None:
+            self._near = ResultsNear(self.store)
         try:
-            result = self.store.result_at(analysed) if analysed is not None else None
+            nearest = self._near.nearest(shown)
         except StoreError as exc:  # a damaged stored mask: show the picture without overlays
-            log.warning("results of frame %s could not be read (%s)", analysed, exc)
-            result = None
-        if result is not None and abs(result.time_s - shown_time) > 1.0:
+            log.warning("results near frame %s could not be read (%s)", shown, exc)
+            nearest = None
+        result = nearest if nearest is not None and within(
+            nearest.time_s, shown_time, self._near.period_s
+        ) else None
+        if result is not None and result.frame != shown:
             source += (
                 f"; overlay from the analysed frame {abs(result.time_s - shown_time):.1f} s away"
             )
-        if result is None:
+        if nearest is None:
             source += "; no analysis results to draw"
+        elif result is None:
+            source += (
+                f"; not analysed here (the nearest analysed frame is "
+                f"{abs(nearest.time_s - shown_time):.1f} s away)"
+            )
 
         height, width = rgb.shape[:2]
         if width > MAX_PICTURE_WIDTH:

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from scrubline.core.nearest import ResultsNear
 from scrubline.core.results import FrameResult
 from scrubline.core.store import CaseStore
 from scrubline.core.video import VideoSource
@@ -24,30 +25,17 @@ from scrubline.ui.overlays import OverlayFlags
 
 
 class _Results:
-    """The analysed result nearest to each frame, within `max_gap_s`, read once per sample."""
+    """The results that describe each exported frame: `scrubline.core.nearest`'s rule, the one
+    the window's overlays follow."""
 
-    def __init__(self, case: Path | None, max_gap_s: float | None = None) -> None:
+    def __init__(self, case: Path | None) -> None:
         self.store = (
             CaseStore(case, readonly=True) if case is not None and Path(case).exists() else None
         )
-        fps = float(self.store.settings.get("fps") or 0) if self.store is not None else 0.0
-        self.max_gap_s = (
-            max_gap_s if max_gap_s is not None else max(2.0 / fps if fps > 0 else 0.0, 0.5)
-        )
-        self._cache: dict[int, FrameResult | None] = {}
+        self._near = ResultsNear(self.store) if self.store is not None else None
 
     def near(self, frame: int, time_s: float) -> FrameResult | None:
-        if self.store is None:
-            return None
-        nearest = self.store.nearest_analysed(frame)
-        if nearest is None:
-            return None
-        if nearest not in self._cache:
-            self._cache[nearest] = self.store.result_at(nearest)
-        result = self._cache[nearest]
-        if result is None or abs(result.time_s - time_s) > self.max_gap_s:
-            return None
-        return result
+        return self._near.near(frame, time_s) if self._near is not None else None
 
     def close(self) -> None:
         if self.store is not None:

@@ -33,6 +33,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
+from scrubline.core.nearest import ResultsNear
 from scrubline.core.results import FrameResult
 
 log = logging.getLogger("scrubline.ui.frames")
@@ -60,6 +61,7 @@ class ShownFrame:
     requested_at: float  # perf_counter() when the GUI asked
     ready_at: float
     generation: int  # which opened video this belongs to
+    period_s: float | None = None  # the case's sampling period (the nearest-result gap limit)
 
 
 @dataclass
@@ -103,6 +105,7 @@ class _Media:
         self.store = store
         self.store_path = store_path
         self.proxy: Any = None
+        self.near: ResultsNear | None = None
         self.proxy_scanned = 0.0
         self.images: OrderedDict[tuple[int, int, int], tuple[QImage, float, bool]] = OrderedDict()
         self.last_index = -10  # the last frame served (steps and playback continue from it)
@@ -114,15 +117,18 @@ class _Media:
         if self.store is None and self.store_path is not None and self.store_path.exists():
             self.store = _open_store(self.store_path)
 
-    def result_near(self, index: int) -> FrameResult | None:
+    def result_near(self, index: int) -> tuple[FrameResult | None, float | None]:
+        """The nearest analysed frame's results (`scrubline.core.nearest`), however far: the
+        overlay plan applies the rule's gap limit and says so; and the case's sampling period."""
         if self.store is None:
-            return None
+            return None, None
         try:
-            nearest = self.store.nearest_analysed(index)
-            return None if nearest is None else self.store.result_at(nearest)
+            if self.near is None or self.near.period_s is None:
+                self.near = ResultsNear(self.store, cache=False)  # analysis may have begun
+            return self.near.nearest(index), self.near.period_s
         except Exception as exc:  # a busy or damaged case must not stop the player
             log.debug("no result for frame %d: %s", index, exc)
-            return None
+            return None, None
 
     def stand_in(self, index: int) -> QImage | None:
         """A quick picture of frame `index` while the exact one decodes: the proxy's, else the
@@ -159,6 +165,7 @@ class _Media:
         if self.store is not None:
             self.store.close()
             self.store = None
+        self.near = None
 
     def close(self) -> None:
         self._close_case()
@@ -340,7 +347,7 @@ class FrameLoader(QObject):
         width, height = fit_size((source.info.width, source.info.height), size)
         key = (index, width, height)
         cached = media.images.get(key)
-        result = media.result_near(index)
+        result, period_s = media.result_near(index)
         # A jump or a drag (not a step or playback, which decode on from the last frame) shows
         # a stand-in at once: an exact seek in a long-GOP file can take far longer.
         if cached is None and (wanted.scrub or abs(index - media.last_index) > 1):
@@ -357,6 +364,7 @@ class FrameLoader(QObject):
                         wanted.requested_at,
                         time.perf_counter(),
                         generation,
+                        period_s,
                     )
                 )
                 # While dragging, decode exactly only once the hand rests: the decode cannot be
@@ -386,6 +394,7 @@ class FrameLoader(QObject):
                 wanted.requested_at,
                 time.perf_counter(),
                 generation,
+                period_s,
             )
         )
         return True

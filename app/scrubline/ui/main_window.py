@@ -161,7 +161,6 @@ class MainWindow(QMainWindow):
         self._auto_analyse = False
         self._closing = False
         self._last_refresh = 0.0
-        self._analysis_fps = 0.0  # sampling rate of the running (or last) analysis
         self._analysis_settings: AnalysisSettings | None = None  # of the running (or last) analysis
         self._error_boxes: list[Any] = []
         self.event_kinds = [
@@ -526,6 +525,7 @@ class MainWindow(QMainWindow):
         self.shown = None
         self.banner.hide()
         self.timeline_view.set_timeline(None, [])
+        self.timeline_view.set_frame_times(None)
         self.bookmarks_panel.set_bookmarks([])
         self.outcome_panel.set_outcome(None, None, moved_by_user=False)
         self.frame_view.set_video_size(0, 0)
@@ -572,6 +572,7 @@ class MainWindow(QMainWindow):
         self.state.set_video(opened.times, opened.info.duration_s)
         self.transport.set_frame_count(len(opened.times))
         self.timeline_view.set_duration(opened.info.duration_s)
+        self.timeline_view.set_frame_times(opened.times)
         self.outcome_panel.set_duration(opened.info.duration_s)
         self.frame_view.set_video_size(opened.info.width, opened.info.height)
         self.setWindowTitle(f"{opened.info.name} — Scrubline")
@@ -769,13 +770,6 @@ class MainWindow(QMainWindow):
     def _on_frame_failed(self, index: int, message: str) -> None:
         self.statusBar().showMessage(f"Frame {index} could not be shown: {message}", 8000)
 
-    def _overlay_gap_s(self) -> float:
-        """How far from an analysed sample its overlays may still be drawn: two sample periods."""
-        period = float(self.timeline.sample_period_s) if self.timeline is not None else 0.0
-        if period <= 0:
-            period = 1.0 / self._analysis_fps if self._analysis_fps > 0 else 0.0
-        return max(2.0 * period, 0.5)
-
     def _update_overlay(self) -> None:
         shown = self.shown
         if shown is None:
@@ -785,7 +779,9 @@ class MainWindow(QMainWindow):
             shown.index,
             shown.time_s,
             self.state.overlays,
-            max_gap_s=self._overlay_gap_s(),
+            period_s=shown.period_s
+            if shown.period_s is not None or self.timeline is None
+            else float(self.timeline.sample_period_s),
         )
         if not shown.exact and not shown.proxy:
             plan.note = "this frame could not be decoded; the nearest readable one is shown" + (
@@ -867,7 +863,6 @@ class MainWindow(QMainWindow):
         # The analysis creates the case file on its own thread: creating a SQLite file in WAL
         # mode waits for the disk (measured: 0.8 s on a busy one), which the window must not.
         settings = settings or self.default_analysis_settings()
-        self._analysis_fps = settings.fps
         self._analysis_settings = settings
         video, case, registry = self.video_path, self.case_path, self.registry
         generation = self._generation

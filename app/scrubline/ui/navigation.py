@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from scrubline.core.nearest import nearest_row, within
+
 SPEEDS = (0.25, 0.5, 1.0, 1.5, 2.0, 4.0)
 MAX_RATE = 4.0
 MIN_RATE = 0.25
@@ -98,22 +100,49 @@ def updated_recent(recent: Sequence[str], path: str, limit: int = 10) -> list[st
     return [path] + [p for p in recent if p != path][: max(limit - 1, 0)]
 
 
-def describe_at(timeline: Any, time_s: float, bookmarks: Sequence[Any] = ()) -> str:
+def sample_row_at(
+    timeline: Any, time_s: float, frame_times: np.ndarray | None = None
+) -> int | None:
+    """The timeline row (analysed sample) that describes the moment `time_s`: the frame on
+    screen there (from the video's `frame_times`), then the one rule of
+    `scrubline.core.nearest` (nearest analysed frame, within its gap limit); so the hover line
+    describes the very sample the overlays are drawn from. None: not analysed near there."""
+    if timeline is None or len(timeline.times) == 0:
+        return None
+    period = float(timeline.sample_period_s or 0.0) or None
+    frames = getattr(timeline, "frames", None)
+    if frame_times is not None and len(frame_times) and frames is not None and len(frames):
+        shown = index_at(frame_times, time_s)
+        shown_time = float(frame_times[shown])
+        row = nearest_row(frames, shown)
+    else:  # no frame index known: the nearest sample in time
+        shown_time = time_s
+        row = nearest_row(timeline.times, time_s)
+    if row is None or not within(float(timeline.times[row]), shown_time, period):
+        return None
+    return row
+
+
+def describe_at(
+    timeline: Any,
+    time_s: float,
+    bookmarks: Sequence[Any] = (),
+    frame_times: np.ndarray | None = None,
+) -> str:
     """What the timeline says at `time_s`, for the hover line: phase, tools in view, tips,
     bleeding area, the episodes it falls in and a bookmark close by. Values come from the
-    analysed sample at or before `time_s` (or say there is none near)."""
+    analysed sample the overlays would show for the frame there (`sample_row_at`)."""
     parts = [format_clock(time_s)]
     if timeline is None or len(timeline.times) == 0:
         return parts[0] + " · not analysed"
-    times = timeline.times
-    at = int(np.searchsorted(times, time_s + 1e-9, side="right")) - 1
     period = float(timeline.sample_period_s or 1.0)
-    if at < 0 or time_s - float(times[at]) > max(2 * period, 1.0):
+    at = sample_row_at(timeline, time_s, frame_times)
+    phase = timeline.phase_at(time_s)
+    if phase:
+        parts.append(f"phase: {phase}")
+    if at is None:
         parts.append("not analysed here")
     else:
-        phase = timeline.phase_at(time_s)
-        if phase:
-            parts.append(f"phase: {phase}")
         tools = [label for j, label in enumerate(timeline.labels) if timeline.presence[at, j]]
         parts.append("tools: " + (", ".join(tools) if tools else "none"))
         shown, hidden = int(timeline.tips_visible[at]), int(timeline.tips_hidden[at])

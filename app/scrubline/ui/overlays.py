@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from scrubline.core.nearest import rule_text, within
 from scrubline.core.overlay import (
     BLEEDING_COLOUR,
     BOX_PALETTE,
@@ -109,25 +110,28 @@ def plan_overlay(
     shown_time_s: float,
     flags: OverlayFlags,
     *,
-    max_gap_s: float = 2.0,
+    period_s: float | None = None,
     mask_threshold: int = 128,
 ) -> OverlayPlan:
     """The marks for the frame at `shown_frame`, drawn from `result` (the nearest analysed
-    sample). Marks further than `max_gap_s` from the shown frame are not drawn: they would
-    describe a different moment."""
+    sample, `scrubline.core.nearest`). A sample further from the shown frame than that rule's gap
+    limit for the case's sampling period `period_s` is not drawn: it would describe a different
+    moment. The note says which sample the marks come from, and the rule."""
     plan = OverlayPlan()
     if result is None:
         plan.note = "not analysed"
         return plan
     gap = shown_time_s - result.time_s
-    if abs(gap) > max_gap_s:
+    rule = rule_text(period_s)
+    if not within(result.time_s, shown_time_s, period_s):
         plan.note = (
-            f"not analysed here (nearest analysed frame {result.frame} is {abs(gap):.1f} s away)"
+            f"not analysed here: the nearest analysed frame, {result.frame}, is {abs(gap):.1f} s "
+            f"away (overlays show {rule})"
         )
         return plan
     if result.frame != shown_frame:
         when = "earlier" if gap > 0 else "later"
-        plan.note = f"overlays from analysed frame {result.frame} ({abs(gap):.2f} s {when})"
+        plan.note = f"overlays from analysed frame {result.frame}, {abs(gap):.2f} s {when} ({rule})"
     hidden = 0
     for inst in result.instruments:
         colour = label_colour(inst.label)

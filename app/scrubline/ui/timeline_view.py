@@ -200,6 +200,7 @@ class TimelineView(QWidget):
         self.timeline: Any = None
         self.bookmarks: Sequence[Any] = ()
         self.duration_s = 0.0
+        self.frame_times: np.ndarray | None = None  # the video's frame times (hover: shown frame)
         self._playhead = 0.0
         self._drawn: dict[str, Any] = {}  # what each row shows now, to skip identical redraws
 
@@ -375,6 +376,11 @@ class TimelineView(QWidget):
                 xMin=-0.01 * span, xMax=span * 1.01, minXRange=min(0.5, span)
             )
         self.fit()
+
+    def set_frame_times(self, times: np.ndarray | None) -> None:
+        """The open video's frame times (None: no video); the hover line is cleared."""
+        self.frame_times = None if times is None else np.asarray(times, dtype=float)
+        self.hover_label.setText("")
 
     def set_timeline(self, timeline: Any, bookmarks: Sequence[Any] | None = None) -> None:
         """Show a (new or grown) timeline. Rows whose data did not change are left alone: while
@@ -574,7 +580,9 @@ class TimelineView(QWidget):
             return
         time_s = float(box.mapSceneToView(pos).x())
         if 0.0 <= time_s <= self.duration_s:
-            self.hover_label.setText(describe_at(self.timeline, time_s, self.bookmarks))
+            self.hover_label.setText(
+                describe_at(self.timeline, time_s, self.bookmarks, self.frame_times)
+            )
 
     def _on_region_changed(self) -> None:
         low, high = self.selection_region.getRegion()
