@@ -9,6 +9,7 @@ bookmarks (zero-length).
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,26 @@ import numpy as np
 from scrubline.core.store import CaseStore
 
 EPISODE_KINDS = ("bleeding", "tip_hidden", "phase", "bookmark")
+# Colours for phases whose template gives none, picked by the label's name (crc32), never by
+# order of appearance: a phase keeps its colour from case to case, in the window and the report.
+PHASE_PALETTE = (
+    "#5c6bc0",
+    "#26a69a",
+    "#8d6e63",
+    "#7e57c2",
+    "#43a047",
+    "#00897b",
+    "#7986cb",
+    "#a1887f",
+)
+
+
+def phase_colour(label: str, template_colours: dict[str, str] | None = None) -> str:
+    """The "#rrggbb" colour of a phase: the template's own, else a stable one for its name."""
+    colour = (template_colours or {}).get(label)
+    if colour:
+        return colour
+    return PHASE_PALETTE[zlib.crc32(label.encode("utf-8")) % len(PHASE_PALETTE)]
 
 
 @dataclass(frozen=True)
@@ -74,6 +95,10 @@ class Timeline:
 
     def episodes_of(self, kind: str) -> list[Episode]:
         return [e for e in self.episodes if e.kind == kind]
+
+    def phase_colour(self, label: str) -> str:
+        """The colour every view draws phase `label` in (`phase_colour`)."""
+        return phase_colour(label, self.phase_colours)
 
     def phase_at(self, time_s: float) -> str | None:
         return next((e.label for e in self.episodes_of("phase") if e.contains(time_s)), None)
@@ -266,6 +291,37 @@ def build_timeline(
         )
     timeline.episodes.sort(key=lambda e: (e.start_s, EPISODE_KINDS.index(e.kind)))
     return timeline
+
+
+def case_signals(store: CaseStore, timeline: Timeline | None = None) -> list[str]:
+    """The signals a phase template can read in this case: every class its instrument models
+    can report (seen or not), every label seen, and `bleeding` where it was measured."""
+    timeline = timeline if timeline is not None else build_timeline(store)
+    reported = [
+        str(label)
+        for model in store.models
+        if model.get("task") in ("detector", "segmenter")
+        for label in model.get("labels") or []
+    ]
+    signals = [*timeline.labels, *reported]
+    if np.isfinite(timeline.bleeding).any():
+        signals.append("bleeding")
+    return list(dict.fromkeys(signals))
+
+
+def missing_signals(store: CaseStore, template: Any, registry: Any = None) -> list[str]:
+    """What `template` (a `PhaseTemplate`) reads that this case has no signal for: the columns
+    of a rule template (`PhaseTemplate.missing_columns`), the tools of a learned phase model.
+    Empty: the template can be applied. Phases from a template missing its signals would be
+    its default phase throughout, which says nothing."""
+    signals = case_signals(store)
+    if template.model:
+        from scrubline.core.phase_model import match_tool_columns
+        from scrubline.core.phases import learned_model
+
+        _, missing = match_tool_columns(signals, learned_model(template, registry).tools)
+        return list(missing)
+    return list(template.missing_columns(signals))
 
 
 def _phases(

@@ -30,20 +30,8 @@ AXIS_ROW = 16.0
 GAP = 3.0
 MAX_TOOL_LANES = 12
 
-# Muted colours that print well in greyscale too (different lightness per index).
-PHASE_PALETTE = (
-    "#8dd3c7",
-    "#fdb462",
-    "#bebada",
-    "#fb8072",
-    "#80b1d3",
-    "#b3de69",
-    "#fccde5",
-    "#bc80bd",
-    "#ccebc5",
-    "#ffed6f",
-    "#d9d9d9",
-)
+# Muted colours that print well in greyscale too. Phases take the template's colours (or the
+# stable ones of `Timeline.phase_colour`), tinted for print.
 TOOL_COLOUR = "#3b6ea5"
 TIP_COLOUR = "#4daf4a"
 TIP_HIDDEN_COLOUR = "#e66101"
@@ -59,10 +47,6 @@ def _tinted(colour: str, white: float = 0.45) -> str:
     value = colour.lstrip("#")
     rgb = [int(value[i : i + 2], 16) for i in (0, 2, 4)]
     return "#" + "".join(f"{round(c + (255 - c) * white):02x}" for c in rgb)
-
-
-def phase_colour(index: int) -> str:
-    return PHASE_PALETTE[index % len(PHASE_PALETTE)]
 
 
 @dataclass
@@ -192,12 +176,7 @@ def timeline_drawing(
     # The legend is laid out first: its line count sets the drawing's height.
     # The procedure template's colours where it gives them (the window shows the same).
     # Tinted towards white, so the black phase names stay readable on them in print.
-    colour_of = {
-        name: _tinted(timeline.phase_colours[name])
-        if name in timeline.phase_colours
-        else phase_colour(i)
-        for i, name in enumerate(phase_names)
-    }
+    colour_of = {name: _tinted(timeline.phase_colour(name)) for name in phase_names}
     items: list[tuple[str, str]] = [(colour_of[name], name) for name in phase_names]
     items += [
         (TOOL_COLOUR, "tool in view"),

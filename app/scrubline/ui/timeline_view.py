@@ -15,13 +15,13 @@ recorded `QPicture` per row, so redrawing never walks the samples.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QPainter, QPicture
+from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPicture
 from PySide6.QtWidgets import QGraphicsItem, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from scrubline.core.timeline import spans_from_flags
@@ -29,6 +29,7 @@ from scrubline.ui.navigation import describe_at, format_clock
 from scrubline.ui.overlays import PALETTE, label_colour
 
 LEFT_AXIS_WIDTH = 104
+PHASE_LABEL_PAD_PX = 3
 TICK_STEPS = (0.04, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200)
 PLAYHEAD_PEN = pg.mkPen(QColor(255, 235, 59), width=2)
 BOOKMARK_COLOURS = {
@@ -37,22 +38,26 @@ BOOKMARK_COLOURS = {
     "good technique": (105, 240, 174),
     "note": (200, 200, 200),
 }
-PHASE_COLOURS = (
-    (92, 107, 192),
-    (38, 166, 154),
-    (141, 110, 99),
-    (126, 87, 194),
-    (67, 160, 71),
-    (0, 137, 123),
-    (121, 134, 203),
-    (161, 136, 127),
-)
-
-
 def _hex_rgb(colour: str) -> tuple[int, int, int]:
-    """A template's "#rrggbb" phase colour as an RGB triple."""
+    """A "#rrggbb" colour as an RGB triple."""
     value = colour.lstrip("#")
     return (int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16))
+
+
+def phase_label_text(
+    label: str, room_px: int, width_of: Callable[[str], int], metrics: QFontMetrics
+) -> str | None:
+    """What of a phase's name fits in `room_px`: all of it, or at least two letters and an
+    ellipsis; None when not even that fits (the label is hidden; hovering names the phase)."""
+    if room_px <= 0:
+        return None
+    if width_of(label) <= room_px:
+        return label
+    shortened = metrics.elidedText(label, Qt.TextElideMode.ElideRight, room_px)
+    letters = shortened.rstrip("\u2026").strip()
+    if len(letters) < 2 or width_of(shortened) > room_px:
+        return None
+    return shortened
 
 
 class TimeAxis(pg.AxisItem):
@@ -203,6 +208,8 @@ class TimelineView(QWidget):
         self.frame_times: np.ndarray | None = None  # the video's frame times (hover: shown frame)
         self._playhead = 0.0
         self._drawn: dict[str, Any] = {}  # what each row shows now, to skip identical redraws
+        self._phases: list[Any] = []  # the phase episodes drawn, for placing their labels
+        self.phase_rgb: dict[str, tuple[int, int, int]] = {}  # each phase's band colour
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -294,6 +301,9 @@ class TimelineView(QWidget):
         self.selection_region.sigRegionChangeFinished.connect(self._on_region_changed)
         ruler.addItem(self.selection_region, ignoreBounds=True)
         ruler.getAxis("left").setTicks([[(0.3, "phases"), (0.82, "marks")], []])
+        ruler_box = ruler.getPlotItem().getViewBox()
+        ruler_box.sigXRangeChanged.connect(self._place_phase_labels)
+        ruler_box.sigResized.connect(self._place_phase_labels)
 
         tools = self.plots["tools"]
         self.tool_spans = SpansItem()
@@ -406,19 +416,12 @@ class TimelineView(QWidget):
     def _draw_phases(self) -> None:
         ruler = self.plots["ruler"]
         phases = self.timeline.episodes_of("phase") if self.timeline is not None else []
-        colour_of: dict[str, tuple[int, int, int]] = {}
+        self._phases = list(phases)
+        self.phase_rgb: dict[str, tuple[int, int, int]] = {}
         spans = []
         for at, episode in enumerate(phases):
-            template_colour = (
-                self.timeline.phase_colours.get(episode.label)
-                if self.timeline is not None
-                else None
-            )
-            rgb = colour_of.setdefault(
-                episode.label,
-                _hex_rgb(template_colour)
-                if template_colour
-                else PHASE_COLOURS[len(colour_of) % len(PHASE_COLOURS)],
+            rgb = self.phase_rgb.setdefault(
+                episode.label, _hex_rgb(self.timeline.phase_colour(episode.label))
             )
             spans.append((episode.start_s, episode.end_s, 0.0, 0.62, _lighter(rgb, 200)))
             # Labels are reused: while an analysis streams in, phases are redrawn every refresh,
@@ -427,14 +430,36 @@ class TimelineView(QWidget):
                 text = pg.TextItem("", color=(240, 240, 240), anchor=(0, 0.5))
                 ruler.addItem(text, ignoreBounds=True)
                 self.phase_labels.append(text)
-            text = self.phase_labels[at]
-            if text.toPlainText() != episode.label:
-                text.setText(episode.label)
-            text.setPos(episode.start_s, 0.31)
-            text.show()
+            # Dark letters on light bands (a yellow template colour), light ones on dark.
+            light = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2] > 150
+            self.phase_labels[at].setColor((20, 20, 20) if light else (240, 240, 240))
         for text in self.phase_labels[len(phases) :]:
             text.hide()
         self.phase_spans.set_spans(spans)
+        self._place_phase_labels()
+
+    def _place_phase_labels(self) -> None:
+        """Each phase's name over the part of its band in view: whole if it fits, shortened with
+        an ellipsis if a few letters fit, else hidden, so short bands never overprint."""
+        if not self._phases:
+            return
+        box = self.plots["ruler"].getPlotItem().getViewBox()
+        low, high = self.x_range()
+        seconds_per_px = box.viewPixelSize()[0]
+        if not math.isfinite(seconds_per_px) or seconds_per_px <= 0:
+            return
+        metrics = QFontMetrics(self.phase_labels[0].textItem.font())
+        for episode, text in zip(self._phases, self.phase_labels, strict=False):
+            start, end = max(episode.start_s, low), min(episode.end_s, high)
+            room = int((end - start) / seconds_per_px) - 2 * PHASE_LABEL_PAD_PX
+            shown = phase_label_text(episode.label, room, metrics.horizontalAdvance, metrics)
+            if shown is None:
+                text.hide()
+                continue
+            if text.toPlainText() != shown:
+                text.setText(shown)
+            text.setPos(start + PHASE_LABEL_PAD_PX * seconds_per_px, 0.31)
+            text.show()
 
     def _draw_tools(self) -> None:
         tools = self.plots["tools"]
