@@ -26,6 +26,8 @@ class CaseSnapshot:
     analysed: int
     planned: int
     notices: list[str] = field(default_factory=list)
+    procedure: str | None = None  # a procedure asked for and found applicable (not yet stored)
+    refused: str | None = None  # why the procedure asked for was not applied
 
 
 @dataclass
@@ -36,12 +38,53 @@ class OutcomeSnapshot:
     moved_by_user: bool
 
 
-def read_case(path: Path, generation: int) -> CaseSnapshot:
-    """Timeline, bookmarks and progress of a case (runs on a worker thread)."""
+def read_case(path: Path, generation: int, procedure: str | None = None) -> CaseSnapshot:
+    """Timeline, bookmarks and progress of a case (runs on a worker thread). With `procedure`,
+    the timeline is built with that phase template if the case has every signal it reads;
+    otherwise with the case's own, and `refused` names the missing signals."""
     with CaseStore(path, readonly=True) as store:
-        timeline, notices = _timeline_of(store)
+        accepted, refused, timeline, notices = None, None, None, []
+        if procedure is not None:
+            refused = _procedure_refusal(store, procedure)
+            if refused is None:
+                from scrubline.core.export import load_procedure
+                from scrubline.core.timeline import build_timeline
+
+                timeline, accepted = build_timeline(store, None, load_procedure(procedure)), procedure
+        if timeline is None:
+            timeline, notices = _timeline_of(store)
         analysed, planned = actions.case_progress(store)
-        return CaseSnapshot(generation, timeline, store.bookmarks(), analysed, planned, notices)
+        return CaseSnapshot(
+            generation,
+            timeline,
+            store.bookmarks(),
+            analysed,
+            planned,
+            notices,
+            procedure=accepted,
+            refused=refused,
+        )
+
+
+def _procedure_refusal(store: CaseStore, procedure: str) -> str | None:
+    """Why the phase template `procedure` cannot be applied to this case, or None if it can."""
+    from scrubline.core.export import load_procedure
+    from scrubline.core.timeline import missing_signals
+
+    try:
+        template = load_procedure(procedure)
+        if template is None:
+            return f"there is no procedure template named '{procedure}'"
+        missing = missing_signals(store, template)
+    except Exception as exc:  # a broken template or a missing phase model: say so, change nothing
+        log.debug("procedure %s not applicable", procedure, exc_info=True)
+        return f"the '{procedure}' procedure cannot be applied: {exc}"
+    if missing:
+        return (
+            f"the '{procedure}' procedure reads signals this case's models do not produce: "
+            f"{', '.join(missing)}"
+        )
+    return None
 
 
 def _timeline_of(store: CaseStore) -> tuple[Any, list[str]]:

@@ -967,11 +967,11 @@ class MainWindow(QMainWindow):
         self.analysis_finished.emit(exc)
 
     # ================================================================== reading the case
-    def refresh_case(self) -> None:
+    def refresh_case(self, procedure: str | None = None) -> None:
         if self.case_path is None or not self.case_path.exists():
             return
         path, generation = self.case_path, self._generation
-        self.case_job.submit(lambda: read_case(path, generation))
+        self.case_job.submit(lambda: read_case(path, generation, procedure))
 
     def refresh_outcome(self) -> None:
         if self.case_path is None or not self.case_path.exists():
@@ -983,6 +983,13 @@ class MainWindow(QMainWindow):
     def _on_case_read(self, snapshot: CaseSnapshot) -> None:
         if self._closing or snapshot.generation != self._generation:
             return
+        if snapshot.refused:
+            self.show_banner(f"Phases unchanged: {snapshot.refused}.")
+            self.statusBar().showMessage("The procedure was not changed", 8000)
+        elif snapshot.procedure is not None and self.store is not None:
+            self.store.set_meta("procedure", snapshot.procedure)
+            self.statusBar().showMessage(f"Procedure: {snapshot.procedure}", 4000)
+            self.refresh_outcome()
         self.timeline = snapshot.timeline
         self.bookmarks = snapshot.bookmarks
         self.timeline_view.set_timeline(snapshot.timeline, snapshot.bookmarks)
@@ -1114,13 +1121,12 @@ class MainWindow(QMainWindow):
             action.setEnabled(self.info is not None)
 
     def set_procedure(self, name: str) -> None:
-        """Choose the phase template; phases and the outcome are recomputed from the case."""
-        store = self._ensure_store()
-        if store is None:
+        """Choose the phase template. It is tried on the case first (off the GUI thread): if the
+        case lacks a signal it reads, the window says which and keeps the phases it had; else it
+        is stored, and phases and the outcome are recomputed."""
+        if self._ensure_store() is None or self.case_path is None:
             return
-        store.set_meta("procedure", name)
-        self.refresh_case()
-        self.refresh_outcome()
+        self.refresh_case(procedure=name)
 
     def _on_event_kind_changed(self, kind: str, on: bool) -> None:
         self.event_kinds = [k for k in EPISODE_KINDS if self.event_kind_actions[k].isChecked()]
