@@ -1,9 +1,11 @@
 """Exports with a documented, stable schema (see README, "Export schema"): `frames.csv`,
-`detections.csv`, `episodes.csv` and `summary.json`, all from pandas over the case store.
+`detections.csv`, `episodes.csv` and `summary.json`, all from pandas over a `core.case.Case`
+(so the reviewer's corrections are in them: detections carry a `source` column, model or
+reviewer, and summary.json counts the corrections).
 
-`case_summary` is also what the report and the window show as the case's headline numbers, so
-every consumer reads one computation.
-
+The domain queries (timeline, outcome, headline numbers) belong to `Case`; the functions of the
+same names here (`case_timeline`, `outcome_for`, `case_summary`) are thin doors to it for callers
+that hold a store.
 Nothing exported names the video's file or any path (a surgical video's file name often
 identifies the patient): the case is identified only by what the user typed (`case`), a
 procedure template file by its name, and messages have paths and the video's name taken out.
@@ -25,56 +27,26 @@ from typing import Any
 import numpy as np
 
 from scrubline import __version__
-from scrubline.core.models import Registry, load_model, load_registry
-from scrubline.core.output import atomic_folder, case_files, refuse_protected
-from scrubline.core.privacy import identifying_names, scrub_values
-from scrubline.core.store import CaseStore
-from scrubline.core.timeline import Timeline, TimelineSettings, build_timeline
-
-EXPORT_SCHEMA = 1
-EXPORT_FILES = ("frames.csv", "detections.csv", "episodes.csv", "summary.json")
-DEFAULT_PROCEDURE = "generic"
-# The video's file name is left out on purpose (see above); the fingerprint is a content hash.
-VIDEO_FIELDS = (
-    "frame_count",
-    "fps",
-    "duration_s",
-    "width",
-    "height",
-    "rotation",
-    "codec",
-    "container",
-    "variable_frame_rate",
-    "fingerprint",
+from scrubline.core.case import (  # noqa: F401  (re-exported: older callers import them here)
+    DEFAULT_PROCEDURE,
+    SUMMARY_SCHEMA,
+    VIDEO_FIELDS,
+    Case,
+    load_procedure,
+    procedure_templates,
 )
+from scrubline.core.models import Registry
+from scrubline.core.output import atomic_folder, case_files, refuse_protected
+from scrubline.core.store import CaseStore
+from scrubline.core.timeline import Timeline, TimelineSettings
+
+EXPORT_SCHEMA = SUMMARY_SCHEMA
+EXPORT_FILES = ("frames.csv", "detections.csv", "episodes.csv", "summary.json")
 
 
-def procedure_templates() -> dict[str, Path]:
-    """Bundled procedure templates (phase rules) by name."""
-    from scrubline.core.phases import bundled_templates_dir
-
-    return {p.stem: p for p in sorted(bundled_templates_dir().glob("*.toml"))}
-
-
-def load_procedure(name: str | None) -> Any:
-    """The phase template for a procedure name or a path to a template file; None if no
-    template by that name is bundled."""
-    if not name:
-        return None
-    path = Path(name)
-    if not (path.suffix == ".toml" and path.exists()):
-        found = procedure_templates().get(name)
-        if found is None:
-            return None
-        path = found
-    from scrubline.core.phases import load_template
-
-    return load_template(path)
-
-
-def case_timeline(store: CaseStore, settings: TimelineSettings | None = None) -> Timeline:
-    procedure = store.get_meta("procedure", DEFAULT_PROCEDURE)
-    return build_timeline(store, settings, load_procedure(procedure))
+def case_timeline(case: Case | CaseStore, settings: TimelineSettings | None = None) -> Timeline:
+    """The case's timeline with its procedure's phases (`Case.timeline`)."""
+    return Case.wrap(case).timeline(settings)
 
 
 def column_name(label: str) -> str:
@@ -117,95 +89,17 @@ def episodes_dataframe(timeline: Timeline) -> Any:
 
 
 def outcome_for(
-    store: CaseStore, timeline: Timeline, registry: Registry | None = None
+    case: Case | CaseStore, timeline: Timeline, registry: Registry | None = None
 ) -> dict[str, Any]:
-    """The predicted outcome of the case's bleeding event (or why there is none)."""
-    import pandas as pd
-
-    from scrubline.core.outcome import predict_case_outcome
-
-    registry = registry or load_registry()
-    sequence = registry.by_task("sequence")
-    model = load_model(sequence[0]) if sequence else None
-    video = store.video
-    bleeding = None
-    measured = ~np.isnan(timeline.bleeding)
-    if measured.any():
-        bleeding = pd.Series(timeline.bleeding[measured], index=timeline.times[measured])
-    return predict_case_outcome(
-        store.detections_table(),
-        (int(video.get("width", 0)), int(video.get("height", 0))),
-        timeline.times,
-        model,
-        bleeding=bleeding,
-        event_start_s=store.get_meta("event_start_s"),
-    )
+    """The predicted outcome of the case's bleeding event, or why there is none (`Case.outcome`)."""
+    return Case.wrap(case).outcome(timeline, registry)
 
 
 def case_summary(
-    store: CaseStore, timeline: Timeline | None = None, registry: Registry | None = None
+    case: Case | CaseStore, timeline: Timeline | None = None, registry: Registry | None = None
 ) -> dict[str, Any]:
-    """The case's headline numbers, read in one snapshot of the case."""
-    with store.snapshot():
-        return _case_summary(store, timeline, registry)
-
-
-def _case_summary(
-    store: CaseStore, timeline: Timeline | None, registry: Registry | None
-) -> dict[str, Any]:
-    timeline = timeline or case_timeline(store)
-    planned = store.get_meta("planned_frames", [])
-    analysed = len(timeline.frames)
-    skipped = {
-        reason: len(frames) for reason, frames in (store.get_meta("skipped_frames") or {}).items()
-    }
-    typed = store.case_info
-    names = identifying_names(store.video.get("name"), typed_label=str(typed.get("label") or ""))
-    procedure = str(store.get_meta("procedure", DEFAULT_PROCEDURE) or DEFAULT_PROCEDURE)
-    if procedure.endswith(".toml"):  # a template file: its name, never its folder
-        procedure = Path(procedure).name
-    # Computed and machine-written parts may quote paths or the file name; what the user typed
-    # (case details, bookmark notes) is theirs and stays as typed.
-    computed = scrub_values(
-        {
-            "video": {k: store.video.get(k) for k in VIDEO_FIELDS},
-            "procedure": procedure,
-            "settings": store.settings,
-            "analysis": {
-                "planned_frames": len(planned),
-                "analysed_frames": analysed,
-                # Frames that cannot be analysed (undecodable, damaged) are counted, not waited for.
-                "skipped_frames": skipped,
-                "complete": bool(planned) and analysed + sum(skipped.values()) >= len(planned),
-                "problems": store.get_meta("problems", []),
-            },
-            "models": [
-                {
-                    k: m.get(k)
-                    for k in ("id", "version", "task", "name", "provenance", "licence", "metrics")
-                }
-                for m in store.models
-            ],
-            "outcome": outcome_for(store, timeline, registry),
-        },
-        names,
-    )
-    return {
-        "schema": EXPORT_SCHEMA,
-        "scrubline_version": __version__,
-        "video": computed["video"],
-        "case": typed,
-        "procedure": computed["procedure"],
-        "settings": computed["settings"],
-        "analysis": computed["analysis"],
-        "models": computed["models"],
-        "totals": timeline.totals(),
-        "outcome": computed["outcome"],
-        "bookmarks": [
-            {"time_s": b.time_s, "frame": b.frame, "category": b.category, "note": b.note}
-            for b in store.bookmarks()
-        ],
-    }
+    """The case's headline numbers (summary.json), read in one snapshot (`Case.summary`)."""
+    return Case.wrap(case).summary(timeline, registry)
 
 
 def _json_safe(value: Any) -> Any:
@@ -221,7 +115,7 @@ def _json_safe(value: Any) -> Any:
 
 
 def export_case(
-    store: CaseStore,
+    case: Case | CaseStore,
     out_dir: str | Path,
     registry: Registry | None = None,
     protect: Sequence[Path] = (),
@@ -230,15 +124,16 @@ def export_case(
 
     Refuses to write over the case's own files or `protect` (the video); all four files appear
     together or, on failure, none changes."""
+    case = Case.wrap(case)
     out = Path(out_dir)
     for name in EXPORT_FILES:
-        refuse_protected(out / name, [*case_files(store.path), *protect], "export")
-    refuse_protected(out, [*case_files(store.path), *protect], "export")
-    with store.snapshot():
-        timeline = case_timeline(store)
+        refuse_protected(out / name, [*case_files(case.path), *protect], "export")
+    refuse_protected(out, [*case_files(case.path), *protect], "export")
+    with case.snapshot():
+        timeline = case.timeline()
         frames = frames_dataframe(timeline)
-        detections = store.detections_table()
-        summary = _json_safe(case_summary(store, timeline, registry))
+        detections = case.detections()
+        summary = _json_safe(case.summary(timeline, registry))
     columns = [
         "frame",
         "time_s",
@@ -251,6 +146,7 @@ def export_case(
         "tip_x",
         "tip_y",
         "tip_visible",
+        "source",
     ]
     detections = detections[columns].copy()
     detections["tip_visible"] = detections["tip_visible"].astype(int)
@@ -263,3 +159,138 @@ def export_case(
         episodes_dataframe(timeline).to_csv(staging / "episodes.csv", index=False)
         (staging / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     return [out / n for n in EXPORT_FILES]
+
+
+# ---------------------------------------------------------------------------- corrections
+CORRECTION_FILES = ("corrections.json", "reviewed_detections.csv", "tool_phase_1fps.csv")
+CORRECTIONS_SCHEMA = 1
+
+
+def export_corrections(
+    case: Case | CaseStore, out_dir: str | Path, protect: Sequence[Path] = ()
+) -> list[Path]:
+    """Write a reviewer's corrections as training labels (README, "Corrections as training
+    labels"): `corrections.json` (every correction as stored), `reviewed_detections.csv` (the
+    boxes of each frame a reviewer corrected, as corrected, with the removed ones marked) and
+    `tool_phase_1fps.csv` (per second: tool presence and phase, in the columns of the Cholec80
+    table `models/train/phases_cholec80.py` reads). All three appear together or none."""
+    case = Case.wrap(case)
+    out = Path(out_dir)
+    for name in CORRECTION_FILES:
+        refuse_protected(out / name, [*case_files(case.path), *protect], "export")
+    refuse_protected(out, [*case_files(case.path), *protect], "export")
+    with case.snapshot():
+        corrections = case.corrections()
+        timeline, _ = case.timeline_and_reason()
+        detections = case.detections()
+        video = case.video
+        label = str(case.case_info.get("label") or "case")
+    document = {
+        "schema": CORRECTIONS_SCHEMA,
+        "scrubline_version": __version__,
+        "video": {k: video.get(k) for k in ("fingerprint", "fps", "width", "height", "duration_s")},
+        "case": label,
+        "corrections": [{"id": c.id, "stale": c.stale, **c.to_data()} for c in corrections],
+    }
+    with atomic_folder(out, CORRECTION_FILES) as staging:
+        (staging / "corrections.json").write_text(
+            json.dumps(_json_safe(document), indent=2), encoding="utf-8"
+        )
+        reviewed_detections(corrections, detections).to_csv(
+            staging / "reviewed_detections.csv", index=False
+        )
+        tool_phase_table(timeline, corrections, label, float(video.get("fps") or 0)).to_csv(
+            staging / "tool_phase_1fps.csv", index=False
+        )
+    return [out / n for n in CORRECTION_FILES]
+
+
+def reviewed_detections(corrections: Sequence[Any], detections: Any) -> Any:
+    """Every box of each frame a reviewer corrected, as corrected (`source` model or reviewer,
+    `removed` 0), and the boxes a reviewer removed as false (`removed` 1): a frame's boxes are
+    then complete labels for a detector, the removed ones hard negatives."""
+    import pandas as pd
+
+    columns = [
+        "frame",
+        "time_s",
+        "label",
+        "x1",
+        "y1",
+        "x2",
+        "y2",
+        "tip_x",
+        "tip_y",
+        "tip_visible",
+        "source",
+        "removed",
+    ]
+    applied = [c for c in corrections if not c.stale and c.frame is not None]
+    frames = sorted({int(c.frame) for c in applied})
+    kept = detections[detections["frame"].isin(frames)].copy()
+    kept["removed"] = 0
+    times = dict(zip(detections["frame"], detections["time_s"], strict=False))
+    removed = pd.DataFrame(
+        [
+            {
+                "frame": int(c.frame),
+                "time_s": times.get(int(c.frame), np.nan),
+                "label": c.label,
+                "x1": c.box[0],
+                "y1": c.box[1],
+                "x2": c.box[2],
+                "y2": c.box[3],
+                "tip_x": np.nan,
+                "tip_y": np.nan,
+                "tip_visible": 0,
+                "source": "reviewer",
+                "removed": 1,
+            }
+            for c in applied
+            if c.kind == "delete_box" and c.box is not None
+        ],
+        columns=columns,
+    )
+    kept["tip_visible"] = kept["tip_visible"].astype(int)
+    parts = [p for p in (kept[columns], removed) if len(p)]
+    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+    return table.sort_values(["frame", "removed"], kind="stable").round(
+        {"time_s": 4, "x1": 1, "y1": 1, "x2": 1, "y2": 1, "tip_x": 1, "tip_y": 1}
+    )
+
+
+def tool_phase_table(timeline: Timeline, corrections: Sequence[Any], video: str, fps: float) -> Any:
+    """Per whole second of the analysed span: `video`, `frame` (the video frame at that second),
+    `second`, `phase`, `phase_source` (reviewer where a reviewer's phase or out-of-body
+    correction decides it), then one 0/1 column per tool class, from the analysed sample
+    nearest to the second (corrections applied)."""
+    import pandas as pd
+
+    columns = ["video", "frame", "second", "phase", "phase_source", *timeline.labels]
+    if not len(timeline.times):
+        return pd.DataFrame(columns=columns)
+    seconds = np.arange(int(np.ceil(timeline.times[0])), int(timeline.times[-1]) + 1)
+    nearest = np.clip(np.searchsorted(timeline.times, seconds), 0, len(timeline.times) - 1)
+    before = np.clip(nearest - 1, 0, len(timeline.times) - 1)
+    closer = np.abs(timeline.times[before] - seconds) <= np.abs(timeline.times[nearest] - seconds)
+    rows = np.where(closer, before, nearest)
+    phases = timeline.phase_per_frame()
+    spans = [
+        (min(c.start_s, c.end_s), max(c.start_s, c.end_s))
+        for c in corrections
+        if not c.stale and c.kind in ("phase_boundary", "out_of_body")
+    ]
+    table = pd.DataFrame(
+        {
+            "video": video,
+            "frame": np.round(seconds * fps).astype(int) if fps > 0 else timeline.frames[rows],
+            "second": seconds,
+            "phase": [phases[r] for r in rows],
+            "phase_source": [
+                "reviewer" if any(a <= s < b for a, b in spans) else "model" for s in seconds
+            ],
+        }
+    )
+    for j, label in enumerate(timeline.labels):
+        table[label] = timeline.presence[rows, j].astype(int)
+    return table[columns]

@@ -20,6 +20,7 @@ class Instrument:
     tip: tuple[float, float] | None = None
     tip_score: float = 0.0  # probability that the working end is in view and not occluded
     tip_visible: bool = False
+    source: str = "model"  # "reviewer" once a reviewer's correction changed it (core.case)
 
 
 @dataclass
@@ -38,6 +39,16 @@ class FrameResult:
     instruments: list[Instrument] = field(default_factory=list)
     bleeding: BleedingMask | None = None
     scores: dict[str, float] = field(default_factory=dict)
+
+    def instrument_at(self, x: float, y: float) -> Instrument | None:
+        """The instrument whose box holds the point (source pixels); of several, the smallest
+        box (the one a person pointing there most likely means)."""
+        inside = [
+            i for i in self.instruments if i.box[0] <= x <= i.box[2] and i.box[1] <= y <= i.box[3]
+        ]
+        if not inside:
+            return None
+        return min(inside, key=lambda i: (i.box[2] - i.box[0]) * (i.box[3] - i.box[1]))
 
     def merge(self, other: FrameResult) -> None:
         """Fold another model's output for the same frame into this one."""

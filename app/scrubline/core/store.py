@@ -82,6 +82,12 @@ CREATE TABLE IF NOT EXISTS bookmarks (
     note TEXT NOT NULL,
     created REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS corrections (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    data TEXT NOT NULL,
+    created REAL NOT NULL
+);
 """
 
 
@@ -636,16 +642,23 @@ class CaseStore:
 
     # ------------------------------------------------------------------ bookmarks
     def add_bookmark(
-        self, time_s: float, frame: int, note: str = "", category: str = "note"
+        self,
+        time_s: float,
+        frame: int,
+        note: str = "",
+        category: str = "note",
+        bookmark_id: int | None = None,
     ) -> int:
+        """Add a bookmark; `bookmark_id` puts a deleted one back under its old id (undo)."""
         if category not in BOOKMARK_CATEGORIES:
             raise StoreError(
                 f"unknown bookmark category '{category}' (use one of {', '.join(BOOKMARK_CATEGORIES)})"
             )
         with self._transaction() as db:
             cursor = db.execute(
-                "INSERT INTO bookmarks (time_s, frame, category, note, created) VALUES (?, ?, ?, ?, ?)",
-                (time_s, frame, category, note, time.time()),
+                "INSERT INTO bookmarks (id, time_s, frame, category, note, created) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (bookmark_id, time_s, frame, category, note, time.time()),
             )
         return int(cursor.lastrowid or 0)
 
@@ -673,6 +686,44 @@ class CaseStore:
                 "SELECT id, time_s, frame, category, note FROM bookmarks ORDER BY time_s, id"
             )
         ]
+
+    # ------------------------------------------------------------------ corrections
+    def add_correction(self, kind: str, data: dict[str, Any], correction_id: int | None = None) -> int:
+        """Store a reviewer's correction (beside the model's results, which stay as they are);
+        `correction_id` puts a removed one back under its old id (undo)."""
+        with self._transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO corrections (id, kind, data, created) VALUES (?, ?, ?, ?)",
+                (correction_id, kind, json.dumps(data), time.time()),
+            )
+        return int(cursor.lastrowid or 0)
+
+    def delete_correction(self, correction_id: int) -> None:
+        with self._transaction() as db:
+            db.execute("DELETE FROM corrections WHERE id = ?", (correction_id,))
+
+    def models_of_frame(self, frame: int) -> list[str] | None:
+        """The models ("id@version") that produced this frame's stored results; None when the
+        frame has no results, [] when they were written before frames named their models."""
+        row = self._db.execute("SELECT models FROM frames WHERE frame = ?", (int(frame),)).fetchone()
+        if row is None:
+            return None
+        return json.loads(row[0]) if row[0] else []
+
+    def data_version(self) -> int:
+        """Changes whenever another connection commits to the case (SQLite's data_version)."""
+        return int(self._db.execute("PRAGMA data_version").fetchone()[0])
+
+    def corrections(self) -> list[tuple[int, str, dict[str, Any]]]:
+        """(id, kind, data) of every stored correction, oldest first (none in a case written
+        before corrections existed and opened read-only)."""
+        try:
+            rows = self._db.execute("SELECT id, kind, data FROM corrections ORDER BY id").fetchall()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return []
+            raise self._error(exc, "cannot read") from exc
+        return [(int(r[0]), str(r[1]), json.loads(r[2])) for r in rows]
 
     # ------------------------------------------------------------------ lifetime
     def checkpoint(self) -> bool:

@@ -16,8 +16,6 @@ from typing import Any
 
 import numpy as np
 
-from scrubline.core.store import CaseStore
-
 EPISODE_KINDS = ("bleeding", "tip_hidden", "phase", "bookmark")
 # Colours for phases whose template gives none, picked by the label's name (crc32), never by
 # order of appearance: a phase keeps its colour from case to case, in the window and the report.
@@ -205,10 +203,13 @@ def spans_from_flags(
 
 
 def build_timeline(
-    store: CaseStore,
+    store: Any,
     settings: TimelineSettings | None = None,
     phase_template: Any = None,
 ) -> Timeline:
+    """The timeline of a case. `store` is a `core.case.Case` (its detections carry the
+    reviewer's corrections) or anything with the same read methods: snapshot, frames_table,
+    detections_table, video, settings, bookmarks, models."""
     settings = settings or TimelineSettings()
     # One read transaction: frames and detections read in two queries while an analysis commits
     # batches would otherwise disagree (a detection of a frame the frames table did not have yet).
