@@ -356,13 +356,13 @@ def _case_with_tools(tmp_path: Path, tools_per_second: list[list[str]], detector
 
 
 def test_case_with_a_class_agnostic_detector_names_the_missing_tools(tmp_path):
+    from scrubline.core.case import Case
     from scrubline.core.export import case_timeline
-    from scrubline.report.document import _timeline
 
     with _case_with_tools(tmp_path, [["instrument"]] * 60, ["instrument"]) as store:
         with pytest.raises(PhaseModelError, match="there is none for Grasper, Bipolar"):
             case_timeline(store)
-        timeline, reason = _timeline(store)
+        timeline, reason = Case.wrap(store).timeline_and_reason()
     assert (
         timeline.episodes_of("phase") == [] and "SpecimenBag" in reason and "instrument" in reason
     )
@@ -376,10 +376,11 @@ def test_case_with_a_class_aware_detector_gets_cholec80_phases(tmp_path):
     # The detector knows all 7 tools; 'Bipolar' etc. never seen in a stretch is not "missing".
     with _case_with_tools(tmp_path, seconds, TOOLS) as store:
         timeline = case_timeline(store)
+        from scrubline.core.case import Case
         from scrubline.report import ReportOptions
         from scrubline.report.document import gather
 
-        data = gather(store, ReportOptions(), load_registry())
+        data = gather(Case.wrap(store), ReportOptions(), load_registry())
     # The report's model page names the phase model beside the detector.
     assert data.phase_manifest is not None and data.phase_manifest.id == "cholec80-phases"
     assert data.timeline.phase_colours["ClippingCutting"] == "#c62828"

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from pypdf import PdfReader
 
-import scrubline.core.export as export_module
+from scrubline.core.case import Case
 from scrubline.core.models import Registry
 from scrubline.core.store import CaseStore
-from scrubline.core.timeline import Episode
+from scrubline.core.timeline import Episode, build_timeline
 from scrubline.report import ReportOptions, write_report
 from scrubline.report.figure import make_columns, runs, timeline_drawing
 from tests.report.synthetic import VIDEO_NAME, make_case
@@ -84,7 +84,7 @@ def test_full_case(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         "model": {"id": "tiny-outcome", "version": "0.2.0"},
         "reason": None,
     }
-    monkeypatch.setattr(export_module, "outcome_for", lambda *a, **k: prediction)
+    monkeypatch.setattr(Case, "outcome", lambda *a, **k: prediction)
     registry = _sequence_registry(
         {"cv_rmse_ml": 318.0, "cv_accuracy": 0.78, "cv_auroc": 0.81, "interval_coverage": 0.79}
     )
@@ -254,8 +254,8 @@ def test_empty_case(tmp_path: Path) -> None:
 def test_phases_from_the_timeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     case = make_case(tmp_path / "ph.scrub")
 
-    def with_phases(store: CaseStore, settings: Any = None) -> Any:
-        timeline = export_module.build_timeline(store, settings)
+    def with_phases(case: Case, settings: Any = None) -> Any:
+        timeline = build_timeline(case, settings)
         timeline.episodes += [
             Episode("phase", "preparation", 0.0, 20.0),
             Episode("phase", "dissection", 20.0, 50.0),
@@ -263,7 +263,7 @@ def test_phases_from_the_timeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         ]
         return timeline
 
-    monkeypatch.setattr(export_module, "case_timeline", with_phases)
+    monkeypatch.setattr(Case, "timeline", with_phases)
     text, _ = _report(case, tmp_path / "ph.pdf")
     assert "preparation" in text and "dissection" in text
     assert "No surgical phases" not in text
@@ -336,7 +336,7 @@ def test_figure_size_is_bounded_for_long_cases(tmp_path: Path) -> None:
         tmp_path / "mid.scrub", seconds=1800, thumbnails_every_s=600.0, mask_size=(6, 8)
     )
     with CaseStore(case) as store:
-        timeline = export_module.build_timeline(store)
+        timeline = build_timeline(store)
     drawing = timeline_drawing(timeline, 500.0)
     # Thousands of samples and episodes, a few hundred shapes.
     assert len(timeline.times) == 9000
@@ -471,7 +471,7 @@ def test_error_messages_are_printed_without_paths_or_the_video_name(
             f"cannot read /srv/videos/{VIDEO_NAME} (or {Path(VIDEO_NAME).stem}.json)"
         )
 
-    monkeypatch.setattr(export_module, "case_summary", broken)
+    monkeypatch.setattr(Case, "summary", broken)
     case = make_case(tmp_path / "c.scrub")
     text, reader = _report(case, tmp_path / "r.pdf")
     assert "the outcome could not be computed (cannot read [path]" in text

@@ -24,10 +24,10 @@ from typing import Any
 import numpy as np
 
 from scrubline import __version__
+from scrubline.core.case import Case
 from scrubline.core.output import atomic_file
 from scrubline.core.privacy import identifying_names, scrub_text
-from scrubline.core.store import CaseStore
-from scrubline.core.timeline import Timeline, build_timeline
+from scrubline.core.timeline import Timeline
 from scrubline.report.fonts import register_fonts
 from scrubline.report.options import ReportOptions
 from scrubline.report.text import (
@@ -87,6 +87,7 @@ class CaseData:
     phase_manifest: Any = (
         None  # the learned phase model the procedure named, when it gave the phases
     )
+    corrections: dict[str, int] = field(default_factory=dict)  # reviewer corrections by kind
 
     def scrub(self, text: Any) -> str:
         """`text` (an error message, a model's reason) with file paths and the video's file name
@@ -94,52 +95,11 @@ class CaseData:
         return scrub_text(text, self.scrub_names)
 
 
-def _timeline(store: CaseStore) -> tuple[Timeline, str | None]:
-    """The case's timeline with phases where the procedure template allows; the reason when
-    there are no phases."""
-    from scrubline.core.export import DEFAULT_PROCEDURE, case_timeline
-    from scrubline.core.phase_model import PhaseModelError
-
-    procedure = store.get_meta("procedure", DEFAULT_PROCEDURE)
-    try:
-        timeline = case_timeline(store)
-    except ImportError:
-        # Phase recognition is not part of this build: the rest of the report still stands.
-        return build_timeline(
-            store
-        ), "phase recognition is not available in this build of Scrubline"
-    except (
-        PhaseModelError
-    ) as exc:  # e.g. a learned procedure that needs tools the detector does not name
-        return build_timeline(store), str(exc)
-    except Exception as exc:
-        log.warning("phases could not be recognised (%s); the report goes on without them", exc)
-        return build_timeline(store), f"phase recognition failed ({exc})"
-    if timeline.episodes_of("phase"):
-        return timeline, None
-    if not len(timeline.times):
-        return timeline, "nothing was analysed"
-    from scrubline.core.export import procedure_templates
-
-    if (
-        procedure
-        and procedure not in procedure_templates()
-        and not str(procedure).endswith(".toml")
-    ):
-        return timeline, f"no phase template for the procedure '{procedure}' is installed"
-    if not timeline.labels:
-        return (
-            timeline,
-            "phases are recognised from the tools in view, and no instruments were detected",
-        )
-    return timeline, "the phase rules did not match this case"
-
-
-def _template_name(store: CaseStore) -> str:
+def _template_name(case: Case) -> str:
     """The phase template the timeline used, as a person reads it (a file by its name only)."""
-    from scrubline.core.export import DEFAULT_PROCEDURE, procedure_templates
+    from scrubline.core.case import procedure_templates
 
-    procedure = str(store.get_meta("procedure", DEFAULT_PROCEDURE) or DEFAULT_PROCEDURE)
+    procedure = case.procedure
     if procedure.endswith(".toml"):
         return f"{Path(procedure).name} (a template file)"
     if procedure in procedure_templates():
@@ -147,34 +107,34 @@ def _template_name(store: CaseStore) -> str:
     return f"{procedure} (not installed)"
 
 
-def gather(store: CaseStore, options: ReportOptions, registry: Any) -> CaseData:
-    video = store.video
-    typed = options.typed(store.case_info)
+def gather(case: Case, options: ReportOptions, registry: Any) -> CaseData:
+    """Everything the layout needs, read from the case once (a store is wrapped in a Case)."""
+    case = Case.wrap(case)
+    video = case.video
+    typed = options.typed(case.case_info)
     # A label the user typed is theirs to print, even if it repeats the file name.
     names = identifying_names(
         video.get("name"),
         more=[options.video_path] if options.video_path else [],
         typed_label=typed.get("label", ""),
     )
-    timeline, phase_reason = _timeline(store)
+    timeline, phase_reason = case.timeline_and_reason()
 
     outcome: dict[str, Any]
     analysis: dict[str, Any]
     try:
-        from scrubline.core.export import case_summary
-
-        summary = case_summary(store, timeline, registry)
+        summary = case.summary(timeline, registry)
         outcome = summary["outcome"] or {}
         analysis = summary["analysis"]
         totals = summary["totals"]
     except Exception as exc:  # the report must still come out, saying what went wrong
         log.warning("the case summary could not be computed (%s)", exc)
-        planned = store.get_meta("planned_frames", [])
+        planned = case.get_meta("planned_frames", [])
         analysis = {
             "planned_frames": len(planned),
             "analysed_frames": len(timeline.frames),
             "complete": bool(planned) and len(timeline.frames) >= len(planned),
-            "problems": store.get_meta("problems", []),
+            "problems": case.get_meta("problems", []),
         }
         outcome = {"reason": f"the outcome could not be computed ({exc})"}
         totals = timeline.totals()
@@ -189,12 +149,10 @@ def gather(store: CaseStore, options: ReportOptions, registry: Any) -> CaseData:
 
     phase_manifest = None
     if timeline.episodes_of("phase"):
-        from scrubline.core.export import DEFAULT_PROCEDURE, load_procedure
+        from scrubline.core.case import load_procedure
 
         try:
-            template = load_procedure(
-                str(store.get_meta("procedure", DEFAULT_PROCEDURE) or DEFAULT_PROCEDURE)
-            )
+            template = load_procedure(case.procedure)
         except Exception:  # the timeline already has its phases; this only names their model
             template = None
         if template is not None and template.model in manifests:
@@ -207,14 +165,15 @@ def gather(store: CaseStore, options: ReportOptions, registry: Any) -> CaseData:
         outcome=outcome,
         analysis=analysis,
         video=video,
-        settings=store.settings,
-        models=store.models,
-        procedure_template=_template_name(store),
+        settings=case.settings,
+        models=case.models,
+        procedure_template=_template_name(case),
         sequence_manifest=sequence_manifest,
         manifests=manifests,
-        bookmarks=store.bookmarks(),
+        bookmarks=case.bookmarks(),
         phase_reason=phase_reason,
-        event_start_manual=store.get_meta("event_start_s") is not None,
+        event_start_manual=case.event_start_s is not None,
+        corrections=case.corrections_count(),
         scrub_names=names,
         phase_manifest=phase_manifest,
     )
@@ -600,6 +559,35 @@ def _outcome_flowables(data: CaseData, st: _Styles, width: float) -> list[Any]:
     return out
 
 
+CORRECTION_WORDS = {
+    "delete_box": ("false tool box removed", "false tool boxes removed"),
+    "relabel_box": ("tool class changed", "tool classes changed"),
+    "tip_visibility": ("tip visibility corrected", "tip visibilities corrected"),
+    "phase_boundary": ("phase boundary moved", "phase boundaries moved"),
+    "out_of_body": ("span marked out of body", "spans marked out of body"),
+}
+
+
+def corrections_text(counts: dict[str, int]) -> str:
+    """'A reviewer corrected 3 results: 2 false tool boxes removed, 1 tool class changed' (stale
+    corrections, made against an earlier analysis, are counted apart and not applied)."""
+    applied = {k: v for k, v in counts.items() if k != "stale" and v}
+    total = sum(applied.values())
+    parts = [
+        f"{n} {CORRECTION_WORDS.get(kind, (kind, kind))[n != 1]}" for kind, n in applied.items()
+    ]
+    text = f"a reviewer corrected {total} result{'s' if total != 1 else ''}"
+    if parts:
+        text += ": " + ", ".join(parts)
+    if counts.get("stale"):
+        stale = counts["stale"]
+        text += (
+            f"; {stale} correction{'s' if stale != 1 else ''} made against an earlier analysis "
+            "not applied"
+        )
+    return text[0].upper() + text[1:]
+
+
 def _summary(data: CaseData, st: _Styles, width: float) -> list[Any]:
     from reportlab.platypus import Paragraph, Spacer
 
@@ -669,6 +657,8 @@ def _summary(data: CaseData, st: _Styles, width: float) -> list[Any]:
                 ]
             )
         rows.append(["<b>Bookmarks</b>", str(len(tl.episodes_of("bookmark")))])
+    if data.corrections:
+        rows.append(["<b>Reviewer</b>", esc(corrections_text(data.corrections))])
     inner = width - 16
     content: list[Any] = [
         Paragraph("Summary", st.h2),
@@ -916,7 +906,7 @@ def _episode_table(
 
 
 def _key_frames(
-    store: CaseStore, data: CaseData, options: ReportOptions, st: _Styles, width: float
+    case: Case, data: CaseData, options: ReportOptions, st: _Styles, width: float
 ) -> list[Any]:
     from reportlab.platypus import Image, KeepTogether, Paragraph, Spacer, Table, TableStyle
 
@@ -928,9 +918,9 @@ def _key_frames(
         manifest = data.manifests.get(str(m.get("id")))
         if manifest is not None and manifest.task == "segmenter":
             threshold = manifest.threshold("bleeding", threshold)
-    source = FrameSource(store, options.video_path, threshold, data.timeline)
+    source = FrameSource(case, options.video_path, threshold, data.timeline)
     keys, notes = select_key_frames(
-        store, data.timeline, None if source.video is not None else store.thumbnail_frames()
+        case, data.timeline, None if source.video is not None else case.thumbnail_frames()
     )
     try:
         cells: list[Any] = []
@@ -1151,9 +1141,7 @@ def _provenance(data: CaseData, st: _Styles, width: float) -> list[Any]:
 
 
 # ---------------------------------------------------------------------------- entry point
-def build_report(
-    store: CaseStore, path: Path, options: ReportOptions, registry: Any = None
-) -> Path:
+def build_report(case: Case, path: Path, options: ReportOptions, registry: Any = None) -> Path:
     from reportlab.lib.pagesizes import A4, letter
     from reportlab.lib.units import mm
 
@@ -1166,7 +1154,7 @@ def build_report(
             log.warning("the model registry could not be read (%s)", exc)
     fonts = register_fonts()
     st = _Styles(*fonts)
-    data = gather(store, options, registry)
+    data = gather(case, options, registry)
 
     pagesize = A4 if options.page_size.lower() == "a4" else letter
     margin = 18 * mm
@@ -1178,7 +1166,7 @@ def build_report(
     story += _summary(data, st, width)
     story += _figure(data, st, width, fonts)
     story += _tables(data, st, width)
-    story += _key_frames(store, data, options, st, width)
+    story += _key_frames(case, data, options, st, width)
     story += _provenance(data, st, width)
 
     path = Path(path)

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from scrubline.core.case import Case, StoreError
 from scrubline.core.nearest import ResultsNear, within
 from scrubline.core.overlay import draw_overlays
-from scrubline.core.store import CaseStore, StoreError
 from scrubline.core.timeline import Timeline
 from scrubline.report.text import clock, percent
 
@@ -62,7 +62,7 @@ def _best_pictured(
 
 
 def select_key_frames(
-    store: CaseStore, timeline: Timeline, pictured: np.ndarray | None = None
+    store: Case, timeline: Timeline, pictured: np.ndarray | None = None
 ) -> tuple[list[KeyFrame], list[str]]:
     """The moments to show, and plain sentences for those that cannot be shown. `pictured`: the
     sorted frames that have a stored picture (thumbnails); None when any frame can be shown."""
@@ -136,7 +136,7 @@ class FrameSource:
 
     def __init__(
         self,
-        store: CaseStore,
+        store: Case,
         video_path: Path | None,
         bleeding_threshold: float = 0.5,
         timeline: Timeline | None = None,

@@ -1,4 +1,5 @@
-"""What the person writing a report chooses, and the entry point that writes it.
+"""What the person writing a report chooses (`ReportOptions`); `report.writer.write_report`
+writes it.
 
 Only what the user typed identifies the case in a report: label, procedure, date, surgeon,
 reviewer. A video's own file name may carry a patient's name or record number, so it is never
@@ -9,11 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from scrubline.core.models import Registry
-    from scrubline.core.store import CaseStore
+from typing import Any
 
 PAGE_SIZES = ("A4", "letter")
 UNTITLED = "Untitled case"
@@ -46,30 +43,3 @@ class ReportOptions:
                 out[key] = str(value).strip()
         out.setdefault("label", UNTITLED)
         return out
-
-
-def write_report(
-    store: CaseStore,
-    path: Path,
-    options: ReportOptions | None = None,
-    registry: Registry | None = None,
-) -> Path:
-    """Write the debrief of `store` to `path` (PDF) and return the path.
-
-    Works from the case file alone (thumbnails stand in for frames); `options.video_path` adds
-    exact frames at full resolution. The file appears complete or not at all, the case is read in
-    one snapshot, and `path` may not be the case, its video, or any existing file that is not a
-    PDF (`OutputError`).
-    """
-    from scrubline.core.output import OutputError, case_files, is_pdf, refuse_protected
-    from scrubline.report.document import build_report
-
-    path = Path(path)
-    options = options or ReportOptions()
-    refuse_protected(path, [*case_files(store.path), options.video_path], "report")
-    if path.is_dir():
-        raise OutputError(f"cannot write the report to {path}: it is a folder")
-    if path.exists() and not is_pdf(path):
-        raise OutputError(f"refusing to overwrite {path}: it exists and is not a PDF")
-    with store.snapshot():
-        return build_report(store, path, options, registry)
