@@ -58,7 +58,9 @@ def test_analyze_then_export(
         "tip_x",
         "tip_y",
         "tip_visible",
+        "source",
     ]
+    assert set(detections["source"]) <= {"model"}  # nobody corrected this case
     episodes = pd.read_csv(tmp_path / "episodes.csv")
     assert list(episodes.columns) == ["kind", "label", "start_s", "end_s", "peak"]
     summary = json.loads((tmp_path / "summary.json").read_text())
@@ -471,4 +473,29 @@ def test_an_error_message_that_spans_lines_is_printed_as_one(
     assert err == (
         "error: case x.scrub is damaged (*** in database main ***; On tree page 21 cell 5: bad; "
         "On tree page 14 cell 4: Rowid 50 out of order); still readable: meta\n"
+    )
+
+
+def test_export_corrections_writes_the_training_labels(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from scrubline.core.case import Case
+    from scrubline.core.edits import AddCorrection
+    from tests.report.synthetic import make_case
+
+    case_path = make_case(tmp_path / "c.scrub", bookmarks=False)
+    assert main(["export", str(case_path), "-o", str(tmp_path / "none"), "--corrections"]) == 0
+    assert "warning: no reviewer has corrected this case" in capsys.readouterr().err
+    with Case.open(case_path, readonly=False) as case:
+        case.apply(AddCorrection(case.correction_for_span("out_of_body", 40.0, 45.0)))
+    assert main(["export", str(case_path), "-o", str(tmp_path / "labels"), "--corrections"]) == 0
+    printed = capsys.readouterr().out.split()
+    assert [Path(p).name for p in printed] == [
+        "corrections.json",
+        "reviewed_detections.csv",
+        "tool_phase_1fps.csv",
+    ]
+    assert (
+        json.loads((tmp_path / "labels" / "corrections.json").read_text())["corrections"][0]["kind"]
+        == "out_of_body"
     )

@@ -214,23 +214,23 @@ def _registry(args: argparse.Namespace) -> Any:
 def _open_case(target: str, must_exist: bool = True) -> Any:
     """A case from a `.scrub` path, or the default case of a video path, opened for reading
     only (so a case on read-only storage can be exported) and checked for damage first."""
-    from scrubline.core.store import SUFFIX, CaseStore, StoreError, default_case_path
+    from scrubline.core.case import SUFFIX, Case, StoreError, default_case_path
     from scrubline.core.video import VideoSource
 
     path = Path(target)
     if path.suffix == SUFFIX:
-        return CaseStore(path, readonly=True, check=True)
+        return Case.open(path, check=True)
     if not path.exists():
         raise UsageError(f"{target}: no such case file or video")
     with VideoSource(path) as source:
         case = default_case_path(source.info.fingerprint)
     if must_exist and not case.exists():
         raise UsageError(f"{path.name} has not been analysed yet (run: scrubline analyze {target})")
-    store = CaseStore(case, readonly=True, check=True)
-    if store.video.get("fingerprint") != source.info.fingerprint:
-        store.close()
+    opened = Case.open(case, check=True)
+    if opened.video.get("fingerprint") != source.info.fingerprint:
+        opened.close()
         raise StoreError(f"case {case} belongs to another video, not {path.name}")
-    return store
+    return opened
 
 
 class ProgressBar:
@@ -264,7 +264,7 @@ class ProgressBar:
 # ---------------------------------------------------------------------------- commands
 def _procedure_or_error(name: str) -> None:
     """A procedure id must name a bundled template (or be a template file)."""
-    from scrubline.core.export import procedure_templates
+    from scrubline.core.case import procedure_templates
 
     known = procedure_templates()
     if name not in known and not (name.endswith(".toml") and Path(name).is_file()):
@@ -342,15 +342,15 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             signal.signal(sig, handler)
         bar.done()
     if procedure:
-        from scrubline.core.export import case_timeline
+        from scrubline.core.case import Case
+        from scrubline.core.edits import SetProcedure
         from scrubline.core.phase_model import PhaseModelError
         from scrubline.core.phases import TemplateError
-        from scrubline.core.store import CaseStore
 
-        with CaseStore(report.case_path) as store:
-            store.set_meta("procedure", procedure)
+        with Case.open(report.case_path, readonly=False) as case:
+            case.apply(SetProcedure(procedure))
             try:
-                case_timeline(store)
+                case.timeline()
             except (PhaseModelError, TemplateError) as exc:
                 print(f"warning: no '{procedure}' phases for this case: {exc}", file=sys.stderr)
     for notice in report.notices:
@@ -377,15 +377,22 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from scrubline.core.export import export_case
+    from scrubline.core.export import export_case, export_corrections
 
-    with _open_case(args.case) as store:
-        if store.frame_count() == 0:
+    with _open_case(args.case) as case:
+        if getattr(args, "corrections", False):
+            video = [] if Path(args.case).suffix == ".scrub" else [Path(args.case)]
+            if not case.corrections():
+                print("warning: no reviewer has corrected this case", file=sys.stderr)
+            for path in export_corrections(case, args.output, protect=video):
+                print(path)
+            return EXIT_OK
+        if case.frame_count() == 0:
             print(
                 "warning: the case has no analysed frames; exporting empty tables", file=sys.stderr
             )
         video = [] if Path(args.case).suffix == ".scrub" else [Path(args.case)]
-        written = export_case(store, args.output, _registry(args), protect=video)
+        written = export_case(case, args.output, _registry(args), protect=video)
     for path in written:
         print(path)
     return EXIT_OK
@@ -403,10 +410,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         date=args.date,
         video_path=Path(args.video) if args.video else None,
     )
-    with _open_case(args.case) as store:
+    with _open_case(args.case) as case:
         if args.video:
-            _check_same_video(Path(args.video), store.video)
-        path = write_report(store, Path(args.output), options, registry=_registry(args))
+            _check_same_video(Path(args.video), case.video)
+        path = write_report(case, Path(args.output), options, registry=_registry(args))
     print(path)
     return EXIT_OK
 
@@ -466,25 +473,9 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def demo_video_path() -> Path:
-    from scrubline.core.demo import DEMO_VERSION
-    from scrubline.core.paths import cache_dir
-
-    return cache_dir() / "demo" / f"scrubline-demo-v{DEMO_VERSION}.mp4"
-
-
-def ensure_demo_video() -> Path:
-    from scrubline.core.demo import render_demo_clip
-
-    path = demo_video_path()
-    if not path.exists():
-        partial = path.with_suffix(".part.mp4")
-        render_demo_clip(partial)
-        partial.replace(path)
-    return path
-
-
 def cmd_demo(args: argparse.Namespace) -> int:
+    from scrubline.core.demo import ensure_demo_video
+
     video = ensure_demo_video()
     print(f"demo clip: {video}")
     if args.no_analyse:
@@ -548,7 +539,7 @@ def cmd_phases(args: argparse.Namespace) -> int:
     """Phases from a researcher's own tool-presence table (no video needed)."""
     import pandas as pd
 
-    from scrubline.core.export import load_procedure
+    from scrubline.core.case import load_procedure
     from scrubline.core.phase_model import PhaseModelError
     from scrubline.core.phases import TemplateError, phases_from_table
 
@@ -672,6 +663,12 @@ def build_parser() -> argparse.ArgumentParser:
     export = with_models(sub.add_parser("export", help="write CSV and JSON tables of a case"))
     export.add_argument("case", help="a .scrub case file, or an analysed video")
     export.add_argument("-o", "--output", required=True, metavar="DIR", type=export_output)
+    export.add_argument(
+        "--corrections",
+        action="store_true",
+        help="write the reviewer's corrections as training labels instead (corrections.json, "
+        "reviewed_detections.csv, tool_phase_1fps.csv)",
+    )
     export.set_defaults(func=cmd_export)
 
     report = with_models(sub.add_parser("report", help="write the PDF debrief of a case"))
@@ -795,9 +792,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from scrubline.core.logfile import install_log_file, log_failure_to_file
 
     install_log_file()
+    from scrubline.core.case import StoreError
     from scrubline.core.models import ManifestError, ModelError
     from scrubline.core.output import OutputError
-    from scrubline.core.store import StoreError
     from scrubline.core.video import VideoError
 
     started = time.monotonic()

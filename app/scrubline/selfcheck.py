@@ -125,8 +125,8 @@ def check_decoding(folder: Path) -> str:
 
 def check_inference(folder: Path, registry: Any) -> tuple[str, Path]:
     from scrubline.core.analysis import AnalysisSettings, analyse_video
+    from scrubline.core.case import Case
     from scrubline.core.demo import render_demo_clip
-    from scrubline.core.store import CaseStore
 
     video = render_demo_clip(
         folder / "demo.mp4", seconds=DEMO_SECONDS, fps=DEMO_FPS, size=DEMO_SIZE
@@ -137,8 +137,8 @@ def check_inference(folder: Path, registry: Any) -> tuple[str, Path]:
         raise CheckFailed(
             f"the analysis stopped after {report.done_now} of {report.planned} frames"
         )
-    with CaseStore(report.case_path) as store:
-        stored = store.frame_count()
+    with Case.open(report.case_path) as case:
+        stored = case.frame_count()
     if stored != report.planned:
         raise CheckFailed(f"{report.planned} frames analysed but {stored} stored in the case file")
     models = len(registry.frame_models())
@@ -149,12 +149,12 @@ def check_inference(folder: Path, registry: Any) -> tuple[str, Path]:
 
 
 def check_report(folder: Path, case_path: Path, registry: Any) -> str:
-    from scrubline.core.store import CaseStore
+    from scrubline.core.case import Case
     from scrubline.report import ReportOptions, write_report
 
     target = folder / "self-check.pdf"
-    with CaseStore(case_path) as store:
-        write_report(store, target, ReportOptions(label="Self-check"), registry=registry)
+    with Case.open(case_path) as case:
+        write_report(case, target, ReportOptions(label="Self-check"), registry=registry)
     data = target.read_bytes() if target.exists() else b""
     if not data.startswith(b"%PDF") or b"%%EOF" not in data[-1024:]:
         raise CheckFailed("the report written is not a complete PDF")

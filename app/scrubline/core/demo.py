@@ -280,3 +280,21 @@ def render_demo_clip(
         gop=int(fps * 2),
         draw=demo_frame_drawer(*size),
     )
+
+
+def demo_video_path() -> Path:
+    """Where the rendered demo clip is cached (per user; rendered once per scene version)."""
+    from scrubline.core.paths import cache_dir
+
+    return cache_dir() / "demo" / f"scrubline-demo-v{DEMO_VERSION}.mp4"
+
+
+def ensure_demo_video() -> Path:
+    """The demo clip, rendered first if it is not cached yet (under a temporary name, then
+    renamed, so an interrupted render never leaves a half clip)."""
+    path = demo_video_path()
+    if not path.exists():
+        partial = path.with_suffix(".part.mp4")
+        render_demo_clip(partial)
+        partial.replace(path)
+    return path
