@@ -211,12 +211,17 @@ def test_clip_plan() -> None:
 
 
 def test_add_bookmark_checks_the_category(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    with CaseStore(tmp_path / "c.scrub", create=True) as store:
-        assert actions.add_bookmark(store, 1.5, 15, "  look here ", "complication") > 0
-        assert [(b.note, b.category) for b in store.bookmarks()] == [("look here", "complication")]
+    from scrubline.core.case import Case
+    from scrubline.core.edits import AddBookmark, DeleteBookmark
+
+    with Case.create(tmp_path / "c.scrub") as case:
+        assert isinstance(
+            case.apply(AddBookmark(1.5, 15, "  look here ", "complication")), DeleteBookmark
+        )
+        assert [(b.note, b.category) for b in case.bookmarks()] == [("look here", "complication")]
         with pytest.raises(ValueError):
-            actions.add_bookmark(store, 1.5, 15, "", "gossip")
-        assert actions.case_progress(store) == (0, 0)
+            case.apply(AddBookmark(1.5, 15, "", "gossip"))
+        assert case.progress() == (0, 0)
     with pytest.raises(StoreError):
         CaseStore(tmp_path / "missing.scrub")
 

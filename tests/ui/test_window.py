@@ -333,12 +333,12 @@ def test_run_app_opens_the_demo_case_and_analyses_it(
     """`scrubline` with no video: the window opens the demo clip and analyses it by itself."""
     from PySide6.QtWidgets import QApplication
 
-    import scrubline.cli
+    import scrubline.core.demo
     import scrubline.core.models
     from scrubline.ui.app import run_app
     from scrubline.ui.main_window import MainWindow
 
-    monkeypatch.setattr(scrubline.cli, "demo_video_path", lambda: demo_clip)
+    monkeypatch.setattr(scrubline.core.demo, "demo_video_path", lambda: demo_clip)
     monkeypatch.setattr(scrubline.core.models, "load_registry", lambda *a, **k: tiny_registry)
     seen: list[object] = []
 

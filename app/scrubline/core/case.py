@@ -354,24 +354,19 @@ class Case:
         return self._store.nearest_analysed(frame)
 
     def max_result_gap_s(self) -> float:
-        """How far (s) from a frame its nearest analysed result may be and still describe it:
-        two sampling periods, at least half a second. One rule for overlays, hover, exports
-        and key frames."""
-        fps = float(self.settings.get("fps") or 0)
-        return max(2.0 / fps if fps > 0 else 0.0, 0.5)
+        """How far (s) from a frame its nearest analysed result may be and still describe it
+        (`core.nearest`'s one rule: two sampling periods, at least half a second)."""
+        from scrubline.core.nearest import case_period_s, max_gap_s
+
+        return max_gap_s(case_period_s(self))
 
     def result_near(self, frame: int, time_s: float | None = None) -> FrameResult | None:
-        """The analysed result nearest to `frame` (corrected), or None when the nearest one is
-        further than `max_result_gap_s()` from `time_s` (the frame's time, when given)."""
-        nearest = self.nearest_analysed(frame)
-        if nearest is None:
-            return None
-        result = self.result_at(nearest)
-        if result is None:
-            return None
-        if time_s is not None and abs(result.time_s - time_s) > self.max_result_gap_s():
-            return None
-        return result
+        """The analysed result nearest to `frame` (corrected), or None when it is further than
+        `max_result_gap_s()` from `time_s` (the frame's time, when given)."""
+        from scrubline.core.nearest import ResultsNear
+
+        near = ResultsNear(self, cache=False)
+        return near.nearest(frame) if time_s is None else near.near(frame, time_s)
 
     def _corrected(self, result: FrameResult) -> FrameResult:
         corrections = self.corrections(include_stale=False)
@@ -401,11 +396,15 @@ class Case:
         return FrameResult(result.frame, result.time_s, instruments, result.bleeding, result.scores)
 
     # ------------------------------------------------------------------ timeline
-    def timeline(self, settings: TimelineSettings | None = None) -> Timeline:
+    def timeline(
+        self, settings: TimelineSettings | None = None, procedure: str | None = None
+    ) -> Timeline:
         """The case's timeline with the procedure's phases (raises if the phase template cannot
-        be applied; `timeline_and_reason` does not)."""
+        be applied; `timeline_and_reason` does not). `procedure`: another template than the
+        case's own (to try it before it is stored)."""
         with self.snapshot():
-            timeline = build_timeline(self, settings, load_procedure(self.procedure))
+            template = load_procedure(procedure or self.procedure)
+            timeline = build_timeline(self, settings, template)
         return self._with_corrected_phases(timeline)
 
     def timeline_and_reason(

@@ -19,13 +19,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
 if TYPE_CHECKING:
     from scrubline.core.results import FrameResult
-    from scrubline.core.store import CaseStore
+
+# The case read from: a `core.case.Case` (its results carry the reviewer's corrections), or
+# anything with the same `settings`, `frames_table`, `nearest_analysed` and `result_at`.
+CaseStore = Any
 
 N = TypeVar("N", int, float)
 

@@ -294,7 +294,7 @@ def build_timeline(
     return timeline
 
 
-def case_signals(store: CaseStore, timeline: Timeline | None = None) -> list[str]:
+def case_signals(store: Any, timeline: Timeline | None = None) -> list[str]:
     """The signals a phase template can read in this case: every class its instrument models
     can report (seen or not), every label seen, and `bleeding` where it was measured."""
     timeline = timeline if timeline is not None else build_timeline(store)
@@ -310,7 +310,7 @@ def case_signals(store: CaseStore, timeline: Timeline | None = None) -> list[str
     return list(dict.fromkeys(signals))
 
 
-def missing_signals(store: CaseStore, template: Any, registry: Any = None) -> list[str]:
+def missing_signals(store: Any, template: Any, registry: Any = None) -> list[str]:
     """What `template` (a `PhaseTemplate`) reads that this case has no signal for: the columns
     of a rule template (`PhaseTemplate.missing_columns`), the tools of a learned phase model.
     Empty: the template can be applied. Phases from a template missing its signals would be

@@ -1,4 +1,4 @@
-"""The "do" half of the window's user actions (DESIGN.md principle 7), Qt-free.
+"""The "do" half of the window's user actions (README, Architecture: "Ask, then do"), Qt-free.
 
 A dialog asks; one of these functions does, given plain values and a case file, so each action
 is testable without a window and the same code runs whether the window, a test or a script
@@ -15,8 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from scrubline.core.analysis import AnalysisSettings, plan_progress
-from scrubline.core.store import BOOKMARK_CATEGORIES, CaseStore
+from scrubline.core.analysis import AnalysisSettings
 from scrubline.core.timeline import EPISODE_KINDS
 
 DEVICES = ("cpu", "auto", "cuda", "coreml", "directml")
@@ -55,20 +54,6 @@ def analysis_settings(
         device=device,
         model_ids=list(model_ids) if model_ids is not None else None,
     )
-
-
-def case_progress(store: CaseStore) -> tuple[int, int]:
-    """(frames done, planned frames) of a case's plan: done counts the analysed frames and the
-    ones that cannot be analysed (undecodable, damaged); planned is 0 before any analysis."""
-    analysed, planned, skipped = plan_progress(store)
-    return analysed + skipped, planned
-
-
-# ---------------------------------------------------------------------------- bookmarks
-def add_bookmark(store: CaseStore, time_s: float, frame: int, note: str, category: str) -> int:
-    if category not in BOOKMARK_CATEGORIES:
-        raise ValueError(f"unknown bookmark category '{category}'")
-    return store.add_bookmark(float(time_s), int(frame), note.strip(), category)
 
 
 # ---------------------------------------------------------------------------- events

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from scrubline.core.store import CaseStore, StoreError
+from scrubline.core.case import Case, StoreError
 from scrubline.core.video import VIDEO_SUFFIXES, fingerprint
 
 
@@ -39,8 +39,8 @@ def read_case_video(case_path: Path) -> CaseVideo:
     """The video a case belongs to (CaseFileError if the file is not a usable case)."""
     case_path = Path(case_path)
     try:
-        with CaseStore(case_path, readonly=True) as store:  # also on read-only storage
-            video = store.video
+        with Case.open(case_path) as case:  # read-only: also on read-only storage
+            video = case.video
     except StoreError as exc:
         raise CaseFileError(str(exc)) from exc
     if not video.get("fingerprint"):

@@ -1,6 +1,6 @@
 """Reading a case file off the GUI thread: its timeline, bookmarks and progress, and its
 predicted outcome. Qt-free; the window runs these on `LatestJob` threads (each opens its own
-`CaseStore`, as SQLite connections are not shared between threads) and shows the snapshots.
+`Case`, as SQLite connections are not shared between threads) and shows the snapshots.
 """
 
 from __future__ import annotations
@@ -10,8 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scrubline.core.store import CaseStore
-from scrubline.ui import actions
+from scrubline.core.case import Case, load_procedure
 
 log = logging.getLogger("scrubline.ui")
 
@@ -42,22 +41,21 @@ def read_case(path: Path, generation: int, procedure: str | None = None) -> Case
     """Timeline, bookmarks and progress of a case (runs on a worker thread). With `procedure`,
     the timeline is built with that phase template if the case has every signal it reads;
     otherwise with the case's own, and `refused` names the missing signals."""
-    with CaseStore(path, readonly=True) as store:
+    with Case.open(path) as case:
         accepted, refused, timeline, notices = None, None, None, []
         if procedure is not None:
-            refused = _procedure_refusal(store, procedure)
+            refused = _procedure_refusal(case, procedure)
             if refused is None:
-                from scrubline.core.export import load_procedure
-                from scrubline.core.timeline import build_timeline
-
-                timeline, accepted = build_timeline(store, None, load_procedure(procedure)), procedure
+                timeline, accepted = case.timeline(procedure=procedure), procedure
         if timeline is None:
-            timeline, notices = _timeline_of(store)
-        analysed, planned = actions.case_progress(store)
+            timeline, reason = case.timeline_and_reason()
+            # Only a template that could not be applied is news here; "no phases matched" is not.
+            notices = [f"phases not shown: {reason}"] if reason and _failed(reason) else []
+        analysed, planned = case.progress()
         return CaseSnapshot(
             generation,
             timeline,
-            store.bookmarks(),
+            case.bookmarks(),
             analysed,
             planned,
             notices,
@@ -66,16 +64,15 @@ def read_case(path: Path, generation: int, procedure: str | None = None) -> Case
         )
 
 
-def _procedure_refusal(store: CaseStore, procedure: str) -> str | None:
+def _procedure_refusal(case: Case, procedure: str) -> str | None:
     """Why the phase template `procedure` cannot be applied to this case, or None if it can."""
-    from scrubline.core.export import load_procedure
     from scrubline.core.timeline import missing_signals
 
     try:
         template = load_procedure(procedure)
         if template is None:
             return f"there is no procedure template named '{procedure}'"
-        missing = missing_signals(store, template)
+        missing = missing_signals(case, template)
     except Exception as exc:  # a broken template or a missing phase model: say so, change nothing
         log.debug("procedure %s not applicable", procedure, exc_info=True)
         return f"the '{procedure}' procedure cannot be applied: {exc}"
@@ -87,36 +84,22 @@ def _procedure_refusal(store: CaseStore, procedure: str) -> str | None:
     return None
 
 
-def _timeline_of(store: CaseStore) -> tuple[Any, list[str]]:
-    from scrubline.core.export import case_timeline
-    from scrubline.core.timeline import build_timeline
-
-    try:
-        return case_timeline(store), []
-    except Exception as exc:  # a phase template that cannot be applied must not hide the rest
-        log.debug("phases unavailable", exc_info=True)
-        return build_timeline(store), [f"phases not shown: {exc}"]
+def _failed(reason: str) -> bool:
+    """Whether a no-phases reason says the template failed (rather than matched nothing)."""
+    quiet = (
+        "nothing was analysed",
+        "the phase rules did not match this case",
+        "phases are recognised from the tools in view",
+        "no phase template for the procedure",
+    )
+    return not reason.startswith(quiet)
 
 
 def read_outcome(path: Path, registry: Any, generation: int) -> OutcomeSnapshot:
     """The case's predicted outcome (runs on a worker thread; loads the outcome model)."""
-    from scrubline.core.export import case_summary
-
-    with CaseStore(path, readonly=True) as store:
-        moved = store.get_meta("event_start_s") is not None
-        try:
-            timeline, _ = _timeline_of(store)
-            outcome = case_summary(store, timeline, registry)["outcome"]
-        except Exception as exc:
-            log.debug("outcome failed", exc_info=True)
-            outcome = {
-                "event_start_s": store.get_meta("event_start_s"),
-                "blood_loss_ml": None,
-                "blood_loss_interval_ml": None,
-                "success_probability": None,
-                "model": None,
-                "reason": f"the outcome could not be computed ({exc})",
-            }
+    with Case.open(path) as case:
+        moved = case.event_start_s is not None
+        outcome = case.outcome(case.timeline_and_reason()[0], registry)
     metrics = None
     model = outcome.get("model") or {}
     if model.get("id") and registry is not None and model["id"] in registry.manifests:

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from scrubline.core.analysis import AnalysisSettings
-from scrubline.core.store import BOOKMARK_CATEGORIES
+from scrubline.core.case import BOOKMARK_CATEGORIES
 from scrubline.core.video import VIDEO_SUFFIXES
 from scrubline.ui.actions import DEVICES, analysis_settings
 

@@ -16,7 +16,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QMenu
 
-from scrubline.core.store import CaseStore
+from scrubline.core.case import Case
 from scrubline.ui import actions
 from scrubline.ui.tasks import TaskRunner
 
@@ -70,8 +70,8 @@ class ExportController(QObject):
     ) -> Path | None:
         label = None
         if self.window.case_path is not None and self.window.case_path.exists():
-            with CaseStore(self.window.case_path, readonly=True) as store:
-                label = store.case_info.get("label")
+            with Case.open(self.window.case_path) as case:
+                label = case.case_info.get("label")
         name = actions.default_export_name(label, what, suffix, time_s)
         path, _ = QFileDialog.getSaveFileName(
             self.window, title, str(Path(self._folder()) / name), pattern
@@ -120,8 +120,8 @@ class ExportController(QObject):
 
         def run(state: Any) -> Any:
             state.progress(0.1, "writing tables")
-            with CaseStore(case, readonly=True, check=True) as store:
-                return ("tables", folder, export_case(store, folder, registry))
+            with Case.open(case, check=True) as opened:
+                return ("tables", folder, export_case(opened, folder, registry))
 
         return self._start(run, "Exporting tables…")
 
@@ -141,8 +141,8 @@ class ExportController(QObject):
                 if video is not None and video.exists()
                 else options_type()
             )
-            with CaseStore(case, readonly=True, check=True) as store:
-                return ("report", path, [write_report(store, path, options, registry=registry)])
+            with Case.open(case, check=True) as opened:
+                return ("report", path, [write_report(opened, path, options, registry=registry)])
 
         return self._start(run, "Writing the PDF report…")
 

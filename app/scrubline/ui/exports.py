@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
+from scrubline.core.case import Case
 from scrubline.core.nearest import ResultsNear
 from scrubline.core.results import FrameResult
-from scrubline.core.store import CaseStore
 from scrubline.core.video import VideoSource
 from scrubline.ui.actions import ClipPlan
 from scrubline.ui.overlays import OverlayFlags
@@ -29,17 +29,16 @@ class _Results:
     the window's overlays follow."""
 
     def __init__(self, case: Path | None) -> None:
-        self.store = (
-            CaseStore(case, readonly=True) if case is not None and Path(case).exists() else None
-        )
+        # Read through Case, so a reviewer's corrections are drawn into exported pictures too.
+        self.store = Case.open(case) if case is not None and Path(case).exists() else None
         self._near = ResultsNear(self.store) if self.store is not None else None
 
     def near(self, frame: int, time_s: float) -> FrameResult | None:
         return self._near.near(frame, time_s) if self._near is not None else None
 
     def close(self) -> None:
-        if self.store is not None:
-            self.store.close()
+        if self.case is not None:
+            self.case.close()
 
 
 def _draw(

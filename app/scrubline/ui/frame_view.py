@@ -8,8 +8,17 @@ It decides nothing itself: the plan comes from `scrubline.ui.overlays.plan_overl
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPaintEvent, QPen, QResizeEvent
+from PySide6.QtCore import QPoint, QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import (
+    QColor,
+    QContextMenuEvent,
+    QFont,
+    QImage,
+    QPainter,
+    QPaintEvent,
+    QPen,
+    QResizeEvent,
+)
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from scrubline.ui.frames import rgba_qimage
@@ -130,6 +139,8 @@ class QtFrameView(QWidget):
     to exactly that size."""
 
     size_changed = Signal(int, int)
+    # A right click on the picture: the point in source-video pixels, and where to put a menu.
+    context_requested = Signal(float, float, QPoint)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -201,3 +212,30 @@ class QtFrameView(QWidget):
                 QColor(0, 0, 0, 160),
             )
         painter.end()
+
+    def source_point(self, pos: QPointF) -> tuple[float, float] | None:
+        """The source-video pixel under a widget position (None: not on the picture)."""
+        if self._image is None or not self._native[0]:
+            return None
+        target = fit_rect(self._native, QRectF(self.rect()))
+        if not target.contains(pos):
+            return None
+        x = (pos.x() - target.x()) * self._native[0] / target.width()
+        y = (pos.y() - target.y()) * self._native[1] / target.height()
+        return float(x), float(y)
+
+    def widget_point(self, x: float, y: float) -> QPointF:
+        """The widget position that shows source-video pixel (x, y) (tests and scripts)."""
+        target = fit_rect(self._native, QRectF(self.rect()))
+        return QPointF(
+            target.x() + x * target.width() / max(self._native[0], 1),
+            target.y() + y * target.height() / max(self._native[1], 1),
+        )
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:
+        found = self.source_point(QPointF(event.pos()))
+        if found is None:
+            super().contextMenuEvent(event)
+            return
+        event.accept()
+        self.context_requested.emit(found[0], found[1], event.globalPos())

@@ -1,7 +1,7 @@
 """The frame loader: decodes what the window shows, off the GUI thread, newest request first.
 
 One worker thread owns a `VideoSource` (they are not thread-safe) and, once the video has a
-case file, its own `CaseStore`. The GUI thread only posts requests; a request replaces any
+case file, its own `Case`. The GUI thread only posts requests; a request replaces any
 request not yet started (SLEAP's LIFO `LoadImageWorker`), so dragging the scrubber across an
 hour of video decodes a handful of frames, never the whole queue. Frames are converted to RGB
 at the size they will be drawn (one swscale pass), kept in a small cache of converted images,
@@ -174,10 +174,11 @@ class _Media:
 
 
 def _open_store(path: Path) -> Any:
-    from scrubline.core.store import CaseStore, StoreError
+    """The case at `path`, read-only (a `core.case.Case`), or None when it cannot be read."""
+    from scrubline.core.case import Case, StoreError
 
     try:
-        return CaseStore(path, readonly=True)
+        return Case.open(path)
     except StoreError as exc:
         log.warning("frame loader cannot read %s: %s", path, exc)
         return None

@@ -24,7 +24,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, Qt, QUrl, Signal
+from PySide6.QtCore import QByteArray, QPoint, Qt, QUrl, Signal
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QProgressBar,
     QPushButton,
@@ -53,7 +54,18 @@ from PySide6.QtWidgets import (
 )
 
 from scrubline.core.analysis import AnalysisSettings, PlanChanged, analyse_video, plan_settings
-from scrubline.core.store import SUFFIX, CaseStore, StoreError, default_case_path
+from scrubline.core.case import SUFFIX, Case, StoreError, default_case_path
+from scrubline.core.edits import (
+    AddBookmark,
+    AddCorrection,
+    DeleteBookmark,
+    Edit,
+    RemoveCorrection,
+    SetCaseInfo,
+    SetEventStart,
+    SetProcedure,
+    UpdateBookmark,
+)
 from scrubline.core.timeline import EPISODE_KINDS
 from scrubline.core.video import VIDEO_SUFFIXES
 from scrubline.ui import actions, window_geometry
@@ -80,6 +92,7 @@ from scrubline.ui.navigation import format_clock, jump_seconds, shuttle, step_fr
 from scrubline.ui.overlays import OVERLAY_KEYS, OVERLAY_NAMES, plan_overlay
 from scrubline.ui.panels import BookmarksWidget, OutcomeWidget
 from scrubline.ui.player import PlaybackController, TransportWidget
+from scrubline.ui.review import ReviewContext, ReviewController
 from scrubline.ui.settings import (
     app_settings,
     clear_recent,
@@ -149,7 +162,7 @@ class MainWindow(QMainWindow):
         self.info: Any = None
         self.case_path: Path | None = None
         self.opened_case: CaseVideo | None = None  # the case file opened directly, if one was
-        self.store: CaseStore | None = None
+        self.case: Case | None = None  # the open case file: every read and edit goes through it
         self.timeline: Any = None
         self.bookmarks: list[Any] = []
         self.outcome: dict[str, Any] | None = None
@@ -174,6 +187,7 @@ class MainWindow(QMainWindow):
         self.player.speed = read_float(self.settings, "playback/speed", 1.0)
         self.analysis = TaskRunner("analysis", self)
         self.exports = ExportController(self)
+        self.review = ReviewController(ReviewContext(self._case_for_edit, self.report_error), self)
         self.case_job = LatestJob("case", self)
         self.outcome_job = LatestJob("outcome", self)
 
@@ -304,6 +318,7 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
+        self.review.build_menu(bar.addMenu("&Edit"))
         self._action(
             file_menu, "&Open video or case…", self.ask_open, QKeySequence.StandardKey.Open
         )
@@ -441,6 +456,9 @@ class MainWindow(QMainWindow):
             lambda: self.set_event_start(self.state.time_s)
         )
         self.outcome_panel.reveal_requested.connect(lambda: self.state.reveal(True))
+        self.review.edited.connect(self._on_case_edited)
+        self.frame_view.context_requested.connect(self._on_frame_context_requested)
+        self.timeline_view.context_requested.connect(self._on_timeline_context_requested)
 
     # ================================================================== errors and banner
     def report_error(self, title: str, message: str, details: str = "") -> None:
@@ -512,7 +530,7 @@ class MainWindow(QMainWindow):
         if self.analysis.running():
             self.analysis.shutdown()  # keeps what is done; the finished signal is ignored below
         self.player.pause()
-        self._close_store()
+        self._close_case()
         self._generation += 1
         self._auto_analyse = analyse
         self.video_path = path
@@ -536,7 +554,7 @@ class MainWindow(QMainWindow):
     def open_demo(self) -> None:
         """Open the generated demo clip (rendered once, in the background) and analyse it if it
         has no case yet."""
-        from scrubline.cli import demo_video_path, ensure_demo_video
+        from scrubline.core.demo import demo_video_path, ensure_demo_video
 
         if demo_video_path().exists():
             self.open_video(demo_video_path(), analyse=True)
@@ -595,15 +613,15 @@ class MainWindow(QMainWindow):
         complete = False
         if self.case_path.exists():
             try:
-                self.store = CaseStore.for_video(opened.info, self.case_path)
+                self.case = Case.for_video(opened.info, self.case_path)
             except StoreError as exc:
                 self.report_error("The case file cannot be used", str(exc))
-                self.store = None
-            if self.store is not None:
+                self.case = None
+            if self.case is not None:
                 self.loader.set_case(self.case_path)
-                analysed, planned = actions.case_progress(self.store)
+                analysed, planned = self.case.progress()
                 complete = bool(planned) and analysed >= planned
-                self.bookmarks = self.store.bookmarks()
+                self.bookmarks = self.case.bookmarks()
                 self.bookmarks_panel.set_bookmarks(self.bookmarks)
                 self.refresh_case()
                 self.refresh_outcome()
@@ -673,27 +691,76 @@ class MainWindow(QMainWindow):
                     return path
         return None
 
-    def _close_store(self) -> None:
-        if self.store is not None:
-            self.store.close()
-            self.store = None
+    def _close_case(self) -> None:
+        self.review.reset()
+        if self.case is not None:
+            self.case.close()
+            self.case = None
 
-    def _existing_store(self) -> CaseStore | None:
+    def _existing_case(self) -> Case | None:
         """The case file if it exists (opened on first use), without creating one."""
-        if self.store is None and self.case_path is not None and self.case_path.exists():
-            return self._ensure_store()
-        return self.store
+        if self.case is None and self.case_path is not None and self.case_path.exists():
+            return self._ensure_case()
+        return self.case
 
-    def _ensure_store(self) -> CaseStore | None:
+    def _ensure_case(self) -> Case | None:
         """The case file, created if the video has none yet (a bookmark before any analysis)."""
-        if self.store is None and self.info is not None and self.case_path is not None:
+        if self.case is None and self.info is not None and self.case_path is not None:
             try:
-                self.store = CaseStore.for_video(self.info, self.case_path)
+                self.case = Case.for_video(self.info, self.case_path)
             except StoreError as exc:
                 self.report_error("The case file cannot be used", str(exc))
                 return None
             self.loader.set_case(self.case_path)
-        return self.store
+        return self.case
+
+    def _case_for_edit(self, create: bool) -> Case | None:
+        return self._ensure_case() if create else self._existing_case()
+
+    def apply_edit(self, edit: Edit, *, create: bool = True) -> bool:
+        """Make a reviewer's edit to the case, one undo step (creating the case file if `create`
+        and it has none yet); False, with the reason shown, when it could not be saved."""
+        return self.review.apply(edit, create=create)
+
+    def correction_menu_at(self, x: float, y: float) -> QMenu | None:
+        """The corrections menu of the box under source pixel (x, y) on the frame shown."""
+        result = self.shown.result if self.shown is not None else None
+        instrument = result.instrument_at(x, y) if result is not None else None
+        case = self._existing_case()
+        if result is None or instrument is None or case is None:
+            return None
+        # The classes the case's detector knows, then any other class seen in the case.
+        detector = [
+            str(label)
+            for m in case.models
+            if m.get("task") == "detector"
+            for label in m.get("labels") or []
+        ]
+        seen = self.timeline.labels if self.timeline is not None else []
+        choices = list(dict.fromkeys([*detector, *seen]))
+        return self.review.box_menu(result, instrument, choices, self)
+
+    def _on_frame_context_requested(self, x: float, y: float, where: QPoint) -> None:
+        menu = self.correction_menu_at(x, y)
+        if menu is not None:
+            menu.popup(where)
+
+    def _on_timeline_context_requested(self, time_s: float, where: QPoint) -> None:
+        if self._existing_case() is None:
+            return
+        self.review.timeline_menu(time_s, self.timeline, self.state.selection, self).popup(where)
+
+    def _on_case_edited(self, edit: Edit) -> None:
+        """An edit was made, undone or redone: refresh what shows the part it changed."""
+        if isinstance(edit, AddBookmark | DeleteBookmark | UpdateBookmark):
+            self._reload_bookmarks()
+        elif isinstance(edit, SetEventStart):
+            if edit.time_s is not None:
+                self.timeline_view.set_event_start(edit.time_s)
+            self.refresh_outcome()
+        elif isinstance(edit, SetProcedure | AddCorrection | RemoveCorrection):
+            self.refresh_case()
+            self.refresh_outcome()
 
     # ================================================================== playhead
     def seek_frame(self, index: int) -> None:
@@ -827,9 +894,9 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("An analysis is already running", 4000)
             return
         note = ""
-        store = self._existing_store()
-        if store is not None:
-            analysed, planned = actions.case_progress(store)
+        case = self._existing_case()
+        if case is not None:
+            analysed, planned = case.progress()
             if analysed:
                 note = (
                     f"{analysed} frames are already analysed; they are kept and not redone "
@@ -986,10 +1053,10 @@ class MainWindow(QMainWindow):
         if snapshot.refused:
             self.show_banner(f"Phases unchanged: {snapshot.refused}.")
             self.statusBar().showMessage("The procedure was not changed", 8000)
-        elif snapshot.procedure is not None and self.store is not None:
-            self.store.set_meta("procedure", snapshot.procedure)
+        elif snapshot.procedure is not None and self.apply_edit(
+            SetProcedure(snapshot.procedure), create=False
+        ):
             self.statusBar().showMessage(f"Procedure: {snapshot.procedure}", 4000)
-            self.refresh_outcome()
         self.timeline = snapshot.timeline
         self.bookmarks = snapshot.bookmarks
         self.timeline_view.set_timeline(snapshot.timeline, snapshot.bookmarks)
@@ -1013,18 +1080,12 @@ class MainWindow(QMainWindow):
 
     def set_event_start(self, time_s: float | None) -> None:
         """Move the bleeding event start (None: detect it again) and recompute the prediction."""
-        store = self._ensure_store()
-        if store is None:
-            return
         value = (
             None
             if time_s is None
             else round(min(max(float(time_s), 0.0), self.state.duration_s), 3)
         )
-        store.set_meta("event_start_s", value)
-        if value is not None:
-            self.timeline_view.set_event_start(value)
-        self.refresh_outcome()
+        self.apply_edit(SetEventStart(value))
 
     # ================================================================== bookmarks and events
     def ask_add_bookmark(self) -> None:
@@ -1036,17 +1097,12 @@ class MainWindow(QMainWindow):
             self.add_bookmark(*answer)
 
     def add_bookmark(self, note: str, category: str = "teaching point") -> int | None:
-        store = self._ensure_store()
-        if store is None:
+        before = {b.id for b in self.bookmarks}
+        if not self.apply_edit(
+            AddBookmark(float(self.state.time_s), int(self.state.frame), note.strip(), category)
+        ):
             return None
-        try:
-            bookmark_id = actions.add_bookmark(
-                store, self.state.time_s, self.state.frame, note, category
-            )
-        except (ValueError, StoreError) as exc:
-            self.report_error("The bookmark was not saved", str(exc))
-            return None
-        self._reload_bookmarks()
+        bookmark_id = next((b.id for b in self.bookmarks if b.id not in before), None)
         self.statusBar().showMessage(
             f"Bookmarked {format_clock(self.state.time_s)} ({category})", 4000
         )
@@ -1054,34 +1110,30 @@ class MainWindow(QMainWindow):
 
     def ask_edit_bookmark(self, bookmark_id: int) -> None:
         mark = next((b for b in self.bookmarks if b.id == bookmark_id), None)
-        store = self._existing_store()
-        if mark is None or store is None:
+        if mark is None or self._existing_case() is None:
             return
         answer = BookmarkDialog.ask(self, format_clock(mark.time_s), mark.note, mark.category)
         if answer is not None:
-            try:
-                store.update_bookmark(bookmark_id, note=answer[0].strip(), category=answer[1])
-            except StoreError as exc:
-                self.report_error("The bookmark was not changed", str(exc))
-            self._reload_bookmarks()
+            self.apply_edit(
+                UpdateBookmark(bookmark_id, note=answer[0].strip(), category=answer[1]),
+                create=False,
+            )
 
     def delete_bookmark(self, bookmark_id: int) -> None:
-        store = self._existing_store()
-        if store is None:
+        if self._existing_case() is None:
             return
         if (
             QMessageBox.question(self, "Delete bookmark", "Delete this bookmark?")
             != QMessageBox.StandardButton.Yes
         ):
             return
-        store.delete_bookmark(bookmark_id)
-        self._reload_bookmarks()
+        self.apply_edit(DeleteBookmark(bookmark_id), create=False)
 
     def _reload_bookmarks(self) -> None:
-        store = self._existing_store()
-        if store is None:
+        case = self._existing_case()
+        if case is None:
             return
-        self.bookmarks = store.bookmarks()
+        self.bookmarks = case.bookmarks()
         self.bookmarks_panel.set_bookmarks(self.bookmarks)
         self.timeline_view.set_bookmarks(self.bookmarks)
 
@@ -1100,20 +1152,19 @@ class MainWindow(QMainWindow):
 
     # ================================================================== case details and procedure
     def ask_case_details(self) -> None:
-        store = self._ensure_store()
-        if store is None:
+        case = self._ensure_case()
+        if case is None:
             return
-        answer = CaseDetailsDialog.ask(self, store.case_info)
-        if answer is not None:
-            store.set_case_info(**answer)
+        answer = CaseDetailsDialog.ask(self, case.case_info)
+        if answer is not None and self.apply_edit(SetCaseInfo(answer)):
             self.statusBar().showMessage("Case details saved", 4000)
 
     def _fill_procedure_menu(self) -> None:
-        from scrubline.core.export import DEFAULT_PROCEDURE, procedure_templates
+        from scrubline.core.case import procedure_templates
 
         self.procedure_menu.clear()
-        store = self._existing_store()
-        current = store.get_meta("procedure", DEFAULT_PROCEDURE) if store is not None else None
+        case = self._existing_case()
+        current = case.procedure if case is not None else None
         for name in procedure_templates():
             action = self.procedure_menu.addAction(name, partial(self.set_procedure, name))
             action.setCheckable(True)
@@ -1123,8 +1174,8 @@ class MainWindow(QMainWindow):
     def set_procedure(self, name: str) -> None:
         """Choose the phase template. It is tried on the case first (off the GUI thread): if the
         case lacks a signal it reads, the window says which and keeps the phases it had; else it
-        is stored, and phases and the outcome are recomputed."""
-        if self._ensure_store() is None or self.case_path is None:
+        is stored (one undoable edit), and phases and the outcome are recomputed."""
+        if self._ensure_case() is None or self.case_path is None:
             return
         self.refresh_case(procedure=name)
 
@@ -1248,7 +1299,7 @@ class MainWindow(QMainWindow):
         self.case_job.shutdown()
         self.outcome_job.shutdown()
         self.loader.close()
-        self._close_store()
+        self._close_case()
         super().closeEvent(event)
 
 
@@ -1274,6 +1325,7 @@ _WARM_MODULES = (
     "pandas",
     "onnxruntime",
     "scrubline.core.analysis",
+    "scrubline.core.case",
     "scrubline.core.export",
     "scrubline.core.outcome",
     "scrubline.core.phases",

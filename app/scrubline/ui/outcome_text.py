@@ -1,8 +1,8 @@
 """The words of the outcome panel, Qt-free.
 
 The panel shows a prediction only with its interval and beside the model's validation figures
-(DESIGN.md principle 8), or a plain statement of why there is none. These functions turn the
-`outcome` dict of `scrubline.core.export.case_summary` into that text, so what a person reads is
+(README, Architecture: "Honest numbers"), or a plain statement of why there is none. These
+functions turn the `outcome` dict of `scrubline.core.case.Case.outcome` into that text, so what a person reads is
 tested without a window.
 """
 

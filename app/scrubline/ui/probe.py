@@ -168,8 +168,8 @@ def probe_ui(
                 if arrived():
                     seek_times.append(window.frame_latencies[-1])
             probe.stop()
-            store = window._existing_store()
-            analysed = store.frame_count() if store is not None else 0
+            case = window._existing_case()
+            analysed = case.frame_count() if case is not None else 0
             stalls = np.maximum(np.asarray(gaps, dtype=float) * 1000.0 - interval_ms, 0.0)
             return UiProbeResult(
                 max_stall_ms=round(float(stalls.max()), 1) if stalls.size else 0.0,

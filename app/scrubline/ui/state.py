@@ -1,4 +1,4 @@
-"""The window's one small observable state (DESIGN.md principle 6: views subscribe, models emit).
+"""The window's one small observable state (README, Architecture: views subscribe, models emit).
 
 The playhead, the clip selection, which overlays are shown and whether the teaching mode hides
 the prediction live here and nowhere else. Any widget may ask for a change (`set_frame`,

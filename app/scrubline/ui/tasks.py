@@ -1,4 +1,4 @@
-"""The one Qt adapter for long work (Orange3's TaskState, see DESIGN.md principle 2).
+"""The one Qt adapter for long work (Orange3's TaskState; README, Architecture: "Long work").
 
 Long work in Scrubline is a plain function taking a `TaskState` (`progress(fraction, message)`
 and `cancelled()`), e.g. `scrubline.core.analysis.analyse_video`. `TaskRunner` runs one such

@@ -117,6 +117,7 @@ class _ViewBox(pg.ViewBox):
 
     clicked = Signal(float)
     scrubbed = Signal(float, bool)  # time, drag finished
+    context_clicked = Signal(float, QPoint)  # a right click: time, where to put a menu
 
     def __init__(self, scrub_drag: bool = False) -> None:
         super().__init__(enableMenu=False)
@@ -127,6 +128,14 @@ class _ViewBox(pg.ViewBox):
         if ev.button() == Qt.MouseButton.LeftButton:
             ev.accept()
             self.clicked.emit(float(self.mapSceneToView(ev.scenePos()).x()))
+            return
+        if ev.button() == Qt.MouseButton.RightButton:
+            ev.accept()
+            screen = ev.screenPos()
+            self.context_clicked.emit(
+                float(self.mapSceneToView(ev.scenePos()).x()),
+                QPoint(int(screen.x()), int(screen.y())),
+            )
             return
         super().mouseClickEvent(ev)
 
@@ -196,6 +205,7 @@ class TimelineView(QWidget):
     scrub_requested = Signal(float, bool)  # a drag: time, finished
     event_start_moved = Signal(float)
     selection_changed = Signal(object)  # (start_s, end_s) or None
+    context_requested = Signal(float, QPoint)  # a right click: time, where to put a menu
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -260,6 +270,7 @@ class TimelineView(QWidget):
                 plot.setXLink(self.plots["ruler"])
             box.clicked.connect(self._on_clicked)
             box.scrubbed.connect(self._on_scrubbed)
+            box.context_clicked.connect(self.context_requested)
             plot.scene().sigMouseMoved.connect(lambda pos, b=box: self._on_hover_changed(b, pos))
             line = pg.InfiniteLine(
                 0.0,

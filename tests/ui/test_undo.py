@@ -1,0 +1,186 @@
+"""Undo/redo and reviewer corrections: the review controller alone (a `Case` and pytest-qt, no
+window), then the window's Edit menu, right-click corrections on the video and the timeline, and
+a correction that survives closing the case and reaches the PDF."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scrubline.core.case import Case
+from scrubline.core.edits import AddBookmark, SetEventStart
+from scrubline.ui.review import ReviewContext, ReviewController, nearest_phase_change
+from tests.report.synthetic import make_case
+
+FRAME_12S = 300  # synthetic case: a grasper and a hook in view at 12 s
+
+
+@pytest.fixture
+def controller(qtbot, tmp_path: Path):  # type: ignore[no-untyped-def]
+    case = Case.open(make_case(tmp_path / "c.scrub", bookmarks=False), readonly=False)
+    errors: list[str] = []
+    review = ReviewController(ReviewContext(lambda create: case, lambda t, m: errors.append(m)))
+    review.case, review.errors = case, errors  # type: ignore[attr-defined]
+    yield review
+    case.close()
+
+
+def test_bookmarks_undo_and_redo_keep_the_same_bookmark(controller) -> None:  # type: ignore[no-untyped-def]
+    case = controller.case
+    heard: list[object] = []
+    controller.edited.connect(heard.append)
+    assert controller.apply(AddBookmark(5.0, 125, "look", "note"))
+    (mark,) = case.bookmarks()
+    assert controller.undo_stack.undoText() == "add bookmark"
+    controller.undo()
+    assert case.bookmarks() == []
+    controller.redo()
+    assert [(b.id, b.note) for b in case.bookmarks()] == [(mark.id, "look")]
+    assert len(heard) == 3  # done, undone, redone: each one tells the views
+
+
+def test_event_start_nudges_merge_into_one_step(controller) -> None:  # type: ignore[no-untyped-def]
+    case = controller.case
+    for t in (20.0, 20.5, 21.0):
+        controller.apply(SetEventStart(t))
+    assert controller.undo_stack.count() == 1 and case.event_start_s == 21.0
+    controller.undo()
+    assert case.event_start_s is None
+    controller.redo()
+    assert case.event_start_s == 21.0
+
+
+def test_corrections_are_undoable(controller) -> None:  # type: ignore[no-untyped-def]
+    case = controller.case
+    result = case.result_at(FRAME_12S)
+    hook = next(i for i in result.instruments if i.label == "hook")
+    assert controller.correct_box("delete_box", result, hook)
+    assert [i.label for i in case.result_at(FRAME_12S).instruments] == ["grasper"]
+    controller.undo()
+    assert case.corrections() == []
+    assert len(case.result_at(FRAME_12S).instruments) == 2
+    controller.redo()
+    assert [i.label for i in case.result_at(FRAME_12S).instruments] == ["grasper"]
+
+
+def test_an_edit_that_cannot_be_saved_is_reported_and_not_stacked(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    errors: list[str] = []
+    with Case.open(make_case(tmp_path / "c.scrub")) as readonly:
+        review = ReviewController(
+            ReviewContext(lambda create: readonly, lambda t, m: errors.append(m))
+        )
+        assert not review.apply(SetEventStart(3.0))
+    assert review.undo_stack.count() == 0
+    assert errors and "reading only" in errors[0]
+
+
+def test_the_box_menu_offers_each_correction(controller) -> None:  # type: ignore[no-untyped-def]
+    case = controller.case
+    result = case.result_at(FRAME_12S)
+    grasper = next(i for i in result.instruments if i.label == "grasper")
+    menu = controller.box_menu(result, grasper, ["grasper", "hook", "clipper"])
+    texts = [a.text() for a in menu.actions()]
+    assert texts[0] == "Remove this grasper box (nothing is there)"
+    assert "Its tip is hidden" in texts  # the model says visible: the menu offers the other
+    relabel = next(a for a in menu.actions() if a.menu() is not None).menu()
+    assert [a.text() for a in relabel.actions()] == ["hook", "clipper"]
+    relabel.actions()[1].trigger()
+    labels = sorted(i.label for i in case.result_at(FRAME_12S).instruments)
+    assert labels == ["clipper", "hook"]
+
+
+def test_the_timeline_menu_moves_a_phase_change_and_marks_out_of_body(controller) -> None:  # type: ignore[no-untyped-def]
+    case = controller.case
+    timeline = case.timeline()
+    change = nearest_phase_change(timeline, 5.0, within_s=60.0)
+    assert change is not None
+    target = change - 1.0
+    menu = controller.timeline_menu(target, timeline, (40.0, 45.0))
+    actions = {a.text(): a for a in menu.actions()}
+    move = next(a for t, a in actions.items() if t.startswith("Move the phase change"))
+    move.trigger()
+    assert target in [p.start_s for p in case.timeline().episodes_of("phase")]
+    actions["Mark 40.0–45.0 s out of body"].trigger()
+    menu = controller.timeline_menu(42.0, case.timeline(), None)
+    (remove,) = [a for a in menu.actions() if a.text().startswith("Not out of body")]
+    remove.trigger()
+    assert [c.kind for c in case.corrections()] == ["phase_boundary"]
+
+
+# --------------------------------------------------------------------------------- the window
+def test_edit_menu_undoes_and_redoes_a_bookmark(qtbot, open_window) -> None:  # type: ignore[no-untyped-def]
+    window = open_window
+    menus = {a.text(): a.menu() for a in window.menuBar().actions()}
+    edit = [a.text() for a in menus["&Edit"].actions()]
+    assert edit[0].startswith("&Undo") and edit[1].startswith("&Redo")
+    assert window.review.undo_action.shortcut().toString() == "Ctrl+Z"
+    assert "Ctrl+Shift+Z" in [k.toString() for k in window.review.redo_action.shortcuts()]
+    window.add_bookmark("undo me", "note")
+    assert [b.note for b in window.bookmarks] == ["undo me"]
+    window.review.undo_action.trigger()
+    assert window.bookmarks == [] and window.bookmarks_panel.list.count() == 0
+    window.review.redo_action.trigger()
+    assert [b.note for b in window.bookmarks] == ["undo me"]
+
+
+def _shown_with_boxes(qtbot, window: Any) -> Any:  # type: ignore[no-untyped-def]
+    """Seek to an analysed frame with boxes on it and wait until it is shown with its result."""
+    with Case.open(window.case_path) as case:
+        detections = case.detections()
+    frame = int(detections["frame"].iloc[len(detections) // 2])
+    window.seek_frame(frame)
+    qtbot.waitUntil(
+        lambda: (
+            window.shown is not None
+            and window.shown.index == frame
+            and not window.shown.proxy
+            and window.shown.result is not None
+            and bool(window.shown.result.instruments)
+        ),
+        timeout=10_000,
+    )
+    return window.shown
+
+
+def test_right_click_on_a_box_removes_it_and_it_stays_removed_after_reopening(
+    qtbot, with_case: Path, open_window, demo_clip: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    window = open_window
+    qtbot.waitUntil(lambda: window.timeline is not None, timeout=10_000)
+    shown = _shown_with_boxes(qtbot, window)
+    before = len(shown.result.instruments)
+    box = shown.result.instruments[0].box
+    x, y = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    assert window.frame_view.source_point(window.frame_view.widget_point(x, y)) == pytest.approx(
+        (x, y), abs=0.5
+    )
+    menu = window.correction_menu_at(x, y)
+    assert menu is not None
+    with qtbot.waitSignal(window.case_refreshed, timeout=10_000):
+        menu.actions()[0].trigger()  # "Remove this … box"
+    qtbot.waitUntil(
+        lambda: (
+            window.shown is not None
+            and window.shown.result is not None
+            and len(window.shown.result.instruments) == before - 1
+        ),
+        timeout=10_000,
+    )
+    assert len(window.frame_view.plan.boxes) <= before - 1
+    window.close()
+
+    # The correction is in the case file: a new reader, the export and the report all see it.
+    from pypdf import PdfReader
+
+    from scrubline.report import write_report
+
+    with Case.open(with_case) as case:
+        (correction,) = case.corrections()
+        assert correction.kind == "delete_box" and not correction.stale
+        write_report(case, tmp_path / "r.pdf")
+    text = " ".join(
+        " ".join((p.extract_text() or "").split()) for p in PdfReader(tmp_path / "r.pdf").pages
+    )
+    assert "A reviewer corrected 1 result: 1 false tool box removed" in text
