@@ -29,8 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as scratch:
         os.environ["SCRUBLINE_HOME"] = str(Path(scratch) / "home")
-        from scrubline.core.demo import ensure_demo_video
         from scrubline.core.analysis import analyse_video
+        from scrubline.core.demo import ensure_demo_video
         from scrubline.core.store import CaseStore
         from scrubline.core.video import VideoSource
         from scrubline.report import ReportOptions, write_report

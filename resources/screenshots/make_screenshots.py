@@ -33,8 +33,8 @@ def main() -> int:
         os.environ["SCRUBLINE_SETTINGS"] = str(Path(folder) / "settings.ini")
         from PySide6.QtCore import QEventLoop, QTimer
 
-        from scrubline.core.demo import ensure_demo_video
         from scrubline.core.analysis import AnalysisSettings
+        from scrubline.core.demo import ensure_demo_video
         from scrubline.ui.app import ensure_application
         from scrubline.ui.main_window import MainWindow
 

@@ -688,7 +688,9 @@ class CaseStore:
         ]
 
     # ------------------------------------------------------------------ corrections
-    def add_correction(self, kind: str, data: dict[str, Any], correction_id: int | None = None) -> int:
+    def add_correction(
+        self, kind: str, data: dict[str, Any], correction_id: int | None = None
+    ) -> int:
         """Store a reviewer's correction (beside the model's results, which stay as they are);
         `correction_id` puts a removed one back under its old id (undo)."""
         with self._transaction() as db:
@@ -705,7 +707,9 @@ class CaseStore:
     def models_of_frame(self, frame: int) -> list[str] | None:
         """The models ("id@version") that produced this frame's stored results; None when the
         frame has no results, [] when they were written before frames named their models."""
-        row = self._db.execute("SELECT models FROM frames WHERE frame = ?", (int(frame),)).fetchone()
+        row = self._db.execute(
+            "SELECT models FROM frames WHERE frame = ?", (int(frame),)
+        ).fetchone()
         if row is None:
             return None
         return json.loads(row[0]) if row[0] else []

@@ -226,9 +226,11 @@ class FrameSource:
         except StoreError as exc:  # a damaged stored mask: show the picture without overlays
             log.warning("results near frame %s could not be read (%s)", shown, exc)
             nearest = None
-        result = nearest if nearest is not None and within(
-            nearest.time_s, shown_time, self._near.period_s
-        ) else None
+        result = (
+            nearest
+            if nearest is not None and within(nearest.time_s, shown_time, self._near.period_s)
+            else None
+        )
         if result is not None and result.frame != shown:
             source += (
                 f"; overlay from the analysed frame {abs(result.time_s - shown_time):.1f} s away"
