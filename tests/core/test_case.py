@@ -329,3 +329,13 @@ def test_corrections_export_as_training_labels(case_path: Path, tmp_path: Path) 
     assert at.loc[42, ["grasper", "hook"]].tolist() == [0, 0]
     assert at.loc[20, "phase_source"] == "model" and at.loc[20, "grasper"] == 1
     assert at.loc[12, "frame"] == 300
+
+
+def test_a_corrected_box_is_labelled_as_the_reviewers_not_with_the_models_score() -> None:
+    from scrubline.core.overlay import box_text
+
+    model = Instrument("grasper", 0.91, (0, 0, 10, 10))
+    assert box_text(model) == "grasper 0.91"
+    assert box_text(Instrument("clipper", 0.91, (0, 0, 10, 10), source="reviewer")) == (
+        "clipper (reviewer)"
+    )

@@ -184,3 +184,30 @@ def test_right_click_on_a_box_removes_it_and_it_stays_removed_after_reopening(
         " ".join((p.extract_text() or "").split()) for p in PdfReader(tmp_path / "r.pdf").pages
     )
     assert "A reviewer corrected 1 result: 1 false tool box removed" in text
+
+
+def test_picture_exports_draw_the_corrected_results(
+    with_case: Path, demo_clip: Path, tmp_path: Path
+) -> None:
+    """The PNG export reads through Case: a box the reviewer removed is not burned in."""
+    import cv2
+    import numpy as np
+
+    from scrubline.core.edits import AddCorrection
+    from scrubline.ui.exports import export_frame_png
+    from scrubline.ui.overlays import OverlayFlags
+
+    with Case.open(with_case) as case:
+        detections = case.detections()
+    frame = int(detections["frame"].iloc[len(detections) // 2])
+    flags = OverlayFlags(bleeding=False, badge=False)
+    before = export_frame_png(demo_clip, with_case, frame, tmp_path / "before.png", flags)
+    with Case.open(with_case, readonly=False) as case:
+        result = case.result_at(frame)
+        for instrument in result.instruments:
+            case.apply(AddCorrection(case.correction_for_box("delete_box", frame, instrument)))
+    after = export_frame_png(demo_clip, with_case, frame, tmp_path / "after.png", flags)
+    plain = export_frame_png(demo_clip, None, frame, tmp_path / "plain.png", flags)
+    pictures = [cv2.imread(str(p)).astype(int) for p in (before, after, plain)]
+    assert np.abs(pictures[0] - pictures[2]).max() > 0  # boxes drawn before the correction
+    assert np.abs(pictures[1] - pictures[2]).max() == 0  # none after: all were removed

@@ -16,7 +16,7 @@ import zlib
 
 import numpy as np
 
-from scrubline.core.results import FrameResult
+from scrubline.core.results import FrameResult, Instrument
 
 # RGB. Blood is red, so the bleeding layer is magenta: red on red would hide what it marks.
 BLEEDING_COLOUR = (255, 0, 200)
@@ -41,6 +41,14 @@ BOX_PALETTE = (
 def box_colour(label: str) -> tuple[int, int, int]:
     """A stable colour per label (crc32, not hash(): the same in every process)."""
     return BOX_PALETTE[zlib.crc32(label.encode("utf-8")) % len(BOX_PALETTE)]
+
+
+def box_text(instrument: Instrument) -> str:
+    """A box's label: the class and the model's score, or "(reviewer)" once a reviewer's
+    correction changed it (the model's score does not belong to a class it did not give)."""
+    if instrument.source == "reviewer":
+        return f"{instrument.label} (reviewer)"
+    return f"{instrument.label} {instrument.score:.2f}"
 
 
 def _ascii(text: str) -> str:
@@ -181,7 +189,7 @@ def draw_overlays(
             if labels:
                 _label(
                     out,
-                    f"{inst.label} {inst.score:.2f}",
+                    box_text(inst),
                     (p1[0], p1[1]),
                     colour,
                     font_scale,

@@ -30,8 +30,8 @@ class _Results:
 
     def __init__(self, case: Path | None) -> None:
         # Read through Case, so a reviewer's corrections are drawn into exported pictures too.
-        self.store = Case.open(case) if case is not None and Path(case).exists() else None
-        self._near = ResultsNear(self.store) if self.store is not None else None
+        self.case = Case.open(case) if case is not None and Path(case).exists() else None
+        self._near = ResultsNear(self.case) if self.case is not None else None
 
     def near(self, frame: int, time_s: float) -> FrameResult | None:
         return self._near.near(frame, time_s) if self._near is not None else None

@@ -20,6 +20,7 @@ from scrubline.core.overlay import (
     TIP_HIDDEN_COLOUR,
     TIP_VISIBLE_COLOUR,
     box_colour,
+    box_text,
 )
 from scrubline.core.results import FrameResult
 
@@ -136,9 +137,7 @@ def plan_overlay(
     for inst in result.instruments:
         colour = label_colour(inst.label)
         if flags.boxes:
-            plan.boxes.append(
-                BoxMark(tuple(float(v) for v in inst.box), f"{inst.label} {inst.score:.2f}", colour)
-            )  # type: ignore[arg-type]
+            plan.boxes.append(BoxMark(_box(inst.box), box_text(inst), colour))
         if inst.tip is not None and flags.tips:
             plan.tips.append(
                 TipMark(
@@ -155,3 +154,8 @@ def plan_overlay(
         plan.mask_rgba = mask_rgba(result.bleeding.mask, mask_threshold)
         plan.bleeding_text = f"bleeding area {result.bleeding.fraction:.1%}"
     return plan
+
+
+def _box(box: tuple[float, ...]) -> tuple[float, float, float, float]:
+    x1, y1, x2, y2 = (float(v) for v in box)
+    return x1, y1, x2, y2

@@ -174,6 +174,8 @@ class TransportWidget(QWidget):
 
     def _fit_readout(self) -> None:
         layout = self.layout()
+        if layout is None:
+            return
         margins = layout.contentsMargins()
         fixed = sum(w.sizeHint().width() for w in (*self.buttons.values(), self.speed))
         fixed += layout.spacing() * (len(self.buttons) + 2) + margins.left() + margins.right()

@@ -428,7 +428,7 @@ class TimelineView(QWidget):
         ruler = self.plots["ruler"]
         phases = self.timeline.episodes_of("phase") if self.timeline is not None else []
         self._phases = list(phases)
-        self.phase_rgb: dict[str, tuple[int, int, int]] = {}
+        self.phase_rgb = {}
         spans = []
         for at, episode in enumerate(phases):
             rgb = self.phase_rgb.setdefault(
