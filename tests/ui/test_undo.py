@@ -194,8 +194,8 @@ def test_picture_exports_draw_the_corrected_results(
     import numpy as np
 
     from scrubline.core.edits import AddCorrection
-    from scrubline.ui.exports import export_frame_png
-    from scrubline.ui.overlays import OverlayFlags
+    from scrubline.core.overlay import OverlayFlags
+    from scrubline.core.pictures import export_frame_png
 
     with Case.open(with_case) as case:
         detections = case.detections()

@@ -13,10 +13,34 @@ frame, so callers pass either the scale factors or the source frame size.
 from __future__ import annotations
 
 import zlib
+from dataclasses import dataclass
 
 import numpy as np
 
 from scrubline.core.results import FrameResult, Instrument
+
+OVERLAY_KEYS = ("boxes", "tips", "bleeding", "badge")
+
+
+@dataclass(frozen=True)
+class OverlayFlags:
+    """Which layers to draw (the window's View menu; the exported pictures follow it)."""
+
+    boxes: bool = True
+    tips: bool = True
+    bleeding: bool = True
+    badge: bool = True
+
+    def with_(self, key: str, value: bool) -> OverlayFlags:
+        if key not in OVERLAY_KEYS:
+            raise KeyError(key)
+        values = {k: getattr(self, k) for k in OVERLAY_KEYS}
+        values[key] = value
+        return OverlayFlags(**values)
+
+    def as_dict(self) -> dict[str, bool]:
+        return {k: getattr(self, k) for k in OVERLAY_KEYS}
+
 
 # RGB. Blood is red, so the bleeding layer is magenta: red on red would hide what it marks.
 BLEEDING_COLOUR = (255, 0, 200)

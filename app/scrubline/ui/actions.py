@@ -10,12 +10,12 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from scrubline.core.analysis import AnalysisSettings
+from scrubline.core.pictures import ClipPlan
 from scrubline.core.timeline import EPISODE_KINDS
 
 DEVICES = ("cpu", "auto", "cuda", "coreml", "directml")
@@ -90,18 +90,6 @@ def neighbour_event(
 
 
 # ---------------------------------------------------------------------------- clips
-@dataclass(frozen=True)
-class ClipPlan:
-    first: int
-    last: int  # inclusive
-    start_s: float
-    end_s: float
-
-    @property
-    def frames(self) -> int:
-        return self.last - self.first + 1
-
-
 MAX_CLIP_S = 300.0
 
 

@@ -3,7 +3,7 @@ clip with overlays burned in (MP4).
 
 Each export is asked (a file dialog) and done by a plain function run on the controller's own
 worker (`TaskRunner`): `scrubline.report.write_report`, `scrubline.core.export.export_case`,
-and `scrubline.ui.exports` for the pictures. Exports that need a piece not present in this
+and `scrubline.core.pictures` for the pictures. Exports that need a piece not present in this
 build stay disabled with a tooltip saying so.
 """
 
@@ -147,7 +147,7 @@ class ExportController(QObject):
         return self._start(run, "Writing the PDF report…")
 
     def frame(self, path: Path) -> bool:
-        from scrubline.ui.exports import export_frame_png
+        from scrubline.core.pictures import export_frame_png
 
         window = self.window
         if overlay_renderer() is None or window.video_path is None:
@@ -165,7 +165,7 @@ class ExportController(QObject):
         return self._start(run, "Saving the frame…")
 
     def clip(self, path: Path) -> bool:
-        from scrubline.ui.exports import export_clip_mp4
+        from scrubline.core.pictures import export_clip_mp4
 
         window = self.window
         if overlay_renderer() is None or window.video_path is None:

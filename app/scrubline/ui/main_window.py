@@ -66,6 +66,7 @@ from scrubline.core.edits import (
     SetProcedure,
     UpdateBookmark,
 )
+from scrubline.core.overlay import OVERLAY_KEYS
 from scrubline.core.timeline import EPISODE_KINDS
 from scrubline.core.video import VIDEO_SUFFIXES
 from scrubline.ui import actions, window_geometry
@@ -89,7 +90,7 @@ from scrubline.ui.export_controller import ExportController
 from scrubline.ui.frame_view import QtFrameView
 from scrubline.ui.frames import FrameLoader, ShownFrame, VideoOpened
 from scrubline.ui.navigation import format_clock, jump_seconds, shuttle, step_frames, updated_recent
-from scrubline.ui.overlays import OVERLAY_KEYS, OVERLAY_NAMES, plan_overlay
+from scrubline.ui.overlays import OVERLAY_NAMES, plan_overlay
 from scrubline.ui.panels import BookmarksWidget, OutcomeWidget
 from scrubline.ui.player import PlaybackController, TransportWidget
 from scrubline.ui.review import ReviewContext, ReviewController
@@ -1331,7 +1332,7 @@ _WARM_MODULES = (
     "scrubline.core.phases",
     "scrubline.core.overlay",
     "scrubline.core.proxy",
-    "scrubline.ui.exports",
+    "scrubline.core.pictures",
 )
 _warmed = False
 imports_warmed = (

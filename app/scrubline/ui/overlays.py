@@ -19,36 +19,18 @@ from scrubline.core.overlay import (
     BOX_PALETTE,
     TIP_HIDDEN_COLOUR,
     TIP_VISIBLE_COLOUR,
+    OverlayFlags,
     box_colour,
     box_text,
 )
 from scrubline.core.results import FrameResult
 
-OVERLAY_KEYS = ("boxes", "tips", "bleeding", "badge")
 OVERLAY_NAMES = {
     "boxes": "Instrument boxes",
     "tips": "Instrument tips",
     "bleeding": "Bleeding mask",
     "badge": "Tip-hidden warning",
 }
-
-
-@dataclass(frozen=True)
-class OverlayFlags:
-    boxes: bool = True
-    tips: bool = True
-    bleeding: bool = True
-    badge: bool = True
-
-    def with_(self, key: str, value: bool) -> OverlayFlags:
-        if key not in OVERLAY_KEYS:
-            raise KeyError(key)
-        values = {k: getattr(self, k) for k in OVERLAY_KEYS}
-        values[key] = value
-        return OverlayFlags(**values)
-
-    def as_dict(self) -> dict[str, bool]:
-        return {k: getattr(self, k) for k in OVERLAY_KEYS}
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from typing import Any
 
 from PySide6.QtCore import QSettings
 
-from scrubline.ui.overlays import OVERLAY_KEYS, OverlayFlags
+from scrubline.core.overlay import OVERLAY_KEYS, OverlayFlags
 
 SETTINGS_ENV = "SCRUBLINE_SETTINGS"
 SETTINGS_FILE = "settings.ini"

@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from scrubline.core.overlay import OverlayFlags
 from scrubline.ui.navigation import clamp_frame, index_at
-from scrubline.ui.overlays import OverlayFlags
 
 
 class ViewerState(QObject):

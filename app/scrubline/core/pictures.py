@@ -3,13 +3,16 @@
 Qt-free: frames come from a `VideoSource`, overlays from the Qt-free renderer
 `scrubline.core.overlay.draw_overlays` (the same one the PDF report uses, so every picture that
 leaves the app looks alike), and clips are encoded with PyAV's H.264 encoder the way
-`scrubline.core.demo.write_clip` does. The window runs these on its export worker thread; the
-clip export reports progress and stops when cancelled. Files appear complete or not at all
-(written under a temporary name, then renamed).
+`scrubline.core.demo.write_clip` does. The window runs these on its export worker thread (and
+batch runs may call them directly); the clip export reports progress and stops when cancelled.
+Files appear complete or not at all (written under a temporary name, then renamed). The results
+drawn are read through `Case`, so a reviewer's corrections are in the pictures, by
+`core.nearest`'s rule.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -18,10 +21,23 @@ import numpy as np
 
 from scrubline.core.case import Case
 from scrubline.core.nearest import ResultsNear
+from scrubline.core.overlay import OverlayFlags
 from scrubline.core.results import FrameResult
 from scrubline.core.video import VideoSource
-from scrubline.ui.actions import ClipPlan
-from scrubline.ui.overlays import OverlayFlags
+
+
+@dataclass(frozen=True)
+class ClipPlan:
+    """The frames of a clip: `first..last` (inclusive) and their times."""
+
+    first: int
+    last: int  # inclusive
+    start_s: float
+    end_s: float
+
+    @property
+    def frames(self) -> int:
+        return self.last - self.first + 1
 
 
 class _Results:
