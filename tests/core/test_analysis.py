@@ -580,9 +580,9 @@ def test_a_model_run_in_flight_is_interrupted_by_onnxruntime(tiny_registry) -> N
     options to onnxruntime, which then refuses to run."""
     import numpy as np
 
-    from scrubline.core.analysis import Analyzer
+    from scrubline.core.analysis import ImageModels
 
-    analyzer = Analyzer(tiny_registry.frame_models(), AnalysisSettings())
+    analyzer = ImageModels(tiny_registry.frame_models(), AnalysisSettings())
     frame = {size: np.zeros((size[1], size[0], 3), np.uint8) for size in analyzer.sizes}
     assert len(analyzer.run([(0, 0.0, frame)], (64, 48))) == 1
     analyzer.interrupt()

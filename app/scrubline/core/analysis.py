@@ -231,7 +231,7 @@ def _summarise_skipped(skipped: dict[str, list[int]], times: np.ndarray) -> list
     return lines
 
 
-class Analyzer:
+class ImageModels:
     """The loaded image models and how to run them on one batch of frames."""
 
     def __init__(self, manifests: list[Manifest], settings: AnalysisSettings) -> None:
@@ -574,7 +574,7 @@ def analyse_video(
             store.set_meta("problems", [])
             shutil.rmtree(proxy_dir_for(store.path), ignore_errors=True)
         manifests = _reconcile_plan(store, registry, requested, planned, settings)
-        analyzer = Analyzer(manifests, settings)
+        analyzer = ImageModels(manifests, settings)
         store.set_blob(FRAME_INDEX_KEY, frame_index)
         records = analyzer.records()
         plan = {
@@ -655,7 +655,7 @@ def analyse_video(
 def _run(
     video_path: Path,
     store: CaseStore,
-    analyzer: Analyzer,
+    analyzer: ImageModels,
     todo: np.ndarray,
     settings: AnalysisSettings,
     state: TaskState,

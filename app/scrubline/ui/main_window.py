@@ -92,7 +92,7 @@ from scrubline.ui.frames import FrameLoader, ShownFrame, VideoOpened
 from scrubline.ui.navigation import format_clock, jump_seconds, shuttle, step_frames, updated_recent
 from scrubline.ui.overlays import OVERLAY_NAMES, plan_overlay
 from scrubline.ui.panels import BookmarksWidget, OutcomeWidget
-from scrubline.ui.player import PlaybackController, TransportWidget
+from scrubline.ui.player import PlaybackClock, TransportWidget
 from scrubline.ui.review import ReviewContext, ReviewController
 from scrubline.ui.settings import (
     app_settings,
@@ -184,7 +184,7 @@ class MainWindow(QMainWindow):
         self.state = ViewerState()
         self.state.set_overlays(read_overlays(self.settings))
         self.loader = FrameLoader(parent=self)
-        self.player = PlaybackController(self.state, self)
+        self.player = PlaybackClock(self.state, self)
         self.player.speed = read_float(self.settings, "playback/speed", 1.0)
         self.analysis = TaskRunner("analysis", self)
         self.exports = ExportController(self)

@@ -1,6 +1,6 @@
 """Playback: the clock that moves the playhead, and the transport bar under the frame.
 
-`PlaybackController` is time-based: each tick asks where the playhead should be now
+`PlaybackClock` is time-based: each tick asks where the playhead should be now
 (`navigation.playback_time`) and moves the shared state there, so when decoding cannot keep up
 frames are skipped rather than the video slowing down (the frame loader always decodes the
 newest request). A signed rate covers the J/K/L shuttle, reverse included.
@@ -20,7 +20,7 @@ from scrubline.ui.state import ViewerState
 SCRUBBER_LEAST_WIDTH = 180  # px: below this a drag moves too many frames per pixel to aim
 
 
-class PlaybackController(QObject):
+class PlaybackClock(QObject):
     rate_changed = Signal(float)  # signed; 0 = paused
 
     def __init__(self, state: ViewerState, parent: QObject | None = None) -> None:
