@@ -5,28 +5,67 @@ Each export is asked (a file dialog) and done by a plain function run on the con
 worker (`TaskRunner`): `scrubline.report.write_report`, `scrubline.core.export.export_case`,
 and `scrubline.core.pictures` for the pictures. Exports that need a piece not present in this
 build stay disabled with a tooltip saying so.
+
+The controller is built from an `ExportContext` (what it reads of the open case and the view,
+and where it reports), not from the window, so a test builds one around a case and a
+`ViewerState` alone; `ExportContext.of_window` is the window's.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QSettings, Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QFileDialog, QMenu
+from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 
 from scrubline.core.case import Case
 from scrubline.ui import actions
 from scrubline.ui.tasks import TaskRunner
 
 
+@dataclass(frozen=True)
+class ExportContext:
+    """What the export controller needs from whoever hosts it."""
+
+    parent: QWidget | None  # parent of the file dialogs
+    settings: QSettings  # remembers the export folder
+    state: Any  # the ViewerState: playhead, clip selection, overlays shown
+    case_path: Callable[[], Path | None]
+    video_path: Callable[[], Path | None]
+    has_video: Callable[[], bool]  # a video is open (indexed)
+    registry: Callable[[], Any]
+    report_error: Callable[[str, str, str], None]  # title, message, details
+    show_status: Callable[[str, int], None]  # message, milliseconds (0: until replaced)
+    closing: Callable[[], bool]
+    add_action: Callable[..., QAction]  # (menu, text, slot) -> the action added
+
+    @classmethod
+    def of_window(cls, window: Any) -> ExportContext:
+        return cls(
+            parent=window,
+            settings=window.settings,
+            state=window.state,
+            case_path=lambda: window.case_path,
+            video_path=lambda: window.video_path,
+            has_video=lambda: window.info is not None,
+            registry=lambda: window.registry,
+            report_error=window.report_error,
+            show_status=lambda message, ms: window.statusBar().showMessage(message, ms),
+            closing=lambda: window._closing,
+            add_action=window._action,
+        )
+
+
 class ExportController(QObject):
     finished = Signal(object)  # (kind, target, [written paths]) or the exception
 
-    def __init__(self, window: Any) -> None:
-        super().__init__(window)
-        self.window = window
+    def __init__(self, context: ExportContext, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.context = context
         self.runner = TaskRunner("export", self)
         self.runner.progressed.connect(self._on_progress_changed)
         self.runner.finished.connect(self._on_finished_changed)
@@ -34,7 +73,7 @@ class ExportController(QObject):
 
     # ------------------------------------------------------------------ menu
     def build_menu(self, menu: QMenu) -> None:
-        add = self.window._action
+        add = self.context.add_action
         self.report_action = add(menu, "PDF &report…", self.ask_report)
         self.tables_action = add(menu, "&Tables (CSV + JSON)…", self.ask_tables)
         self.png_action = add(menu, "&Frame with overlays (PNG)…", self.ask_frame)
@@ -45,8 +84,8 @@ class ExportController(QObject):
         self.update_actions()
 
     def update_actions(self) -> None:
-        window = self.window
-        has_case = window.case_path is not None and window.case_path.exists()
+        case_path = self.context.case_path()
+        has_case = case_path is not None and case_path.exists()
         report = report_writer()
         self.report_action.setEnabled(has_case and report is not None)
         self.report_action.setToolTip(
@@ -55,7 +94,7 @@ class ExportController(QObject):
         self.tables_action.setEnabled(has_case)
         renderer = overlay_renderer()
         for action in (self.png_action, self.clip_action):
-            action.setEnabled(window.info is not None and renderer is not None)
+            action.setEnabled(self.context.has_video() and renderer is not None)
             action.setToolTip(
                 "" if renderer is not None else "Overlay rendering is not available in this build"
             )
@@ -63,28 +102,31 @@ class ExportController(QObject):
 
     # ------------------------------------------------------------------ ask
     def _folder(self) -> str:
-        return str(self.window.settings.value("paths/export_dir", str(Path.home())))
+        return str(self.context.settings.value("paths/export_dir", str(Path.home())))
 
     def _ask_save(
         self, title: str, what: str, suffix: str, pattern: str, time_s: float | None = None
     ) -> Path | None:
         label = None
-        if self.window.case_path is not None and self.window.case_path.exists():
-            with Case.open(self.window.case_path) as case:
+        case_path = self.context.case_path()
+        if case_path is not None and case_path.exists():
+            with Case.open(case_path) as case:
                 label = case.case_info.get("label")
         name = actions.default_export_name(label, what, suffix, time_s)
         path, _ = QFileDialog.getSaveFileName(
-            self.window, title, str(Path(self._folder()) / name), pattern
+            self.context.parent, title, str(Path(self._folder()) / name), pattern
         )
         if not path:
             return None
-        self.window.settings.setValue("paths/export_dir", str(Path(path).parent))
+        self.context.settings.setValue("paths/export_dir", str(Path(path).parent))
         return Path(path)
 
     def ask_tables(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self.window, "Export tables to", self._folder())
+        folder = QFileDialog.getExistingDirectory(
+            self.context.parent, "Export tables to", self._folder()
+        )
         if folder:
-            self.window.settings.setValue("paths/export_dir", folder)
+            self.context.settings.setValue("paths/export_dir", folder)
             self.tables(Path(folder))
 
     def ask_report(self) -> None:
@@ -94,16 +136,16 @@ class ExportController(QObject):
 
     def ask_frame(self) -> None:
         path = self._ask_save(
-            "Save the frame", "frame", ".png", "PNG (*.png)", self.window.state.time_s
+            "Save the frame", "frame", ".png", "PNG (*.png)", self.context.state.time_s
         )
         if path is not None:
             self.frame(path)
 
     def ask_clip(self) -> None:
         try:
-            plan = actions.clip_plan(self.window.state.times, self.window.state.selection)
+            plan = actions.clip_plan(self.context.state.times, self.context.state.selection)
         except ValueError as exc:
-            self.window.report_error("No clip range", str(exc))
+            self.context.report_error("No clip range", str(exc), "")
             return
         path = self._ask_save("Save the clip", "clip", ".mp4", "MP4 (*.mp4)", plan.start_s)
         if path is not None:
@@ -113,10 +155,10 @@ class ExportController(QObject):
     def tables(self, folder: Path) -> bool:
         from scrubline.core.export import export_case
 
-        window = self.window
-        if window.case_path is None or not window.case_path.exists():
+        case = self.context.case_path()
+        if case is None or not case.exists():
             return False
-        case, registry = window.case_path, window.registry
+        registry = self.context.registry()
 
         def run(state: Any) -> Any:
             state.progress(0.1, "writing tables")
@@ -127,11 +169,11 @@ class ExportController(QObject):
 
     def report(self, path: Path) -> bool:
         writer = report_writer()
-        window = self.window
-        if writer is None or window.case_path is None or not window.case_path.exists():
+        case, video = self.context.case_path(), self.context.video_path()
+        if writer is None or case is None or not case.exists():
             return False
         write_report, options_type = writer
-        case, registry, video = window.case_path, window.registry, window.video_path
+        registry = self.context.registry()
 
         def run(state: Any) -> Any:
             state.progress(0.1, "writing the report")
@@ -149,15 +191,10 @@ class ExportController(QObject):
     def frame(self, path: Path) -> bool:
         from scrubline.core.pictures import export_frame_png
 
-        window = self.window
-        if overlay_renderer() is None or window.video_path is None:
+        video, case, state = self.context.video_path(), self.context.case_path(), self.context.state
+        if overlay_renderer() is None or video is None:
             return False
-        video, case, index, flags = (
-            window.video_path,
-            window.case_path,
-            window.state.frame,
-            window.state.overlays,
-        )
+        index, flags = state.frame, state.overlays
 
         def run(state: Any) -> Any:
             return ("frame", path, [export_frame_png(video, case, index, path, flags)])
@@ -167,15 +204,15 @@ class ExportController(QObject):
     def clip(self, path: Path) -> bool:
         from scrubline.core.pictures import export_clip_mp4
 
-        window = self.window
-        if overlay_renderer() is None or window.video_path is None:
+        video, case, state = self.context.video_path(), self.context.case_path(), self.context.state
+        if overlay_renderer() is None or video is None:
             return False
         try:
-            plan = actions.clip_plan(window.state.times, window.state.selection)
+            plan = actions.clip_plan(state.times, state.selection)
         except ValueError as exc:
-            window.report_error("No clip range", str(exc))
+            self.context.report_error("No clip range", str(exc), "")
             return False
-        video, case, flags = window.video_path, window.case_path, window.state.overlays
+        flags = state.overlays
 
         def run(state: Any) -> Any:
             return ("clip", path, [export_clip_mp4(video, case, plan, path, flags, state)])
@@ -184,9 +221,9 @@ class ExportController(QObject):
 
     def _start(self, run: Any, message: str) -> bool:
         if not self.runner.start(run):
-            self.window.statusBar().showMessage("An export is already running", 4000)
+            self.context.show_status("An export is already running", 4000)
             return False
-        self.window.statusBar().showMessage(message)
+        self.context.show_status(message, 0)
         return True
 
     def shutdown(self) -> None:
@@ -194,22 +231,22 @@ class ExportController(QObject):
 
     # ------------------------------------------------------------------ results
     def _on_progress_changed(self, fraction: float, message: str) -> None:
-        self.window.statusBar().showMessage(f"Export: {message} ({fraction:.0%})")
+        self.context.show_status(f"Export: {message} ({fraction:.0%})", 0)
 
     def _on_finished_changed(self, result: Any) -> None:
-        if self.window._closing:
+        if self.context.closing():
             return
         _, target, written = result
         if written and written[0] is None:
-            self.window.statusBar().showMessage("Export cancelled", 5000)
+            self.context.show_status("Export cancelled", 5000)
         else:
             where = target if Path(target).is_dir() else Path(target).parent
             names = ", ".join(Path(p).name for p in written if p)
-            self.window.statusBar().showMessage(f"Exported {names} to {where}", 10000)
+            self.context.show_status(f"Exported {names} to {where}", 10000)
         self.finished.emit(result)
 
     def _on_failed_changed(self, exc: object, details: str) -> None:
-        self.window.report_error("The export failed", str(exc), details)
+        self.context.report_error("The export failed", str(exc), details)
         self.finished.emit(exc)
 
 

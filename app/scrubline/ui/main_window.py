@@ -86,7 +86,7 @@ from scrubline.ui.dialogs import (
     ask_case_video,
     show_error,
 )
-from scrubline.ui.export_controller import ExportController
+from scrubline.ui.export_controller import ExportContext, ExportController
 from scrubline.ui.frame_view import QtFrameView
 from scrubline.ui.frames import FrameLoader, ShownFrame, VideoOpened
 from scrubline.ui.navigation import format_clock, jump_seconds, shuttle, step_frames, updated_recent
@@ -187,7 +187,7 @@ class MainWindow(QMainWindow):
         self.player = PlaybackClock(self.state, self)
         self.player.speed = read_float(self.settings, "playback/speed", 1.0)
         self.analysis = TaskRunner("analysis", self)
-        self.exports = ExportController(self)
+        self.exports = ExportController(ExportContext.of_window(self), self)
         self.review = ReviewController(ReviewContext(self._case_for_edit, self.report_error), self)
         self.case_job = LatestJob("case", self)
         self.outcome_job = LatestJob("outcome", self)
