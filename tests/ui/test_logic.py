@@ -76,8 +76,7 @@ def test_overlay_plan_marks_and_provenance() -> None:
     assert plan.note is None
     near = plan_overlay(_result(10, 1.0), 11, 1.1, OverlayFlags())
     assert near.note == (
-        "overlays from analysed frame 10, 0.10 s earlier "
-        "(the nearest analysed frame within 0.5 s)"
+        "overlays from analysed frame 10, 0.10 s earlier (the nearest analysed frame within 0.5 s)"
     )
     assert near.badge is None
     far = plan_overlay(_result(10, 1.0), 90, 9.0, OverlayFlags(), period_s=1.0)

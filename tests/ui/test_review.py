@@ -327,17 +327,30 @@ def test_the_wheel_zooms_time_and_a_drag_on_a_lane_pans_without_seeking(
     assert window.state.frame == frame_before  # panning does not move the playhead
 
 
-def test_dragging_on_the_ruler_scrubs_the_playhead(qtbot, with_case, window, demo_clip) -> None:  # type: ignore[no-untyped-def]
+def test_dragging_on_the_ruler_selects_the_clip_range_and_the_playhead_line_scrubs(
+    qtbot, with_case, window, demo_clip
+) -> None:  # type: ignore[no-untyped-def]
     _open_case(qtbot, window, demo_clip)
     view = window.timeline_view
     view.fit()
-    scrubbed: list[tuple[float, bool]] = []
-    view.scrub_requested.connect(lambda t, finished: scrubbed.append((t, finished)))
+    frame_before = window.state.frame
     viewport, start = view.point_for(6.0, "ruler")
     _, end = view.point_for(21.0, "ruler")
     _drag(viewport, start, end)
-    assert scrubbed and scrubbed[-1][1] is True
-    times = [t for t, _ in scrubbed]
-    assert times == sorted(times) and times[-1] == pytest.approx(21.0, abs=0.3)
-    assert window.state.time_s == pytest.approx(21.0, abs=0.3)
-    assert view.x_range() == pytest.approx((0.0, 30.0))  # scrubbing does not pan
+    assert window.state.selection == pytest.approx((6.0, 21.0), abs=0.3)
+    assert view.selection_region.isVisible()
+    assert window.state.frame == frame_before  # selecting does not move the playhead
+    assert view.x_range() == pytest.approx((0.0, 30.0))  # nor pan
+    # Dragged right to left (and past the end), the range is the same, inside the case.
+    ruler_box = view.plots["ruler"].getPlotItem().getViewBox()
+    ruler_box.range_dragged.emit(31.0, 23.0, True)
+    assert window.state.selection == pytest.approx((23.0, 30.0))
+    # The yellow playhead line still scrubs.
+    scrubbed: list[tuple[float, bool]] = []
+    view.scrub_requested.connect(lambda t, finished: scrubbed.append((t, finished)))
+    line = view.lines[2]
+    line.sigDragged.emit(line)
+    line.setValue(12.0)
+    line.sigPositionChangeFinished.emit(line)
+    assert scrubbed[-1] == (pytest.approx(12.0), True)
+    assert window.state.time_s == pytest.approx(12.0, abs=0.11)

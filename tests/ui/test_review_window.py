@@ -3,6 +3,8 @@ support, the clip range, bookmarks, event jumps, help, and the timeline's empty 
 
 from __future__ import annotations
 
+import pytest
+
 from scrubline.core.store import CaseStore
 
 TIMEOUT = 60_000
@@ -28,3 +30,286 @@ def test_a_procedure_whose_signals_the_case_lacks_is_refused_and_the_phases_stay
     assert after == before
     with CaseStore(with_case) as store:
         assert store.get_meta("procedure") == stored
+
+
+def _open(qtbot, window, demo_clip) -> None:  # type: ignore[no-untyped-def]
+    with qtbot.waitSignal(window.video_ready, timeout=TIMEOUT):
+        window.open_video(demo_clip)
+    qtbot.waitUntil(lambda: window.frame_view.shown_index == 0, timeout=TIMEOUT)
+
+
+def test_out_point_is_inclusive_and_go_to_in_and_out(qtbot, window, demo_clip, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from scrubline.ui.actions import clip_plan
+
+    _open(qtbot, window, demo_clip)
+    window.seek_frame(101)
+    window.mark_clip(start=True)  # I on 101
+    window.seek_frame(150)
+    window.mark_clip(start=False)  # O on 150: the clip ends with frame 150
+    plan = clip_plan(window.state.times, window.state.selection)
+    assert (plan.first, plan.last) == (101, 150)
+    window.seek_frame(0)
+    window.go_to_clip(start=False)
+    assert window.state.frame == 150
+    window.go_to_clip(start=True)
+    assert window.state.frame == 101
+    # O on the last frame keeps the last frame.
+    window.seek_frame(window.state.frame_count - 1)
+    window.mark_clip(start=False)
+    plan = clip_plan(window.state.times, window.state.selection)
+    assert plan.last == window.state.frame_count - 1 and plan.first == 101
+    # No range: going to its start says so.
+    window.state.set_selection(None)
+    window.go_to_clip(start=True)
+    assert "No clip range" in window.statusBar().currentMessage()
+
+
+def test_playback_loops_over_the_clip_range() -> None:
+    from scrubline.ui.navigation import looped_time
+
+    loop = (2.0, 3.0)
+    assert looped_time(2.5, 1.0, loop, 29.9) is None
+    assert looped_time(3.0, 1.0, loop, 29.9) == 2.0  # past the end: back to the start
+    assert looped_time(1.0, 1.0, loop, 29.9) is None  # before the range: play into it
+    assert looped_time(1.9, -1.0, loop, 29.9) == pytest.approx(3.0, abs=1e-5)  # reverse wraps
+    assert looped_time(29.9, 1.0, (20.0, 30.0), 29.9) == 20.0  # a range to the very end
+
+
+def test_loop_action_feeds_the_player(qtbot, window, demo_clip) -> None:  # type: ignore[no-untyped-def]
+    _open(qtbot, window, demo_clip)
+    window.state.set_selection((5.0, 6.0))
+    assert window.player.loop is None
+    window.loop_action.trigger()
+    assert window.player.loop == (5.0, 6.0)
+    window.seek_time(5.9)
+    window.player.set_rate(1.0)
+    qtbot.waitUntil(lambda: window.state.time_s < 5.5, timeout=5_000)  # wrapped to the start
+    window.player.pause()
+    assert 5.0 <= window.state.time_s <= 6.0
+    window.state.set_selection(None)
+    assert window.player.loop is None
+
+
+def test_speed_box_follows_the_shuttle(qtbot, window, demo_clip) -> None:  # type: ignore[no-untyped-def]
+    _open(qtbot, window, demo_clip)
+    box = window.transport.speed
+    window.shuttle("L")
+    window.shuttle("L")
+    assert window.player.rate == 2.0 and box.currentData() == 2.0
+    window.shuttle("J")
+    assert box.currentData() == 1.0
+    window.shuttle("K")
+    assert window.player.rate == 0.0 and box.currentData() == window.player.speed == 1.0
+
+
+def test_f1_help_is_fixed_width_and_lists_every_key_the_window_answers_to(window) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtGui import QFontInfo, QKeySequence
+
+    from scrubline.ui.dialogs import TextDialog
+    from scrubline.ui.help_text import listed_keys, shortcuts_text
+
+    keys = {
+        shortcut.toString(QKeySequence.SequenceFormat.PortableText)
+        for action in window.actions()
+        for shortcut in action.shortcuts()
+    }
+    listed = listed_keys()
+    assert keys - listed == set(), "keys missing from the F1 help"
+    keyboard = {
+        k for k in listed if " " not in k and k not in ("wheel", "drag", "double-click", "click")
+    }
+    assert keyboard - keys == set(), "the help lists keys no action answers to"
+    for key in ("PgUp", "PgDown", "Ctrl+2", "Ctrl+O", "Ctrl+Shift+A", "Ctrl+=", "Ctrl+-", "Ctrl+0"):
+        assert key in listed
+    dialog = TextDialog("Keyboard and mouse", shortcuts_text(), window)
+    assert QFontInfo(dialog.view.font()).fixedPitch()
+    # The columns line up: every row's description starts at the same column.
+    rows = [line for line in shortcuts_text().splitlines() if line.startswith("  ")]
+    starts = {len(line) - len(line[2:].split("   ", 1)[1].lstrip()) for line in rows}
+    assert len(starts) == 1
+    dialog.close()
+
+
+def test_bookmark_dialog_focuses_the_note_and_ctrl_enter_saves(qtbot) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtCore import Qt
+
+    from scrubline.ui.dialogs import BookmarkDialog
+
+    dialog = BookmarkDialog("0:12.000")
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    assert dialog.focusWidget() is dialog.note
+    qtbot.keyClicks(dialog.note, "Watch the clip")
+    qtbot.keyClick(dialog.note, Qt.Key.Key_Return)  # a new line, not "save"
+    assert dialog.isVisible()
+    qtbot.keyClicks(dialog.note, "placement")
+    with qtbot.waitSignal(dialog.accepted, timeout=2000):
+        qtbot.keyClick(dialog.note, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    assert dialog.note.toPlainText() == "Watch the clip\nplacement"
+
+
+def test_bookmark_notes_wrap_in_the_list(qtbot) -> None:  # type: ignore[no-untyped-def]
+    from types import SimpleNamespace
+
+    from scrubline.ui.panels import BookmarksWidget
+
+    panel = BookmarksWidget()
+    qtbot.addWidget(panel)
+    panel.resize(260, 300)
+    panel.show()
+    note = "The clip is placed too close to the common bile duct; " * 3
+    panel.set_bookmarks(
+        [SimpleNamespace(id=1, time_s=12.0, frame=120, category="complication", note=note)]
+    )
+    assert panel.list.wordWrap()
+    rect = panel.list.visualItemRect(panel.list.item(0))
+    assert rect.width() <= panel.list.viewport().width()
+    assert rect.height() > 2 * panel.list.fontMetrics().height()  # several lines
+
+
+def test_event_jumps_name_the_event(qtbot, with_case, window, demo_clip) -> None:  # type: ignore[no-untyped-def]
+    with qtbot.waitSignal(window.case_refreshed, timeout=TIMEOUT):
+        window.open_video(demo_clip)
+    window.event_kinds = ["bleeding"]
+    time_s = window.jump_event(True)
+    assert time_s is not None
+    message = window.statusBar().currentMessage()
+    assert "bleeding episode begins" in message
+
+
+def test_a_failed_open_clears_the_opening_status_and_the_hover_line(
+    qtbot, window, demo_clip, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    _open(qtbot, window, demo_clip)
+    window.timeline_view.hover_label.setText("0:03.000 · tools: instrument")
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video at all")
+    with qtbot.waitSignal(window.loader.open_failed, timeout=TIMEOUT):
+        window.open_video(broken)
+    assert window.timeline_view.hover_label.text() == ""
+    assert "Opening" not in window.statusBar().currentMessage()
+    assert window.state.frame_count == 0
+    for box in window._error_boxes:
+        box.close()
+
+
+def test_empty_timeline_has_no_time_labels_and_no_default_ticks(qtbot) -> None:  # type: ignore[no-untyped-def]
+    from scrubline.ui.timeline_view import TimelineView
+
+    view = TimelineView()
+    qtbot.addWidget(view)
+    axis = view.plots["bleeding"].getAxis("bottom")
+    assert axis.tickStrings([0.1, 0.2], 1.0, 0.1) == ["", ""]
+    tools_ticks = view.plots["tools"].getAxis("left")._tickLevels
+    assert tools_ticks == [[(0.5, "no tools yet")], []]
+    view.set_duration(30.0)
+    assert axis.tickStrings([10.0], 1.0, 10.0) == ["0:10"]
+
+
+def test_parse_position_reads_times_and_frames() -> None:
+    import numpy as np
+
+    from scrubline.ui.navigation import parse_position
+
+    times = np.arange(3000) / 25.0  # 2 minutes at 25 fps
+    assert parse_position("#1500", times) == 1500
+    assert parse_position("f 12", times) == 12 and parse_position("frame 7", times) == 7
+    assert parse_position("1:02.5", times) == 1562
+    assert parse_position("62.5", times) == 1562 and parse_position("62.5 s", times) == 1562
+    assert parse_position("0:01:00", times) == 1500
+    for bad, says in (
+        ("#3000", "past the last frame"),
+        ("soon", "neither a time"),
+        ("5:00", "past the end"),
+        ("1::2", "neither a time"),
+        ("-3", "not a time"),
+    ):
+        with pytest.raises(ValueError, match=says):
+            parse_position(bad, times)
+
+
+def test_the_video_zooms_around_the_pointer_pans_and_fits(qtbot, window, demo_clip) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtCore import QPoint, QPointF, Qt
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    _open(qtbot, window, demo_clip)
+    view = window.frame_view
+    fitted = view.frame_rect()
+    pointer = QPointF(fitted.x() + fitted.width() * 0.25, fitted.y() + fitted.height() * 0.25)
+    under = view.to_frame(pointer)
+    wheel = QWheelEvent(
+        pointer,
+        QPointF(view.mapToGlobal(pointer.toPoint())),
+        QPoint(0, 0),
+        QPoint(0, 480),  # four notches: the frame overflows the view both ways
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
+    sizes: list[tuple[int, int]] = []
+    view.size_changed.connect(lambda w, h: sizes.append((w, h)))
+    QApplication.sendEvent(view, wheel)
+    assert view.zoom == pytest.approx(1.25**4)
+    assert view.frame_rect().width() > view.width() and view.frame_rect().height() > view.height()
+    assert view.to_frame(pointer) == pytest.approx(under, abs=1e-3)  # the point stays put
+    assert sizes and sizes[-1][0] > view.width()  # frames are converted at the zoomed size
+    # A drag pans: the frame point under the pointer follows it.
+    start = view.frame_rect().center().toPoint()
+    before = view.to_frame(QPointF(start))
+    qtbot.mousePress(view, Qt.MouseButton.LeftButton, pos=start)
+    qtbot.mouseMove(view, start + QPoint(40, 20))
+    qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, pos=start + QPoint(40, 20))
+    assert view.to_frame(QPointF(start + QPoint(40, 20))) == pytest.approx(before, abs=0.02)
+    # The frame never leaves an empty border at an edge it could cover.
+    view.pan_by(10_000, 10_000)
+    rect = view.frame_rect()
+    assert rect.left() <= 0.5 and rect.top() <= 0.5
+    qtbot.mouseDClick(view, Qt.MouseButton.LeftButton, pos=start)
+    assert view.zoom == 1.0 and view.frame_rect() == fitted
+    # The keys go through the window's actions.
+    for action in window.actions():
+        if action.text() == "Zoom video in":
+            action.trigger()
+    assert view.zoom == pytest.approx(1.5)
+
+
+def test_full_screen_video_only_and_escape(qtbot, window, demo_clip) -> None:  # type: ignore[no-untyped-def]
+    _open(qtbot, window, demo_clip)
+    modes = window.view_modes
+    modes.video_only_action.trigger()
+    assert modes.video_only
+    for widget in (window.timeline_pane, window.transport, window.menuBar(), window.statusBar()):
+        assert not widget.isVisible()
+    assert not window.outcome_dock.isVisible() and window.frame_view.isVisible()
+    modes.fullscreen_action.trigger()
+    assert window.isFullScreen()
+    modes.leave()
+    assert not modes.video_only and not window.isFullScreen()
+    for widget in (window.timeline_pane, window.transport, window.menuBar(), window.statusBar()):
+        assert widget.isVisible()
+    assert window.outcome_dock.isVisible()
+
+
+def test_go_to_a_typed_time_or_frame(qtbot, window, demo_clip) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtCore import Qt
+
+    _open(qtbot, window, demo_clip)
+    readout = window.transport.readout
+    window.view_modes.ask_go_to()
+    assert readout.hasFocus() or readout.selectedText() == readout.text()
+    readout.setFocus()
+    readout.selectAll()
+    qtbot.keyClicks(readout, "0:12.5")
+    qtbot.keyClick(readout, Qt.Key.Key_Return)
+    assert window.state.frame == 125
+    assert "0:12.500" in readout.text()
+    readout.setFocus()
+    readout.selectAll()
+    qtbot.keyClicks(readout, "#37")
+    qtbot.keyClick(readout, Qt.Key.Key_Return)
+    assert window.state.frame == 37
+    assert window.view_modes.go_to("later today") is None
+    assert "Cannot go there" in window.statusBar().currentMessage() and window.state.frame == 37

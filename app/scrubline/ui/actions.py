@@ -74,6 +74,35 @@ def event_times(
     return sorted(set(found))
 
 
+def describe_event(
+    timeline: Any, bookmarks: Sequence[Any], time_s: float, kinds: Sequence[str] = EPISODE_KINDS
+) -> str:
+    """What happens at `time_s` (an event `event_times` found), in words for the status bar:
+    "bleeding episode begins (0:08–0:24)", "phase change: Dissection", "bookmark: note"."""
+    from scrubline.ui.navigation import format_clock
+
+    found: list[str] = []
+    if timeline is not None:
+        for episode in timeline.episodes:
+            if abs(episode.start_s - time_s) > 1e-6:
+                continue
+            span = (
+                f"{format_clock(episode.start_s, millis=False)}"
+                f"\u2013{format_clock(episode.end_s, millis=False)}"
+            )
+            if episode.kind in ("bleeding", "tip_hidden") and episode.kind in kinds:
+                found.append(f"{episode.label} episode begins ({span})")
+            elif episode.kind == "phase" and "phase" in kinds:
+                found.append(f"phase change: {episode.label} ({span})")
+    if "bookmark" in kinds:
+        for mark in bookmarks:
+            if abs(float(mark.time_s) - time_s) <= 1e-6:
+                found.append(
+                    f"bookmark ({mark.category})" + (f": {mark.note}" if mark.note else "")
+                )
+    return "; ".join(dict.fromkeys(found)) or "event"
+
+
 def neighbour_event(
     video_times: np.ndarray, events: Sequence[float], frame: int, forward: bool
 ) -> tuple[float, int] | None:

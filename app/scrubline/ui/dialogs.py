@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtGui import QFontDatabase, QKeyEvent, QTextCursor
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -215,9 +216,27 @@ class BookmarkDialog(QDialog):
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setToolTip("Save (Ctrl+Enter)")
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout.addRow(buttons)
+        # The note is what is typed: it has the focus, and Ctrl+Enter saves from inside it
+        # (Enter makes a new line there).
+        self.note.installEventFilter(self)
+        self.note.setFocus(Qt.FocusReason.OtherFocusReason)
+        self.note.moveCursor(QTextCursor.MoveOperation.End)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if (
+            watched is self.note
+            and event.type() == QEvent.Type.KeyPress
+            and isinstance(event, QKeyEvent)
+            and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+            and event.modifiers() & Qt.KeyboardModifier.ControlModifier
+        ):
+            self.accept()
+            return True
+        return super().eventFilter(watched, event)
 
     @staticmethod
     def ask(
@@ -238,7 +257,14 @@ class TextDialog(QDialog):
         layout = QVBoxLayout(self)
         view = QPlainTextEdit(text)
         view.setReadOnly(True)
-        view.setMinimumSize(520, 360)
+        # Fixed width: the help's key column lines up.
+        view.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        view.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        metrics = view.fontMetrics()
+        longest = max((metrics.horizontalAdvance(line) for line in text.splitlines()), default=0)
+        lines = len(text.splitlines())
+        view.setMinimumSize(min(longest + 40, 1000), min(metrics.lineSpacing() * (lines + 2), 760))
+        self.view = view
         layout.addWidget(view)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)

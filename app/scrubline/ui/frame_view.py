@@ -3,7 +3,9 @@
 `QtFrameView` paints the last frame the loader delivered, fitted into the widget, and on top
 of it what an `OverlayPlan` says (boxes, tips, bleeding mask, warning badge, provenance note).
 It decides nothing itself: the plan comes from `scrubline.ui.overlays.plan_overlay`.
-`paint_overlay` is separate so the same drawing can go into an exported image.
+`paint_overlay` is separate so the same drawing can go into an exported image. The frame can be
+zoomed (wheel, around the pointer) and panned (drag) to look closely at a tip or a bleed;
+double-click fits it again.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ from PySide6.QtGui import (
     QContextMenuEvent,
     QFont,
     QImage,
+    QMouseEvent,
     QPainter,
     QPaintEvent,
     QPen,
     QResizeEvent,
+    QWheelEvent,
 )
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
@@ -50,8 +54,10 @@ def paint_overlay(
     native: tuple[int, int],
     plan: OverlayPlan,
     mask_image: QImage | None = None,
+    visible: QRectF | None = None,
 ) -> None:
-    """Draw `plan` over a frame drawn in `target` (source-pixel coordinates scaled to it)."""
+    """Draw `plan` over a frame drawn in `target` (source-pixel coordinates scaled to it). The
+    read-outs, note and warning go in `visible` (the part of the frame on screen when zoomed)."""
     width, height = native
     sx = target.width() / max(width, 1)
     sy = target.height() / max(height, 1)
@@ -96,6 +102,9 @@ def paint_overlay(
             painter.drawLine(centre + QPointF(-5, -5), centre + QPointF(5, 5))
             painter.drawLine(centre + QPointF(-5, 5), centre + QPointF(5, -5))
     # Read-outs sit at the bottom corners, clear of box labels (which sit on top of boxes).
+    font.setPointSizeF(max(7.0, min(11.0, (visible or target).height() / 40)))
+    painter.setFont(font)
+    target = visible if visible is not None else target
     metrics = painter.fontMetrics()
     bottom = target.bottom() - metrics.height() - 10
     if plan.bleeding_text:
@@ -134,13 +143,37 @@ def paint_overlay(
     painter.restore()
 
 
+MAX_ZOOM = 8.0
+WHEEL_STEP = 1.25  # zoom factor per wheel notch
+
+
+def zoomed_rect(fit: QRectF, zoom: float, centre: tuple[float, float], area: QRectF) -> QRectF:
+    """The frame's rectangle at `zoom` (1 = fitted): `centre` (a point of the frame, as fractions
+    of its width and height) sits in the middle of `area`, and the frame never leaves a gap at
+    an edge it could cover."""
+    width, height = fit.width() * zoom, fit.height() * zoom
+    x = area.center().x() - centre[0] * width
+    y = area.center().y() - centre[1] * height
+    if width > area.width():
+        x = min(max(x, area.right() - width), area.left())
+    else:
+        x = area.x() + (area.width() - width) / 2
+    if height > area.height():
+        y = min(max(y, area.bottom() - height), area.top())
+    else:
+        y = area.y() + (area.height() - height) / 2
+    return QRectF(x, y, width, height)
+
+
 class QtFrameView(QWidget):
     """Shows one frame and its overlays; emits its drawable size so the loader converts frames
-    to exactly that size."""
+    to exactly that size. The wheel zooms around the pointer, a drag pans a zoomed frame, a
+    double-click fits it again."""
 
     size_changed = Signal(int, int)
     # A right click on the picture: the point in source-video pixels, and where to put a menu.
     context_requested = Signal(float, float, QPoint)
+    zoom_changed = Signal(float)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -154,6 +187,9 @@ class QtFrameView(QWidget):
         self._proxy = False
         self._message = "Open a video or a case (File → Open, or drop a file here)"
         self.shown_index = -1
+        self.zoom = 1.0
+        self.centre = (0.5, 0.5)  # the point of the frame in the middle of the view
+        self._drag_from: tuple[QPointF, tuple[float, float]] | None = None
 
     def sizeHint(self) -> QSize:
         return QSize(960, 540)
@@ -162,6 +198,7 @@ class QtFrameView(QWidget):
         self._native = (int(width), int(height))
         self._image = None
         self.shown_index = -1
+        self.fit()
         self.update()
 
     def set_message(self, text: str) -> None:
@@ -183,10 +220,110 @@ class QtFrameView(QWidget):
     def plan(self) -> OverlayPlan:
         return self._plan
 
+    # ------------------------------------------------------------------ zoom and pan
+    def _native_size(self) -> tuple[int, int]:
+        if self._native[0]:
+            return self._native
+        return (self._image.width(), self._image.height()) if self._image is not None else (0, 0)
+
+    def frame_rect(self) -> QRectF:
+        """Where the frame is drawn in the widget now (zoomed and panned)."""
+        area = QRectF(self.rect())
+        return zoomed_rect(fit_rect(self._native_size(), area), self.zoom, self.centre, area)
+
+    def to_frame(self, pos: QPointF) -> tuple[float, float]:
+        """A widget point as a point of the frame, in fractions of its width and height."""
+        rect = self.frame_rect()
+        return (
+            (pos.x() - rect.x()) / max(rect.width(), 1e-9),
+            (pos.y() - rect.y()) / max(rect.height(), 1e-9),
+        )
+
+    def set_zoom(self, zoom: float, anchor: QPointF | None = None) -> None:
+        """Zoom to `zoom` (1 = fitted, up to MAX_ZOOM) keeping the frame point under `anchor`
+        (a widget point; default the middle) where it is."""
+        zoom = min(max(float(zoom), 1.0), MAX_ZOOM)
+        area = QRectF(self.rect())
+        anchor = anchor if anchor is not None else area.center()
+        fx, fy = self.to_frame(anchor)
+        fit = fit_rect(self._native_size(), area)
+        width, height = fit.width() * zoom, fit.height() * zoom
+        # The frame point (fx, fy) stays under the anchor: solve for the centre point.
+        cx = fx + (area.center().x() - anchor.x()) / max(width, 1e-9)
+        cy = fy + (area.center().y() - anchor.y()) / max(height, 1e-9)
+        changed = zoom != self.zoom
+        self.zoom = zoom
+        self.centre = (min(max(cx, 0.0), 1.0), min(max(cy, 0.0), 1.0)) if zoom > 1 else (0.5, 0.5)
+        self.update()
+        if changed:
+            self._emit_size()
+            self.zoom_changed.emit(self.zoom)
+
+    def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
+        self.set_zoom(self.zoom * factor, anchor)
+
+    def fit(self) -> None:
+        self.set_zoom(1.0)
+
+    def pan_by(self, dx: float, dy: float) -> None:
+        """Move the zoomed frame by (dx, dy) widget pixels."""
+        rect = self.frame_rect()
+        cx = self.centre[0] - dx / max(rect.width(), 1e-9)
+        cy = self.centre[1] - dy / max(rect.height(), 1e-9)
+        self.centre = (min(max(cx, 0.0), 1.0), min(max(cy, 0.0), 1.0))
+        self.update()
+
+    def _emit_size(self) -> None:
+        # Frames are converted at the size they are drawn (zoomed in, more pixels; the loader
+        # never goes above the video's own).
+        ratio = self.devicePixelRatioF() * self.zoom
+        self.size_changed.emit(int(self.width() * ratio), int(self.height() * ratio))
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        notches = event.angleDelta().y() / 120.0
+        if notches == 0 or self._image is None:
+            event.ignore()
+            return
+        self.zoom_by(WHEEL_STEP**notches, event.position())
+        event.accept()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton and self.zoom > 1.0:
+            self._drag_from = (event.position(), self.centre)
+            self.setCursor(Qt.CursorShape.ClosedHandCursor)
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        if self._drag_from is not None:
+            start, centre = self._drag_from
+            self.centre = centre
+            delta = event.position() - start
+            self.pan_by(delta.x(), delta.y())
+            event.accept()
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if self._drag_from is not None and event.button() == Qt.MouseButton.LeftButton:
+            self._drag_from = None
+            self.unsetCursor()
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.fit()
+            event.accept()
+            return
+        super().mouseDoubleClickEvent(event)
+
+    # ------------------------------------------------------------------ painting
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
-        ratio = self.devicePixelRatioF()
-        self.size_changed.emit(int(self.width() * ratio), int(self.height() * ratio))
+        self._emit_size()
 
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
@@ -198,16 +335,22 @@ class QtFrameView(QWidget):
             )
             painter.end()
             return
-        native = self._native if self._native[0] else (self._image.width(), self._image.height())
-        target = fit_rect(native, QRectF(self.rect()))
+        native = self._native_size()
+        target = self.frame_rect()
+        visible = target.intersected(QRectF(self.rect()))
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
         painter.drawImage(target, self._image)
-        paint_overlay(painter, target, native, self._plan, self._mask_image)
-        if self._proxy:
+        paint_overlay(painter, target, native, self._plan, self._mask_image, visible)
+        badges = (["preview"] if self._proxy else []) + (
+            [f"{self.zoom * 100:.0f}%"] if self.zoom > 1.0 else []
+        )
+        if badges:
+            text = "  ".join(badges)
+            width = painter.fontMetrics().horizontalAdvance(text) + 16
             _label(
                 painter,
-                QPointF(target.right() - 70, target.y() + 8),
-                "preview",
+                QPointF(visible.right() - width - 8, visible.y() + 8),
+                text,
                 QColor(255, 255, 255),
                 QColor(0, 0, 0, 160),
             )
@@ -217,7 +360,7 @@ class QtFrameView(QWidget):
         """The source-video pixel under a widget position (None: not on the picture)."""
         if self._image is None or not self._native[0]:
             return None
-        target = fit_rect(self._native, QRectF(self.rect()))
+        target = self.frame_rect()  # zoomed and panned
         if not target.contains(pos):
             return None
         x = (pos.x() - target.x()) * self._native[0] / target.width()
@@ -226,7 +369,7 @@ class QtFrameView(QWidget):
 
     def widget_point(self, x: float, y: float) -> QPointF:
         """The widget position that shows source-video pixel (x, y) (tests and scripts)."""
-        target = fit_rect(self._native, QRectF(self.rect()))
+        target = self.frame_rect()
         return QPointF(
             target.x() + x * target.width() / max(self._native[0], 1),
             target.y() + y * target.height() / max(self._native[1], 1),

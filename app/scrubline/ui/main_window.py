@@ -24,6 +24,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PySide6.QtCore import QByteArray, QPoint, Qt, QUrl, Signal
 from PySide6.QtGui import (
     QAction,
@@ -89,7 +90,15 @@ from scrubline.ui.dialogs import (
 from scrubline.ui.export_controller import ExportContext, ExportController
 from scrubline.ui.frame_view import QtFrameView
 from scrubline.ui.frames import FrameLoader, ShownFrame, VideoOpened
-from scrubline.ui.navigation import format_clock, jump_seconds, shuttle, step_frames, updated_recent
+from scrubline.ui.help_text import shortcuts_text
+from scrubline.ui.navigation import (
+    clip_marked,
+    format_clock,
+    jump_seconds,
+    shuttle,
+    step_frames,
+    updated_recent,
+)
 from scrubline.ui.overlays import OVERLAY_NAMES, plan_overlay
 from scrubline.ui.panels import BookmarksWidget, OutcomeWidget
 from scrubline.ui.player import PlaybackClock, TransportWidget
@@ -106,6 +115,7 @@ from scrubline.ui.settings import (
 from scrubline.ui.state import ViewerState
 from scrubline.ui.tasks import LatestJob, TaskRunner
 from scrubline.ui.timeline_view import TimelineView
+from scrubline.ui.view_modes import ViewModes
 
 log = logging.getLogger("scrubline.ui")
 
@@ -119,23 +129,6 @@ EVENT_KIND_NAMES = {
     "phase": "Phase changes",
     "bookmark": "Bookmarks",
 }
-SHORTCUTS_TEXT = """Playback
-  Space            play / pause
-  J / K / L        shuttle: reverse (again: faster) / pause / forward (again: faster)
-  Left / Right     previous / next frame (also , and .)
-  Shift+Left/Right 1 s back / forward
-  Ctrl+Left/Right  10 s back / forward
-  Home / End       start / end
-Review
-  ] / [            next / previous event (kinds under Navigate)
-  Ctrl+B           bookmark this frame
-  I / O            clip start / end at the playhead (for the MP4 export)
-  Ctrl+T           teaching mode (hides the prediction)   Ctrl+R  reveal
-Timeline
-  click            seek        drag on the top row   scrub
-  wheel            zoom time   drag elsewhere        pan
-  drag the yellow line to scrub; drag the orange line to move the bleeding event start
-"""
 
 
 class MainWindow(QMainWindow):
@@ -193,6 +186,7 @@ class MainWindow(QMainWindow):
         self.outcome_job = LatestJob("outcome", self)
 
         self._build_widgets()
+        self.view_modes = ViewModes(self)
         self._build_menus()
         self._connect()
         _warm_imports()
@@ -329,7 +323,7 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "Open the &demo case", self.open_demo)
         file_menu.addSeparator()
         self._action(file_menu, "Case &details…", self.ask_case_details)
-        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self._action(file_menu, "&Quit", self.close, "Ctrl+Q")
 
         play = bar.addMenu("&Playback")
         self._action(play, "Play / pause", self.player.toggle, "Space")
@@ -395,6 +389,8 @@ class MainWindow(QMainWindow):
         self._action(view, "Zoom timeline out", lambda: self.timeline_view.zoom_by(2.0), "Ctrl+-")
         self._action(view, "Show the whole case", self.timeline_view.fit, "Ctrl+0")
         view.addSeparator()
+        self.view_modes.build_menu(view)
+        view.addSeparator()
         view.addAction(self.outcome_dock.toggleViewAction())
         view.addAction(self.bookmarks_dock.toggleViewAction())
 
@@ -404,12 +400,17 @@ class MainWindow(QMainWindow):
         self._action(export, "Clip start at playhead", lambda: self.mark_clip(start=True), "I")
         self._action(export, "Clip end at playhead", lambda: self.mark_clip(start=False), "O")
         self._action(export, "Clear clip range", lambda: self.state.set_selection(None))
+        self._action(export, "Go to clip start", lambda: self.go_to_clip(start=True), "Shift+I")
+        self._action(export, "Go to clip end", lambda: self.go_to_clip(start=False), "Shift+O")
+        self.loop_action = self._action(
+            export, "&Loop the clip range", self.set_looping, "Ctrl+L", checkable=True
+        )
 
         help_menu = bar.addMenu("&Help")
         self._action(
             help_menu,
             "Keyboard and mouse",
-            lambda: TextDialog("Keyboard and mouse", SHORTCUTS_TEXT, self).exec(),
+            lambda: TextDialog("Keyboard and mouse", shortcuts_text(), self).exec(),
             "F1",
         )
         self._action(help_menu, "Model cards folder", self._open_models_folder)
@@ -420,17 +421,18 @@ class MainWindow(QMainWindow):
         state = self.state
         state.playhead_changed.connect(self._on_playhead_changed)
         state.overlays_changed.connect(self._on_overlays_changed)
-        state.selection_changed.connect(self.timeline_view.set_selection)
+        state.selection_changed.connect(self._on_selection_changed)
         state.teaching_changed.connect(self._on_teaching_changed)
         self.loader.opened.connect(self._on_video_opened)
         self.loader.open_failed.connect(self._on_open_failed)
         self.loader.frame_ready.connect(self._on_frame_ready)
         self.loader.frame_failed.connect(self._on_frame_failed)
         self.frame_view.size_changed.connect(self._on_view_size_changed)
-        self.player.rate_changed.connect(self.transport.set_rate)
+        self.player.rate_changed.connect(self._on_rate_changed)
         self.transport.action_requested.connect(self._on_transport_action)
         self.transport.speed_chosen.connect(self._on_speed_changed)
         self.transport.scrubbed.connect(self._on_slider_scrubbed)
+        self.transport.go_requested.connect(self.view_modes.go_to)
         self.timeline_view.seek_requested.connect(self.seek_time)
         self.timeline_view.scrub_requested.connect(self._on_timeline_scrubbed)
         self.timeline_view.selection_changed.connect(state.set_selection)
@@ -640,6 +642,10 @@ class MainWindow(QMainWindow):
             return
         name = self.video_path.name if self.video_path else "the video"
         self.video_path = None
+        self.statusBar().clearMessage()  # not "Opening …" any more
+        self.state.set_video(np.zeros(0), 0.0)
+        self.transport.set_frame_count(0)
+        self.timeline_view.set_duration(0.0)
         self.frame_view.set_message("Open a video or a case (File → Open, or drop a file here)")
         self.report_error(f"Cannot open {name}", str(exc), details)
 
@@ -783,6 +789,11 @@ class MainWindow(QMainWindow):
 
     def shuttle(self, key: str) -> None:
         self.player.set_rate(shuttle(self.player.rate, key, self.player.speed))
+
+    def _on_rate_changed(self, rate: float) -> None:
+        # The speed box shows the speed playing now (L L: 2×), and the chosen one when paused.
+        self.transport.set_rate(rate)
+        self.transport.set_speed(abs(rate) if rate else self.player.speed)
 
     def _on_transport_action(self, key: str) -> None:
         moves = {
@@ -1149,6 +1160,8 @@ class MainWindow(QMainWindow):
             return None
         time_s, frame = found
         self.seek_frame(frame)
+        what = actions.describe_event(self.timeline, self.bookmarks, time_s, self.event_kinds)
+        self.statusBar().showMessage(f"{format_clock(time_s)}: {what}", 8000)
         return time_s
 
     # ================================================================== case details and procedure
@@ -1186,18 +1199,36 @@ class MainWindow(QMainWindow):
 
     # ================================================================== clip range
     def mark_clip(self, *, start: bool) -> None:
-        now = self.state.time_s
-        current = self.state.selection
-        if start:
-            end = (
-                current[1]
-                if current and current[1] > now
-                else min(now + 10.0, self.state.duration_s)
+        """I / O: the clip starts at the playhead's frame, or ends with it (inclusive)."""
+        if not self.state.frame_count:
+            return
+        self.state.set_selection(
+            clip_marked(
+                self.state.selection,
+                self.state.times,
+                self.state.frame,
+                self.state.duration_s,
+                start=start,
             )
-            self.state.set_selection((now, end))
-        else:
-            begin = current[0] if current and current[0] < now else max(now - 10.0, 0.0)
-            self.state.set_selection((begin, now))
+        )
+
+    def go_to_clip(self, *, start: bool) -> None:
+        """Shift+I / Shift+O: to the clip's first or last frame."""
+        selection = self.state.selection
+        if selection is None:
+            self.statusBar().showMessage("No clip range: press I and O, or drag on the ruler", 4000)
+            return
+        self.seek_time(selection[0] if start else selection[1] - 1e-6)
+
+    def set_looping(self, on: bool) -> None:
+        """Play the clip range over and over (while there is one)."""
+        self.loop_action.setChecked(on)
+        self._on_selection_changed(self.state.selection)
+
+    def _on_selection_changed(self, selection: tuple[float, float] | None) -> None:
+        self.timeline_view.set_selection(selection)
+        looping = self.loop_action.isChecked() and selection is not None
+        self.player.loop = selection if looping else None
 
     # ================================================================== help
     def _open_models_folder(self) -> None:

@@ -16,7 +16,7 @@ import numpy as np
 
 from scrubline.core.nearest import nearest_row, within
 
-SPEEDS = (0.25, 0.5, 1.0, 1.5, 2.0, 4.0)
+SPEEDS = (0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0)  # every J/K/L rate from any of them is here
 MAX_RATE = 4.0
 MIN_RATE = 0.25
 
@@ -78,6 +78,93 @@ def playback_time(
     if target >= last:
         return last, rate > 0
     return target, False
+
+
+def frame_end_s(times: np.ndarray, index: int, duration_s: float) -> float:
+    """When frame `index` leaves the screen: the next frame's time, or the end of the video.
+    A clip range ends there, so the frame the out point was set on is in the clip."""
+    if len(times) == 0:
+        return 0.0
+    index = clamp_frame(index, len(times))
+    if index + 1 < len(times):
+        return float(times[index + 1])
+    return max(float(duration_s), float(times[index]) + 1e-3)
+
+
+def clip_marked(
+    selection: tuple[float, float] | None,
+    times: np.ndarray,
+    frame: int,
+    duration_s: float,
+    *,
+    start: bool,
+    default_s: float = 10.0,
+) -> tuple[float, float]:
+    """The clip range after I (`start`) or O at `frame`: the in point at the frame's start, the
+    out point at its end (the out frame is in the clip); the other end is kept when it still
+    lies on the right side, else put `default_s` away."""
+    begin_at = float(times[clamp_frame(frame, len(times))]) if len(times) else 0.0
+    end_at = frame_end_s(times, frame, duration_s)
+    last = max(float(duration_s), end_at)
+    if start:
+        end = (
+            selection[1]
+            if selection and selection[1] > begin_at
+            else min(begin_at + default_s, last)
+        )
+        return begin_at, max(end, end_at)
+    begin = selection[0] if selection and selection[0] < end_at else max(end_at - default_s, 0.0)
+    return min(begin, begin_at), end_at
+
+
+def looped_time(
+    target_s: float, rate: float, loop: tuple[float, float], last_start_s: float
+) -> float | None:
+    """Playback looping over `loop` (start, end; end exclusive): where to go instead of
+    `target_s`, or None to carry on. Forward play past the end goes back to the start; reverse
+    play before the start goes to the end."""
+    start, end = loop
+    if rate > 0 and (target_s >= end - 1e-9 or target_s >= last_start_s):
+        return start
+    if rate < 0 and target_s < start - 1e-9:
+        return min(end - 1e-6, last_start_s)
+    if rate < 0 and target_s >= end:
+        return min(end - 1e-6, last_start_s)
+    return None
+
+
+def parse_position(text: str, times: np.ndarray) -> int:
+    """The frame a typed position means: a frame number (`#1500`, `f1500`, `frame 1500`) or a
+    time (`1:02:03.5`, `2:03.5`, `63.5`, `63.5 s`); ValueError saying what is accepted."""
+    typed = text.strip().lower()
+    count = len(times)
+    if count == 0:
+        raise ValueError("no video is open")
+    frame_forms = ("frame", "#", "f")
+    for prefix in frame_forms:
+        if typed.startswith(prefix) and typed[len(prefix) :].strip().isdigit():
+            frame = int(typed[len(prefix) :].strip())
+            if frame >= count:
+                raise ValueError(f"frame {frame} is past the last frame ({count - 1})")
+            return frame
+    clock = typed.removesuffix("s").strip()
+    parts = clock.split(":")
+    try:
+        if not 1 <= len(parts) <= 3 or any(p.strip() == "" for p in parts):
+            raise ValueError
+        numbers = [float(p) for p in parts]
+    except ValueError:
+        raise ValueError(
+            f"'{text.strip()}' is neither a time (1:02.5, 62.5) nor a frame (#1500)"
+        ) from None
+    seconds = 0.0
+    for number in numbers:
+        seconds = seconds * 60 + number
+    if not math.isfinite(seconds) or seconds < 0 or any(n < 0 for n in numbers):
+        raise ValueError(f"'{text.strip()}' is not a time in the video")
+    if seconds > float(times[-1]) + 60:
+        raise ValueError(f"{format_clock(seconds)} is past the end of the video")
+    return index_at(times, seconds)
 
 
 def format_clock(seconds: float, *, millis: bool = True) -> str:

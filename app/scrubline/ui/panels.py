@@ -44,6 +44,11 @@ class BookmarksWidget(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         self.list = QListWidget()
         self.list.setAlternatingRowColors(True)
+        # Long notes wrap onto more lines instead of running off the dock's edge.
+        self.list.setWordWrap(True)
+        self.list.setTextElideMode(Qt.TextElideMode.ElideNone)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.setResizeMode(QListWidget.ResizeMode.Adjust)
         self.list.itemActivated.connect(self._on_item_activated)
         self.list.itemClicked.connect(self._on_item_activated)
         layout.addWidget(self.list)

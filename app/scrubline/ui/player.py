@@ -11,10 +11,18 @@ from __future__ import annotations
 import time
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QResizeEvent
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QStyle, QToolButton, QWidget
+from PySide6.QtGui import QFocusEvent, QKeyEvent, QResizeEvent
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLineEdit,
+    QSlider,
+    QStyle,
+    QToolButton,
+    QWidget,
+)
 
-from scrubline.ui.navigation import SPEEDS, format_clock, playback_time
+from scrubline.ui.navigation import SPEEDS, format_clock, looped_time, playback_time
 from scrubline.ui.state import ViewerState
 
 SCRUBBER_LEAST_WIDTH = 180  # px: below this a drag moves too many frames per pixel to aim
@@ -28,6 +36,7 @@ class PlaybackClock(QObject):
         self.state = state
         self.rate = 0.0
         self.speed = 1.0  # the chosen speed magnitude (the speed box)
+        self.loop: tuple[float, float] | None = None  # play this range over and over
         self._anchor_s = 0.0
         self._anchor_wall = 0.0
         self._timer = QTimer(self)
@@ -81,9 +90,59 @@ class PlaybackClock(QObject):
         target, at_end = playback_time(
             self._anchor_s, time.perf_counter() - self._anchor_wall, self.rate, last_start
         )
+        if self.loop is not None:
+            again = looped_time(target, self.rate, self.loop, last_start)
+            if again is not None:
+                self.state.set_time(again)
+                self.resync()
+                return
         self.state.set_time(target)
         if at_end:
             self.set_rate(0.0)
+
+
+class TimecodeEdit(QLineEdit):
+    """The time and frame read-out, editable: click it (or Ctrl+G), type a time (1:02.5, 62.5)
+    or a frame (#1500, f1500, frame 1500) and press Enter; Escape puts the read-out back."""
+
+    go_requested = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setFrame(False)
+        self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        self.setStyleSheet("QLineEdit { background: transparent; }")
+        self.setToolTip("Click (or Ctrl+G), type a time (1:02.5) or a frame (#1500), press Enter")
+        self._shown = ""
+        self.returnPressed.connect(self._on_return_pressed)
+
+    def show_text(self, text: str) -> None:
+        """The playhead's read-out, unless the user is typing a position."""
+        self._shown = text
+        if not self.hasFocus():
+            self.setText(text)
+
+    def begin_edit(self) -> None:
+        self.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.selectAll()
+
+    def _on_return_pressed(self) -> None:
+        typed = self.text().strip()
+        self.clearFocus()
+        if typed and typed != self._shown:
+            self.go_requested.emit(typed)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Escape:
+            self.clearFocus()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def focusOutEvent(self, event: QFocusEvent) -> None:
+        super().focusOutEvent(event)
+        self.setText(self._shown)
+        self.setCursorPosition(0)
 
 
 class TransportWidget(QWidget):
@@ -96,6 +155,7 @@ class TransportWidget(QWidget):
     action_requested = Signal(str)  # "play", "start", "end", "frame-", "frame+", "1s-", ...
     speed_chosen = Signal(float)
     scrubbed = Signal(int, bool)  # frame, drag in progress
+    go_requested = Signal(str)  # a time or frame typed into the read-out
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -144,8 +204,9 @@ class TransportWidget(QWidget):
             lambda i: self.speed_chosen.emit(float(self.speed.itemData(i)))
         )
         layout.addWidget(self.speed)
-        self.readout = QLabel("")
+        self.readout = TimecodeEdit()
         self.readout.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.readout.go_requested.connect(self.go_requested)
         layout.addWidget(self.readout)
         self.compact = False
         self._position = (0, 0.0, 0, 0.0)  # frame, time, frame count, duration
@@ -210,7 +271,7 @@ class TransportWidget(QWidget):
             self.slider.blockSignals(False)
         resized = self._position[2:] != (frame_count, duration_s)
         self._position = (frame, time_s, frame_count, duration_s)
-        self.readout.setText(
+        self.readout.show_text(
             self._readout_text(frame, time_s, frame_count, duration_s, self.compact)
         )
         self.readout.setToolTip(self._readout_text(frame, time_s, frame_count, duration_s, False))

@@ -1,7 +1,7 @@
 """The case timeline: pyqtgraph rows with linked time axes.
 
 Rows, top to bottom: a ruler with the phase bands, bookmarks and the clip selection (dragging
-here scrubs); one lane per tool class; the tip-visibility curve with tip-hidden episodes shaded;
+here selects the clip range, as in editors); one lane per tool class; the tip-visibility curve with tip-hidden episodes shaded;
 the bleeding-area curve with bleeding episodes and the movable bleeding-event start. A playhead
 line runs through every row: it follows the shared state and dragging it scrubs. A click seeks,
 the wheel zooms the time axis, dragging elsewhere pans, and the line above the rows describes the
@@ -38,6 +38,8 @@ BOOKMARK_COLOURS = {
     "good technique": (105, 240, 174),
     "note": (200, 200, 200),
 }
+
+
 def _hex_rgb(colour: str) -> tuple[int, int, int]:
     """A "#rrggbb" colour as an RGB triple."""
     value = colour.lstrip("#")
@@ -74,7 +76,11 @@ class TimeAxis(pg.AxisItem):
         )
         return [(major, 0.0), (major / 5.0, 0.0)]
 
+    blank = False  # no video: no labels
+
     def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
+        if self.blank:
+            return ["" for _ in values]
         return [format_clock(v, millis=spacing < 1) if v >= 0 else "" for v in values]
 
 
@@ -113,15 +119,15 @@ class SpansItem(pg.GraphicsObject):
 
 
 class _ViewBox(pg.ViewBox):
-    """Time-only zoom and pan; a left click seeks; on the ruler a left drag scrubs."""
+    """Time-only zoom and pan; a left click seeks; on the ruler a left drag selects a range."""
 
     clicked = Signal(float)
-    scrubbed = Signal(float, bool)  # time, drag finished
     context_clicked = Signal(float, QPoint)  # a right click: time, where to put a menu
+    range_dragged = Signal(float, float, bool)  # from, to (s), drag finished
 
-    def __init__(self, scrub_drag: bool = False) -> None:
+    def __init__(self, select_drag: bool = False) -> None:
         super().__init__(enableMenu=False)
-        self.scrub_drag = scrub_drag
+        self.select_drag = select_drag
         self.setMouseEnabled(x=True, y=False)
 
     def mouseClickEvent(self, ev: Any) -> None:
@@ -140,9 +146,11 @@ class _ViewBox(pg.ViewBox):
         super().mouseClickEvent(ev)
 
     def mouseDragEvent(self, ev: Any, axis: Any = None) -> None:
-        if self.scrub_drag and ev.button() == Qt.MouseButton.LeftButton:
+        if self.select_drag and ev.button() == Qt.MouseButton.LeftButton:
             ev.accept()
-            self.scrubbed.emit(float(self.mapSceneToView(ev.scenePos()).x()), bool(ev.isFinish()))
+            begin = float(self.mapSceneToView(ev.buttonDownScenePos()).x())
+            now = float(self.mapSceneToView(ev.scenePos()).x())
+            self.range_dragged.emit(begin, now, bool(ev.isFinish()))
             return
         super().mouseDragEvent(ev, axis)
 
@@ -249,13 +257,13 @@ class TimelineView(QWidget):
 
         self.plots: dict[str, pg.PlotWidget] = {}
         self.lines: list[pg.InfiniteLine] = []
-        for name, height, scrub in (
+        for name, height, select in (
             ("ruler", 44, True),
             ("tools", 40, False),
             ("tips", 70, False),
             ("bleeding", 96, False),
         ):
-            box = _ViewBox(scrub_drag=scrub)
+            box = _ViewBox(select_drag=select)
             axes = {"bottom": TimeAxis("bottom")} if name == "bleeding" else {}
             plot = pg.PlotWidget(viewBox=box, axisItems=axes)
             plot.setFixedHeight(height + (26 if name == "bleeding" else 0))
@@ -269,7 +277,7 @@ class TimelineView(QWidget):
             if self.plots:
                 plot.setXLink(self.plots["ruler"])
             box.clicked.connect(self._on_clicked)
-            box.scrubbed.connect(self._on_scrubbed)
+            box.range_dragged.connect(self._on_range_dragged)
             box.context_clicked.connect(self.context_requested)
             plot.scene().sigMouseMoved.connect(lambda pos, b=box: self._on_hover_changed(b, pos))
             line = pg.InfiniteLine(
@@ -387,10 +395,16 @@ class TimelineView(QWidget):
                 plot.getPlotItem().getAxis(side).setCacheMode(cached)
         self._set_bleeding_scale(0.1)
         self.set_duration(0.0)
+        self._draw_tools()  # "no tools yet" instead of pyqtgraph's default 0..1 ticks
 
     # ------------------------------------------------------------------ data
     def set_duration(self, duration_s: float) -> None:
         self.duration_s = max(float(duration_s), 0.0)
+        # No video: no time labels (the 0..1 s view would be labelled in tenths of a second).
+        axis = self.plots["bleeding"].getAxis("bottom")
+        axis.blank = self.duration_s <= 0
+        axis.picture = None  # redrawn with or without labels
+        axis.update()
         span = max(self.duration_s, 1.0)
         for plot in self.plots.values():
             plot.getPlotItem().getViewBox().setLimits(
@@ -608,8 +622,10 @@ class TimelineView(QWidget):
     def _on_clicked(self, time_s: float) -> None:
         self.seek_requested.emit(min(max(time_s, 0.0), self.duration_s))
 
-    def _on_scrubbed(self, time_s: float, finished: bool) -> None:
-        self.scrub_requested.emit(min(max(time_s, 0.0), self.duration_s), finished)
+    def _on_range_dragged(self, begin: float, now: float, finished: bool) -> None:
+        low, high = sorted(min(max(t, 0.0), self.duration_s) for t in (begin, now))
+        if high > low:
+            self.selection_changed.emit((low, high))
 
     def _on_hover_changed(self, box: pg.ViewBox, pos: QPointF) -> None:
         if not box.sceneBoundingRect().contains(pos):
