@@ -291,14 +291,15 @@ def test_export_frame_clip_and_report(qtbot, with_case, window, demo_clip, tmp_p
     qtbot.keyClick(window.frame_view, Qt.Key.Key_I)
     window.seek_time(13.0)
     qtbot.keyClick(window.frame_view, Qt.Key.Key_O)
-    assert window.state.selection == pytest.approx((12.0, 13.0))
+    # The out point is inclusive: the frame O was pressed on ends the clip.
+    assert window.state.selection == pytest.approx((12.0, 13.1))
     assert window.timeline_view.selection_region.isVisible()
     with qtbot.waitSignal(window.exports.finished, timeout=TIMEOUT) as done:
         assert window.exports.clip(tmp_path / "clip.mp4")
     clip = done.args[0][2][0]
     with av.open(str(clip)) as container:
         frames = sum(1 for _ in container.decode(video=0))
-    assert frames == 10  # 12.0 <= t < 13.0 at 10 fps
+    assert frames == 11  # 12.0 <= t <= 13.0 at 10 fps
 
     with qtbot.waitSignal(window.exports.finished, timeout=TIMEOUT) as done:
         assert window.exports.report(tmp_path / "debrief.pdf")
