@@ -311,7 +311,10 @@ class FrameLoader(QObject):
         except Exception as exc:
             if store is not None:
                 store.close()
-            self.open_failed.emit(exc, traceback.format_exc())
+            with self._cv:
+                current = generation == self._generation
+            if current:  # a failure of a video already replaced by another must not close that
+                self.open_failed.emit(exc, traceback.format_exc())
             return None
         media = _Media(source, store, store_path)
         problems = [
