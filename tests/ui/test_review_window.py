@@ -313,3 +313,58 @@ def test_go_to_a_typed_time_or_frame(qtbot, window, demo_clip) -> None:  # type:
     assert window.state.frame == 37
     assert window.view_modes.go_to("later today") is None
     assert "Cannot go there" in window.statusBar().currentMessage() and window.state.frame == 37
+
+
+def test_case_library_lists_opens_and_removes_cases(
+    qtbot, with_case, window, demo_clip, case_dir, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+
+    from PySide6.QtWidgets import QMessageBox
+
+    _open(qtbot, window, demo_clip)  # remembers where the demo's video is
+    with CaseStore(with_case) as store:
+        store.set_case_info(label="Demo 1")
+    other = case_dir / "0123456789abcdef.scrub"
+    shutil.copy(with_case, other)
+    panel = window.library_panel
+    with qtbot.waitSignal(panel.job.done, timeout=TIMEOUT):
+        window.show_library()
+    assert window.library_dock.isVisible()
+    rows = {e.path: e for e in panel.entries}
+    assert rows[with_case].label == "Demo 1" and rows[with_case].status == "complete"
+    assert rows[with_case].duration_s == pytest.approx(30.0, abs=0.2)
+    item_texts = [panel.tree.topLevelItem(i).text(0) for i in range(panel.tree.topLevelItemCount())]
+    assert "Demo 1" in item_texts
+    # The open case is never removed under the window.
+    assert panel.select(with_case)
+    assert not panel.remove(with_case) and with_case.exists()
+    assert "open in the window" in panel.note.text()
+    # Another one is, after asking.
+    assert panel.select(other)
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    with qtbot.waitSignal(panel.job.done, timeout=TIMEOUT):
+        assert panel.ask_remove()
+    assert not other.exists() and other not in {e.path for e in panel.entries}
+    # Opening from the library opens the case with its video.
+    window.open_video(demo_clip.with_name("missing.mp4"))
+    assert panel.select(with_case)
+    with qtbot.waitSignal(window.case_refreshed, timeout=TIMEOUT):
+        panel.buttons["open"].click()
+    assert window.case_path == with_case and window.info is not None
+
+
+def test_reanalyse_from_the_library_asks_for_settings(
+    qtbot, with_case, window, demo_clip, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from scrubline.ui import library
+
+    _open(qtbot, window, demo_clip)
+    asked: list[bool] = []
+    monkeypatch.setattr(window, "ask_analysis", lambda: asked.append(True))
+    with qtbot.waitSignal(window.video_ready, timeout=TIMEOUT):
+        library.reanalyse(window, with_case)
+    assert asked == [True]
+    window.open_video(demo_clip)  # the one-shot hook is gone: no second question
+    qtbot.waitSignal(window.video_ready, timeout=TIMEOUT).wait()
+    assert asked == [True]

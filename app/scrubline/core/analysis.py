@@ -771,6 +771,8 @@ def _run(
         decoder = list(store.get_meta(DECODE_PROBLEMS_KEY, []) or [])
         store.set_meta("problems", summary + decoder[:20])
         report.problems = summary + problems
+        if report.done_now:
+            store.set_meta("analysed_at", time.time())  # the case library's "date analysed"
 
 
 def _clock(seconds: float) -> str:

@@ -13,6 +13,7 @@ HELP: Sequence[tuple[str, Sequence[tuple[Sequence[str], str]]]] = (
         "Files",
         (
             (("Ctrl+O",), "open a video or a case (.scrub)"),
+            (("Ctrl+Shift+L",), "case library: analysed cases to open, re-analyse or remove"),
             (("Ctrl+Q",), "quit"),
             (("Ctrl+Shift+A",), "analyse (or resume) the open video"),
         ),

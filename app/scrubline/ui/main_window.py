@@ -68,6 +68,7 @@ from scrubline.core.edits import (
     UpdateBookmark,
 )
 from scrubline.core.overlay import OVERLAY_KEYS
+from scrubline.core.paths import cases_dir
 from scrubline.core.timeline import EPISODE_KINDS
 from scrubline.core.video import VIDEO_SUFFIXES
 from scrubline.ui import actions, window_geometry
@@ -91,6 +92,7 @@ from scrubline.ui.export_controller import ExportContext, ExportController
 from scrubline.ui.frame_view import QtFrameView
 from scrubline.ui.frames import FrameLoader, ShownFrame, VideoOpened
 from scrubline.ui.help_text import shortcuts_text
+from scrubline.ui.library import LibraryWidget, reanalyse
 from scrubline.ui.navigation import (
     clip_marked,
     format_clock,
@@ -269,6 +271,15 @@ class MainWindow(QMainWindow):
         self.bookmarks_dock.setWidget(_scrolling(self.bookmarks_panel, horizontal=True))
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.bookmarks_dock)
 
+        self.library_panel = LibraryWidget(
+            self.settings, self.case_dir or cases_dir(), lambda: self.case_path
+        )
+        self.library_dock = QDockWidget("Case library", self)
+        self.library_dock.setObjectName("library_dock")
+        self.library_dock.setWidget(self.library_panel)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.library_dock)
+        self.library_dock.hide()
+
         status = self.statusBar()
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
@@ -321,6 +332,7 @@ class MainWindow(QMainWindow):
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         self._action(file_menu, "C&lear recent files", self.clear_recent_files)
         self._action(file_menu, "Open the &demo case", self.open_demo)
+        self._action(file_menu, "Case &library", self.show_library, "Ctrl+Shift+L")
         file_menu.addSeparator()
         self._action(file_menu, "Case &details…", self.ask_case_details)
         self._action(file_menu, "&Quit", self.close, "Ctrl+Q")
@@ -450,6 +462,8 @@ class MainWindow(QMainWindow):
                 "Computing the outcome failed", str(exc), details
             )
         )
+        self.library_panel.open_requested.connect(self.open_case)
+        self.library_panel.reanalyse_requested.connect(partial(reanalyse, self))
         self.bookmarks_panel.jump_requested.connect(self.seek_time)
         self.bookmarks_panel.add_requested.connect(self.ask_add_bookmark)
         self.bookmarks_panel.edit_requested.connect(self.ask_edit_bookmark)
@@ -602,6 +616,10 @@ class MainWindow(QMainWindow):
         recent = updated_recent(read_list(self.settings, "recent"), str(reopen.resolve()))
         self.settings.setValue("recent", recent)
         self.settings.setValue("paths/last_dir", str(opened.path.resolve().parent))
+        # Where this video is, so its case opens from the library without asking for it.
+        self.settings.setValue(
+            f"case_videos/{opened.info.fingerprint}", [str(opened.path.resolve())]
+        )
         self.case_path = self._case_path_for(opened.info)
         message = (
             f"{opened.info.name}: {opened.info.width}×{opened.info.height}, "
@@ -1230,6 +1248,12 @@ class MainWindow(QMainWindow):
         looping = self.loop_action.isChecked() and selection is not None
         self.player.loop = selection if looping else None
 
+    def show_library(self) -> None:
+        """The case library panel, read afresh."""
+        self.library_dock.show()
+        self.library_dock.raise_()
+        self.library_panel.refresh()
+
     # ================================================================== help
     def _open_models_folder(self) -> None:
         from scrubline.core.models.registry import bundled_models_dir
@@ -1330,6 +1354,7 @@ class MainWindow(QMainWindow):
                 runner.shutdown()
         self.case_job.shutdown()
         self.outcome_job.shutdown()
+        self.library_panel.shutdown()
         self.loader.close()
         self._close_case()
         super().closeEvent(event)
