@@ -368,3 +368,85 @@ def test_reanalyse_from_the_library_asks_for_settings(
     window.open_video(demo_clip)  # the one-shot hook is gone: no second question
     qtbot.waitSignal(window.video_ready, timeout=TIMEOUT).wait()
     assert asked == [True]
+
+
+def test_preferences_round_trip_and_dialog(qtbot, tiny_registry) -> None:  # type: ignore[no-untyped-def]
+    from scrubline.ui.overlays import OverlayFlags
+    from scrubline.ui.preferences import (
+        Preferences,
+        PreferencesDialog,
+        model_thresholds,
+        read_preferences,
+        write_preferences,
+    )
+    from scrubline.ui.settings import app_settings
+
+    settings = app_settings()
+    assert read_preferences(settings) == Preferences()
+    chosen = Preferences(
+        fps=2.5,
+        procedure="socal-carotid",
+        device="auto",
+        overlays=OverlayFlags(tips=False),
+        mask_opacity=0.8,
+        theme="light",
+    )
+    write_preferences(settings, chosen)
+    assert read_preferences(app_settings()) == chosen
+    settings.setValue("analysis/device", "quantum")  # a hand-edited file: back to the CPU
+    assert read_preferences(settings).device == "cpu"
+
+    models = list(tiny_registry.manifests.values())
+    dialog = PreferencesDialog(chosen, ["generic", "socal-carotid"], models)
+    qtbot.addWidget(dialog)
+    assert dialog.chosen() == chosen
+    rows = model_thresholds(models)
+    assert rows and all(row[0].split()[0] in tiny_registry.manifests for row in rows)
+    assert dialog.thresholds.topLevelItemCount() == len(rows)
+    dialog.fps.setValue(10.0)
+    dialog.overlay_boxes["boxes"].setChecked(False)
+    assert dialog.chosen().fps == 10.0 and not dialog.chosen().overlays.boxes
+    dialog.restore_defaults()
+    assert dialog.chosen() == Preferences()
+
+
+def test_preferences_apply_to_the_window_and_a_new_case(qtbot, window, demo_clip, case_dir) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    from PySide6.QtGui import QPalette
+    from PySide6.QtWidgets import QApplication
+
+    from scrubline.ui.overlays import OverlayFlags
+
+    _open(qtbot, window, demo_clip)
+    original = QApplication.palette()
+    prefs = replace(
+        window.preferences,
+        fps=2.0,
+        procedure="socal-carotid",
+        overlays=OverlayFlags(badge=False),
+        mask_opacity=0.2,
+        theme="light",
+    )
+    window.set_preferences(prefs)
+    assert not window.state.overlays.badge and not window.overlay_actions["badge"].isChecked()
+    window_colour = QApplication.palette().color(QPalette.ColorRole.Window)
+    assert window_colour.lightness() > 128
+    assert window.default_analysis_settings().fps == 2.0
+    with qtbot.waitSignal(window.analysis_finished, timeout=TIMEOUT):
+        assert window.start_analysis()
+    with CaseStore(window.case_path) as store:
+        assert store.get_meta("procedure") == "socal-carotid"
+    window.seek_time(14.0)
+    qtbot.waitUntil(
+        lambda: (
+            window.shown is not None
+            and window.shown.index == 140
+            and window.frame_view.plan.mask_rgba is not None
+        ),
+        timeout=TIMEOUT,
+    )
+    assert window.frame_view.plan.mask_rgba[..., 3].max() <= 51  # 20% opacity
+    window.set_preferences(replace(prefs, theme="dark"))
+    assert QApplication.palette().color(QPalette.ColorRole.Window).lightness() < 80
+    QApplication.setPalette(original)

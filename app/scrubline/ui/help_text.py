@@ -14,6 +14,7 @@ HELP: Sequence[tuple[str, Sequence[tuple[Sequence[str], str]]]] = (
         (
             (("Ctrl+O",), "open a video or a case (.scrub)"),
             (("Ctrl+Shift+L",), "case library: analysed cases to open, re-analyse or remove"),
+            (("Ctrl+,",), "preferences: analysis defaults, overlays, folders, theme"),
             (("Ctrl+Q",), "quit"),
             (("Ctrl+Shift+A",), "analyse (or resume) the open video"),
         ),

@@ -104,6 +104,14 @@ from scrubline.ui.navigation import (
 from scrubline.ui.overlays import OVERLAY_NAMES, plan_overlay
 from scrubline.ui.panels import BookmarksWidget, OutcomeWidget
 from scrubline.ui.player import PlaybackClock, TransportWidget
+from scrubline.ui.preferences import (
+    Preferences,
+    PreferencesDialog,
+    apply_theme,
+    read_preferences,
+    set_default_procedure,
+    write_preferences,
+)
 from scrubline.ui.review import ReviewContext, ReviewController
 from scrubline.ui.settings import (
     app_settings,
@@ -176,6 +184,9 @@ class MainWindow(QMainWindow):
             k for k in EPISODE_KINDS if read_bool(self.settings, f"events/{k}", True)
         ]
 
+        self.preferences = read_preferences(self.settings)
+        if self.preferences.theme != "dark":  # the application starts dark
+            apply_theme(self.preferences.theme)
         self.state = ViewerState()
         self.state.set_overlays(read_overlays(self.settings))
         self.loader = FrameLoader(parent=self)
@@ -335,6 +346,7 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "Case &library", self.show_library, "Ctrl+Shift+L")
         file_menu.addSeparator()
         self._action(file_menu, "Case &details…", self.ask_case_details)
+        self._action(file_menu, "&Preferences…", self.ask_preferences, "Ctrl+,")
         self._action(file_menu, "&Quit", self.close, "Ctrl+Q")
 
         play = bar.addMenu("&Playback")
@@ -879,6 +891,7 @@ class MainWindow(QMainWindow):
             period_s=shown.period_s
             if shown.period_s is not None or self.timeline is None
             else float(self.timeline.sample_period_s),
+            mask_alpha=round(255 * self.preferences.mask_opacity),
         )
         if not shown.exact and not shown.proxy:
             plan.note = "this frame could not be decoded; the nearest readable one is shown" + (
@@ -962,12 +975,13 @@ class MainWindow(QMainWindow):
         settings = settings or self.default_analysis_settings()
         self._analysis_settings = settings
         video, case, registry = self.video_path, self.case_path, self.registry
-        generation = self._generation
+        generation, procedure = self._generation, self.preferences.procedure
 
         def run(state: Any) -> Any:
             report = analyse_video(
                 video, case, settings, registry=registry, state=state, fresh=fresh
             )
+            set_default_procedure(case, procedure)  # a new case starts with the preferred one
             return generation, report
 
         if not self.analysis.start(run):
@@ -1247,6 +1261,27 @@ class MainWindow(QMainWindow):
         self.timeline_view.set_selection(selection)
         looping = self.loop_action.isChecked() and selection is not None
         self.player.loop = selection if looping else None
+
+    def ask_preferences(self) -> None:
+        from scrubline.core.export import procedure_templates
+
+        answer = PreferencesDialog.ask(
+            self,
+            self.preferences,
+            sorted(procedure_templates()),
+            list(self.registry.manifests.values()),
+        )
+        if answer is not None:
+            self.set_preferences(answer)
+
+    def set_preferences(self, prefs: Preferences) -> None:
+        """Store and apply preferences: overlays and mask at once, the theme, and the rate,
+        procedure and device for the next analysis of a new case."""
+        write_preferences(self.settings, prefs)
+        self.preferences = prefs
+        apply_theme(prefs.theme)
+        self.state.set_overlays(prefs.overlays)
+        self._update_overlay()
 
     def show_library(self) -> None:
         """The case library panel, read afresh."""

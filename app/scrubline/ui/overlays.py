@@ -82,7 +82,8 @@ def mask_rgba(
     rgba[..., :3] = colour
     above = prob >= threshold
     span = max(1, 255 - threshold)
-    alpha = 60 + (prob.astype(np.int32) - threshold).clip(0) * (max_alpha - 60) // span
+    least = min(60, max_alpha // 2)
+    alpha = least + (prob.astype(np.int32) - threshold).clip(0) * (max_alpha - least) // span
     rgba[..., 3] = np.where(above, alpha, 0).astype(np.uint8)
     return rgba
 
@@ -95,6 +96,7 @@ def plan_overlay(
     *,
     period_s: float | None = None,
     mask_threshold: int = 128,
+    mask_alpha: int = 120,
 ) -> OverlayPlan:
     """The marks for the frame at `shown_frame`, drawn from `result` (the nearest analysed
     sample, `scrubline.core.nearest`). A sample further from the shown frame than that rule's gap
@@ -133,7 +135,7 @@ def plan_overlay(
     if hidden and flags.badge:
         plan.badge = "TIP HIDDEN" if hidden == 1 else f"{hidden} TIPS HIDDEN"
     if result.bleeding is not None and flags.bleeding:
-        plan.mask_rgba = mask_rgba(result.bleeding.mask, mask_threshold)
+        plan.mask_rgba = mask_rgba(result.bleeding.mask, mask_threshold, max_alpha=mask_alpha)
         plan.bleeding_text = f"bleeding area {result.bleeding.fraction:.1%}"
     return plan
 
