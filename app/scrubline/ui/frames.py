@@ -188,7 +188,7 @@ class FrameLoader(QObject):
     SETTLE_S = 0.12  # while dragging, how long a position must be held before it is decoded exactly
 
     opened = Signal(object)  # VideoOpened
-    open_failed = Signal(object, str)  # exception, traceback
+    open_failed = Signal(object, str, int)  # exception, traceback, the generation it ended
     frame_ready = Signal(object)  # ShownFrame
     frame_failed = Signal(int, str)
 
@@ -314,7 +314,7 @@ class FrameLoader(QObject):
             with self._cv:
                 current = generation == self._generation
             if current:  # a failure of a video already replaced by another must not close that
-                self.open_failed.emit(exc, traceback.format_exc())
+                self.open_failed.emit(exc, traceback.format_exc(), generation)
             return None
         media = _Media(source, store, store_path)
         problems = [

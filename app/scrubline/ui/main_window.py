@@ -667,8 +667,9 @@ class MainWindow(QMainWindow):
         if self._auto_analyse and not complete:
             self.start_analysis()
 
-    def _on_open_failed(self, exc: object, details: str) -> None:
-        if self._closing:
+    def _on_open_failed(self, exc: object, details: str, generation: int) -> None:
+        # Queued: another video may have been asked for since this one failed.
+        if self._closing or generation != self.loader.generation:
             return
         name = self.video_path.name if self.video_path else "the video"
         self.video_path = None
