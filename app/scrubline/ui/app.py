@@ -32,6 +32,8 @@ def ensure_application(argv: list[str] | None = None) -> Any:
         app.setDesktopFileName("scrubline")
         app.setWindowIcon(application_icon())
         app.setStyle("Fusion")
+        from scrubline.ui.theme import dark_palette
+
         app.setPalette(dark_palette())
     return app
 
@@ -49,34 +51,6 @@ def application_icon() -> Any:
     if icon.isNull():
         log.warning("the application icon is missing from %s", resources_dir() / "icons")
     return icon
-
-
-def dark_palette() -> Any:
-    """A dark palette: surgical video is judged by colour, and a bright frame around it skews it."""
-    from PySide6.QtGui import QColor, QPalette
-
-    palette = QPalette()
-    roles = QPalette.ColorRole
-    for role, rgb in (
-        (roles.Window, (38, 40, 44)),
-        (roles.WindowText, (225, 225, 225)),
-        (roles.Base, (28, 30, 33)),
-        (roles.AlternateBase, (44, 46, 51)),
-        (roles.ToolTipBase, (250, 250, 220)),
-        (roles.ToolTipText, (20, 20, 20)),
-        (roles.Text, (225, 225, 225)),
-        (roles.Button, (52, 55, 60)),
-        (roles.ButtonText, (225, 225, 225)),
-        (roles.BrightText, (255, 80, 80)),
-        (roles.Highlight, (66, 133, 244)),
-        (roles.HighlightedText, (255, 255, 255)),
-        (roles.PlaceholderText, (140, 140, 140)),
-    ):
-        palette.setColor(role, QColor(*rgb))
-    palette.setColor(QPalette.ColorGroup.Disabled, roles.Text, QColor(120, 120, 120))
-    palette.setColor(QPalette.ColorGroup.Disabled, roles.ButtonText, QColor(120, 120, 120))
-    palette.setColor(QPalette.ColorGroup.Disabled, roles.WindowText, QColor(120, 120, 120))
-    return palette
 
 
 def route_qt_messages_to_log() -> None:

@@ -37,6 +37,9 @@ HELP: Sequence[tuple[str, Sequence[tuple[Sequence[str], str]]]] = (
         (
             (("]", "["), "next / previous event (kinds under Navigate); the status bar names it"),
             (("Ctrl+B",), "bookmark this frame (in the note, Ctrl+Enter saves)"),
+            (("Ctrl+Z",), "undo the last bookmark, drawing, correction or event-start move"),
+            (("Ctrl+Shift+Z", "Ctrl+Y"), "redo"),
+            (("right-click",), "correct a box (video) or a phase / span (timeline)"),
             (("Ctrl+T",), "teaching mode (hides the prediction)"),
             (("Ctrl+R",), "reveal the prediction"),
         ),

@@ -187,7 +187,7 @@ class LibraryWidget(QWidget):
     def select(self, path: Path) -> bool:
         for i in range(self.tree.topLevelItemCount()):
             item = self.tree.topLevelItem(i)
-            if item.data(0, Qt.ItemDataRole.UserRole).path == path:
+            if item is not None and item.data(0, Qt.ItemDataRole.UserRole).path == path:
                 self.tree.setCurrentItem(item)
                 return True
         return False
@@ -226,7 +226,7 @@ class LibraryWidget(QWidget):
 
     def remove(self, path: Path) -> bool:
         """Remove a case (the one open in the window is refused); True if it was removed."""
-        from scrubline.core.store import StoreError
+        from scrubline.core.case import StoreError
 
         opened = self.open_case()
         if opened is not None and Path(opened).resolve() == path.resolve():

@@ -107,7 +107,6 @@ from scrubline.ui.player import PlaybackClock, TransportWidget
 from scrubline.ui.preferences import (
     Preferences,
     PreferencesDialog,
-    apply_theme,
     read_preferences,
     set_default_procedure,
     write_preferences,
@@ -124,6 +123,7 @@ from scrubline.ui.settings import (
 )
 from scrubline.ui.state import ViewerState
 from scrubline.ui.tasks import LatestJob, TaskRunner
+from scrubline.ui.theme import apply_theme
 from scrubline.ui.timeline_view import TimelineView
 from scrubline.ui.view_modes import ViewModes
 

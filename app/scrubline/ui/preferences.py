@@ -40,8 +40,8 @@ from scrubline.core.overlay import OVERLAY_KEYS, OverlayFlags
 from scrubline.ui.actions import DEVICES
 from scrubline.ui.overlays import OVERLAY_NAMES
 from scrubline.ui.settings import read_float, read_overlays, write_overlays
+from scrubline.ui.theme import THEMES
 
-THEMES = ("dark", "light")
 DEFAULT_MASK_OPACITY = 0.47  # the mask's most opaque alpha (120 of 255), as before preferences
 
 
@@ -78,25 +78,6 @@ def write_preferences(settings: QSettings, prefs: Preferences) -> None:
     settings.setValue("overlays/mask_opacity", prefs.mask_opacity)
     settings.setValue("ui/theme", prefs.theme)
     settings.sync()
-
-
-def light_palette() -> Any:
-    """Fusion's own light palette."""
-    from PySide6.QtWidgets import QApplication
-
-    return QApplication.style().standardPalette()
-
-
-def apply_theme(theme: str) -> None:
-    """Dark (the default: a bright frame around surgical video skews how its colours are
-    judged) or light, for the whole application."""
-    from PySide6.QtWidgets import QApplication
-
-    from scrubline.ui.app import dark_palette
-
-    app = QApplication.instance()
-    if isinstance(app, QApplication):
-        app.setPalette(dark_palette() if theme == "dark" else light_palette())
 
 
 def model_thresholds(models: Sequence[Any]) -> list[tuple[str, str, str]]:

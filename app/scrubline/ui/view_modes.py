@@ -13,7 +13,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMainWindow, QMenu, QWidget
+from PySide6.QtWidgets import QMenu, QWidget
 
 from scrubline.ui.navigation import parse_position
 
@@ -23,7 +23,7 @@ class ViewModes(QObject):
 
     def __init__(self, window: Any) -> None:
         super().__init__(window)
-        self.window: QMainWindow = window
+        self.window: Any = window  # the MainWindow (its widgets and seek_frame)
         self.video_only = False
         self._hidden: list[QWidget] = []  # what video-only mode hid, to show again
         self._was_maximised = False
