@@ -3,6 +3,7 @@ support, the clip range, bookmarks, event jumps, help, and the timeline's empty 
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from scrubline.core.store import CaseStore
@@ -458,3 +459,78 @@ def test_preferences_apply_to_the_window_and_a_new_case(qtbot, window, demo_clip
     window.set_preferences(replace(prefs, theme="dark"))
     assert QApplication.palette().color(QPalette.ColorRole.Window).lightness() < 80
     QApplication.setPalette(original)
+
+
+def test_telestration_is_kept_with_a_bookmark_undone_in_one_step_and_burned_into_exports(
+    qtbot, with_case, window, demo_clip, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    import cv2
+    from PySide6.QtCore import QPoint, Qt
+
+    from scrubline.core.case import Case
+    from scrubline.report.keyframes import FrameSource, KeyFrame
+
+    with qtbot.waitSignal(window.case_refreshed, timeout=TIMEOUT):
+        window.open_video(demo_clip)
+    window.seek_frame(140)
+    qtbot.waitUntil(lambda: window.frame_view.shown_index == 140, timeout=TIMEOUT)
+    marks_before = len(window.bookmarks)
+    tele = window.telestration
+    tele.draw_action.trigger()
+    assert window.frame_view.draw_kind == "arrow" and tele.toolbar.isVisible()
+    view = window.frame_view
+    rect = view.frame_rect()
+    start = QPoint(int(rect.x() + rect.width() * 0.2), int(rect.y() + rect.height() * 0.8))
+    end = QPoint(int(rect.x() + rect.width() * 0.45), int(rect.y() + rect.height() * 0.5))
+    qtbot.mousePress(view, Qt.MouseButton.LeftButton, pos=start)
+    qtbot.mouseMove(view, end)
+    qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, pos=end)
+    assert len(window.bookmarks) == marks_before + 1  # the frame's bookmark was made
+    assert [d.kind for d in tele.drawings] == ["arrow"] and view.drawings == tele.drawings
+    arrow = tele.drawings[0]
+    assert arrow.frame == 140 and arrow.points[0] == pytest.approx((0.2, 0.8), abs=0.01)
+    tele.set_tool("circle")
+    tele.set_colour("#18ffff")
+    assert tele.add("circle", [(0.55, 0.3), (0.8, 0.7)])
+    assert len(window.bookmarks) == marks_before + 1  # the same bookmark
+    assert [d.kind for d in tele.drawings] == ["arrow", "circle"]
+    # Shown on its frame (and just after while playing), not elsewhere.
+    window.seek_frame(100)
+    assert view.drawings == []
+    window.seek_frame(140)
+    assert len(view.drawings) == 2
+    # Undo takes the circle, then the arrow together with the bookmark it made.
+    window.review.undo()
+    assert [d.kind for d in tele.drawings] == ["arrow"]
+    window.review.undo()
+    assert tele.drawings == [] and len(window.bookmarks) == marks_before
+    window.review.redo()
+    window.review.redo()
+    assert [d.kind for d in tele.drawings] == ["arrow", "circle"]
+    tele.set_tool(None)
+    assert view.draw_kind is None and not tele.toolbar.isVisible()
+
+    # Burned into the PNG export: the cyan circle is in the picture.
+    with qtbot.waitSignal(window.exports.finished, timeout=TIMEOUT) as done:
+        assert window.exports.frame(tmp_path / "frame.png")
+    picture = cv2.cvtColor(cv2.imread(str(done.args[0][2][0])), cv2.COLOR_BGR2RGB)
+    cyan = (picture[..., 0] < 100) & (picture[..., 1] > 200) & (picture[..., 2] > 200)
+    h, w = cyan.shape
+    assert cyan[int(0.25 * h) : int(0.75 * h), int(0.5 * w) : int(0.85 * w)].sum() > 20
+
+    # Kept in the case: closed and reopened, and drawn on the report's bookmark key frame.
+    window.open_video(demo_clip.with_name("elsewhere.mp4"))
+    with Case.open(with_case) as case:
+        kept = case.drawings()
+        assert [d.kind for d in kept] == ["arrow", "circle"]
+        source = FrameSource(case, demo_clip)
+        try:
+            pic = source.picture(KeyFrame("Bookmark 1", 140, 14.0))
+        finally:
+            source.close()
+    assert pic is not None
+    image = cv2.cvtColor(
+        cv2.imdecode(np.frombuffer(pic.jpeg, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB
+    )
+    cyan = (image[..., 0] < 110) & (image[..., 1] > 190) & (image[..., 2] > 190)
+    assert cyan.sum() > 50

@@ -35,15 +35,18 @@ from typing import Any
 import numpy as np
 
 from scrubline import __version__
+from scrubline.core.drawings import Drawing, add_drawing, read_drawings, remove_drawing
 from scrubline.core.edits import (
     BOX_KINDS,
     OUT_OF_BODY,
     AddBookmark,
     AddCorrection,
+    AddDrawing,
     Correction,
     DeleteBookmark,
     Edit,
     RemoveCorrection,
+    RemoveDrawing,
     SetCaseInfo,
     SetEventStart,
     SetProcedure,
@@ -237,6 +240,12 @@ class Case:
 
     def bookmarks(self) -> list[Bookmark]:
         return self._store.bookmarks()
+
+    def drawings(self, bookmark_ids: list[int] | None = None) -> list[Drawing]:
+        """The teaching drawings of the case's bookmarks (or of those given): a deleted
+        bookmark's drawings are kept, so undoing the deletion brings them back, but not shown."""
+        ids = [b.id for b in self.bookmarks()] if bookmark_ids is None else bookmark_ids
+        return read_drawings(self._store, ids)
 
     def thumbnail_frames(self) -> np.ndarray:
         return self._store.thumbnail_frames()
@@ -589,6 +598,13 @@ class Case:
                 raise StoreError(f"the case has no correction {edit.id}")
             store.delete_correction(edit.id)
             return AddCorrection(replace(found, stale=False))
+        if isinstance(edit, AddDrawing):
+            return RemoveDrawing(int(add_drawing(store, edit.drawing).id or 0))
+        if isinstance(edit, RemoveDrawing):
+            try:
+                return AddDrawing(remove_drawing(store, edit.id))
+            except KeyError:
+                raise StoreError(f"the case has no drawing {edit.id}") from None
         raise TypeError(f"not an edit: {edit!r}")
 
     def _bookmark(self, bookmark_id: int) -> Bookmark:

@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from scrubline.core.drawings import Drawing
+
 # What a reviewer can correct, with the fields each kind uses.
 CORRECTION_KINDS = {
     "delete_box": "a detected tool that is not there (frame, box, label)",
@@ -195,3 +197,22 @@ class RemoveCorrection(Edit):
 
     def describe(self) -> str:
         return "remove correction"
+
+
+@dataclass(frozen=True)
+class AddDrawing(Edit):
+    """A teaching drawing (`core.drawings.Drawing`) on a bookmark's frame; a freehand stroke is
+    one drawing, so one undo step."""
+
+    drawing: Drawing
+
+    def describe(self) -> str:
+        return f"draw {self.drawing.kind}"
+
+
+@dataclass(frozen=True)
+class RemoveDrawing(Edit):
+    id: int
+
+    def describe(self) -> str:
+        return "remove drawing"

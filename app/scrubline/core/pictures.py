@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from scrubline.core.case import Case
+from scrubline.core.drawings import Drawing, draw_drawings, shown_at
 from scrubline.core.nearest import ResultsNear
 from scrubline.core.overlay import OverlayFlags
 from scrubline.core.results import FrameResult
@@ -48,6 +49,11 @@ class _Results:
         # Read through Case, so a reviewer's corrections are drawn into exported pictures too.
         self.case = Case.open(case) if case is not None and Path(case).exists() else None
         self._near = ResultsNear(self.case) if self.case is not None else None
+        self.drawings = self.case.drawings() if self.case is not None else []
+
+    def drawings_at(self, frame: int, time_s: float) -> list[Drawing]:
+        """The teaching drawings on screen with this frame (as the window shows them)."""
+        return shown_at(self.drawings, frame, time_s)
 
     def near(self, frame: int, time_s: float) -> FrameResult | None:
         return self._near.near(frame, time_s) if self._near is not None else None
@@ -58,11 +64,15 @@ class _Results:
 
 
 def _draw(
-    rgb: np.ndarray, result: FrameResult | None, source_size: tuple[int, int], flags: OverlayFlags
+    rgb: np.ndarray,
+    result: FrameResult | None,
+    source_size: tuple[int, int],
+    flags: OverlayFlags,
+    drawings: list[Drawing] | None = None,
 ) -> np.ndarray:
     from scrubline.core.overlay import draw_overlays
 
-    return draw_overlays(
+    drawn = draw_overlays(
         rgb,
         result,
         source_size=source_size,
@@ -71,6 +81,7 @@ def _draw(
         bleeding=flags.bleeding,
         badge=flags.badge,
     )
+    return draw_drawings(drawn, drawings) if drawings else drawn
 
 
 def export_frame_png(
@@ -85,7 +96,13 @@ def export_frame_png(
             shown = source.read(frame)
             rgb = shown.rgb()
             size = (source.info.width, source.info.height)
-        picture = _draw(rgb, results.near(shown.index, shown.time_s), size, flags)
+        picture = _draw(
+            rgb,
+            results.near(shown.index, shown.time_s),
+            size,
+            flags,
+            results.drawings_at(shown.index, shown.time_s),
+        )
     finally:
         results.close()
     temporary = path.with_name(path.name + ".part.png")
@@ -139,7 +156,11 @@ def export_clip_mp4(
                     return None
                 rgb = frame.rgb((width, height))
                 picture = _draw(
-                    rgb, results.near(frame.index, frame.time_s), (info.width, info.height), flags
+                    rgb,
+                    results.near(frame.index, frame.time_s),
+                    (info.width, info.height),
+                    flags,
+                    results.drawings_at(frame.index, frame.time_s),
                 )
                 encoded = av.VideoFrame.from_ndarray(np.ascontiguousarray(picture), format="rgb24")
                 pts = max(int(round((frame.time_s - start) * 1000)), last_pts + 1)

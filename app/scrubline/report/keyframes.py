@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from scrubline.core.case import Case, StoreError
+from scrubline.core.drawings import Drawing, draw_drawings
 from scrubline.core.nearest import ResultsNear, within
 from scrubline.core.overlay import draw_overlays
 from scrubline.core.timeline import Timeline
@@ -143,6 +144,7 @@ class FrameSource:
     ) -> None:
         self.store = store
         self._near: ResultsNear | None = None
+        self._drawings: list[Drawing] | None = None
         self.timeline = timeline
         self.threshold = bleeding_threshold
         video = store.video
@@ -260,6 +262,13 @@ class FrameSource:
         drawn = draw_overlays(
             rgb, result, source_size=size, bleeding_threshold=self.threshold, text_scale=1.6
         )
+        # A teacher's drawings on this frame (kept with its bookmark) go on the picture too.
+        if self._drawings is None:
+            self._drawings = self.store.drawings()
+        on_frame = [d for d in self._drawings if d.frame == shown]
+        if on_frame:
+            drawn = draw_drawings(drawn, on_frame)
+            source += f"; {len(on_frame)} teaching drawing{'s' if len(on_frame) > 1 else ''}"
         ok, data = cv2.imencode(
             ".jpg", cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85]
         )

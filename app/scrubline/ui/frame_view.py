@@ -10,6 +10,8 @@ double-click fits it again.
 
 from __future__ import annotations
 
+import math
+
 from PySide6.QtCore import QPoint, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QColor,
@@ -18,13 +20,16 @@ from PySide6.QtGui import (
     QImage,
     QMouseEvent,
     QPainter,
+    QPainterPath,
     QPaintEvent,
     QPen,
+    QPolygonF,
     QResizeEvent,
     QWheelEvent,
 )
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from scrubline.core.drawings import DEFAULT_COLOUR, Drawing, arrow_head, simplified
 from scrubline.ui.frames import rgba_qimage
 from scrubline.ui.overlays import OverlayPlan
 
@@ -165,6 +170,46 @@ def zoomed_rect(fit: QRectF, zoom: float, centre: tuple[float, float], area: QRe
     return QRectF(x, y, width, height)
 
 
+def paint_drawings(painter: QPainter, target: QRectF, drawings: list[Drawing]) -> None:
+    """Telestration over a frame drawn in `target` (the same shapes `draw_drawings` burns into
+    exported pictures): a dark outline under each stroke so it reads on any tissue."""
+    painter.save()
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+
+    def at(point: tuple[float, float]) -> QPointF:
+        return QPointF(
+            target.x() + point[0] * target.width(), target.y() + point[1] * target.height()
+        )
+
+    for drawing in drawings:
+        width = max(1.5, drawing.width * target.height())
+        points = [at(p) for p in drawing.points]
+        for colour, extra in (
+            (QColor(0, 0, 0, 200), max(1.0, width / 2)),
+            (QColor(drawing.colour), 0.0),
+        ):
+            pen = QPen(colour, width + 2 * extra)
+            pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+            pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
+            painter.setPen(pen)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            if drawing.kind == "arrow":
+                tail, head = points[0], points[-1]
+                size = max(6.0 * width, 0.03 * target.height())
+                left, right = arrow_head((tail.x(), tail.y()), (head.x(), head.y()), size)
+                painter.drawLine(tail, head)
+                painter.setBrush(colour)
+                painter.drawPolygon(QPolygonF([head, QPointF(*left), QPointF(*right)]))
+            elif drawing.kind == "circle":
+                painter.drawEllipse(QRectF(points[0], points[-1]).normalized())
+            else:
+                path = QPainterPath(points[0])
+                for point in points[1:]:
+                    path.lineTo(point)
+                painter.drawPath(path)
+    painter.restore()
+
+
 class QtFrameView(QWidget):
     """Shows one frame and its overlays; emits its drawable size so the loader converts frames
     to exactly that size. The wheel zooms around the pointer, a drag pans a zoomed frame, a
@@ -174,6 +219,7 @@ class QtFrameView(QWidget):
     # A right click on the picture: the point in source-video pixels, and where to put a menu.
     context_requested = Signal(float, float, QPoint)
     zoom_changed = Signal(float)
+    stroke_drawn = Signal(str, object)  # kind, points (fractions of the frame)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -190,6 +236,10 @@ class QtFrameView(QWidget):
         self.zoom = 1.0
         self.centre = (0.5, 0.5)  # the point of the frame in the middle of the view
         self._drag_from: tuple[QPointF, tuple[float, float]] | None = None
+        self.drawings: list[Drawing] = []  # telestration shown on this frame
+        self.draw_kind: str | None = None  # a telestration tool is chosen: left drags draw
+        self.draw_colour = DEFAULT_COLOUR
+        self._stroke: list[tuple[float, float]] = []
 
     def sizeHint(self) -> QSize:
         return QSize(960, 540)
@@ -219,6 +269,23 @@ class QtFrameView(QWidget):
     @property
     def plan(self) -> OverlayPlan:
         return self._plan
+
+    def set_drawings(self, drawings: list[Drawing]) -> None:
+        if drawings != self.drawings:
+            self.drawings = list(drawings)
+            self.update()
+
+    def set_draw_tool(self, kind: str | None, colour: str | None = None) -> None:
+        """Choose a telestration tool (None: drags pan again)."""
+        self.draw_kind = kind
+        if colour:
+            self.draw_colour = colour
+        self._stroke = []
+        if kind:
+            self.setCursor(Qt.CursorShape.CrossCursor)
+        else:
+            self.unsetCursor()
+        self.update()
 
     # ------------------------------------------------------------------ zoom and pan
     def _native_size(self) -> tuple[int, int]:
@@ -288,6 +355,10 @@ class QtFrameView(QWidget):
         event.accept()
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton and self.draw_kind and self._image:
+            self._stroke = [self.to_frame(event.position())]
+            event.accept()
+            return
         if event.button() == Qt.MouseButton.LeftButton and self.zoom > 1.0:
             self._drag_from = (event.position(), self.centre)
             self.setCursor(Qt.CursorShape.ClosedHandCursor)
@@ -296,6 +367,15 @@ class QtFrameView(QWidget):
         super().mousePressEvent(event)
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        if self._stroke:
+            point = self.to_frame(event.position())
+            if self.draw_kind == "freehand":
+                self._stroke.append(point)
+            else:
+                self._stroke = [self._stroke[0], point]
+            self.update()
+            event.accept()
+            return
         if self._drag_from is not None:
             start, centre = self._drag_from
             self.centre = centre
@@ -306,6 +386,14 @@ class QtFrameView(QWidget):
         super().mouseMoveEvent(event)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if self._stroke and event.button() == Qt.MouseButton.LeftButton:
+            stroke, self._stroke = self._stroke, []
+            if len(stroke) >= 2 and math.dist(stroke[0], stroke[-1]) + len(stroke) * 1e-4 > 0.005:
+                kind = self.draw_kind or "freehand"
+                self.stroke_drawn.emit(kind, simplified(stroke) if kind == "freehand" else stroke)
+            self.update()
+            event.accept()
+            return
         if self._drag_from is not None and event.button() == Qt.MouseButton.LeftButton:
             self._drag_from = None
             self.unsetCursor()
@@ -341,6 +429,16 @@ class QtFrameView(QWidget):
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
         painter.drawImage(target, self._image)
         paint_overlay(painter, target, native, self._plan, self._mask_image, visible)
+        painter.save()
+        painter.setClipRect(visible)
+        paint_drawings(painter, target, self.drawings)
+        if len(self._stroke) >= 2 and self.draw_kind:
+            paint_drawings(
+                painter,
+                target,
+                [Drawing(self.draw_kind, tuple(self._stroke), -1, 0.0, colour=self.draw_colour)],
+            )
+        painter.restore()
         badges = (["preview"] if self._proxy else []) + (
             [f"{self.zoom * 100:.0f}%"] if self.zoom > 1.0 else []
         )

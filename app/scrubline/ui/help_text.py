@@ -37,6 +37,7 @@ HELP: Sequence[tuple[str, Sequence[tuple[Sequence[str], str]]]] = (
         (
             (("]", "["), "next / previous event (kinds under Navigate); the status bar names it"),
             (("Ctrl+B",), "bookmark this frame (in the note, Ctrl+Enter saves)"),
+            (("D",), "draw arrows, circles, freehand on this frame (kept with its bookmark)"),
             (("Ctrl+Z",), "undo the last bookmark, drawing, correction or event-start move"),
             (("Ctrl+Shift+Z", "Ctrl+Y"), "redo"),
             (("right-click",), "correct a box (video) or a phase / span (timeline)"),
@@ -64,7 +65,7 @@ HELP: Sequence[tuple[str, Sequence[tuple[Sequence[str], str]]]] = (
             (("0",), "fit the video"),
             (("F11",), "full screen"),
             (("Ctrl+Shift+F",), "video only (hides the timeline, bars and panels)"),
-            (("Esc",), "leave full screen and video only"),
+            (("Esc",), "stop drawing; leave full screen and video only"),
         ),
     ),
     (

@@ -123,6 +123,7 @@ from scrubline.ui.settings import (
 )
 from scrubline.ui.state import ViewerState
 from scrubline.ui.tasks import LatestJob, TaskRunner
+from scrubline.ui.telestration import TelestrationController
 from scrubline.ui.theme import apply_theme
 from scrubline.ui.timeline_view import TimelineView
 from scrubline.ui.view_modes import ViewModes
@@ -200,6 +201,7 @@ class MainWindow(QMainWindow):
 
         self._build_widgets()
         self.view_modes = ViewModes(self)
+        self.telestration = TelestrationController(self)
         self._build_menus()
         self._connect()
         _warm_imports()
@@ -378,6 +380,7 @@ class MainWindow(QMainWindow):
             self.event_kind_actions[kind] = action
         nav.addSeparator()
         self._action(nav, "Add bookmark…", self.ask_add_bookmark, "Ctrl+B")
+        self.telestration.build_menu(nav.addMenu("&Draw (telestration)"))
 
         analysis = bar.addMenu("&Analysis")
         self.analyse_action = self._action(analysis, "&Analyse…", self.ask_analysis, "Ctrl+Shift+A")
@@ -574,6 +577,8 @@ class MainWindow(QMainWindow):
         self.timeline_view.set_timeline(None, [])
         self.timeline_view.set_frame_times(None)
         self.bookmarks_panel.set_bookmarks([])
+        self.telestration.set_tool(None)
+        self.telestration.reload()
         self.outcome_panel.set_outcome(None, None, moved_by_user=False)
         self.frame_view.set_video_size(0, 0)
         self.frame_view.set_message(f"Opening {path.name}…")
@@ -1106,6 +1111,7 @@ class MainWindow(QMainWindow):
         self.bookmarks = snapshot.bookmarks
         self.timeline_view.set_timeline(snapshot.timeline, snapshot.bookmarks)
         self.bookmarks_panel.set_bookmarks(snapshot.bookmarks)
+        self.telestration.reload()
         for notice in snapshot.notices:
             self.statusBar().showMessage(notice, 8000)
         # Results may have arrived for the frame on screen: ask again (a cached image, so cheap).

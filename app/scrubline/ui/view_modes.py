@@ -102,6 +102,10 @@ class ViewModes(QObject):
         if readout.hasFocus():
             readout.clearFocus()
             return
+        telestration = getattr(self.window, "telestration", None)
+        if telestration is not None and telestration.draw_action.isChecked():
+            telestration.set_tool(None)
+            return
         if self.video_only:
             self.set_video_only(False)
         if self.full_screen:
