@@ -534,3 +534,27 @@ def test_telestration_is_kept_with_a_bookmark_undone_in_one_step_and_burned_into
     )
     cyan = (image[..., 0] < 110) & (image[..., 1] > 190) & (image[..., 2] > 190)
     assert cyan.sum() > 50
+
+
+def test_drawings_are_burned_into_an_exported_clip_from_their_frame_on(
+    qtbot, with_case, window, demo_clip, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    import av
+
+    with qtbot.waitSignal(window.case_refreshed, timeout=TIMEOUT):
+        window.open_video(demo_clip)
+    window.seek_frame(140)
+    tele = window.telestration
+    tele.set_colour("#18ffff")
+    assert tele.add("circle", [(0.3, 0.3), (0.7, 0.7)])
+    window.state.set_selection((13.5, 14.5))  # frames 135..144: the circle from 140 on
+    with qtbot.waitSignal(window.exports.finished, timeout=TIMEOUT) as done:
+        assert window.exports.clip(tmp_path / "clip.mp4")
+    with av.open(str(done.args[0][2][0])) as container:
+        pictures = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    assert len(pictures) == 10
+
+    def cyan(rgb: np.ndarray) -> int:
+        return int(((rgb[..., 0] < 110) & (rgb[..., 1] > 190) & (rgb[..., 2] > 190)).sum())
+
+    assert [cyan(p) > 30 for p in pictures] == [False] * 5 + [True] * 5
