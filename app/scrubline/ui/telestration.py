@@ -12,6 +12,7 @@ it back (a stroke that also made its bookmark is one undo step with it).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from typing import Any
 
@@ -19,6 +20,7 @@ from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QActionGroup, QColor, QIcon, QKeySequence, QPixmap
 from PySide6.QtWidgets import QMenu, QToolBar
 
+from scrubline.core.case import StoreError
 from scrubline.core.drawings import COLOURS, DEFAULT_COLOUR, KINDS, Drawing, DrawingError, shown_at
 from scrubline.core.edits import (
     AddBookmark,
@@ -28,6 +30,8 @@ from scrubline.core.edits import (
     RemoveDrawing,
     UpdateBookmark,
 )
+
+log = logging.getLogger("scrubline.ui")
 
 TOOL_NAMES = {"arrow": "Arrow", "circle": "Circle", "freehand": "Freehand"}
 
@@ -138,7 +142,11 @@ class TelestrationController(QObject):
     def reload(self) -> None:
         """Read the open case's drawings again (those of its current bookmarks)."""
         case = self.window._existing_case()
-        self.drawings = case.drawings() if case is not None else []
+        try:
+            self.drawings = case.drawings() if case is not None else []
+        except StoreError as exc:  # a damaged case: the video and the rest still work
+            log.warning("drawings not read: %s", exc)
+            self.drawings = []
         self.update_view()
 
     def update_view(self) -> None:
