@@ -21,7 +21,8 @@ def _ensure_streams() -> None:
 
 
 if __name__ == "__main__":
-    multiprocessing.freeze_support()  # Dask's local cluster starts worker processes from this executable
+    # Dask's local cluster starts worker processes from this executable.
+    multiprocessing.freeze_support()
     _ensure_streams()
     from scrubline.cli import main
 

@@ -152,7 +152,8 @@ def test_an_unknown_model_id_is_refused_before_any_case_is_made(
     result = run("analyze", str(clips["cfr"]), "-o", str(case), "--model", "nope", "-q")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "error: no model with id 'nope' (known: bleeding-hsv, cholec80-phases, outcome-socal, scrubline-vision)"
+        "error: no model with id 'nope' (known: bleeding-hsv, cholec80-phases, outcome-socal, "
+        "scrubline-vision)"
     ]
     assert not case.exists()
 
@@ -208,7 +209,8 @@ def test_report_refuses_a_video_that_is_not_the_cases(
     result = run("report", str(analysed), "-o", str(out), "--video", str(clips["cfr"]))
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "error: cfr.mp4: not the video this case was analysed from (long_gop.mp4; the content differs)"
+        "error: cfr.mp4: not the video this case was analysed from (long_gop.mp4; the content "
+        "differs)"
     ]
     assert not out.exists()
 

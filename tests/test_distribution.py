@@ -115,10 +115,11 @@ def run_installed(
             python,
             "-c",
             "import json, scrubline; from scrubline.core.paths import bundled_dir, resources_dir; "
-            "print(json.dumps({'package': scrubline.__file__, 'models': str(bundled_dir('models')), "
-            "'fonts': sorted(p.name for p in (resources_dir() / 'fonts').glob('*.ttf')), "
-            "'phases': sorted(p.name for p in (resources_dir() / 'phases').glob('*.toml')), "
-            "'icons': sorted(p.name for p in (resources_dir() / 'icons').iterdir())}))",
+            "print(json.dumps({'package': scrubline.__file__, 'models': "
+            "str(bundled_dir('models')), 'fonts': sorted(p.name for p in (resources_dir() / "
+            "'fonts').glob('*.ttf')), 'phases': sorted(p.name for p in (resources_dir() / "
+            "'phases').glob('*.toml')), 'icons': sorted(p.name for p in (resources_dir() / "
+            "'icons').iterdir())}))",
         ],
         env=env,
         cwd=cwd,

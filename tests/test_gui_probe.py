@@ -30,7 +30,7 @@ LDD_OUTPUT = """\
 \tlibxcb-keysyms.so.1 => not found
 \tlibxcb-icccm.so.4 => not found
 \t/lib64/ld-linux-x86-64.so.2 (0x00007fd878cb1000)
-"""
+"""  # noqa: E501  (ldd's output as it is)
 
 
 def without_display() -> dict[str, str]:
@@ -72,14 +72,16 @@ def test_explain_names_the_missing_libraries_not_qts_guess(
     )
     monkeypatch.setattr(gui_probe, "package_manager", lambda: "apt")
     qt_messages = [
-        "qt.qpa.plugin: From 6.5.0, xcb-cursor0 or libxcb-cursor0 is needed to load the Qt xcb platform plugin."
+        "qt.qpa.plugin: From 6.5.0, xcb-cursor0 or libxcb-cursor0 is needed to load the Qt xcb "
+        "platform plugin."
     ]
     message = explain(
         ProbeResult(ok=False, platform="xcb", messages=qt_messages), env={"DISPLAY": ":0"}
     )
     assert message == (
-        "the desktop window cannot start: Qt's 'xcb' platform needs libxcb-icccm.so.4, libxcb-keysyms.so.1, "
-        "which this machine lacks; install them with: sudo apt-get install libxcb-icccm4 libxcb-keysyms1"
+        "the desktop window cannot start: Qt's 'xcb' platform needs libxcb-icccm.so.4, "
+        "libxcb-keysyms.so.1, which this machine lacks; install them with: sudo apt-get install "
+        "libxcb-icccm4 libxcb-keysyms1"
     )
 
 

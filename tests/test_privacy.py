@@ -208,7 +208,10 @@ def test_a_closed_output_pipe_ends_quietly() -> None:
 STRACE = shutil.which("strace")
 RUN_FOR_S = 15
 # System calls that create or change files, and the network ones.
-TRACED = "trace=%network,open,openat,openat2,creat,rename,renameat,renameat2,mkdir,mkdirat,link,linkat,symlink,symlinkat"
+TRACED = (
+    "trace=%network,open,openat,openat2,creat,rename,renameat,renameat2,mkdir,mkdirat,link,linkat,"
+    "symlink,symlinkat"
+)
 WRITE_FLAGS = ("O_WRONLY", "O_RDWR", "O_CREAT")
 ALLOWED_FAMILIES = ("AF_UNIX", "AF_LOCAL", "AF_NETLINK")
 SYSTEM_WRITABLE = ("/dev/", "/proc/")  # /dev/null, /dev/shm, /proc/self/...

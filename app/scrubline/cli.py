@@ -1,13 +1,15 @@
 """The `scrubline` command: the desktop window by default, and headless subcommands for batches.
 
-    scrubline [VIDEO | CASE.scrub]         open the window on a video or a case file (the demo without)
+    scrubline [VIDEO | CASE.scrub]         open the window on a video or a case file
+                                           (the demo without either)
     scrubline analyze VIDEO [-o CASE]      analyse into a case file, resuming what was done
     scrubline export CASE -o DIR           frames.csv, detections.csv, episodes.csv, summary.json
     scrubline report CASE -o FILE.pdf      the post-op debrief
     scrubline models                       the models found, with their validation figures
     scrubline demo                         render and analyse the synthetic demo clip
     scrubline bench [VIDEO]                speed and memory figures
-    scrubline self-check                   does this installation work? (rc 0 yes, rc 2 names what failed)
+    scrubline self-check                   does this installation work? (rc 0 yes, rc 2 names
+                                           what failed)
     scrubline phases PRESENCE.csv -o PHASES.csv [--procedure ID]
                                            phases from your own per-second tool labels
 
@@ -425,8 +427,8 @@ def _check_same_video(video: Path, recorded: dict[str, Any]) -> None:
 
     if recorded.get("fingerprint") and fingerprint(video) != recorded["fingerprint"]:
         raise UsageError(
-            f"{video.name}: not the video this case was analysed from ({recorded.get('name', 'another video')}; "
-            "the content differs)"
+            f"{video.name}: not the video this case was analysed from "
+            f"({recorded.get('name', 'another video')}; the content differs)"
         )
 
 
@@ -513,7 +515,8 @@ def cmd_self_check(args: argparse.Namespace) -> int:
     def show(result: CheckResult) -> None:
         if not args.quiet or not result.ok:
             print(
-                f"{'ok  ' if result.ok else 'FAIL'} {result.name:<10} {result.detail} ({result.seconds:.1f} s)",
+                f"{'ok  ' if result.ok else 'FAIL'} {result.name:<10} {result.detail} "
+                f"({result.seconds:.1f} s)",
                 flush=True,
             )
 
@@ -727,7 +730,8 @@ def build_parser() -> argparse.ArgumentParser:
     phases.add_argument(
         "presence",
         metavar="PRESENCE.csv",
-        help="time_s (or second) and one 0/1 column per tool (names: any case, spaces, underscores)",
+        help="time_s (or second) and one 0/1 column per tool "
+        "(names: any case, spaces, underscores)",
     )
     phases.add_argument(
         "-o", "--output", required=True, metavar="PHASES.csv", help="written as time_s,phase"
@@ -756,7 +760,8 @@ def unknown_argument_message(argument: str, commands: Sequence[str]) -> str:
     nearest = difflib.get_close_matches(argument, commands, n=1, cutoff=0.6)
     if nearest:
         return f"unknown command or file: {argument} (did you mean '{nearest[0]}'?)"
-    return f"unknown command or file: {argument} (commands: {', '.join(sorted(commands))}; see scrubline --help)"
+    listed = ", ".join(sorted(commands))
+    return f"unknown command or file: {argument} (commands: {listed}; see scrubline --help)"
 
 
 def with_default_command(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:

@@ -231,8 +231,8 @@ def explain(result: ProbeResult, env: dict[str, str] | None = None) -> str:
             else "; install the packages that provide them"
         )
         return (
-            f"the desktop window cannot start: Qt's '{platform}' platform needs {', '.join(missing)}, "
-            f"which this machine lacks{fix}"
+            f"the desktop window cannot start: Qt's '{platform}' platform needs "
+            f"{', '.join(missing)}, which this machine lacks{fix}"
         )
     no_display = not environment.get("DISPLAY") and not environment.get("WAYLAND_DISPLAY")
     if (
@@ -241,8 +241,9 @@ def explain(result: ProbeResult, env: dict[str, str] | None = None) -> str:
         and platform in ("xcb", "wayland", "default")
     ):
         return (
-            "the desktop window cannot start: there is no display (neither DISPLAY nor WAYLAND_DISPLAY is "
-            "set); start it from a desktop session, or use the subcommands without a window (scrubline --help)"
+            "the desktop window cannot start: there is no display (neither DISPLAY nor "
+            "WAYLAND_DISPLAY is set); start it from a desktop session, or use the subcommands "
+            "without a window (scrubline --help)"
         )
     qt_says = next(
         (line.split(": ", 1)[-1] for line in result.messages if line.startswith("qt.")), ""

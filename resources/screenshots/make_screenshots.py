@@ -1,6 +1,7 @@
 """Take the README's screenshots of the real window: at rest, mid-analysis, timeline zoomed.
 
-    xvfb-run -s "-screen 0 1600x1000x24" python resources/screenshots/make_screenshots.py [VIDEO] [-o DIR]
+    xvfb-run -s "-screen 0 1600x1000x24" \
+        python resources/screenshots/make_screenshots.py [VIDEO] [-o DIR]
 
 Without VIDEO it uses the generated demo clip (what is committed here); the case is analysed
 afresh in a temporary folder with the bundled models, and nothing of the user's is touched.

@@ -382,7 +382,8 @@ def test_frames_of_a_legacy_case_without_attribution_count_as_its_recorded_model
     assert again.done_now == 0 and again.complete
 
 
-# ---------------------------------------------------------------------------- unreadable and damaged frames
+# ---------------------------------------------------------------------------- unreadable and
+# damaged frames
 def test_damaged_frames_are_left_out_and_counted(tmp_path: Path, tiny_registry) -> None:
     from scrubline.core.export import case_summary
     from tests.core.test_video import damaged_clip, visibly_broken

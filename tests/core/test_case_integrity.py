@@ -208,10 +208,10 @@ def test_export_and_report_from_a_read_only_folder(
     out = tmp_path / "out"
     models = tiny_registry.get("tiny-seg").file.parent
     script = (
-        f"mount --bind -o ro {folder} {folder} && "
-        f"{sys.executable} -m scrubline.cli export {case} -o {out} && "
-        f"{sys.executable} -m scrubline.cli report {case} -o {tmp_path / 'r.pdf'} && "
-        f"{{ {sys.executable} -m scrubline.cli analyze {clips['long_gop']} -o {case} -q --models {models}; echo rc=$?; }}"
+        f"mount --bind -o ro {folder} {folder} && {sys.executable} -m scrubline.cli export {case} "
+        f"-o {out} && {sys.executable} -m scrubline.cli report {case} -o {tmp_path / 'r.pdf'} && "
+        f"{{ {sys.executable} -m scrubline.cli analyze {clips['long_gop']} -o {case} -q --models "
+        f"{models}; echo rc=$?; }}"
     )
     result = subprocess.run(
         ["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True, check=False

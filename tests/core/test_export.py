@@ -19,7 +19,8 @@ PERIOD = 0.2  # 5 analysed frames per second
 
 def _case(path: Path) -> CaseStore:
     """20 s analysed at 5 fps from a 25 fps video: a grasper throughout with its tip hidden from
-    4 s to 6 s, a hook (tip never seen) from 10 s on, bleeding of 10 % from 2 s to 5 s (peak 12 % at 3 s)."""
+    4 s to 6 s, a hook (tip never seen) from 10 s on, bleeding of 10 % from 2 s to 5 s (peak 12 %
+    at 3 s)."""
     store = CaseStore(path, create=True)
     store.set_meta(
         "video",

@@ -115,7 +115,8 @@ def test_wrong_input_size_is_named(tmp_path: Path) -> None:
     )
     with pytest.raises(
         ModelError,
-        match=r"input 'image' has shape \[N, 3, 48, 64\] but the manifest implies \[N, 3, 96, 128\]",
+        match=r"input 'image' has shape \[N, 3, 48, 64\] "
+        r"but the manifest implies \[N, 3, 96, 128\]",
     ):
         load_model(load_manifest(tmp_path / "seg.toml"))
 
@@ -183,18 +184,18 @@ def test_missing_onnx_file(tmp_path: Path) -> None:
         ("id = 'x'\n", "missing required field 'task'"),
         ("id = 'x'\ntask = 'painter'\nfile = 'a.onnx'\n", "task 'painter' is not one of"),
         (
-            "id = 'x'\ntask = 'segmenter'\nfile = 'a.onnx'\nlicence = 'l'\n[input]\nname = 'i'\nwidth = 8\nheight = 8\n"
-            "[[outputs]]\nname = 'o'\nrole = 'boxes'\n",
+            "id = 'x'\ntask = 'segmenter'\nfile = 'a.onnx'\nlicence = 'l'\n[input]\nname = "
+            "'i'\nwidth = 8\nheight = 8\n[[outputs]]\nname = 'o'\nrole = 'boxes'\n",
             "role 'boxes' is not known to task 'segmenter'",
         ),
         (
-            "id = 'x'\ntask = 'detector'\nfile = 'a.onnx'\nlicence = 'l'\n[input]\nname = 'i'\nwidth = 8\nheight = 8\n"
-            "[[outputs]]\nname = 'o'\nrole = 'boxes'\n",
+            "id = 'x'\ntask = 'detector'\nfile = 'a.onnx'\nlicence = 'l'\n[input]\nname = "
+            "'i'\nwidth = 8\nheight = 8\n[[outputs]]\nname = 'o'\nrole = 'boxes'\n",
             "needs outputs with roles scores",
         ),
         (
-            "id = 'x'\ntask = 'segmenter'\nfile = 'a.onnx'\nlicence = 'l'\noutputs = []\n[input]\nname = 'i'\n"
-            "width = 0\nheight = 8\n",
+            "id = 'x'\ntask = 'segmenter'\nfile = 'a.onnx'\nlicence = 'l'\noutputs = "
+            "[]\n[input]\nname = 'i'\nwidth = 0\nheight = 8\n",
             "'width' and 'height' must be positive",
         ),
         ("this is = = not toml", "not valid TOML"),

@@ -126,7 +126,8 @@ def test_learned_template_refuses_rules(tmp_path):
 def test_template_must_list_every_phase_of_its_model(tmp_path, template):
     path = tmp_path / "short.toml"
     path.write_text(
-        '[template]\nid = "x"\nname = "X"\nmodel = "cholec80-phases"\n\n[[phases]]\nlabel = "Preparation"\n'
+        '[template]\nid = "x"\nname = "X"\nmodel = "cholec80-phases"\n\n'
+        '[[phases]]\nlabel = "Preparation"\n'
     )
     short = load_template(path)
     with pytest.raises(TemplateError, match="GallbladderRetraction"):

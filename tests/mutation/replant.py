@@ -116,8 +116,10 @@ BUGS = (
     Bug(
         "cancel-ignored",
         "core/analysis.py",
-        "                if state.cancelled():\n                    report.cancelled = True\n                    return",
-        "                if False:\n                    report.cancelled = True\n                    return",
+        "                if state.cancelled():\n                    report.cancelled = True\n     "
+        "               return",
+        "                if False:\n                    report.cancelled = True\n                 "
+        "   return",
         "the analysis loop ignores a cancel (only the decoder stops)",
         ("tests/core/test_analysis.py", "tests/core/test_proxy.py"),
     ),

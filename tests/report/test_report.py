@@ -407,7 +407,8 @@ def _tiny_sequence_model(folder: Path) -> Path:
     onnx.save(model, folder / "tiny-outcome.onnx")
     features = ", ".join(f'"{f}"' for f in FEATURES)
     (folder / "tiny-outcome.toml").write_text(
-        'schema = 1\nid = "tiny-outcome"\nversion = "0.0.1"\nname = "Tiny outcome"\ntask = "sequence"\n'
+        'schema = 1\nid = "tiny-outcome"\nversion = "0.0.1"\nname = "Tiny outcome"\n'
+        'task = "sequence"\n'
         'file = "tiny-outcome.onnx"\nlicence = "test only"\n'
         f'[input]\nname = "sequence"\nsteps = 60\nfeatures = [{features}]\n'
         '[[outputs]]\nname = "blood_loss_ml"\nrole = "blood_loss_ml"\n'
@@ -489,7 +490,8 @@ def test_provenance_names_what_each_output_of_a_model_feeds() -> None:
     )
     assert (
         _use_of(vision)
-        == "instrument boxes and tool lanes; tips and tip visibility; bleeding mask and area; bleeding episodes"
+        == "instrument boxes and tool lanes; tips and tip visibility; bleeding mask and area; "
+        "bleeding episodes"
     )
     bleeding_only = SimpleNamespace(outputs=[SimpleNamespace(role="bleeding_mask")])
     assert _use_of(bleeding_only) == "bleeding mask and area; bleeding episodes"

@@ -28,8 +28,8 @@ def test_tool_table_gives_time_in_view_share_and_entries(full_text: str) -> None
 
 def test_tip_hidden_table_lists_each_episode(full_text: str) -> None:
     assert (
-        "2 episodes with an instrument in view and its tip hidden, 7.0 s in all; the longest 6.0 s from 0:30"
-        in full_text
+        "2 episodes with an instrument in view and its tip hidden, 7.0 s in all; the longest 6.0 "
+        "s from 0:30" in full_text
     )
     assert "1 0:30.0 0:36.0 6.0 s" in full_text and "2 0:52.0 0:53.0 1.0 s" in full_text
 

@@ -301,7 +301,8 @@ def frame_manifests(registry: Registry, model_ids: list[str] | None) -> list[Man
     if phase:
         raise ModelError(
             f"{', '.join(phase)}: a phase model (it reads the tools found in the analysed frames; "
-            f"choose it with --procedure) cannot analyse frames; choose image models (available: {images})"
+            "choose it with --procedure) cannot analyse frames; choose image models (available: "
+            f"{images})"
         )
     return chosen
 

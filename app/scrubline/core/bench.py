@@ -440,7 +440,8 @@ def run_bench(
     # 1. Decode-only throughput: the limit everything else is compared with.
     _say(log, "decode-only throughput ...")
     # Timings on a shared 2-core machine wander by ±15 % from run to run, so the full bench times
-    # decode-only and the main analysis twice each and keeps the faster of each (same rule for both).
+    # decode-only and the main analysis twice each and keeps the faster of each (same rule for
+    # both).
     repeats = 1 if quick else 2
     main_name = "1080p" if video is None else "video"
     decode = {}
@@ -542,8 +543,9 @@ def format_table(r: dict[str, Any]) -> str:
     rows = [
         (
             "video",
-            f"{r['video']['width']}x{r['video']['height']} {r['video']['codec']} {r['video']['fps']} fps, "
-            f"{r['video']['duration_s']} s, {r['video']['bit_rate_mbps']} Mbit/s",
+            f"{r['video']['width']}x{r['video']['height']} {r['video']['codec']} "
+            f"{r['video']['fps']} fps, {r['video']['duration_s']} s, {r['video']['bit_rate_mbps']} "
+            "Mbit/s",
             "",
         ),
         (
@@ -554,7 +556,8 @@ def format_table(r: dict[str, Any]) -> str:
         (
             "analysis (5 fps sampling)",
             f"{r['analysis_fps']} analysed frames/s",
-            f"{r['analysis_realtime_factor']} × real time; wall {r['analysis_vs_decode_ratio']} × decode-only",
+            f"{r['analysis_realtime_factor']} × real time; wall {r['analysis_vs_decode_ratio']} × "
+            "decode-only",
         ),
     ]
     for model, figures in r["model_latency_ms"].items():

@@ -79,7 +79,8 @@ class CaseLock:
             self.case_path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(
-                f"cannot create the folder of {self.case_path}: {storage_problem(self.case_path, exc)}"
+                f"cannot create the folder of {self.case_path}: "
+                f"{storage_problem(self.case_path, exc)}"
             ) from exc
         told = False
         while True:

@@ -236,7 +236,8 @@ def parse_template(data: dict[str, Any], source: Path | str) -> PhaseTemplate:
         off = _number(raw, "off", on, s_where)
         if off > on:
             raise TemplateError(
-                f"{s_where}: 'off' ({off}) must not exceed 'on' ({on}) -- hysteresis switches off lower than on"
+                f"{s_where}: 'off' ({off}) must not exceed 'on' ({on}) -- hysteresis switches off "
+                "lower than on"
             )
         signals[name] = Signal(name, column, on, off, _number(raw, "hold_s", 0.0, s_where))
 
@@ -293,7 +294,8 @@ def parse_template(data: dict[str, Any], source: Path | str) -> PhaseTemplate:
                 )
             if next(r for r in rules if r.label == rule.after).after is not None:
                 raise TemplateError(
-                    f"{where}: phase '{rule.label}' is 'after' '{rule.after}', which is itself 'after' another phase"
+                    f"{where}: phase '{rule.label}' is 'after' '{rule.after}', which is itself "
+                    "'after' another phase"
                 )
     return PhaseTemplate(
         id=head["id"].strip(),
@@ -523,8 +525,8 @@ def learned_model(template: PhaseTemplate, registry: Any = None) -> Any:
     registry = registry if registry is not None else load_registry()
     if template.model not in registry.manifests:
         raise PhaseModelError(
-            f"{template.source or template.id}: the phase model '{template.model}' is not installed "
-            f"(models found: {', '.join(sorted(registry.manifests)) or 'none'})"
+            f"{template.source or template.id}: the phase model '{template.model}' is not "
+            f"installed (models found: {', '.join(sorted(registry.manifests)) or 'none'})"
         )
     manifest = registry.manifests[template.model]
     key = (manifest.id, str(manifest.source))
@@ -534,8 +536,8 @@ def learned_model(template: PhaseTemplate, registry: Any = None) -> Any:
     unknown = sorted(set(model.labels) - {p.label for p in template.phases})
     if unknown:
         raise TemplateError(
-            f"{template.source or template.id}: the model '{template.model}' also names the phase(s) "
-            f"{', '.join(unknown)}, which the template's [[phases]] do not list"
+            f"{template.source or template.id}: the model '{template.model}' also names the "
+            f"phase(s) {', '.join(unknown)}, which the template's [[phases]] do not list"
         )
     return model
 
@@ -572,7 +574,8 @@ def phases_from_table(
     time_column = columns.get("times") or columns.get("second")
     if time_column is None:
         raise TemplateError(
-            f"{where}: no 'time_s' or 'second' column (columns: {', '.join(map(str, table.columns))})"
+            f"{where}: no 'time_s' or 'second' column (columns: "
+            f"{', '.join(map(str, table.columns))})"
         )
     if template.model:
         needed = list(learned_model(template, registry).tools)

@@ -16,10 +16,13 @@ batch in flight, and the next analysis resumes from what is on disk. Each thread
 
 While a case is open for writing, recent transactions live in `<case>-wal` beside it; closing a
 store opened for writing (the end or cancel of every analysis, the window closing its case)
-checkpoints the WAL back into the `.scrub`, so a closed case is one self-contained file. Readers (`readonly=True`: exports, reports, the window's
-background reads) open the file read-only (`mode=ro`, no journal switch), so a case on a
-read-only disk or share can still be exported. `snapshot()` gives a reader one consistent view
-across several queries while an analysis writes.
+checkpoints the WAL back into the `.scrub`, so a closed case is one self-contained file. Readers
+(`readonly=True`: exports, reports, the window's background reads) open the file read-only
+(`mode=ro`, no journal switch), so a case on a read-only disk or share can still be exported.
+`snapshot()` gives a reader one consistent view across several queries while an analysis writes.
+
+Consumers use it through `scrubline.core.case.Case`, which applies the reviewer's corrections
+(the `corrections` table, beside the model's results) and turns edits into transactions here.
 
 Every failure is named: read-only storage, a full disk, a lock held elsewhere, a damaged file
 (found by `PRAGMA quick_check` when a case is opened for writing, or with `check=True`), or a file
@@ -73,7 +76,9 @@ CREATE TABLE IF NOT EXISTS instruments (
     tip_visible INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS instruments_frame ON instruments(frame);
-CREATE TABLE IF NOT EXISTS thumbnails (frame INTEGER PRIMARY KEY, time_s REAL NOT NULL, jpeg BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS thumbnails (
+    frame INTEGER PRIMARY KEY, time_s REAL NOT NULL, jpeg BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS bookmarks (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     time_s REAL NOT NULL,
@@ -113,7 +118,10 @@ def storage_problem(path: Path, exc: BaseException) -> str:
     if name == "SQLITE_FULL" or number in (errno.ENOSPC, errno.EDQUOT) or "disk is full" in text:
         return "the disk is full"
     if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in text:
-        return "it is locked by another program (another Scrubline writing to it?); try again when that is done"
+        return (
+            "it is locked by another program (another Scrubline writing to it?); "
+            "try again when that is done"
+        )
     if name.startswith("SQLITE_CANTOPEN") or number == errno.ENOENT:
         if not path.parent.exists():
             return "its folder does not exist"
@@ -136,7 +144,10 @@ _IN_PLAN = (
     "(NOT EXISTS (SELECT 1 FROM meta WHERE key = 'planned_frames') OR {column} IN "
     "(SELECT value FROM json_each((SELECT value FROM meta WHERE key = 'planned_frames'))))"
 )
-_FRAME_COLUMNS = "frame, time_s, n_instruments, tips_visible, tips_hidden, bleeding_fraction, bleeding_mask, scores, models"
+_FRAME_COLUMNS = (
+    "frame, time_s, n_instruments, tips_visible, tips_hidden, bleeding_fraction, bleeding_mask, "
+    "scores, models"
+)
 
 
 def default_case_path(fingerprint: str) -> Path:
@@ -296,7 +307,8 @@ class CaseStore:
         return StoreError(f"{doing} {self.path}: {storage_problem(self.path, exc)}")
 
     def verify(self) -> None:
-        """Raise `CaseDamaged` (naming what is still readable) if `PRAGMA quick_check` finds damage."""
+        """Raise `CaseDamaged` (naming what is still readable) if `PRAGMA quick_check` finds
+        damage."""
         try:
             rows = [r[0] for r in self._db.execute("PRAGMA quick_check(5)")]
         except sqlite3.DatabaseError as exc:
@@ -499,7 +511,8 @@ class CaseStore:
                     frames,
                 )
             db.executemany(
-                f"INSERT OR REPLACE INTO frames ({_FRAME_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT OR REPLACE INTO frames ({_FRAME_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
+                "?)",
                 frame_rows,
             )
             db.executemany(
@@ -554,8 +567,8 @@ class CaseStore:
         import pandas as pd
 
         table = pd.read_sql_query(
-            "SELECT frame, time_s, n_instruments, tips_visible, tips_hidden, bleeding_fraction, scores "
-            f"FROM frames WHERE {_IN_PLAN.format(column='frame')} ORDER BY frame",
+            "SELECT frame, time_s, n_instruments, tips_visible, tips_hidden, bleeding_fraction, "
+            f"scores FROM frames WHERE {_IN_PLAN.format(column='frame')} ORDER BY frame",
             self._db,
         )
         # NULL scores read back as NaN when other rows hold JSON text
@@ -576,7 +589,8 @@ class CaseStore:
 
     def result_at(self, frame: int) -> FrameResult | None:
         row = self._db.execute(
-            "SELECT frame, time_s, bleeding_fraction, bleeding_mask, scores FROM frames WHERE frame = ?",
+            "SELECT frame, time_s, bleeding_fraction, bleeding_mask, scores FROM frames WHERE "
+            "frame = ?",
             (frame,),
         ).fetchone()
         if row is None:
@@ -652,7 +666,8 @@ class CaseStore:
         """Add a bookmark; `bookmark_id` puts a deleted one back under its old id (undo)."""
         if category not in BOOKMARK_CATEGORIES:
             raise StoreError(
-                f"unknown bookmark category '{category}' (use one of {', '.join(BOOKMARK_CATEGORIES)})"
+                f"unknown bookmark category '{category}' (use one of "
+                f"{', '.join(BOOKMARK_CATEGORIES)})"
             )
         with self._transaction() as db:
             cursor = db.execute(

@@ -371,8 +371,8 @@ class VideoSource:
             self.problems.append(
                 DecodeProblem(
                     duration,
-                    f"the container says the video lasts {container_duration:.1f} s but frames end at "
-                    f"{duration:.1f} s (the file may be truncated)",
+                    f"the container says the video lasts {container_duration:.1f} s but frames end "
+                    f"at {duration:.1f} s (the file may be truncated)",
                 )
             )
         declared = self._stream.frames

@@ -43,7 +43,8 @@ from scrubline.report.text import (
 log = logging.getLogger("scrubline.report")
 
 # Published figures for predicting the outcome of a simulated major vascular injury from its first
-# minute of video (SOCAL dataset; Pangal et al., Sci Rep 2022). They are literature anchors, not figures
+# minute of video (SOCAL dataset; Pangal et al., Sci Rep 2022). They are literature anchors, not
+# figures
 # Scrubline measured, and the report labels them so.
 LITERATURE_ANCHORS = (
     ("SOCALNet (deep model)", 295.0, 0.85),
@@ -56,10 +57,10 @@ ANCHOR_SOURCE = (
 MAX_EPISODE_ROWS = 25
 DISCLAIMER = (
     "Scrubline's figures are decision-support estimates for review and teaching. Its models were "
-    "developed and validated on simulation and public research data, not on this hospital's cases; "
-    "their errors on a new case can be larger than the validation figures suggest. Scrubline is not a "
-    "medical device, is not cleared or approved by any regulator, and must not be used to make "
-    "clinical decisions about a patient."
+    "developed and validated on simulation and public research data, not on this hospital's "
+    "cases; their errors on a new case can be larger than the validation figures suggest. "
+    "Scrubline is not a medical device, is not cleared or approved by any regulator, and must not "
+    "be used to make clinical decisions about a patient."
 )
 
 
@@ -460,8 +461,8 @@ def _header(data: CaseData, st: _Styles, width: float) -> list[Any]:
     t = data.timeline.settings
     rules = (
         f"bleeding when ≥ {percent(t.bleeding_threshold, 0)} of the frame; episodes of at least "
-        f"{number(t.min_episode_s)} s, gaps under {number(t.merge_gap_s)} s merged; instruments count "
-        f"at score ≥ {number(t.presence_score)}"
+        f"{number(t.min_episode_s)} s, gaps under {number(t.merge_gap_s)} s merged; instruments "
+        f"count at score ≥ {number(t.presence_score)}"
     )
     generated = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     rows = [
@@ -549,10 +550,10 @@ def _outcome_flowables(data: CaseData, st: _Styles, width: float) -> list[Any]:
         )
     out.append(
         Paragraph(
-            f"Model {esc(model.get('id', '?'))} {esc(model.get('version', ''))}; success as defined by its "
-            f"training data (see the model page). Anchors are {ANCHOR_SOURCE}; they show how hard the task "
-            "is, not how this model does on this case. The numbers are estimates with their error shown, "
-            f"not measurements.{note}",
+            f"Model {esc(model.get('id', '?'))} {esc(model.get('version', ''))}; success as "
+            f"defined by its training data (see the model page). Anchors are {ANCHOR_SOURCE}; they "
+            "show how hard the task is, not how this model does on this case. The numbers are "
+            f"estimates with their error shown, not measurements.{note}",
             st.small,
         )
     )
@@ -632,7 +633,8 @@ def _summary(data: CaseData, st: _Styles, width: float) -> list[Any]:
         if np.isfinite(np.asarray(tl.bleeding, dtype=float)).any():
             count = totals.get("bleeding_episodes", 0)
             text = (
-                f"{count} episode{'s' if count != 1 else ''}, {duration(totals.get('bleeding_total_s'))} in all"
+                f"{count} episode{'s' if count != 1 else ''}, "
+                f"{duration(totals.get('bleeding_total_s'))} in all"
                 if count
                 else "no episodes"
             )
@@ -643,8 +645,9 @@ def _summary(data: CaseData, st: _Styles, width: float) -> list[Any]:
         if tl.labels:
             count = totals.get("tip_hidden_episodes", 0)
             text = (
-                f"{count} episode{'s' if count != 1 else ''}, {duration(totals.get('tip_hidden_total_s'))} "
-                f"in all; longest {duration(totals.get('tip_hidden_longest_s'))}"
+                f"{count} episode{'s' if count != 1 else ''}, "
+                f"{duration(totals.get('tip_hidden_total_s'))} in all; longest "
+                f"{duration(totals.get('tip_hidden_longest_s'))}"
                 if count
                 else "no episodes: tips in view whenever instruments were"
             )
@@ -685,11 +688,11 @@ def _figure(data: CaseData, st: _Styles, width: float, fonts: tuple[str, str]) -
         ]
     drawing = timeline_drawing(data.timeline, width, fonts=fonts)
     caption = Paragraph(
-        "Video time runs left to right. Tool lanes show when each tool is in view; the tip lane shows "
-        "the share of tools in view whose tip is visible, with tip-hidden episodes under it; the "
-        "bleeding lane shows the bleeding area (band: lowest to highest in each printed column) and "
-        "bleeding episodes shaded, the dashed line being the episode threshold. Bookmark numbers match "
-        "the bookmark table. Grey: not analysed.",
+        "Video time runs left to right. Tool lanes show when each tool is in view; the tip lane "
+        "shows the share of tools in view whose tip is visible, with tip-hidden episodes under "
+        "it; the bleeding lane shows the bleeding area (band: lowest to highest in each printed "
+        "column) and bleeding episodes shaded, the dashed line being the episode threshold. "
+        "Bookmark numbers match the bookmark table. Grey: not analysed.",
         st.small,
     )
     return [KeepTogether([Paragraph("Timeline", st.h1), drawing, caption])]
@@ -770,9 +773,9 @@ def _tables(data: CaseData, st: _Styles, width: float) -> list[Any]:
         longest = max(hidden, key=lambda e: e.duration_s)
         story.append(
             Paragraph(
-                f"{len(hidden)} episode{'s' if len(hidden) != 1 else ''} with an instrument in view and its tip "
-                f"hidden, {duration(sum(e.duration_s for e in hidden))} in all; the longest "
-                f"{duration(longest.duration_s)} from {clock(longest.start_s)}.",
+                f"{len(hidden)} episode{'s' if len(hidden) != 1 else ''} with an instrument in "
+                f"view and its tip hidden, {duration(sum(e.duration_s for e in hidden))} in all; "
+                f"the longest {duration(longest.duration_s)} from {clock(longest.start_s)}.",
                 st.body,
             )
         )
@@ -817,7 +820,10 @@ def _tables(data: CaseData, st: _Styles, width: float) -> list[Any]:
                 control = "not controlled by the end of the analysed video"
             elif e.start_s <= analysed_start + period + 1e-6:
                 # The onset lies before what was analysed: only a lower bound is known.
-                control = f"at least {duration(e.end_s - e.start_s)} (already bleeding where the analysis starts)"
+                control = (
+                    f"at least {duration(e.end_s - e.start_s)} "
+                    "(already bleeding where the analysis starts)"
+                )
             else:
                 control = duration(e.end_s - e.start_s)
             return [
@@ -840,17 +846,19 @@ def _tables(data: CaseData, st: _Styles, width: float) -> list[Any]:
         )
         story.append(
             Paragraph(
-                f"An episode is a stretch with the bleeding area at or above {percent(tl.settings.bleeding_threshold, 0)} "
-                "of the frame. Time to control is the episode's end minus its onset: how long until the area "
-                "fell back below the threshold.",
+                "An episode is a stretch with the bleeding area at or above "
+                f"{percent(tl.settings.bleeding_threshold, 0)} of the frame. Time to control is "
+                "the episode's end minus its onset: how long until the area fell back below the "
+                "threshold.",
                 st.small,
             )
         )
     elif np.isfinite(np.asarray(tl.bleeding, dtype=float)).any():
         story.append(
             Paragraph(
-                f"No bleeding episodes: the bleeding area stayed below {percent(tl.settings.bleeding_threshold, 0)} "
-                "of the frame (or above it for less than the minimum episode length).",
+                "No bleeding episodes: the bleeding area stayed below "
+                f"{percent(tl.settings.bleeding_threshold, 0)} of the frame (or above it for less "
+                "than the minimum episode length).",
                 st.body,
             )
         )
@@ -895,8 +903,8 @@ def _episode_table(
         keep = sorted(numbered, key=lambda ie: -ie[1].duration_s)[:MAX_EPISODE_ROWS]
         numbered = sorted(keep, key=lambda ie: ie[0])
         note = (
-            f"The {MAX_EPISODE_ROWS} longest of {len(episodes)} {what} episodes are listed, in time order; "
-            "the CSV export (episodes.csv) has them all."
+            f"The {MAX_EPISODE_ROWS} longest of {len(episodes)} {what} episodes are listed, in "
+            "time order; the CSV export (episodes.csv) has them all."
         )
     rows = [header] + [row(i, e) for i, e in numbered]
     out: list[Any] = [_table(rows, [w * width for w in widths], st)]
@@ -1085,8 +1093,8 @@ def _provenance(data: CaseData, st: _Styles, width: float) -> list[Any]:
     story: list[Any] = [PageBreak(), Paragraph("Models and their validation", st.h1)]
     story.append(
         Paragraph(
-            "Every figure in this report comes from the models below. Each model's data, validation and "
-            "licence are those stated in its manifest and model card.",
+            "Every figure in this report comes from the models below. Each model's data, "
+            "validation and licence are those stated in its manifest and model card.",
             st.body,
         )
     )
@@ -1193,7 +1201,8 @@ def _build(
         subject="Post-operative debrief",
         creator=f"Scrubline {__version__}",
         producer=f"Scrubline {__version__}",
-        # Otherwise every page names Helvetica as its starting font: a non-embedded font in the file.
+        # Otherwise every page names Helvetica as its starting font: a non-embedded font in the
+        # file.
         initialFontName=fonts[0],
     )
     doc.build(story, canvasmaker=_canvas_maker(label, fonts))

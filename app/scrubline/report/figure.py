@@ -496,7 +496,8 @@ def timeline_drawing(
     for k, t in enumerate(ticks):
         x = tx(t)
         drawing.add(Line(x, ay, x, ay - 3, strokeColor=HexColor("#444444"), strokeWidth=0.5))
-        # The end labels are aligned inwards so they neither run into the lane labels nor off the page.
+        # The end labels are aligned inwards so they neither run into the lane labels nor off the
+        # page.
         anchor = "start" if k == 0 else "end" if x > x0 + plot_w - 12 else "middle"
         drawing.add(
             String(x, ay - 10, clock(t, long=long), fontName=regular, fontSize=6, textAnchor=anchor)

@@ -53,7 +53,8 @@ def _best_pictured(
     candidates: np.ndarray, score: np.ndarray, has_picture: np.ndarray | None, fallback: int
 ) -> int:
     """The best-scoring candidate row that has a stored picture of its own (so a thumbnail shows
-    the moment itself, not one seconds away); `fallback` when none has, or any frame can be shown."""
+    the moment itself, not one seconds away); `fallback` when none has, or any frame can be
+    shown."""
     if has_picture is None or candidates.size == 0:
         return fallback
     pictured = candidates[has_picture[candidates]]
@@ -87,7 +88,8 @@ def select_key_frames(
         i = _best_pictured(np.nonzero(masked >= 0.9 * masked[i])[0], masked, has_picture, i)
         detail = f"bleeding area {percent(values[i])} of the frame"
         if masked.max() - values[i] >= 0.0005:
-            detail += f" (the peak, {percent(masked.max())}, is at {clock(float(times[int(np.argmax(masked))]))})"
+            peak_at = clock(float(times[int(np.argmax(masked))]))
+            detail += f" (the peak, {percent(masked.max())}, is at {peak_at})"
         chosen.append(KeyFrame("Peak bleeding", int(frames[i]), float(times[i]), detail))
     elif np.isfinite(np.asarray(timeline.bleeding, dtype=float)).any():
         notes.append("No bleeding episode was found, so there is no peak-bleeding frame.")

@@ -100,7 +100,8 @@ def check_chosen_video(case: CaseVideo, path: Path) -> Path:
     if not is_video_of(case, path):
         stored = f" ({case.name})" if case.name else ""
         raise CaseFileError(
-            f"{path.name} is not the video of {case.case_path.name}: its content differs from the video the "
-            f"case was analysed from{stored}. Choose that video; a re-encoded or trimmed copy cannot be used."
+            f"{path.name} is not the video of {case.case_path.name}: its content differs from the "
+            f"video the case was analysed from{stored}. Choose that video; a re-encoded or trimmed "
+            "copy cannot be used."
         )
     return path

@@ -24,7 +24,8 @@ _guarded = False
 
 
 def void_call_leaks_none(calls: int = 64) -> bool:
-    """Whether calling a void Qt method takes a reference from `None` (the PySide6 6.12.0 defect)."""
+    """Whether calling a void Qt method takes a reference from `None` (the PySide6 6.12.0
+    defect)."""
     from PySide6.QtCore import QObject
 
     probe = QObject()

@@ -287,8 +287,8 @@ class CaseDetailsDialog(QDialog):
         self.setWindowTitle("Case details")
         layout = QFormLayout(self)
         note = QLabel(
-            "The report prints only these; the video's file name may identify a patient and is never "
-            "printed."
+            "The report prints only these; the video's file name may identify a patient and is "
+            "never printed."
         )
         note.setWordWrap(True)
         layout.addRow(note)

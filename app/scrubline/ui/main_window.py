@@ -516,7 +516,8 @@ class MainWindow(QMainWindow):
             self,
             "Open a video or a case",
             str(start),
-            f"Videos and cases ({videos} *{SUFFIX});;Cases (*{SUFFIX});;Videos ({videos});;All files (*)",
+            f"Videos and cases ({videos} *{SUFFIX});;Cases (*{SUFFIX});;Videos ({videos});;All "
+            "files (*)",
         )
         if path:
             self.open_video(path)
@@ -1044,7 +1045,8 @@ class MainWindow(QMainWindow):
         else:
             rate = report.done_now / report.elapsed_s if report.elapsed_s > 0 else 0.0
             self.statusBar().showMessage(
-                f"Analysis complete: {report.done_now} frames in {report.elapsed_s:.1f} s ({rate:.1f} frames/s)"
+                f"Analysis complete: {report.done_now} frames in {report.elapsed_s:.1f} s "
+                f"({rate:.1f} frames/s)"
                 + (f"; {report.already_done} were already done" if report.already_done else ""),
                 10000,
             )

@@ -2,8 +2,8 @@
 
 The panel shows a prediction only with its interval and beside the model's validation figures
 (README, Architecture: "Honest numbers"), or a plain statement of why there is none. These
-functions turn the `outcome` dict of `scrubline.core.case.Case.outcome` into that text, so what a person reads is
-tested without a window.
+functions turn the `outcome` dict of `scrubline.core.case.Case.outcome` into that text, so what
+a person reads is tested without a window.
 """
 
 from __future__ import annotations

@@ -65,7 +65,8 @@ class ViewerState(QObject):
     def set_time(self, time_s: float) -> None:
         self.set_frame(index_at(self.times, time_s))
 
-    # ------------------------------------------------------------------ overlays, selection, teaching
+    # ------------------------------------------------------------------ overlays, selection,
+    # teaching
     def set_overlays(self, flags: OverlayFlags) -> None:
         if flags != self.overlays:
             self.overlays = flags

@@ -557,7 +557,8 @@ class TimelineView(QWidget):
             brush=[pg.mkBrush(*BOOKMARK_COLOURS.get(b.category, PALETTE[0])) for b in marks],
         )
 
-    # ------------------------------------------------------------------ playhead, event start, selection
+    # ------------------------------------------------------------------ playhead, event start,
+    # selection
     def set_playhead(self, time_s: float, *, follow: bool = False) -> None:
         self._playhead = float(time_s)
         for line in self.lines:
@@ -609,7 +610,8 @@ class TimelineView(QWidget):
         start = min(max(centre - width / 2, 0.0), max(self.duration_s - width, 0.0))
         self.set_x_range(start, start + width)
 
-    # ------------------------------------------------------------------ helpers for tests and scripts
+    # ------------------------------------------------------------------ helpers for tests and
+    # scripts
     def point_for(self, time_s: float, row: str = "bleeding") -> tuple[QWidget, QPoint]:
         """The viewport widget of `row` and the position in it that shows `time_s`."""
         plot = self.plots[row]

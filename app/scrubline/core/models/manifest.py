@@ -283,12 +283,14 @@ def parse_manifest(data: dict[str, Any], source: Path) -> Manifest:
         unknown = [f for f in spec.features if f not in KNOWN_FEATURES]
         if unknown:
             raise ManifestError(
-                f"{input_where}: unknown feature(s) {', '.join(unknown)} (known: {', '.join(KNOWN_FEATURES)})"
+                f"{input_where}: unknown feature(s) {', '.join(unknown)} (known: "
+                f"{', '.join(KNOWN_FEATURES)})"
             )
     elif task == "phase":
         if not spec.features or not raw.features or not raw.decoding:
             raise ManifestError(
-                f"{where}: a phase model needs [input] features, a [features] and a [decoding] table"
+                f"{where}: a phase model needs [input] features, a [features] and a [decoding] "
+                "table"
             )
     else:
         if spec.width <= 0 or spec.height <= 0:
@@ -336,7 +338,8 @@ def parse_manifest(data: dict[str, Any], source: Path) -> Manifest:
             )
         if not (_is_number(value) and 0.0 <= value <= 1.0):  # NaN fails the comparison
             raise ManifestError(
-                f"{where}: field 'thresholds.{key}' should be a number from 0 to 1 (found {value!r})"
+                f"{where}: field 'thresholds.{key}' should be a number from 0 to 1 (found "
+                f"{value!r})"
             )
     for key, value in raw.metrics.items():
         if not (
@@ -345,7 +348,8 @@ def parse_manifest(data: dict[str, Any], source: Path) -> Manifest:
             or (isinstance(value, list) and all(_is_number(v) for v in value))
         ):
             raise ManifestError(
-                f"{where}: field 'metrics.{key}' should be a number, text or a list of numbers (found {value!r})"
+                f"{where}: field 'metrics.{key}' should be a number, text or a list of numbers "
+                f"(found {value!r})"
             )
     if raw.headline_metric and raw.headline_metric not in raw.metrics:
         raise ManifestError(f"{where}: headline_metric '{raw.headline_metric}' is not in [metrics]")

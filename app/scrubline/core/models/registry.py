@@ -84,7 +84,8 @@ def scan(folder: Path, into: Registry, *, bundled: bool = False) -> None:
             continue
         if manifest.id in seen_here:
             # Two manifests in one folder with one id: which one runs would hang on file names.
-            problem = f"{path}: field 'id': '{manifest.id}' is also the id of {seen_here[manifest.id].name}"
+            other = seen_here[manifest.id].name
+            problem = f"{path}: field 'id': '{manifest.id}' is also the id of {other}"
             if bundled:
                 raise ManifestError(f"bundled model broken (reinstall Scrubline): {problem}")
             into.problems.append(f"{problem}; model skipped")

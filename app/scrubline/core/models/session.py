@@ -113,7 +113,8 @@ def contract_mismatches(manifest: Manifest, session: Any) -> list[str]:
     spec = manifest.input
     if spec.name not in inputs:
         problems.append(
-            f"manifest input '{spec.name}' is not an input of the network (it has: {', '.join(inputs)})"
+            f"manifest input '{spec.name}' is not an input of the network (it has: "
+            f"{', '.join(inputs)})"
         )
     else:
         node = inputs[spec.name]

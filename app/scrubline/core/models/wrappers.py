@@ -84,7 +84,8 @@ def _plane(value: np.ndarray, index: int) -> np.ndarray:
 
 
 class Segmenter(FrameModel):
-    """Dense maps: a bleeding mask and/or instrument + tip maps (one shared encoder may give all)."""
+    """Dense maps: a bleeding mask and/or instrument + tip maps (one shared encoder may give
+    all)."""
 
     def interpret(
         self, outputs: dict[str, np.ndarray], index: int, frame_size: tuple[int, int]
