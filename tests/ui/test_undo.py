@@ -211,3 +211,21 @@ def test_picture_exports_draw_the_corrected_results(
     pictures = [cv2.imread(str(p)).astype(int) for p in (before, after, plain)]
     assert np.abs(pictures[0] - pictures[2]).max() > 0  # boxes drawn before the correction
     assert np.abs(pictures[1] - pictures[2]).max() == 0  # none after: all were removed
+
+
+def test_the_window_is_told_about_stale_corrections(tmp_path: Path) -> None:
+    from scrubline.core.edits import AddCorrection
+    from scrubline.core.results import FrameResult
+    from scrubline.core.store import CaseStore
+    from scrubline.ui.case_reader import read_case
+
+    path = make_case(tmp_path / "c.scrub", bookmarks=False)
+    with Case.open(path, readonly=False) as case:
+        hook = case.result_at(FRAME_12S).instruments[1]
+        case.apply(AddCorrection(case.correction_for_box("delete_box", FRAME_12S, hook)))
+    assert read_case(path, 0).notices == []
+    with CaseStore(path) as store:  # analysed again by another model version
+        store.write_results([FrameResult(FRAME_12S, 12.0, [hook])], models=["tiny@2"])
+    assert read_case(path, 0).notices == [
+        "1 reviewer correction not applied: made against an earlier analysis"
+    ]

@@ -51,6 +51,13 @@ def read_case(path: Path, generation: int, procedure: str | None = None) -> Case
             timeline, reason = case.timeline_and_reason()
             # Only a template that could not be applied is news here; "no phases matched" is not.
             notices = [f"phases not shown: {reason}"] if reason and _failed(reason) else []
+        stale = case.corrections_count().get("stale", 0)
+        if stale:
+            # Corrections of results a re-analysis replaced are kept, shown, and not applied.
+            notices.append(
+                f"{stale} reviewer correction{'s' if stale != 1 else ''} not applied: made "
+                "against an earlier analysis"
+            )
         analysed, planned = case.progress()
         return CaseSnapshot(
             generation,
