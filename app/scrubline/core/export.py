@@ -207,8 +207,8 @@ def export_corrections(
 
 def reviewed_detections(corrections: Sequence[Any], detections: Any) -> Any:
     """Every box of each frame a reviewer corrected, as corrected (`source` model or reviewer,
-    `removed` 0), and the boxes a reviewer removed as false (`removed` 1): a frame's boxes are
-    then complete labels for a detector, the removed ones hard negatives."""
+    `removed` 0), and the boxes a reviewer removed as false (`removed` 1, hard negatives for a
+    detector). Boxes left alone on such a frame are the model's; a missed tool cannot be added."""
     import pandas as pd
 
     columns = [
