@@ -229,3 +229,25 @@ def test_the_window_is_told_about_stale_corrections(tmp_path: Path) -> None:
     assert read_case(path, 0).notices == [
         "1 reviewer correction not applied: made against an earlier analysis"
     ]
+
+
+def test_each_case_keeps_its_own_undo_history(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    first = Case.open(make_case(tmp_path / "a.scrub", bookmarks=False), readonly=False)
+    second = Case.open(make_case(tmp_path / "b.scrub", bookmarks=False), readonly=False)
+    open_case = [first]
+    review = ReviewController(ReviewContext(lambda create: open_case[0], lambda t, m: None))
+    review.show_case(first.path)
+    review.apply(AddBookmark(5.0, 125, "in a", "note"))
+    open_case[0] = second
+    review.show_case(second.path)
+    assert not review.undo_stack.canUndo()  # b has no history
+    review.apply(SetEventStart(3.0))
+    open_case[0] = first
+    review.show_case(first.path)  # back to a: its bookmark can still be undone
+    assert review.undo_stack.undoText() == "add bookmark"
+    review.undo()
+    assert first.bookmarks() == [] and second.event_start_s == 3.0
+    review.reset()
+    assert not review.undo_stack.canUndo()
+    first.close()
+    second.close()

@@ -658,6 +658,7 @@ class MainWindow(QMainWindow):
                 self.case = None
             if self.case is not None:
                 self.loader.set_case(self.case_path)
+                self.review.show_case(self.case_path)  # its undo history, if it had one
                 analysed, planned = self.case.progress()
                 complete = bool(planned) and analysed >= planned
                 self.bookmarks = self.case.bookmarks()
@@ -759,7 +760,10 @@ class MainWindow(QMainWindow):
         return self.case
 
     def _case_for_edit(self, create: bool) -> Case | None:
-        return self._ensure_case() if create else self._existing_case()
+        case = self._ensure_case() if create else self._existing_case()
+        if case is not None:
+            self.review.show_case(case.path)  # the history of the case being edited
+        return case
 
     def apply_edit(self, edit: Edit, *, create: bool = True) -> bool:
         """Make a reviewer's edit to the case, one undo step (creating the case file if `create`

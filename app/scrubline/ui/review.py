@@ -2,9 +2,10 @@
 
 Edits are data (`scrubline.core.edits`) and `Case.apply(edit)` returns the edit that undoes it
 (README, Architecture: "Edits are data with inverses"). This controller keeps one `QUndoStack`
-per open case whose commands only wrap that: a command's redo applies an edit, its undo applies
-the inverse it got back. Consecutive moves of the bleeding event's start merge into one step.
-The stack is emptied whenever another case is opened (`reset`).
+per case (in a `QUndoGroup`; the Edit menu follows the open case's) whose commands only wrap
+that: a command's redo applies an edit, its undo applies the inverse it got back. Consecutive
+moves of the bleeding event's start merge into one step. Opening another case shows that case's
+history (`show_case`); reopening a case in the same session brings its history back.
 
 It is built from a context, not a window: a function that gives the case to edit (creating the
 case file when asked to) and one that reports errors, so a test drives it with a `Case` and
@@ -25,7 +26,7 @@ from functools import partial
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtGui import QAction, QKeySequence, QUndoCommand, QUndoStack
+from PySide6.QtGui import QAction, QKeySequence, QUndoCommand, QUndoGroup, QUndoStack
 from PySide6.QtWidgets import QMenu
 
 from scrubline.core.case import Case, StoreError
@@ -88,22 +89,24 @@ class _EditCommand(QUndoCommand):
 
 
 class ReviewController(QObject):
-    """Applies reviewer edits to the open case through one undo stack."""
+    """Applies reviewer edits to the open case through its undo stack."""
 
     edited = Signal(object)  # the Edit just applied (done, undone or redone)
 
     def __init__(self, context: ReviewContext, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.context = context
-        self.undo_stack = QUndoStack(self)
+        self.undo_group = QUndoGroup(self)
+        self._stacks: dict[str, QUndoStack] = {}
+        self.show_case(None)
         self.undo_action: QAction | None = None
         self.redo_action: QAction | None = None
 
     def build_menu(self, menu: QMenu) -> None:
         """Undo and Redo, named for the step they take (Ctrl+Z; Ctrl+Shift+Z or Ctrl+Y)."""
-        self.undo_action = self.undo_stack.createUndoAction(self, "&Undo")
+        self.undo_action = self.undo_group.createUndoAction(self, "&Undo")
         self.undo_action.setShortcuts([QKeySequence("Ctrl+Z")])
-        self.redo_action = self.undo_stack.createRedoAction(self, "&Redo")
+        self.redo_action = self.undo_group.createRedoAction(self, "&Redo")
         self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
         menu.addAction(self.undo_action)
         menu.addAction(self.redo_action)
@@ -122,12 +125,27 @@ class ReviewController(QObject):
     def redo(self) -> None:
         self.undo_stack.redo()
 
+    @property
+    def undo_stack(self) -> QUndoStack:
+        """The open case's undo stack."""
+        stack = self.undo_group.activeStack()
+        assert stack is not None  # show_case always sets one
+        return stack
+
+    def show_case(self, path: object) -> None:
+        """Make the undo history of the case at `path` (None: no case) the one Edit works on."""
+        key = str(path) if path is not None else ""
+        if key not in self._stacks:
+            self._stacks[key] = QUndoStack(self.undo_group)
+        self.undo_group.setActiveStack(self._stacks[key])
+
     def reset(self) -> None:
-        """Another case is open: what was done to the last one cannot be undone here."""
-        self.undo_stack.clear()
+        """No case is open: Edit has nothing to undo until one is."""
+        self.show_case(None)
 
     def shutdown(self) -> None:
-        self.reset()
+        for stack in self._stacks.values():
+            stack.clear()
 
     def _run(self, edit: Edit, *, create: bool = False) -> Edit | None:
         case = self.context.case_for_edit(create)
