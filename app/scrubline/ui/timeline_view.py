@@ -1,9 +1,10 @@
 """The case timeline: pyqtgraph rows with linked time axes.
 
 Rows, top to bottom: a ruler with the phase bands, bookmarks and the clip selection (dragging
-here selects the clip range, as in editors); one lane per tool class; the tip-visibility curve with tip-hidden episodes shaded;
-the bleeding-area curve with bleeding episodes and the movable bleeding-event start. A playhead
-line runs through every row: it follows the shared state and dragging it scrubs. A click seeks,
+here selects the clip range, as in editors); one lane per tool class; the tip-visibility curve
+with tip-hidden episodes shaded; the bleeding-area curve with bleeding episodes and the movable
+bleeding-event start. A playhead line runs through every row: it follows the shared state and
+dragging it scrubs. A click seeks,
 the wheel zooms the time axis, dragging elsewhere pans, and the line above the rows describes the
 moment under the pointer.
 
