@@ -404,6 +404,7 @@ def run_bench(
     log: Log = print,
 ) -> dict[str, Any]:
     from scrubline.core.analysis import AnalysisSettings, analyse_video
+    from scrubline.core.cpus import usable_cpus
     from scrubline.core.proxy import proxy_dir_for
     from scrubline.core.video import VideoSource
 
@@ -411,7 +412,7 @@ def run_bench(
     rng = np.random.default_rng(42)
     clips = CLIPS_QUICK if quick else CLIPS_FULL
     results: dict[str, Any] = {
-        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "machine": {"cpus": usable_cpus(), "python": sys.version.split()[0]},
         "quick": quick,
         "date": time.strftime("%Y-%m-%d"),
     }

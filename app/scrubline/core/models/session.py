@@ -87,10 +87,11 @@ def create_session(
 
 
 def default_threads() -> int:
-    import os
+    """Every CPU this process may use but one (left to the decoder), counted from its affinity
+    (Slurm, taskset, cpusets), never from the machine's total."""
+    from scrubline.core.cpus import inference_threads
 
-    cores = os.cpu_count() or 1
-    return max(1, cores - 1) if cores > 2 else cores
+    return inference_threads()
 
 
 def _dims_match(expected: tuple[int | str, ...], actual: list[Any]) -> bool:
