@@ -530,11 +530,13 @@ def analyse_video(
     fresh: bool = False,
     wait_for_lock: bool = False,
     on_wait: Callable[[str], None] | None = None,
+    journal: str | None = None,
 ) -> AnalysisReport:
     """Analyse (or resume analysing) a video into its case file.
 
     Raises `CaseLocked` when another analysis holds the case, or with `wait_for_lock` waits for
-    it (telling `on_wait` once; cancelling stops the wait)."""
+    it (telling `on_wait` once; cancelling stops the wait). `journal` ("wal" or "delete") is the
+    case file's SQLite journal; None chooses by its filesystem (`core.journal`)."""
     settings = settings or AnalysisSettings()
     state = state or PlainTaskState()
     registry = registry or load_registry()
@@ -563,7 +565,7 @@ def analyse_video(
         wait=wait_for_lock, cancelled=state.cancelled, on_wait=on_wait
     )
     try:
-        store = CaseStore.for_video(info, case_path)
+        store = CaseStore.for_video(info, case_path, journal=journal)
     except BaseException:
         lock.release()
         raise

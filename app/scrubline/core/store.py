@@ -10,8 +10,9 @@ lists the frames it covers, and every reader here (tables, counts) counts only t
 results of an earlier plan can never be mixed into a timeline, export or report. Each frame row
 names the models that produced it (`models`, a JSON list of "id@version").
 
-Results are written in small transactions in WAL mode: a crash or `kill -9` loses at most the
-batch in flight, and the next analysis resumes from what is on disk. Each thread opens its own
+Results are written in small transactions in WAL mode (the rollback journal instead on a network
+filesystem, where WAL is unsafe, or when asked: `core.journal`): a crash or `kill -9` loses at
+most the batch in flight, and the next analysis resumes from what is on disk. Each thread opens its own
 `CaseStore` (SQLite connections are not shared across threads).
 
 While a case is open for writing, recent transactions live in `<case>-wal` beside it; closing a
@@ -198,9 +199,11 @@ class CaseStore:
         create: bool = False,
         readonly: bool = False,
         check: bool | None = None,
+        journal: str | None = None,
     ) -> None:
         self.path = Path(path)
         self.readonly = readonly
+        self._journal = journal  # "wal", "delete" or None: see core.journal
         self._wrote = False
         if not create and not self.path.exists():
             raise StoreError(f"case file {self.path} does not exist")
@@ -250,9 +253,12 @@ class CaseStore:
 
     def _connect(self) -> sqlite3.Connection:
         if not self.readonly:
+            from scrubline.core.journal import journal_mode
+
+            mode = journal_mode(self.path, self._journal)
             db = sqlite3.connect(str(self.path), timeout=30.0)
             try:
-                db.execute("PRAGMA journal_mode=WAL")
+                db.execute(f"PRAGMA journal_mode={mode.upper()}")
             except sqlite3.DatabaseError:
                 db.close()
                 raise
@@ -378,10 +384,15 @@ class CaseStore:
 
     # ------------------------------------------------------------------ opening for a video
     @classmethod
-    def for_video(cls, video_info: Any, path: str | os.PathLike[str] | None = None) -> CaseStore:
+    def for_video(
+        cls,
+        video_info: Any,
+        path: str | os.PathLike[str] | None = None,
+        journal: str | None = None,
+    ) -> CaseStore:
         """Open (or create) the case for a video; refuse a case made from another video."""
         target = Path(path) if path else default_case_path(video_info.fingerprint)
-        store = cls(target, create=True)
+        store = cls(target, create=True, journal=journal)
         known = store.get_meta("video")
         if known is None:
             store.set_meta("video", video_info.to_dict())
