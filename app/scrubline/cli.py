@@ -12,6 +12,11 @@
                                            what failed)
     scrubline phases PRESENCE.csv -o PHASES.csv [--procedure ID]
                                            phases from your own per-second tool labels
+    scrubline batch INPUT... [--out-dir DIR]  many videos into one archive (Dask)
+    scrubline cases DIR                    the archive's cases
+    scrubline export-all DIR -o OUT        one table across the archive's cases
+    scrubline report --cohort DIR -o FILE.pdf
+                                           a report comparing the archive's cases
 
 `python -m scrubline` is the same command. An argument that is neither a subcommand nor an
 existing file is an error (`unknown command or file`, with the nearest subcommand), never a
@@ -104,6 +109,13 @@ def thread_count(text: str) -> int:
     value = int(_number(text, int))
     if not 0 <= value <= MAX_THREADS:
         raise argparse.ArgumentTypeError(f"must be from 0 (automatic) to {MAX_THREADS}, got {text}")
+    return value
+
+
+def worker_count(text: str) -> int:
+    value = int(_number(text, int))
+    if not 1 <= value <= MAX_THREADS:
+        raise argparse.ArgumentTypeError(f"must be from 1 to {MAX_THREADS}, got {text}")
     return value
 
 
@@ -403,6 +415,11 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from scrubline.report import ReportOptions, write_report
 
+    if args.cohort:
+        return _cohort_report(args)
+    if not args.case:
+        raise UsageError("give a case (CASE.scrub or an analysed video), or --cohort DIR")
+
     options = ReportOptions(
         page_size=args.page_size,
         label=args.label,
@@ -416,6 +433,22 @@ def cmd_report(args: argparse.Namespace) -> int:
         if args.video:
             _check_same_video(Path(args.video), case.video)
         path = write_report(case, Path(args.output), options, registry=_registry(args))
+    print(path)
+    return EXIT_OK
+
+
+def _cohort_report(args: argparse.Namespace) -> int:
+    from scrubline.core.archive import ArchiveError
+    from scrubline.report.cohort import write_cohort_report
+
+    if args.case:
+        raise UsageError("give either a case or --cohort DIR, not both")
+    try:
+        path = write_cohort_report(
+            Path(args.cohort), Path(args.output), page_size=args.page_size, title=args.label
+        )
+    except ArchiveError as exc:
+        raise UsageError(str(exc)) from exc
     print(path)
     return EXIT_OK
 
@@ -570,6 +603,243 @@ def cmd_phases(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_batch(args: argparse.Namespace) -> int:
+    """Analyse many videos into one archive folder on Dask (see scrubline.batch)."""
+    import threading
+
+    from scrubline.batch import (
+        BatchInputError,
+        BatchOptions,
+        collect_inputs,
+        describe,
+        local_cluster_size,
+        run_batch,
+    )
+
+    if args.procedure:
+        _procedure_or_error(args.procedure)
+    if args.workers and args.scheduler:
+        raise UsageError("--workers sizes the local cluster; an existing --scheduler has its own")
+    try:
+        items = collect_inputs(args.inputs)
+        for item in items:
+            if item.procedure:
+                _procedure_or_error(item.procedure)
+        if not args.scheduler:
+            local_cluster_size(args.workers)  # refuse more workers than CPUs before any work
+    except BatchInputError as exc:
+        raise UsageError(str(exc)) from exc
+    if not items:
+        raise UsageError(f"no videos found in {', '.join(args.inputs)}")
+    out_dir = Path(args.out_dir) if args.out_dir else _default_archive()
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"{out_dir}: is a file; give a folder for the archive")
+    options = BatchOptions(
+        fps=args.fps or 5.0,
+        procedure=args.procedure,
+        model_ids=list(dict.fromkeys(args.model or [])) or None,
+        models_dirs=[str(Path(d).resolve()) for d in args.models or []],
+        device=args.device,
+        batch_size=args.batch,
+        threads=args.threads,
+        journal=args.journal,
+        record_paths=args.record_paths,
+        scrub_proxy=args.proxy,
+        fresh=args.fresh,
+    )
+    cancel = threading.Event()
+    received: list[int] = []
+
+    def on_signal(number: int, _frame: Any) -> None:
+        received.append(number)
+        cancel.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    show = _BatchProgress(json_mode=args.json, quiet=args.quiet)
+    try:
+        result = run_batch(
+            items,
+            out_dir,
+            options,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            on_event=show,
+            cancel=cancel,
+        )
+    finally:
+        show.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if show.bar_shown:  # the bar does not list them as they happen
+        for name, error in result.failures[:20]:
+            print(f"failed: {name}: {error}", file=sys.stderr)
+    if result.cancelled:
+        print(
+            f"cancelled: {describe(result)}; what was analysed is kept in {out_dir}. "
+            "Run the same command again to resume",
+            file=sys.stderr,
+        )
+        return EXIT_TERMINATED if signal.SIGTERM in received else EXIT_INTERRUPTED
+    if not args.json:
+        print(f"{describe(result)} → {out_dir}")
+    if result.failed:
+        print(
+            f"error: {result.failed} of {result.total} videos could not be analysed "
+            f"(their errors are in {out_dir}/index.sqlite: scrubline cases {out_dir})",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    return EXIT_OK
+
+
+def _default_archive() -> Path:
+    from scrubline.core.paths import cases_dir
+
+    return cases_dir().parent / "archive"
+
+
+class _BatchProgress:
+    """The batch's events as one overall progress bar on a terminal (rich: done/failed/running
+    counts and ETA), one line per finished case when stderr is not a terminal, or one JSON
+    object per line on stdout with --json (for a scheduler's log)."""
+
+    def __init__(self, *, json_mode: bool, quiet: bool) -> None:
+        self.json_mode, self.quiet = json_mode, quiet
+        self._progress: Any = None
+        self._task: Any = None
+        self._counts = {"done": 0, "failed": 0, "skipped": 0, "running": 0}
+        self.bar_shown = False
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        from scrubline.batch import json_line
+
+        kind = event.get("event")
+        if self.json_mode:
+            if kind != "progress":
+                print(json_line(event), flush=True)
+            return
+        if self.quiet:
+            return
+        if kind == "start":
+            self._counts["skipped"] = event["skipped"]
+            self._counts["failed"] = event["failed"]
+            if sys.stderr.isatty():
+                self._start_bar(event["total"], event["skipped"] + event["failed"])
+            else:
+                print(
+                    f"{event['total']} videos: {event['to_analyse']} to analyse, "
+                    f"{event['skipped']} already done",
+                    file=sys.stderr,
+                    flush=True,
+                )
+        elif kind in ("done", "failed", "interrupted"):
+            if kind in self._counts:
+                self._counts[kind] += 1
+            if self._progress is not None:
+                self._progress.advance(self._task)
+            else:
+                tail = f": {event['error']}" if event.get("error") else ""
+                print(f"{kind}: {event['video']}{tail}", file=sys.stderr, flush=True)
+        elif kind == "progress":
+            self._counts["running"] = event["running"]
+        elif kind == "cancelling" and not self.quiet:
+            print(
+                f"\ncancelling: {event['running']} running analyses save what they have…",
+                file=sys.stderr,
+                flush=True,
+            )
+        if self._progress is not None:
+            c = self._counts
+            self._progress.update(
+                self._task,
+                counts=f"{c['done']} done · {c['failed']} failed · {c['running']} running · "
+                f"{c['skipped']} skipped",
+            )
+
+    def _start_bar(self, total: int, already: int) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self._progress = Progress(
+            TextColumn("cases"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[counts]}"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+        )
+        self._progress.start()
+        self.bar_shown = True
+        self._task = self._progress.add_task("batch", total=total, completed=already, counts="")
+
+    def close(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+
+def cmd_cases(args: argparse.Namespace) -> int:
+    """The cases of a batch folder's index, as a table or JSON."""
+    from scrubline.core.archive import ArchiveError, ArchiveIndex
+
+    try:
+        with ArchiveIndex(args.folder) as index:
+            rows = index.rows()
+    except ArchiveError as exc:
+        raise UsageError(str(exc)) from exc
+    if args.json:
+        print(json.dumps(rows, indent=2, default=str))
+        return EXIT_OK
+    if not rows:
+        print("no cases")
+        return EXIT_OK
+    header = ("case", "video", "status", "duration", "frames", "bleeding", "tip hidden", "outcome")
+    table = [header]
+    for row in rows:
+        if row["blood_loss_ml"] is not None:
+            outcome = f"{row['blood_loss_ml']:.0f} mL, {row['success_probability']:.0%} success"
+        else:
+            outcome = row["error"] or row["outcome_reason"] or ""
+        table.append(
+            (
+                row["case"] or "",
+                row["video_name"] or "",
+                row["status"] or "",
+                "" if row["duration_s"] is None else f"{row['duration_s']:.0f} s",
+                "" if row["analysed_frames"] is None else str(row["analysed_frames"]),
+                "" if row["bleeding_episodes"] is None else str(row["bleeding_episodes"]),
+                "" if row["tip_hidden_episodes"] is None else str(row["tip_hidden_episodes"]),
+                outcome if len(outcome) <= 70 else outcome[:69] + "…",
+            )
+        )
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    for record in table:
+        print("  ".join(cell.ljust(w) for cell, w in zip(record, widths, strict=True)).rstrip())
+    return EXIT_OK
+
+
+def cmd_export_all(args: argparse.Namespace) -> int:
+    from scrubline.core.archive import ArchiveError
+    from scrubline.core.archive_export import export_archive
+
+    try:
+        written = export_archive(args.folder, args.output, table_format=args.format)
+    except ArchiveError as exc:
+        raise UsageError(str(exc)) from exc
+    for path in written:
+        print(path)
+    return EXIT_OK
+
+
 def cmd_gui(args: argparse.Namespace) -> int:
     if args.video is not None and not Path(args.video).exists():
         raise UsageError(f"{args.video}: no such file")
@@ -675,7 +945,12 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(func=cmd_export)
 
     report = with_models(sub.add_parser("report", help="write the PDF debrief of a case"))
-    report.add_argument("case", help="a .scrub case file, or an analysed video")
+    report.add_argument("case", nargs="?", help="a .scrub case file, or an analysed video")
+    report.add_argument(
+        "--cohort",
+        metavar="DIR",
+        help="a batch folder: one report comparing its cases (phases, tools, episodes, outcomes)",
+    )
     report.add_argument("-o", "--output", required=True, metavar="FILE.pdf", type=report_output)
     report.add_argument("--page-size", type=page_size, choices=["A4", "letter"], default="A4")
     report.add_argument(
@@ -710,6 +985,99 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", action="store_true", help="one JSON object")
     bench.add_argument("--quick", action="store_true", help="short clips; under a minute")
     bench.set_defaults(func=cmd_bench)
+
+    batch = with_models(
+        sub.add_parser(
+            "batch", help="analyse many videos into one archive folder (Dask; local by default)"
+        )
+    )
+    batch.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="videos, folders (searched recursively) or .csv/.txt lists "
+        "(a .csv has a column 'path', optionally 'case_label' and 'procedure')",
+    )
+    batch.add_argument(
+        "--out-dir",
+        metavar="DIR",
+        help="the archive folder: cases/, index.sqlite (default: 'archive' in the data folder)",
+    )
+    batch.add_argument(
+        "--workers",
+        type=worker_count,
+        help="local worker processes (default: one per two CPUs this process may use)",
+    )
+    batch.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="an existing Dask scheduler (tcp://HOST:PORT, or its scheduler file) instead of "
+        "a local cluster",
+    )
+    batch.add_argument(
+        "--procedure", metavar="ID", help="the phase template of every case (default: generic)"
+    )
+    batch.add_argument(
+        "--fps", type=frame_rate, help="frames analysed per second of video (default 5)"
+    )
+    batch.add_argument(
+        "--model", action="append", metavar="ID", type=model_id, help="run only these model ids"
+    )
+    batch.add_argument(
+        "--device",
+        default="cpu",
+        choices=["cpu", "auto", "cuda", "coreml", "directml"],
+        help="execution provider on the workers (default cpu)",
+    )
+    batch.add_argument("--batch", type=batch_size, default=4, help="frames per inference batch")
+    batch.add_argument(
+        "--threads",
+        type=thread_count,
+        default=0,
+        help="inference threads per analysis (0: the CPUs shared among the workers)",
+    )
+    batch.add_argument(
+        "--journal",
+        choices=["wal", "delete"],
+        help="the case files' SQLite journal (default: delete on a network filesystem, else wal)",
+    )
+    batch.add_argument(
+        "--record-paths",
+        action="store_true",
+        help="keep each video's path in the index (default: its file name only)",
+    )
+    batch.add_argument(
+        "--fresh",
+        action="store_true",
+        help="analyse afresh the cases that hold another plan (cases already done with this "
+        "plan are still skipped)",
+    )
+    batch.add_argument(
+        "--proxy",
+        action="store_true",
+        help="also write each case's scrub proxy (a per-user cache for the window's scrubbing)",
+    )
+    batch.add_argument("--json", action="store_true", help="one JSON object per event on stdout")
+    batch.add_argument("-q", "--quiet", action="store_true", help="no progress")
+    batch.set_defaults(func=cmd_batch)
+
+    cases = sub.add_parser("cases", help="list the cases of a batch folder")
+    cases.add_argument("folder", metavar="DIR")
+    cases.add_argument("--json", action="store_true")
+    cases.set_defaults(func=cmd_cases)
+
+    export_all = sub.add_parser(
+        "export-all", help="one table across the cases of a batch folder (CSV or Parquet)"
+    )
+    export_all.add_argument("folder", metavar="DIR")
+    export_all.add_argument("-o", "--output", required=True, metavar="OUT", type=export_output)
+    export_all.add_argument(
+        "--format",
+        choices=["csv", "parquet"],
+        default="csv",
+        help="of cases, tools, phases and episodes (parquet needs pyarrow installed)",
+    )
+    export_all.set_defaults(func=cmd_export_all)
 
     check = with_models(
         sub.add_parser(

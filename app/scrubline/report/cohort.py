@@ -1,0 +1,333 @@
+"""The cohort report: `scrubline report --cohort DIR`, one PDF comparing the cases of an archive.
+
+For educators comparing cases or trainees: how long each phase took (every case a dot, the
+median marked), how much each tool was in view, how often bleeding and hidden tips occurred per
+hour of video, and the predicted outcome of each case where the model could predict (its reason
+where it could not). Figures are vector graphics (reportlab.graphics), as in the case report;
+phases keep their colours from the procedure template.
+
+Cases are named only by the labels the user typed (a batch list's `case_label`), else `case N`
+by their place in the index; no video file name, path or fingerprint is printed. Read from the
+archive's index (`core.archive`), not from the case files, so it is quick for thousands of cases.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import statistics
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from scrubline import __version__
+from scrubline.core.archive import DONE, ArchiveIndex, display_label
+from scrubline.core.output import atomic_file
+from scrubline.report.document import DISCLAIMER, _canvas_maker, _Styles, _table
+from scrubline.report.figure import phase_colour
+from scrubline.report.fonts import register_fonts
+from scrubline.report.text import duration, esc
+
+DOT_COLOUR = "#3b6ea5"
+ROW_H = 16.0
+LABEL_W = 110.0
+AXIS_H = 22.0
+
+
+def _nice_step(span: float, ticks: int = 6) -> float:
+    raw = max(span, 1e-9) / ticks
+    magnitude = 10 ** int(f"{raw:e}".split("e")[1])
+    for factor in (1, 2, 2.5, 5, 10):
+        if raw <= factor * magnitude:
+            return factor * magnitude
+    return 10 * magnitude
+
+
+def strip_plot(
+    rows: list[tuple[str, str, list[float]]],
+    width: float,
+    font: str,
+    unit: str,
+    *,
+    upper: float | None = None,
+) -> Any:
+    """One row per category: each value a dot (spread vertically by its rank so equal values
+    stay visible), the median a vertical bar; a shared axis below in `unit`."""
+    from reportlab.graphics.shapes import Circle, Drawing, Line, Rect, String
+    from reportlab.lib.colors import HexColor
+
+    values = [v for _, _, vs in rows for v in vs]
+    top = upper if upper is not None else max(values, default=1.0)
+    top = top if top > 0 else 1.0
+    step = _nice_step(top)
+    top = step * max(1, -(-top // step))
+    plot_w = width - LABEL_W - 10
+    height = len(rows) * ROW_H + AXIS_H
+    drawing = Drawing(width, height)
+
+    def x_of(value: float) -> float:
+        return LABEL_W + plot_w * min(max(value, 0.0), top) / top
+
+    for i, (label, colour, vs) in enumerate(rows):
+        y0 = height - (i + 1) * ROW_H
+        if i % 2 == 0:
+            drawing.add(
+                Rect(LABEL_W, y0, plot_w, ROW_H, fillColor=HexColor("#f6f7f9"), strokeColor=None)
+            )
+        text = label if len(label) <= 24 else label[:23] + "…"
+        drawing.add(
+            String(LABEL_W - 6, y0 + 4.5, text, fontName=font, fontSize=7.5, textAnchor="end")
+        )
+        ordered = sorted(vs)
+        for rank, value in enumerate(ordered):
+            offset = ((rank % 5) - 2) * 1.6  # a small fixed spread, never random
+            drawing.add(
+                Circle(
+                    x_of(value),
+                    y0 + ROW_H / 2 + offset,
+                    2.4,
+                    fillColor=HexColor(colour),
+                    strokeColor=HexColor("#333333"),
+                    strokeWidth=0.3,
+                )
+            )
+        if ordered:
+            median = statistics.median(ordered)
+            drawing.add(
+                Line(
+                    x_of(median),
+                    y0 + 2,
+                    x_of(median),
+                    y0 + ROW_H - 2,
+                    strokeColor=HexColor("#222222"),
+                    strokeWidth=1.2,
+                )
+            )
+    axis_y = AXIS_H - 6
+    drawing.add(
+        Line(
+            LABEL_W,
+            axis_y,
+            LABEL_W + plot_w,
+            axis_y,
+            strokeColor=HexColor("#777777"),
+            strokeWidth=0.5,
+        )
+    )
+    tick = 0.0
+    while tick <= top + 1e-9:
+        x = x_of(tick)
+        drawing.add(Line(x, axis_y, x, height, strokeColor=HexColor("#dddddd"), strokeWidth=0.3))
+        drawing.add(
+            String(x, axis_y - 9, f"{tick:g}", fontName=font, fontSize=7, textAnchor="middle")
+        )
+        tick += step
+    drawing.add(String(LABEL_W - 6, axis_y - 9, unit, fontName=font, fontSize=7, textAnchor="end"))
+    return drawing
+
+
+def _colour_of(phase: str, colours: dict[str, str | None], order: list[str]) -> str:
+    colour = colours.get(phase)
+    return colour if colour else phase_colour(order.index(phase))
+
+
+def build_cohort(
+    folder: Path, path: Path, *, page_size: str = "A4", title: str | None = None
+) -> Path:
+    from reportlab.lib.pagesizes import A4, letter
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
+
+    with ArchiveIndex(folder) as index:
+        rows = index.rows()
+        phases = index.table("phases")
+        tools = index.table("tools")
+    labels = {r["fingerprint"]: display_label(r, n) for n, r in enumerate(rows, start=1)}
+    done = [r for r in rows if r["status"] == DONE]
+    done_ids = {r["fingerprint"] for r in done}
+    fonts = register_fonts()
+    st = _Styles(*fonts)
+    pagesize = A4 if page_size.lower() == "a4" else letter
+    margin = 18 * mm
+    width = pagesize[0] - 2 * margin
+    heading = title or "Cohort of analysed cases"
+
+    story: list[Any] = [
+        Paragraph("Scrubline cohort report", st.kicker),
+        Paragraph(esc(heading), st.title),
+    ]
+    procedures = sorted({str(r["procedure"] or "generic") for r in done})
+    total_s = sum(float(r["duration_s"] or 0) for r in done)
+    failed = [r for r in rows if r["status"] != DONE]
+    story.append(
+        Paragraph(
+            f"{len(done)} analysed case(s), {duration(total_s)} of video in all; "
+            f"procedure template(s): {esc(', '.join(procedures) or 'none')}. "
+            f"Written {_dt.date.today().isoformat()} by Scrubline {__version__}.",
+            st.body,
+        )
+    )
+    if failed:
+        story.append(
+            Paragraph(
+                f"Not included: {len(failed)} case(s) that are not analysed "
+                f"({esc(', '.join(sorted({str(r['status']) for r in failed})))}): "
+                + esc(", ".join(labels[r["fingerprint"]] for r in failed[:30]))
+                + ("…" if len(failed) > 30 else ""),
+                st.small,
+            )
+        )
+    if not done:
+        story.append(Paragraph("No analysed cases: nothing to compare.", st.body))
+
+    # Phase durations: every case a dot per phase, in the template's colours.
+    per_phase: dict[str, list[float]] = defaultdict(list)
+    colours: dict[str, str | None] = {}
+    for p in phases:
+        if p["fingerprint"] in done_ids:
+            per_phase[p["phase"]].append(float(p["duration_s"] or 0))
+            colours.setdefault(p["phase"], p["colour"])
+    longest = max((v for vs in per_phase.values() for v in vs), default=0.0)
+    unit, scale = ("minutes", 60.0) if longest >= 120 else ("seconds", 1.0)
+    if per_phase:
+        order = list(per_phase)
+        story += [
+            Paragraph("Phase durations", st.h1),
+            Paragraph(
+                "Each dot is one case; the bar is the median. Phases come from each case's "
+                "procedure template and are drawn in its colours.",
+                st.small,
+            ),
+            Spacer(1, 4),
+            strip_plot(
+                [
+                    (ph, _colour_of(ph, colours, order), [v / scale for v in per_phase[ph]])
+                    for ph in order
+                ],
+                width,
+                fonts[0],
+                unit,
+            ),
+        ]
+
+    # Tool usage: share of each case's analysed time with the tool in view.
+    durations = {r["fingerprint"]: float(r["duration_s"] or 0) for r in done}
+    per_tool: dict[str, list[float]] = defaultdict(list)
+    for t in tools:
+        total = durations.get(t["fingerprint"])
+        if total:
+            per_tool[t["label"]].append(100.0 * float(t["time_in_view_s"] or 0) / total)
+    if per_tool:
+        story += [
+            Paragraph("Tool usage", st.h1),
+            Paragraph(
+                "Share of each case's video with the tool in view (each dot a case).", st.small
+            ),
+            Spacer(1, 4),
+            strip_plot(
+                [(label, DOT_COLOUR, per_tool[label]) for label in sorted(per_tool)],
+                width,
+                fonts[0],
+                "% of video",
+                upper=100.0,
+            ),
+        ]
+
+    # Episodes per hour of video.
+    rates: list[tuple[str, str, list[float]]] = []
+    for key, label, colour in (
+        ("bleeding_episodes", "bleeding", "#c0392b"),
+        ("tip_hidden_episodes", "tip hidden", "#e66101"),
+    ):
+        values = [
+            float(r[key]) / (durations[r["fingerprint"]] / 3600.0)
+            for r in done
+            if r[key] is not None and durations.get(r["fingerprint"])
+        ]
+        rates.append((label, colour, values))
+    if any(vs for _, _, vs in rates):
+        story += [
+            Paragraph("Bleeding and tip-hidden episodes", st.h1),
+            Paragraph("Episodes per hour of video (each dot a case).", st.small),
+            Spacer(1, 4),
+            strip_plot(rates, width, fonts[0], "per hour"),
+        ]
+
+    # The cases, with the outcome prediction or its reason.
+    if done:
+        table = [["Case", "Procedure", "Video", "Bleeding", "Tip hidden", "Predicted outcome"]]
+        predicted = 0
+        for r in done:
+            if r["blood_loss_ml"] is not None:
+                predicted += 1
+                interval = (
+                    f" ({r['blood_loss_low_ml']:.0f}–{r['blood_loss_high_ml']:.0f})"
+                    if r["blood_loss_low_ml"] is not None
+                    else ""
+                )
+                outcome = (
+                    f"{r['blood_loss_ml']:.0f} mL{interval}; "
+                    f"{100 * (r['success_probability'] or 0):.0f}% hemostasis"
+                )
+            else:
+                outcome = f"none: {r['outcome_reason'] or 'not predicted'}"
+            table.append(
+                [
+                    esc(labels[r["fingerprint"]]),
+                    esc(r["procedure"] or ""),
+                    duration(r["duration_s"]),
+                    f"{r['bleeding_episodes'] or 0} ({duration(r['bleeding_total_s'])})",
+                    f"{r['tip_hidden_episodes'] or 0} ({duration(r['tip_hidden_total_s'])})",
+                    esc(outcome),
+                ]
+            )
+        story += [
+            Paragraph("Cases and predicted outcomes", st.h1),
+            Paragraph(
+                f"The outcome model predicted {predicted} of {len(done)} case(s): it predicts only "
+                "for a bleeding event with enough analysed video after it, in the domain it was "
+                "trained on, and says why not otherwise. Blood loss in mL with its interval; "
+                "chance of hemostasis.",
+                st.small,
+            ),
+            Spacer(1, 4),
+            _table(
+                table,
+                [w * width for w in (0.16, 0.13, 0.1, 0.13, 0.13, 0.35)],
+                st,
+            ),
+        ]
+    story += [Spacer(1, 10), Paragraph(esc(DISCLAIMER), st.small)]
+
+    path = Path(path)
+    with atomic_file(path) as partial:
+        doc = SimpleDocTemplate(
+            str(partial),
+            pagesize=pagesize,
+            leftMargin=margin,
+            rightMargin=margin,
+            topMargin=16 * mm,
+            bottomMargin=16 * mm,
+            title=f"Scrubline cohort: {heading}",
+            author="Scrubline",
+            subject="Cohort report",
+            creator=f"Scrubline {__version__}",
+            producer=f"Scrubline {__version__}",
+            initialFontName=fonts[0],
+        )
+        doc.build(story, canvasmaker=_canvas_maker(heading, fonts))
+    return path
+
+
+def write_cohort_report(
+    folder: Path, path: Path, *, page_size: str = "A4", title: str | None = None
+) -> Path:
+    """Write the cohort report of the archive `folder` to `path` (a PDF: an existing file that
+    is not one is refused, as for a case report)."""
+    from scrubline.core.output import OutputError, is_pdf
+
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError(f"cannot write the report to {path}: it is a folder")
+    if path.exists() and not is_pdf(path):
+        raise OutputError(f"refusing to overwrite {path}: it exists and is not a PDF")
+    return build_cohort(Path(folder), path, page_size=page_size, title=title)
