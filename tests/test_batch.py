@@ -244,7 +244,9 @@ def test_export_all_writes_one_table_per_kind_across_the_cases(
     ):
         assert column in cases.columns
     with ArchiveIndex(out) as index:
-        assert sorted(cases["analysed_frames"]) == sorted(r["analysed_frames"] for r in index.rows())
+        assert sorted(cases["analysed_frames"]) == sorted(
+            r["analysed_frames"] for r in index.rows()
+        )
     assert set(phases["case"]) <= set(cases["case"]) and set(episodes["case"]) <= set(cases["case"])
     # One case's episodes are that case's own episodes.csv rows.
     for path in tables.iterdir():
@@ -502,3 +504,18 @@ def test_batch_on_dask_scheduler_and_worker_processes(
     assert [r["case"] for r in rows] == ["Trainee A", "Trainee B"]
     assert all(r["status"] == "done" for r in rows)
     assert scheduler.returncode is not None  # torn down
+
+
+def test_analyze_and_the_report_never_load_dask() -> None:
+    """Dask opens TCP sockets; only `batch` may load it (tests/test_privacy.py holds analyze and
+    the window to local sockets)."""
+    code = (
+        "import sys, scrubline.cli, scrubline.core.analysis, scrubline.core.export, "
+        "scrubline.core.archive, scrubline.report.cohort, scrubline.report\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('distributed', 'dask')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

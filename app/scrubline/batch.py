@@ -335,7 +335,7 @@ def analyse_task(
                 report.case_path,
                 video_name=video_path.name,
                 video_path=video if opts.record_paths else None,
-                plan=base["plan"],
+                plan={k: v for k, v in plan.items() if k != "fingerprint"},
                 relative_to=Path(archive),
                 elapsed_s=time.monotonic() - started,
                 registry=registry,
