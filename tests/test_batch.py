@@ -519,3 +519,51 @@ def test_analyze_and_the_report_never_load_dask() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_ctrl_c_cancels_cleanly_and_a_rerun_resumes(
+    material: dict[str, Path], tmp_path: Path
+) -> None:
+    """SIGINT once the tasks are submitted: the running analysis saves and stops, queued ones
+    never start, rc 130 with how to resume; the same command again finishes every case."""
+    import signal
+
+    out = tmp_path / "arch"
+    env = dict(os.environ, SCRUBLINE_HOME=str(tmp_path / "home"))
+    command = [
+        sys.executable,
+        "-m",
+        "scrubline",
+        *_batch_args(material, material["clips"], out=out),
+        "--workers",
+        "1",
+    ]
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            if json.loads(line)["event"] == "submitted":
+                process.send_signal(signal.SIGINT)
+                break
+        stdout, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=20)
+    assert process.returncode == 130, stderr
+    assert "cancelled: " in stderr and "Run the same command again to resume" in stderr
+    events = _events(stdout)
+    assert events[-1]["event"] == "finished" and events[-1]["cancelled"] is True
+    with ArchiveIndex(out) as index:
+        before = {r["fingerprint"]: r["status"] for r in index.rows()}
+    assert set(before.values()) <= {"done", "interrupted"}
+    assert "interrupted" in before.values()
+    again = subprocess.run(command, capture_output=True, text=True, timeout=150, env=env)
+    assert again.returncode == 0, again.stderr
+    kinds = [e["event"] for e in _events(again.stdout)]
+    assert kinds.count("skipped") == list(before.values()).count("done")
+    assert kinds.count("done") == 3 - kinds.count("skipped")
+    with ArchiveIndex(out) as index:
+        assert [r["status"] for r in index.rows()] == ["done"] * 3

@@ -215,29 +215,41 @@ def is_finished(row: dict[str, Any] | None, plan: dict[str, Any], case_path: Pat
 
 # ---------------------------------------------------------------------------- the task
 class _CancelState:
-    """The TaskState of one task: cancelled when the batch's Dask Event is set (a thread on the
-    worker waits on it, so the per-frame check is a local flag)."""
+    """The TaskState of one task: cancelled when the batch's Dask Event is set. The Event is made
+    here, on the task's thread (where the worker's client is found); a thread waits on it, so
+    the per-frame check is a local flag."""
 
     def __init__(self, event_name: str | None) -> None:
         self._flag = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        if event_name:
-            self._thread = threading.Thread(
-                target=self._watch, args=(event_name,), name="scrubline-batch-cancel", daemon=True
-            )
-            self._thread.start()
+        if not event_name:
+            return
+        try:
+            from distributed import get_client
 
-    def _watch(self, event_name: str) -> None:
+            client = get_client()
+        except Exception as exc:  # not on a Dask worker: nothing can cancel it but the process
+            log.debug("no batch cancel event: %s", exc)
+            return
+        self._thread = threading.Thread(
+            target=self._watch,
+            args=(event_name, client),
+            name="scrubline-batch-cancel",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def _watch(self, event_name: str, client: Any) -> None:
         try:
             from distributed import Event
 
-            event = Event(event_name)
+            event = Event(event_name, client=client)
             while not self._stop.is_set():
                 if event.wait(timeout=CANCEL_POLL_S):
                     self._flag.set()
                     return
-        except Exception as exc:  # not on a Dask worker, or the scheduler went away
+        except Exception as exc:  # the scheduler went away: the worker is being stopped anyway
             log.debug("batch cancel watch ended: %s", exc)
 
     def progress(self, fraction: float, message: str) -> None:
@@ -593,8 +605,10 @@ def _run_tasks(
         except KeyboardInterrupt:
             result.cancelled = True
             emit({"event": "cancelling", "running": _running(client, pending)})
-            DaskEvent(event_name, client=client).set()
-            # Running analyses stop at their next frame and save; queued ones never start.
+            cancel_event = DaskEvent(event_name, client=client)  # held while tasks look at it
+            cancel_event.set()
+            # Running analyses stop at their next frame and save; those still queued at the
+            # scheduler never start, and those a worker holds see the event at once.
             queued = [f for f in pending if not _is_running(client, f)]
             client.cancel(queued)
             waiting = [f for f in pending if f not in queued]
@@ -671,11 +685,24 @@ def _worker_count(client: Any) -> int:
 
 
 def _running(client: Any, pending: Iterable[Any]) -> int:
+    """Tasks being analysed: those the workers hold, at most one per worker thread (a worker
+    holds a task or so more than it runs, to start it without a round trip)."""
     try:
-        processing = {key for keys in client.processing().values() for key in keys}
+        held = sum(
+            min(len(keys), threads)
+            for worker, keys in client.processing().items()
+            for threads in [_threads_of(client, worker)]
+        )
     except Exception:
         return 0
-    return sum(1 for f in pending if f.key in processing)
+    return min(held, sum(1 for _ in pending))
+
+
+def _threads_of(client: Any, worker: str) -> int:
+    try:
+        return int(client.scheduler_info()["workers"][worker]["nthreads"])
+    except Exception:
+        return 1
 
 
 def _is_running(client: Any, future: Any) -> bool:
@@ -694,3 +721,103 @@ def describe(result: BatchResult) -> str:
 
 def json_line(event: Event) -> str:
     return json.dumps(event, default=str)
+
+
+# ---------------------------------------------------------------------------- throughput
+def batch_bench(
+    *,
+    clips: int = 4,
+    seconds: float = 20.0,
+    size: tuple[int, int] = (854, 480),
+    workers: Sequence[int] = (1, 2),
+    fps: float = 5.0,
+    models_dirs: Sequence[str] = (),
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Cases per minute for `clips` generated clips (the demo scene, `seconds` long each, a
+    second longer each so they are distinct videos) analysed with the bundled models:
+    one `scrubline analyze` process at a time (how one would do it by hand), then `batch` on a
+    local cluster of each of `workers` worker processes. Every run starts from empty case
+    folders; wall times include starting the processes and the cluster."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    from scrubline.core.bench import generated_clip
+    from scrubline.core.cpus import usable_cpus
+
+    say = log or (lambda text: None)
+    videos = [generated_clip(f"batch{i}", size, seconds + i, log) for i in range(clips)]
+    total_s = sum(seconds + i for i in range(clips))
+    results: dict[str, Any] = {
+        "clips": clips,
+        "video_s": total_s,
+        "size": list(size),
+        "fps": fps,
+        "cpus": usable_cpus(),
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+    }
+    extra = [a for d in models_dirs for a in ("--models", d)]
+    with tempfile.TemporaryDirectory(prefix="scrubline-batch-bench-") as scratch:
+        env = dict(os.environ, SCRUBLINE_HOME=str(Path(scratch) / "home"))
+        say(f"one `scrubline analyze` at a time, {clips} clips ...")
+        started = time.monotonic()
+        for index, video in enumerate(videos):
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "scrubline",
+                    "analyze",
+                    str(video),
+                    "-q",
+                    "--fps",
+                    str(fps),
+                    "-o",
+                    str(Path(scratch) / "single" / f"{index}.scrub"),
+                    *extra,
+                ],
+                check=True,
+                env=env,
+                capture_output=True,
+            )
+        single = time.monotonic() - started
+        results["analyze_one_at_a_time"] = {
+            "wall_s": round(single, 1),
+            "cases_per_min": round(60 * clips / single, 2),
+        }
+        say(f"  {single:.1f} s, {60 * clips / single:.2f} cases/min")
+        for count in workers:
+            say(f"batch, local cluster of {count} worker(s) ...")
+            started = time.monotonic()
+            completed = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "scrubline",
+                    "batch",
+                    *map(str, videos),
+                    "--out-dir",
+                    str(Path(scratch) / f"batch{count}"),
+                    "--workers",
+                    str(count),
+                    "--fps",
+                    str(fps),
+                    "-q",
+                    *extra,
+                ],
+                env=env,
+                capture_output=True,
+                text=True,
+            )
+            wall = time.monotonic() - started
+            if completed.returncode != 0:
+                raise RuntimeError(f"batch with {count} workers failed: {completed.stderr}")
+            results[f"batch_{count}_workers"] = {
+                "wall_s": round(wall, 1),
+                "cases_per_min": round(60 * clips / wall, 2),
+                "vs_analyze_one_at_a_time": round(single / wall, 2),
+            }
+            say(f"  {wall:.1f} s, {60 * clips / wall:.2f} cases/min, {single / wall:.2f}× analyze")
+    return results

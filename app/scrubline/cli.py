@@ -522,6 +522,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from scrubline.core.bench import run_bench
 
+    if args.batch:
+        from scrubline.batch import batch_bench
+
+        figures = batch_bench(
+            clips=args.clips,
+            models_dirs=[str(Path(d).resolve()) for d in args.models or []],
+            log=None if args.json else print,
+        )
+        if args.json:
+            print(json.dumps(figures, indent=2))
+        return EXIT_OK
+
     results = run_bench(
         Path(args.video) if args.video else None,
         quick=args.quick,
@@ -984,6 +996,15 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("video", nargs="?", help="a video to measure on (default: generated clips)")
     bench.add_argument("--json", action="store_true", help="one JSON object")
     bench.add_argument("--quick", action="store_true", help="short clips; under a minute")
+    bench.add_argument(
+        "--batch",
+        action="store_true",
+        help="batch throughput instead: cases per minute, one analyze at a time vs batch with "
+        "1 and 2 local workers",
+    )
+    bench.add_argument(
+        "--clips", type=worker_count, default=4, help="with --batch: how many clips (default 4)"
+    )
     bench.set_defaults(func=cmd_bench)
 
     batch = with_models(
