@@ -181,7 +181,15 @@ def test_a_corrupt_video_is_recorded_as_failed_while_the_others_succeed(
 ) -> None:
     out = tmp_path / "arch"
     good = sorted(material["clips"].rglob("*.mp4"))[:2]
-    code = main([*_batch_args(material, *good, material["corrupt"], out=out), "--workers", "2"])
+    code = main(
+        [
+            *_batch_args(material, *good, material["corrupt"], out=out),
+            "--workers",
+            "2",
+            "--journal",
+            "delete",  # as for an archive on a network share
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 2
     assert "error: 1 of 3 videos could not be analysed" in captured.err
@@ -196,6 +204,11 @@ def test_a_corrupt_video_is_recorded_as_failed_while_the_others_succeed(
     assert "not a video file that can be read" in broken["error"]
     assert "Broken_MRN9" not in broken["error"] and str(tmp_path) not in broken["error"]
     assert all(rows[p.name]["status"] == "done" for p in good)
+    for p in good:
+        case = out / rows[p.name]["case_file"]
+        db = sqlite3.connect(f"{case.resolve().as_uri()}?mode=ro", uri=True)
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+        db.close()
 
 
 def test_cases_lists_the_index(archive: dict, capsys: pytest.CaptureFixture[str]) -> None:

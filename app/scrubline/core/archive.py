@@ -200,10 +200,11 @@ class ArchiveIndex:
     # ------------------------------------------------------------------ reading
     def rows(self) -> list[dict[str, Any]]:
         """Every case, ordered by label then fingerprint, with models and plan decoded."""
+        return self._rows('ORDER BY "case" = \'\', "case", fingerprint', ())
+
+    def _rows(self, clause: str, parameters: tuple[Any, ...]) -> list[dict[str, Any]]:
         columns = ", ".join(f'"{n}"' for n in CASE_FIELDS)
-        cursor = self._db.execute(
-            f'SELECT {columns} FROM cases ORDER BY "case" = \'\', "case", fingerprint'  # noqa: S608
-        )
+        cursor = self._db.execute(f"SELECT {columns} FROM cases {clause}", parameters)  # noqa: S608
         out = []
         for record in cursor:
             row = dict(zip(CASE_FIELDS, record, strict=True))
@@ -213,7 +214,8 @@ class ArchiveIndex:
         return out
 
     def row(self, fingerprint: str) -> dict[str, Any] | None:
-        return next((r for r in self.rows() if r["fingerprint"] == fingerprint), None)
+        found = self._rows("WHERE fingerprint = ?", (fingerprint,))
+        return found[0] if found else None
 
     def table(self, name: str) -> list[dict[str, Any]]:
         """The child table `tools`, `phases` or `episodes`, in case order."""
