@@ -24,6 +24,8 @@ from scrubline.batch import BatchInputError, collect_inputs
 from scrubline.cli import main
 from scrubline.core.archive import ArchiveIndex
 from scrubline.core.demo import write_clip
+from scrubline.core.export import load_procedure
+from scrubline.core.timeline import phase_colour
 from tests import tiny_models
 
 PATIENT_NAMES = ("Doe_Jane_MRN1", "Roe_Rick_MRN2", "Poe_Ann_MRN3")
@@ -120,6 +122,11 @@ def test_a_folder_of_three_clips_on_two_local_workers_gives_three_cases_and_an_i
         assert row["tip_hidden_episodes"] is not None
     assert {p["fingerprint"] for p in phases} == {r["fingerprint"] for r in rows}
     assert sum(p["duration_s"] for p in phases) > 0
+    generic = load_procedure("generic")
+    for phase in phases:  # the template's colours, as the window and the case report draw them
+        assert phase["colour"] == (
+            generic.colour_of(phase["phase"]) or phase_colour(phase["phase"])
+        )
     assert {e["kind"] for e in episodes} >= {"phase"}
     # The case files are closed, whole cases: no WAL left beside them, no lock held.
     assert not list((out / "cases").glob("*-wal"))

@@ -281,16 +281,11 @@ def _case_row(
         case_summary,
         case_timeline,
         episodes_dataframe,
-        load_procedure,
     )
 
     timeline = case_timeline(store)
     summary = case_summary(store, timeline, registry)
     episodes = episodes_dataframe(timeline).to_dict("records")
-    try:
-        template = load_procedure(store.get_meta("procedure"))
-    except Exception:  # a template that no longer loads: no colours, the rest stands
-        template = None
     totals, outcome, analysis = summary["totals"], summary["outcome"] or {}, summary["analysis"]
     interval = outcome.get("blood_loss_interval_ml") or [None, None]
     complete = bool(analysis.get("complete"))
@@ -336,7 +331,7 @@ def _case_row(
         {
             "phase": label,
             "duration_s": seconds,
-            "colour": template.colour_of(label) if template is not None else None,
+            "colour": timeline.phase_colour(label),  # as the window and the case report
         }
         for label, seconds in (totals.get("phases") or {}).items()
     ]

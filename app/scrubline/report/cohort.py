@@ -22,8 +22,8 @@ from typing import Any
 from scrubline import __version__
 from scrubline.core.archive import DONE, ArchiveIndex, display_label
 from scrubline.core.output import atomic_file
+from scrubline.core.timeline import phase_colour
 from scrubline.report.document import DISCLAIMER, _canvas_maker, _Styles, _table
-from scrubline.report.figure import phase_colour
 from scrubline.report.fonts import register_fonts
 from scrubline.report.text import duration, esc
 
@@ -125,9 +125,9 @@ def strip_plot(
     return drawing
 
 
-def _colour_of(phase: str, colours: dict[str, str | None], order: list[str]) -> str:
-    colour = colours.get(phase)
-    return colour if colour else phase_colour(order.index(phase))
+def _colour_of(phase: str, colours: dict[str, str | None]) -> str:
+    """The colour each case's timeline gave the phase (its template's), else the stable one."""
+    return phase_colour(phase, {k: v for k, v in colours.items() if v})
 
 
 def build_cohort(
@@ -199,10 +199,7 @@ def build_cohort(
             ),
             Spacer(1, 4),
             strip_plot(
-                [
-                    (ph, _colour_of(ph, colours, order), [v / scale for v in per_phase[ph]])
-                    for ph in order
-                ],
+                [(ph, _colour_of(ph, colours), [v / scale for v in per_phase[ph]]) for ph in order],
                 width,
                 fonts[0],
                 unit,
