@@ -341,6 +341,7 @@ def test_the_cohort_report_compares_the_cases_without_naming_the_videos(
     assert "3 analysed case(s)" in text
     for heading in (
         "Phase durations",
+        "Phase sequence of each case",
         "Tool usage",
         "Bleeding and tip-hidden episodes",
         "Cases and predicted outcomes",

@@ -31,6 +31,7 @@ DOT_COLOUR = "#3b6ea5"
 ROW_H = 16.0
 LABEL_W = 110.0
 AXIS_H = 22.0
+MAX_SEQUENCES = 60  # phase-sequence bars on the page; more would not be readable
 
 
 def _nice_step(span: float, ticks: int = 6) -> float:
@@ -55,27 +56,28 @@ def strip_plot(
     from reportlab.graphics.shapes import Circle, Drawing, Line, Rect, String
     from reportlab.lib.colors import HexColor
 
+    label_w = _label_width([label for label, _, _ in rows], font)
     values = [v for _, _, vs in rows for v in vs]
     top = upper if upper is not None else max(values, default=1.0)
     top = top if top > 0 else 1.0
     step = _nice_step(top)
     top = step * max(1, -(-top // step))
-    plot_w = width - LABEL_W - 10
+    plot_w = width - label_w - 10
     height = len(rows) * ROW_H + AXIS_H
     drawing = Drawing(width, height)
 
     def x_of(value: float) -> float:
-        return LABEL_W + plot_w * min(max(value, 0.0), top) / top
+        return label_w + plot_w * min(max(value, 0.0), top) / top
 
     for i, (label, colour, vs) in enumerate(rows):
         y0 = height - (i + 1) * ROW_H
         if i % 2 == 0:
             drawing.add(
-                Rect(LABEL_W, y0, plot_w, ROW_H, fillColor=HexColor("#f6f7f9"), strokeColor=None)
+                Rect(label_w, y0, plot_w, ROW_H, fillColor=HexColor("#f6f7f9"), strokeColor=None)
             )
-        text = label if len(label) <= 24 else label[:23] + "…"
+        text = _fit(label, label_w - 10, font, 7.5)
         drawing.add(
-            String(LABEL_W - 6, y0 + 4.5, text, fontName=font, fontSize=7.5, textAnchor="end")
+            String(label_w - 6, y0 + 4.5, text, fontName=font, fontSize=7.5, textAnchor="end")
         )
         ordered = sorted(vs)
         for rank, value in enumerate(ordered):
@@ -105,9 +107,9 @@ def strip_plot(
     axis_y = AXIS_H - 6
     drawing.add(
         Line(
-            LABEL_W,
+            label_w,
             axis_y,
-            LABEL_W + plot_w,
+            label_w + plot_w,
             axis_y,
             strokeColor=HexColor("#777777"),
             strokeWidth=0.5,
@@ -121,7 +123,113 @@ def strip_plot(
             String(x, axis_y - 9, f"{tick:g}", fontName=font, fontSize=7, textAnchor="middle")
         )
         tick += step
-    drawing.add(String(LABEL_W - 6, axis_y - 9, unit, fontName=font, fontSize=7, textAnchor="end"))
+    drawing.add(String(label_w - 6, axis_y - 9, unit, fontName=font, fontSize=7, textAnchor="end"))
+    return drawing
+
+
+def _label_width(labels: list[str], font: str, size: float = 7.5) -> float:
+    """Room for the longest label, between LABEL_W and 190 pt."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    widest = max((stringWidth(label, font, size) for label in labels), default=0.0)
+    return min(190.0, max(LABEL_W, widest + 12))
+
+
+def _fit(text: str, room: float, font: str, size: float) -> str:
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    if stringWidth(text, font, size) <= room:
+        return text
+    while len(text) > 1 and stringWidth(text + "…", font, size) > room:
+        text = text[:-1]
+    return text.rstrip() + "…"
+
+
+def phase_sequences(
+    cases: list[tuple[str, float, list[tuple[str, float, float]]]],
+    colours: dict[str, str | None],
+    width: float,
+    font: str,
+) -> Any:
+    """One bar per case, its phases in order over its own length (the longest case fills the
+    width), so the order and the pace of the phases compare at a glance."""
+    from reportlab.graphics.shapes import Drawing, Line, Rect, String
+    from reportlab.lib.colors import HexColor
+
+    label_w = _label_width([label for label, _, _ in cases], font)
+    plot_w = width - label_w - 10
+    longest = max((length for _, length, _ in cases), default=1.0) or 1.0
+    step = _nice_step(longest)
+    row = 11.0
+    height = len(cases) * row + AXIS_H
+    drawing = Drawing(width, height)
+    for i, (label, length, spans) in enumerate(cases):
+        y0 = height - (i + 1) * row
+        drawing.add(
+            String(
+                label_w - 6,
+                y0 + 2.5,
+                _fit(label, label_w - 10, font, 7),
+                fontName=font,
+                fontSize=7,
+                textAnchor="end",
+            )
+        )
+        drawing.add(
+            Rect(
+                label_w,
+                y0 + 1.5,
+                plot_w * length / longest,
+                row - 3,
+                fillColor=HexColor("#eeeeee"),
+                strokeColor=None,
+            )
+        )
+        for phase, start, end in spans:
+            x0 = label_w + plot_w * max(0.0, start) / longest
+            x1 = label_w + plot_w * min(length, end) / longest
+            if x1 > x0:
+                drawing.add(
+                    Rect(
+                        x0,
+                        y0 + 1.5,
+                        x1 - x0,
+                        row - 3,
+                        fillColor=HexColor(_colour_of(phase, colours)),
+                        strokeColor=None,
+                    )
+                )
+    axis_y = AXIS_H - 6
+    drawing.add(
+        Line(
+            label_w,
+            axis_y,
+            label_w + plot_w,
+            axis_y,
+            strokeColor=HexColor("#777777"),
+            strokeWidth=0.5,
+        )
+    )
+    minutes = longest >= 120
+    tick = 0.0
+    while tick <= longest + 1e-9:
+        x = label_w + plot_w * tick / longest
+        drawing.add(
+            Line(x, axis_y - 2, x, axis_y, strokeColor=HexColor("#777777"), strokeWidth=0.5)
+        )
+        text = f"{tick / 60:g}" if minutes else f"{tick:g}"
+        drawing.add(String(x, axis_y - 9, text, fontName=font, fontSize=7, textAnchor="middle"))
+        tick += step
+    drawing.add(
+        String(
+            label_w - 6,
+            axis_y - 9,
+            "minutes" if minutes else "seconds",
+            fontName=font,
+            fontSize=7,
+            textAnchor="end",
+        )
+    )
     return drawing
 
 
@@ -141,6 +249,7 @@ def build_cohort(
         rows = index.rows()
         phases = index.table("phases")
         tools = index.table("tools")
+        episodes = index.table("episodes")
     labels = {r["fingerprint"]: display_label(r, n) for n, r in enumerate(rows, start=1)}
     done = [r for r in rows if r["status"] == DONE]
     done_ids = {r["fingerprint"] for r in done}
@@ -203,6 +312,36 @@ def build_cohort(
                 width,
                 fonts[0],
                 unit,
+            ),
+        ]
+
+    # The phases of each case in order, over its own length (up to MAX_SEQUENCES cases).
+    spans: dict[str, list[tuple[str, float, float]]] = defaultdict(list)
+    for e in episodes:
+        if e["kind"] == "phase" and e["fingerprint"] in done_ids:
+            spans[e["fingerprint"]].append((e["label"], float(e["start_s"]), float(e["end_s"])))
+    if spans:
+        shown = [r for r in done if spans.get(r["fingerprint"])][:MAX_SEQUENCES]
+        story += [
+            Paragraph("Phase sequence of each case", st.h1),
+            Paragraph(
+                "Each bar is one case over its own length; the phases in the colours above."
+                + (
+                    f" The first {MAX_SEQUENCES} of {len(done)} cases are shown."
+                    if len(done) > MAX_SEQUENCES
+                    else ""
+                ),
+                st.small,
+            ),
+            Spacer(1, 4),
+            phase_sequences(
+                [
+                    (labels[r["fingerprint"]], float(r["duration_s"] or 0), spans[r["fingerprint"]])
+                    for r in shown
+                ],
+                colours,
+                width,
+                fonts[0],
             ),
         ]
 
@@ -289,7 +428,7 @@ def build_cohort(
             Spacer(1, 4),
             _table(
                 table,
-                [w * width for w in (0.16, 0.13, 0.1, 0.13, 0.13, 0.35)],
+                [w * width for w in (0.17, 0.12, 0.12, 0.12, 0.12, 0.35)],
                 st,
             ),
         ]
