@@ -588,3 +588,27 @@ def test_ctrl_c_cancels_cleanly_and_a_rerun_resumes(
     assert kinds.count("done") == 3 - kinds.count("skipped")
     with ArchiveIndex(out) as index:
         assert [r["status"] for r in index.rows()] == ["done"] * 3
+
+
+def test_a_case_whose_worker_died_repeatedly_is_recorded_as_failed(tmp_path: Path) -> None:
+    """Dask retries a task whose worker died (allowed-failures); when it gives up, the future
+    raises KilledWorker, and the case is recorded as failed with a reason, the batch going on."""
+    from distributed.scheduler import KilledWorker
+
+    from scrubline.batch import BatchItem, BatchResult, _collect
+
+    class DeadFuture:
+        def result(self) -> None:
+            raise KilledWorker("scrubline-abc", "tcp://127.0.0.1:1", 3)
+
+    future = DeadFuture()
+    item = BatchItem(tmp_path / "Doe_Jane.mp4", "Trainee A")
+    plan = {"fps": 5.0, "models": {"tiny-seg": "0.0.1"}, "procedure": "generic"}
+    events: list[dict] = []
+    result = BatchResult(total=1)
+    with ArchiveIndex(tmp_path / "arch", create=True) as index:
+        _collect(future, {future: (item, "abc", plan)}, index, result, events.append, [])
+        (row,) = index.rows()
+    assert result.failed == 1 and events[0]["event"] == "failed"
+    assert row["status"] == "failed" and "worker analysing it died repeatedly" in row["error"]
+    assert row["case"] == "Trainee A" and row["plan"] == plan
