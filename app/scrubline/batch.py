@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import threading
 import time
 import uuid
@@ -292,12 +293,18 @@ def analyse_task(
     label, and return its index row as a dict. Never raises for a bad video: the error is the
     row's (scrubbed of the video's name and of paths); a worker that dies is Dask's to retry."""
     from scrubline.core.analysis import AnalysisSettings, analyse_video
+    from scrubline.core.case import Case
     from scrubline.core.caselock import CaseLock
+    from scrubline.core.edits import SetCaseInfo, SetProcedure
+    from scrubline.core.journal import JOURNAL_ENV
     from scrubline.core.models import load_registry
     from scrubline.core.privacy import identifying_names, scrub_text
-    from scrubline.core.store import CaseStore
 
     opts = BatchOptions(**options)
+    if opts.journal:
+        # Every case file this worker opens for the batch keeps the journal asked for (a case
+        # on a share that detection cannot see must never be switched back to WAL).
+        os.environ[JOURNAL_ENV] = opts.journal
     started = time.monotonic()
     video_path, case = Path(video), Path(case_path)
     base = {
@@ -339,10 +346,12 @@ def analyse_task(
             }
         # The case details are written under the case lock, as the analysis wrote its results.
         # The row is read through the same connection, so closing it leaves one whole file.
-        with CaseLock(case), CaseStore(report.case_path, journal=opts.journal) as store:
-            store.set_meta("procedure", procedure)
+        # The case details are written under the case lock, as the analysis wrote its results,
+        # and the row is read through the same connection, so closing it leaves one whole file.
+        with CaseLock(case), Case.open(report.case_path, readonly=False) as opened:
+            opened.apply(SetProcedure(procedure))
             if label:
-                store.set_case_info(label=label)
+                opened.apply(SetCaseInfo({"label": label}))
             row = case_row(
                 report.case_path,
                 video_name=video_path.name,
@@ -351,7 +360,7 @@ def analyse_task(
                 relative_to=Path(archive),
                 elapsed_s=time.monotonic() - started,
                 registry=registry,
-                store=store,
+                case=opened,
             )
         return {
             "values": row.values,
@@ -739,7 +748,6 @@ def batch_bench(
     one `scrubline analyze` process at a time (how one would do it by hand), then `batch` on a
     local cluster of each of `workers` worker processes. Every run starts from empty case
     folders; wall times include starting the processes and the cluster."""
-    import os
     import subprocess
     import sys
     import tempfile

@@ -48,6 +48,7 @@ CASE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("video_path", "TEXT"),  # only with `batch --record-paths`
     ("duration_s", "REAL"),
     ("procedure", "TEXT"),
+    ("phase_reason", "TEXT"),  # why the case has no phases (its template did not apply)
     ("models", "TEXT"),  # JSON {id: version}
     ("plan", "TEXT"),  # JSON {fps, start_s, end_s, models, procedure}
     ("status", "TEXT"),
@@ -150,11 +151,7 @@ class ArchiveIndex:
             with self._db:
                 yield self._db
         except sqlite3.DatabaseError as exc:
-            from scrubline.core.store import storage_problem
-
-            raise ArchiveError(
-                f"cannot write {self.path}: {storage_problem(self.path, exc)}"
-            ) from exc
+            raise ArchiveError(f"cannot write {self.path}: {exc}") from exc
 
     def put(self, row: CaseRow) -> None:
         """Insert or replace a case's row and its child rows, in one transaction."""
@@ -250,25 +247,25 @@ def case_row(
     relative_to: Path,
     elapsed_s: float,
     registry: Any = None,
-    store: Any = None,
+    case: Any = None,
 ) -> CaseRow:
-    """The index row of an analysed case, read from its case file in one snapshot (through
-    `store` when the caller has the case open, so that no second connection is made)."""
-    from scrubline.core.store import CaseStore
+    """The index row of an analysed case, read through `core.case.Case` in one snapshot (`case`
+    when the caller has it open, so that no second connection is made)."""
+    from scrubline.core.case import Case
 
-    if store is not None:
-        with store.snapshot():
+    if case is not None:
+        with case.snapshot():
             return _case_row(
-                store, case_path, video_name, video_path, plan, relative_to, elapsed_s, registry
+                case, case_path, video_name, video_path, plan, relative_to, elapsed_s, registry
             )
-    with CaseStore(case_path, readonly=True) as opened, opened.snapshot():
+    with Case.open(case_path) as opened, opened.snapshot():
         return _case_row(
             opened, case_path, video_name, video_path, plan, relative_to, elapsed_s, registry
         )
 
 
 def _case_row(
-    store: Any,
+    case: Any,
     case_path: Path,
     video_name: str,
     video_path: str | None,
@@ -277,14 +274,11 @@ def _case_row(
     elapsed_s: float,
     registry: Any,
 ) -> CaseRow:
-    from scrubline.core.export import (
-        case_summary,
-        case_timeline,
-        episodes_dataframe,
-    )
+    from scrubline.core.export import episodes_dataframe
 
-    timeline = case_timeline(store)
-    summary = case_summary(store, timeline, registry)
+    # Phases where the procedure's template applies; otherwise none, and the reason recorded.
+    timeline, phase_reason = case.timeline_and_reason()
+    summary = case.summary(timeline, registry)
     episodes = episodes_dataframe(timeline).to_dict("records")
     totals, outcome, analysis = summary["totals"], summary["outcome"] or {}, summary["analysis"]
     interval = outcome.get("blood_loss_interval_ml") or [None, None]
@@ -301,6 +295,7 @@ def _case_row(
         "video_path": video_path,
         "duration_s": _rounded(summary["video"].get("duration_s"), 3),
         "procedure": summary["procedure"],
+        "phase_reason": phase_reason,
         "models": {m["id"]: m["version"] for m in summary["models"]},
         "plan": plan,
         "status": DONE if complete else INTERRUPTED,

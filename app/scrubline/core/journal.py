@@ -23,8 +23,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from scrubline.core.store import StoreError
-
 JOURNAL_ENV = "SCRUBLINE_JOURNAL"
 JOURNAL_MODES = ("wal", "delete")
 
@@ -61,8 +59,9 @@ NETWORK_FILESYSTEMS = frozenset(
 )
 
 
-class JournalError(StoreError):
-    """A journal mode that is neither wal nor delete (from an option or SCRUBLINE_JOURNAL)."""
+class JournalError(ValueError):
+    """A journal mode that is neither wal nor delete (from an option or SCRUBLINE_JOURNAL); the
+    case store turns it into its own StoreError."""
 
 
 def network_filesystem(path: str | os.PathLike[str]) -> str | None:

@@ -253,9 +253,12 @@ class CaseStore:
 
     def _connect(self) -> sqlite3.Connection:
         if not self.readonly:
-            from scrubline.core.journal import journal_mode
+            from scrubline.core.journal import JournalError, journal_mode
 
-            mode = journal_mode(self.path, self._journal)
+            try:
+                mode = journal_mode(self.path, self._journal)
+            except JournalError as exc:
+                raise StoreError(f"cannot open {self.path}: {exc}") from exc
             db = sqlite3.connect(str(self.path), timeout=30.0)
             try:
                 db.execute(f"PRAGMA journal_mode={mode.upper()}")
