@@ -2,12 +2,13 @@
 
 A statistician loads the archive with one `pandas.read_csv` per table:
 
-| file | columns |
-|---|---|
-| `cases.csv` (or `.parquet`) | `case`, then the index's per-case columns: fingerprint, duration, procedure, models, status, error, frames, the `totals` and `outcome` of each case's `summary.json` |
-| `tools.csv` | `case`, `label`, `time_in_view_s`, `entries` (summary.json `totals.tools`) |
-| `phases.csv` | `case`, `phase`, `duration_s` (summary.json `totals.phases`) |
-| `episodes.csv` | `case`, then `kind`, `label`, `start_s`, `end_s`, `peak` as in a case's `episodes.csv` |
+- `cases.csv` (or `.parquet`): `case`, then the index's per-case columns: fingerprint,
+  duration, procedure, models, status, error, frames, and the `totals` and `outcome` of each
+  case's `summary.json`;
+- `tools.csv`: `case`, `label`, `time_in_view_s`, `entries` (summary.json `totals.tools`);
+- `phases.csv`: `case`, `phase`, `duration_s` (summary.json `totals.phases`);
+- `episodes.csv`: `case`, then `kind`, `label`, `start_s`, `end_s`, `peak`, as in a case's
+  `episodes.csv`.
 
 `case` is the label the user typed (a list's `case_label`), else `case N` by the case's place in
 the index. Nothing names a video's file or a path: the index's `video_name`, `video_path` and

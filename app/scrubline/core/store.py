@@ -12,8 +12,8 @@ names the models that produced it (`models`, a JSON list of "id@version").
 
 Results are written in small transactions in WAL mode (the rollback journal instead on a network
 filesystem, where WAL is unsafe, or when asked: `core.journal`): a crash or `kill -9` loses at
-most the batch in flight, and the next analysis resumes from what is on disk. Each thread opens its own
-`CaseStore` (SQLite connections are not shared across threads).
+most the batch in flight, and the next analysis resumes from what is on disk. Each thread opens
+its own `CaseStore` (SQLite connections are not shared across threads).
 
 While a case is open for writing, recent transactions live in `<case>-wal` beside it; closing a
 store opened for writing (the end or cancel of every analysis, the window closing its case)
