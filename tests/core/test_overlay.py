@@ -82,17 +82,18 @@ def test_visible_tip_is_filled_and_hidden_tip_is_a_ring_with_a_badge() -> None:
 
 
 def test_bleeding_mask_is_resized_and_blended_where_above_threshold() -> None:
-    prob = np.zeros((24, 32), np.uint8)
-    prob[:, 16:] = 230  # right half is blood
-    prob[:12, :16] = 100  # below a 0.5 threshold: not drawn
-    out = draw_overlays(_canvas(), _result(bleeding=BleedingMask(prob, 0.5)), labels=False)
+    prob = np.zeros((24, 32), np.float32)
+    prob[:, 16:] = 0.9  # right half is blood
+    prob[:12, :16] = 0.4  # below the model's 0.5 threshold: not drawn
+    decided = BleedingMask.from_probability(prob, 0.5)
+    out = draw_overlays(_canvas(), _result(bleeding=decided), labels=False)
     right = out[180, 500]
     assert right[0] > GREY and right[2] > GREY and right[1] < GREY  # tinted towards magenta
     assert _close(out[80, 100], (GREY, GREY, GREY), tol=0)
     assert _close(out[300, 100], (GREY, GREY, GREY), tol=0)
-    # Lower threshold: the weak region is drawn too.
+    # A model with a lower threshold marks the weak region, and the drawing follows it.
     low = draw_overlays(
-        _canvas(), _result(bleeding=BleedingMask(prob, 0.5)), labels=False, bleeding_threshold=0.3
+        _canvas(), _result(bleeding=BleedingMask.from_probability(prob, 0.3)), labels=False
     )
     assert not _close(low[80, 100], (GREY, GREY, GREY), tol=0)
     # The area label is printed at the top left.

@@ -94,9 +94,11 @@ def test_overlay_plan_marks_and_provenance() -> None:
     assert bare.empty
 
 
-def test_mask_layer_is_transparent_below_threshold() -> None:
-    layer = mask_rgba(np.array([[0, 127, 128, 255]], np.uint8))
-    assert layer[0, :, 3].tolist()[:2] == [0, 0] and 0 < layer[0, 2, 3] < layer[0, 3, 3]
+def test_mask_layer_is_transparent_where_not_blood() -> None:
+    decided = BleedingMask.from_probability(np.array([[0.0, 0.19, 0.2, 0.6, 1.0]]), 0.2)
+    layer = mask_rgba(decided)
+    assert layer[0, :, 3].tolist()[:2] == [0, 0]
+    assert 0 < layer[0, 2, 3] < layer[0, 3, 3] < layer[0, 4, 3]
 
 
 def test_overlay_flags_toggle() -> None:

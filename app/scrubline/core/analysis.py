@@ -49,7 +49,7 @@ from scrubline.core.caselock import CaseLock
 from scrubline.core.models import FrameModel, ModelError, Registry, load_model, load_registry
 from scrubline.core.models.manifest import Manifest
 from scrubline.core.proxy import ProxyWriter, proxy_dir_for, proxy_segments
-from scrubline.core.results import FrameResult
+from scrubline.core.results import GATE_LABEL, FrameResult
 from scrubline.core.store import CaseStore, StoreError, default_case_path
 from scrubline.core.video import Frame, VideoError, VideoSource, fingerprint
 
@@ -245,6 +245,12 @@ class ImageModels:
             self.models.append(model)
             if model.device_notice:
                 self.notices.append(f"{manifest.id}: {model.device_notice}")
+        # Blood-present classifiers gate the bleeding mask of every frame (after all models ran).
+        self.gates = [
+            (f"{m.manifest.id}:{GATE_LABEL}", m.manifest.threshold(GATE_LABEL, 0.5))
+            for m in self.models
+            if m.manifest.task == "classifier" and GATE_LABEL in m.manifest.labels
+        ]
         self.sizes = sorted({m.input_size for m in self.models})
         self.keys = sorted(_model_key(m.manifest.id, m.manifest.version) for m in self.models)
 
@@ -281,6 +287,9 @@ class ImageModels:
             inputs = [resized[model.input_size] for _, _, resized in batch]
             for merged, partial in zip(results, model.predict(inputs, frame_size), strict=True):
                 merged.merge(partial)
+        for merged in results:
+            for score_key, threshold in self.gates:
+                merged.gate_bleeding(score_key, threshold)
         return results
 
 

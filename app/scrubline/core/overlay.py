@@ -142,7 +142,6 @@ def draw_overlays(
     bleeding: bool = True,
     labels: bool = True,
     badge: bool = True,
-    bleeding_threshold: float = 0.5,
     bleeding_alpha: float = 0.45,
     text_scale: float = 1.0,
 ) -> np.ndarray:
@@ -152,8 +151,8 @@ def draw_overlays(
         (width, height), from which the scale follows. Neither: the picture is the source frame.
     boxes / tips / bleeding / labels / badge: which layers to draw (labels covers the text on
         boxes and the bleeding area; badge is the "tip hidden" warning).
-    bleeding_threshold: probability (0..1) above which the low-resolution bleeding map counts
-        as blood; the model's own threshold belongs here when known.
+    The bleeding tint covers `result.bleeding.blood`: the model's own threshold, applied once
+        where the map was made; there is no threshold to pass here.
     text_scale: text size relative to the default (a printed report shows pictures small, so it
         asks for larger text).
     """
@@ -177,11 +176,9 @@ def draw_overlays(
         and result.bleeding.mask is not None
         and result.bleeding.mask.size
     ):
-        prob = result.bleeding.mask
-        if prob.ndim == 3:
-            prob = prob[..., 0]
-        prob = cv2.resize(prob.astype(np.uint8), (width, height), interpolation=cv2.INTER_LINEAR)
-        blood = prob >= round(bleeding_threshold * 255)
+        low = result.bleeding.blood.astype(np.uint8) * 255
+        # Smooth edges when stretched to the picture; half way between in and out is the edge.
+        blood = cv2.resize(low, (width, height), interpolation=cv2.INTER_LINEAR) >= 128
         if blood.any():
             layer = out.copy()
             layer[blood] = BLEEDING_COLOUR

@@ -25,11 +25,52 @@ class Instrument:
 
 @dataclass
 class BleedingMask:
-    """A low-resolution bleeding probability map (uint8, 0..255) and the area fraction above
-    the model's threshold."""
+    """A low-resolution bleeding map (uint8) and the fraction of the frame it marks as blood.
+
+    The model's threshold is applied once, where the map is made (`from_probability`, called by
+    the model wrapper with the threshold from the model's manifest): a pixel is blood exactly
+    when its value is non-zero, and there it holds the probability (1..255). Every consumer —
+    the window's overlay, the PNG/MP4 exports, the report's key frames, the area on the
+    timeline, the event detector — reads `blood`, so none can apply a threshold of its own.
+    """
 
     mask: np.ndarray
     fraction: float
+
+    @classmethod
+    def from_probability(cls, prob: np.ndarray, threshold: float) -> BleedingMask:
+        """Decide a probability map (float 0..1) at `threshold`: pixels below it become 0,
+        pixels at or above it keep their probability (at least 1 of 255)."""
+        prob = np.asarray(prob, dtype=np.float32)
+        blood = prob >= threshold
+        scaled = np.clip(prob * 255.0 + 0.5, 1, 255).astype(np.uint8)
+        return cls(mask=np.where(blood, scaled, 0).astype(np.uint8), fraction=float(blood.mean()))
+
+    @property
+    def blood(self) -> np.ndarray:
+        """The blood pixels (bool, the map's resolution). A case written before the threshold
+        was applied at the source holds raw probabilities; their blood pixels are the
+        `fraction` most probable ones (that fraction was measured at the model's threshold)."""
+        mask = np.asarray(self.mask)
+        if mask.ndim == 3:
+            mask = mask[..., 0]
+        marked = mask > 0
+        if marked.mean() <= self.fraction + 0.5 / max(1, marked.size):
+            return marked
+        count = round(self.fraction * marked.size)
+        if count <= 0:
+            return np.zeros_like(marked)
+        cut = np.sort(mask, axis=None)[::-1][count - 1]
+        return mask >= cut
+
+    def cleared(self) -> BleedingMask:
+        """The same map with no blood (a frame the blood-present gate rejected)."""
+        return BleedingMask(mask=np.zeros_like(self.mask), fraction=0.0)
+
+
+# A classifier model with this label scores whether the frame shows blood at all; below its
+# `blood_present` threshold the frame's bleeding mask is cleared (`FrameResult.gate_bleeding`).
+GATE_LABEL = "blood_present"
 
 
 @dataclass
@@ -56,3 +97,11 @@ class FrameResult:
         if other.bleeding is not None:
             self.bleeding = other.bleeding
         self.scores.update(other.scores)
+
+    def gate_bleeding(self, score_key: str, threshold: float) -> None:
+        """Clear the bleeding mask when the frame-level blood-present score `score_key` is
+        below `threshold`: a colour-trained mask also marks red tissue, and a frame the gate
+        says has no blood gets no mask and no area. Missing score or mask: nothing to do."""
+        score = self.scores.get(score_key)
+        if self.bleeding is not None and score is not None and score < threshold:
+            self.bleeding = self.bleeding.cleared()

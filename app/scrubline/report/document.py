@@ -921,12 +921,7 @@ def _key_frames(
     from scrubline.report.keyframes import FrameSource, select_key_frames
 
     story: list[Any] = [Paragraph("Key frames", st.h1)]
-    threshold = 0.5
-    for m in data.models:
-        manifest = data.manifests.get(str(m.get("id")))
-        if manifest is not None and manifest.task == "segmenter":
-            threshold = manifest.threshold("bleeding", threshold)
-    source = FrameSource(case, options.video_path, threshold, data.timeline)
+    source = FrameSource(case, options.video_path, data.timeline)
     keys, notes = select_key_frames(
         case, data.timeline, None if source.video is not None else case.thumbnail_frames()
     )

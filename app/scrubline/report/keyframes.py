@@ -141,14 +141,12 @@ class FrameSource:
         self,
         store: Case,
         video_path: Path | None,
-        bleeding_threshold: float = 0.5,
         timeline: Timeline | None = None,
     ) -> None:
         self.store = store
         self._near: ResultsNear | None = None
         self._drawings: list[Drawing] | None = None
         self.timeline = timeline
-        self.threshold = bleeding_threshold
         video = store.video
         self.source_size = (int(video.get("width") or 0), int(video.get("height") or 0))
         self.video: Any = None
@@ -261,9 +259,7 @@ class FrameSource:
         height, width = rgb.shape[:2]
         size = self.source_size if all(self.source_size) else (width, height)
         # Printed about 8 cm wide: text half again as large as on screen stays legible.
-        drawn = draw_overlays(
-            rgb, result, source_size=size, bleeding_threshold=self.threshold, text_scale=1.6
-        )
+        drawn = draw_overlays(rgb, result, source_size=size, text_scale=1.6)
         # A teacher's drawings on this frame (kept with its bookmark) go on the picture too.
         if self._drawings is None:
             self._drawings = self.store.drawings()

@@ -23,7 +23,7 @@ from scrubline.core.overlay import (
     box_colour,
     box_text,
 )
-from scrubline.core.results import FrameResult
+from scrubline.core.results import BleedingMask, FrameResult
 
 OVERLAY_NAMES = {
     "boxes": "Instrument boxes",
@@ -70,21 +70,22 @@ label_colour = box_colour
 
 
 def mask_rgba(
-    prob: np.ndarray,
-    threshold: int = 128,
+    bleeding: BleedingMask,
     colour: tuple[int, int, int] = BLEEDING_COLOUR,
     max_alpha: int = 120,
 ) -> np.ndarray:
-    """A bleeding probability map (uint8) as a translucent RGBA layer: transparent below the
-    threshold, more opaque the surer the model is above it."""
-    prob = np.asarray(prob, dtype=np.uint8)
+    """A bleeding map as a translucent RGBA layer: transparent where it is not blood
+    (`BleedingMask.blood`, the model's threshold applied once at the source), more opaque the
+    surer the model is."""
+    prob = np.asarray(bleeding.mask, dtype=np.uint8)
+    if prob.ndim == 3:
+        prob = prob[..., 0]
+    blood = bleeding.blood
     rgba = np.zeros((*prob.shape[:2], 4), np.uint8)
     rgba[..., :3] = colour
-    above = prob >= threshold
-    span = max(1, 255 - threshold)
     least = min(60, max_alpha // 2)
-    alpha = least + (prob.astype(np.int32) - threshold).clip(0) * (max_alpha - least) // span
-    rgba[..., 3] = np.where(above, alpha, 0).astype(np.uint8)
+    alpha = least + prob.astype(np.int32) * (max_alpha - least) // 255
+    rgba[..., 3] = np.where(blood, alpha, 0).astype(np.uint8)
     return rgba
 
 
@@ -95,7 +96,6 @@ def plan_overlay(
     flags: OverlayFlags,
     *,
     period_s: float | None = None,
-    mask_threshold: int = 128,
     mask_alpha: int = 120,
 ) -> OverlayPlan:
     """The marks for the frame at `shown_frame`, drawn from `result` (the nearest analysed
@@ -135,7 +135,7 @@ def plan_overlay(
     if hidden and flags.badge:
         plan.badge = "TIP HIDDEN" if hidden == 1 else f"{hidden} TIPS HIDDEN"
     if result.bleeding is not None and flags.bleeding:
-        plan.mask_rgba = mask_rgba(result.bleeding.mask, mask_threshold, max_alpha=mask_alpha)
+        plan.mask_rgba = mask_rgba(result.bleeding, max_alpha=mask_alpha)
         plan.bleeding_text = f"bleeding area {result.bleeding.fraction:.1%}"
     return plan
 

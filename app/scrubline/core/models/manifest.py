@@ -58,7 +58,8 @@ REQUIRED_ROLES: dict[str, tuple[str, ...]] = {
 THRESHOLDS: dict[str, tuple[str, ...]] = {
     "segmenter": ("bleeding", "instrument", "tip", "min_instrument_area"),
     "detector": ("score", "tip"),
-    "classifier": (),
+    # A classifier with the label `blood_present` gates the bleeding mask (core.results.GATE_LABEL).
+    "classifier": ("blood_present",),
     "sequence": ("success",),
     "phase": (),
 }

@@ -93,11 +93,9 @@ class Segmenter(FrameModel):
         m = self.manifest
         result = FrameResult(frame=-1, time_s=0.0)
         if "bleeding_mask" in outputs:
-            prob = _plane(outputs["bleeding_mask"], index)
-            threshold = m.threshold("bleeding", 0.5)
-            result.bleeding = BleedingMask(
-                mask=np.clip(prob * 255.0 + 0.5, 0, 255).astype(np.uint8),
-                fraction=float((prob >= threshold).mean()),
+            # The one place the bleeding threshold is applied (see BleedingMask).
+            result.bleeding = BleedingMask.from_probability(
+                _plane(outputs["bleeding_mask"], index), m.threshold("bleeding", 0.5)
             )
         if "instrument_mask" in outputs:
             tip = _plane(outputs["tip_map"], index) if "tip_map" in outputs else None
