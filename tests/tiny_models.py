@@ -123,6 +123,27 @@ def mean_colour_classifier(path: Path, width: int = 32, height: int = 32) -> Pat
     return _save(graph, path)
 
 
+def red_gate(path: Path, width: int = 64, height: int = 48) -> Path:
+    """A blood-present gate: blood_present [N, 1] = the frame's mean red channel."""
+    from onnx import TensorProto, helper
+
+    nodes = [
+        _const("s0", np.array([0], np.int64)),
+        _const("s1", np.array([1], np.int64)),
+        _const("axis1", np.array([1], np.int64)),
+        _const("axes", np.array([2, 3], np.int64)),
+        helper.make_node("Slice", ["image", "s0", "s1", "axis1"], ["r"]),
+        helper.make_node("ReduceMean", ["r", "axes"], ["blood_present"], keepdims=0),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "tiny_gate",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, height, width])],
+        [helper.make_tensor_value_info("blood_present", TensorProto.FLOAT, ["N", 1])],
+    )
+    return _save(graph, path)
+
+
 # Only the keys each task reads: a manifest naming any other threshold is refused.
 THRESHOLD_LINES = {
     "segmenter": ["instrument = 0.5", "tip = 0.5", "bleeding = 0.5", "min_instrument_area = 0.01"],

@@ -38,7 +38,14 @@ WORK = ROOT / ".work" / "bleeding"
 SEED = 14
 
 # per source: frames drawn at random per video, frames added per video by the head's area
-PER_VIDEO = {"m2cai": (12, 4), "lap": (10, 3), "cholec": (8, 2), "rigid": (10, 3), "robotic": (6, 2), "endovis17": (3, 0)}
+PER_VIDEO = {
+    "m2cai": (12, 4),
+    "lap": (10, 3),
+    "cholec": (8, 2),
+    "rigid": (10, 3),
+    "robotic": (6, 2),
+    "endovis17": (3, 0),
+}
 LABEL_CLASSES = ("active", "pooled", "none")
 
 
@@ -111,7 +118,12 @@ def candidates(data: Path) -> Iterator[tuple[str, str, str, int]]:
     for clip in sorted((data / "cholec80_clips").glob("g*/*.mp4")):
         # one candidate a second, mid-second (clips are 25 fps, 32 s)
         for second in range(32):
-            yield "cholec", f"cholec_{cholec_video(clip)}", str(clip.relative_to(data)), 25 * second + 12
+            yield (
+                "cholec",
+                f"cholec_{cholec_video(clip)}",
+                str(clip.relative_to(data)),
+                25 * second + 12,
+            )
     for op in sorted((data / "endovis15" / "rigid_training").glob("OP*")):
         for path in sorted((op / "Raw").glob("*.png")):
             yield "rigid", f"rigid_{op.name}", str(path.relative_to(data)), -1
@@ -158,9 +170,15 @@ def sample(data: Path) -> list[FrameRef]:
         n_random, n_enriched = PER_VIDEO[source]
         # evenly spread: one random frame in each of n equal stretches of the video
         edges = np.linspace(0, len(cands), n_random + 1).astype(int)
-        picks = sorted({int(rng.integers(a, max(a + 1, b))) for a, b in zip(edges[:-1], edges[1:], strict=True)})
+        picks = sorted(
+            {
+                int(rng.integers(a, max(a + 1, b)))
+                for a, b in zip(edges[:-1], edges[1:], strict=True)
+            }
+        )
         refs = [
-            FrameRef(_frame_id(c), c[0], c[1], c[2], c[3], "random") for c in (cands[i] for i in picks)
+            FrameRef(_frame_id(c), c[0], c[1], c[2], c[3], "random")
+            for c in (cands[i] for i in picks)
         ]
         rest = [cands[i] for i in range(len(cands)) if i not in set(picks)]
         if n_enriched and rest:
@@ -187,13 +205,17 @@ def write_frame_list(refs: list[FrameRef], path: Path) -> None:
         writer = csv.writer(f)
         writer.writerow(["number", "frame_id", "source", "video", "path", "index", "sampling"])
         for k, ref in enumerate(refs, 1):
-            writer.writerow([k, ref.frame_id, ref.source, ref.video, ref.path, ref.index, ref.sampling])
+            writer.writerow(
+                [k, ref.frame_id, ref.source, ref.video, ref.path, ref.index, ref.sampling]
+            )
 
 
 def read_frame_list(path: Path = WORK / "frames.csv") -> list[FrameRef]:
     with path.open(newline="") as f:
         return [
-            FrameRef(r["frame_id"], r["source"], r["video"], r["path"], int(r["index"]), r["sampling"])
+            FrameRef(
+                r["frame_id"], r["source"], r["video"], r["path"], int(r["index"]), r["sampling"]
+            )
             for r in csv.DictReader(f)
         ]
 
@@ -224,8 +246,12 @@ def draw_grid(image: np.ndarray, rect: tuple[int, int, int, int]) -> None:
         cv2.line(image, (gx, y), (gx, y + h), colour, 1)
         cv2.line(image, (x, gy), (x + w, gy), colour, 1)
         if k % 2 == 0:
-            cv2.putText(image, f".{k}", (gx + 2, y + 12), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 0), 1)
-            cv2.putText(image, f".{k}", (x + 2, gy - 2), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 0), 1)
+            cv2.putText(
+                image, f".{k}", (gx + 2, y + 12), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 0), 1
+            )
+            cv2.putText(
+                image, f".{k}", (x + 2, gy - 2), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 0), 1
+            )
 
 
 def make_sheets(
@@ -258,7 +284,9 @@ def make_sheets(
             if grid:
                 draw_grid(image, rect)
             cv2.rectangle(image, (0, 0), (70, 24), (0, 0, 0), -1)
-            cv2.putText(image, f"#{number}", (3, 19), cv2.FONT_HERSHEY_SIMPLEX, 0.65, (255, 255, 255), 2)
+            cv2.putText(
+                image, f"#{number}", (3, 19), cv2.FONT_HERSHEY_SIMPLEX, 0.65, (255, 255, 255), 2
+            )
             r, c = divmod(k, cols)
             sheet[r * (th + 4) : r * (th + 4) + th, c * (tw + 4) : c * (tw + 4) + tw] = image
         path = out_dir / f"{prefix}_{s // per + 1:02d}.png"
@@ -300,8 +328,15 @@ def main(argv: list[str] | None = None) -> None:
         picks = [(n, refs[n - 1]) for n in wanted]
         polys = read_polygons() if POLYGONS_JSON.exists() else None
         for p in make_sheets(
-            data, picks, WORK / "zoom", "zoom_" + "_".join(map(str, wanted)), cols=2, rows=2,
-            tile_size=(640, 480), grid=True, polygons=polys,
+            data,
+            picks,
+            WORK / "zoom",
+            "zoom_" + "_".join(map(str, wanted)),
+            cols=2,
+            rows=2,
+            tile_size=(640, 480),
+            grid=True,
+            polygons=polys,
         ):
             print(p)
     if args.polygon_sheets or args.check_polygons:
@@ -311,7 +346,15 @@ def main(argv: list[str] | None = None) -> None:
         blood = [(k, r) for k, r in enumerate(refs, 1) if labels.get(r.frame_id, "none") != "none"]
         name = "check" if args.check_polygons else "poly"
         for p in make_sheets(
-            data, blood, WORK / name, name, cols=2, rows=2, tile_size=(640, 480), grid=True, polygons=polys
+            data,
+            blood,
+            WORK / name,
+            name,
+            cols=2,
+            rows=2,
+            tile_size=(640, 480),
+            grid=True,
+            polygons=polys,
         ):
             print(p)
 

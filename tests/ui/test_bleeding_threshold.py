@@ -68,7 +68,9 @@ def test_the_wrapper_applies_the_manifest_threshold_once(decided) -> None:  # ty
     assert result.bleeding is not None
     assert np.array_equal(result.bleeding.blood, expected)
     assert result.bleeding.fraction == pytest.approx(expected.mean())
-    assert (result.bleeding.mask[~expected] == 0).all() and (result.bleeding.mask[expected] > 0).all()
+    assert (result.bleeding.mask[~expected] == 0).all() and (
+        result.bleeding.mask[expected] > 0
+    ).all()
 
 
 def test_window_and_pictures_draw_the_same_pixels(decided) -> None:  # type: ignore[no-untyped-def]

@@ -245,11 +245,12 @@ class ImageModels:
             self.models.append(model)
             if model.device_notice:
                 self.notices.append(f"{manifest.id}: {model.device_notice}")
-        # Blood-present classifiers gate the bleeding mask of every frame (after all models ran).
+        # A model with a blood_present output gates the bleeding mask of every frame (after all
+        # models ran), and its own mask is the one kept: it runs last, so its mask is merged last.
+        gating = [m for m in self.models if m.manifest.output_for(GATE_LABEL) is not None]
+        self.models = [m for m in self.models if m not in gating] + gating
         self.gates = [
-            (f"{m.manifest.id}:{GATE_LABEL}", m.manifest.threshold(GATE_LABEL, 0.5))
-            for m in self.models
-            if m.manifest.task == "classifier" and GATE_LABEL in m.manifest.labels
+            (f"{m.manifest.id}:{GATE_LABEL}", m.manifest.threshold(GATE_LABEL, 0.5)) for m in gating
         ]
         self.sizes = sorted({m.input_size for m in self.models})
         self.keys = sorted(_model_key(m.manifest.id, m.manifest.version) for m in self.models)

@@ -68,8 +68,9 @@ class BleedingMask:
         return BleedingMask(mask=np.zeros_like(self.mask), fraction=0.0)
 
 
-# A classifier model with this label scores whether the frame shows blood at all; below its
-# `blood_present` threshold the frame's bleeding mask is cleared (`FrameResult.gate_bleeding`).
+# A segmenter output with this role scores whether the frame shows blood at all, stored as the
+# score '<model id>:blood_present'; below the model's `blood_present` threshold the frame's
+# bleeding mask is cleared (`FrameResult.gate_bleeding`).
 GATE_LABEL = "blood_present"
 
 

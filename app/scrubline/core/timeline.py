@@ -3,8 +3,8 @@ figures all draw from, computed once from the case store.
 
 Tracks are sampled at the analysed frames: tool presence per label, tip visibility (visible /
 hidden tip counts) and bleeding area fraction. Episodes are time spans with a start and an end:
-bleeding above a threshold, an instrument in view with its tip hidden, surgical phases, and
-bookmarks (zero-length).
+bleeding above a threshold that began with a rise in the same view (`bleeding_rises`), an
+instrument in view with its tip hidden, surgical phases, and bookmarks (zero-length).
 """
 
 from __future__ import annotations
@@ -42,6 +42,14 @@ def phase_colour(label: str, template_colours: dict[str, str] | None = None) -> 
 @dataclass(frozen=True)
 class TimelineSettings:
     bleeding_threshold: float = 0.03  # area fraction that counts as a bleeding frame
+    # A bleeding episode must begin with a rise in the same view (`bleeding_rises`): its peak
+    # area at least `bleeding_rise` above the lowest area of the `bleeding_baseline_s` seconds
+    # before it, with the view at that low point still the same scene (thumbnail correlation of
+    # at least `same_view_correlation`). The event detector (core.outcome) uses the same rise
+    # and baseline.
+    bleeding_rise: float = 0.02
+    bleeding_baseline_s: float = 10.0
+    same_view_correlation: float = 0.5
     min_episode_s: float = 1.0  # shorter runs are noise
     merge_gap_s: float = 1.0  # runs separated by less are one episode
     presence_score: float = 0.5  # instruments below this score do not count as present
@@ -202,6 +210,53 @@ def spans_from_flags(
     ]
 
 
+def view_correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """How alike two pictures of the scene are (Pearson correlation of their blurred 32x18 grey
+    images, -1..1): a bleed growing in a still view changes a patch of it and stays near 1; a
+    camera move or a cut to another scene does not."""
+    import cv2
+
+    def small(rgb: np.ndarray) -> np.ndarray:
+        grey = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
+        grey = cv2.resize(grey, (32, 18), interpolation=cv2.INTER_AREA).astype(np.float64)
+        return cv2.GaussianBlur(grey, (3, 3), 0).ravel()
+
+    x, y = small(a), small(b)
+    x, y = x - x.mean(), y - y.mean()
+    norm = float(np.sqrt((x * x).sum() * (y * y).sum()))
+    return float((x * y).sum() / norm) if norm > 1e-9 else 1.0
+
+
+def bleeding_rises(
+    times: np.ndarray,
+    area: np.ndarray,
+    start_s: float,
+    peak: float,
+    settings: TimelineSettings,
+    view_at: Any = None,
+) -> bool:
+    """The temporal rule for a bleeding episode starting at `start_s` with peak area `peak`:
+    it counts when the area rose into it within the same view. Baseline = the lowest measured
+    area in the `bleeding_baseline_s` seconds before the start; the peak must exceed it by
+    `bleeding_rise`. `view_at(time_s)` (optional) gives a picture of the scene at a time; when
+    both the baseline moment and the start have one, they must correlate at
+    `same_view_correlation` or more (a camera move onto red tissue is not a bleed). An episode
+    already under way where the analysis starts has no "before" and is kept."""
+    t = np.asarray(times, dtype=float)
+    a = np.asarray(area, dtype=float)
+    before = (t >= start_s - settings.bleeding_baseline_s - 1e-9) & (t < start_s - 1e-9) & np.isfinite(a)
+    if not before.any():
+        return True
+    low = int(np.flatnonzero(before)[np.argmin(a[before])])
+    if peak - float(a[low]) < settings.bleeding_rise - 1e-12:
+        return False
+    if view_at is not None:
+        then, now = view_at(float(t[low])), view_at(start_s)
+        if then is not None and now is not None:
+            return view_correlation(then, now) >= settings.same_view_correlation
+    return True
+
+
 def build_timeline(
     store: Any,
     settings: TimelineSettings | None = None,
@@ -270,8 +325,16 @@ def build_timeline(
         )
 
     bleeding_flags = np.nan_to_num(bleeding, nan=0.0) >= settings.bleeding_threshold
+
+    def view_at(time_s: float) -> np.ndarray | None:
+        # The stored thumbnail nearest the analysed frame at that time (one a second).
+        frame = int(frames[int(np.argmin(np.abs(times - time_s)))])
+        found = store.thumbnail(frame)
+        return found[1] if found is not None else None
+
     for start, end, peak in spans(bleeding_flags, np.nan_to_num(bleeding)):
-        timeline.episodes.append(Episode("bleeding", "bleeding", start, end, peak))
+        if bleeding_rises(times, bleeding, start, float(peak or 0.0), settings, view_at):
+            timeline.episodes.append(Episode("bleeding", "bleeding", start, end, peak))
     for start, end, _ in spans(hidden > 0):
         timeline.episodes.append(Episode("tip_hidden", "tip hidden", start, end, None))
     # Every class a detector of this case can report, seen or not: a tool never in view is a

@@ -41,7 +41,8 @@ TASKS = ("detector", "segmenter", "classifier", "sequence", "phase")
 
 # Which output roles each task understands; a manifest naming any other role is refused.
 ROLES: dict[str, tuple[str, ...]] = {
-    "segmenter": ("bleeding_mask", "instrument_mask", "tip_map"),
+    # blood_present: a frame-level [N, 1] score that gates the bleeding mask (FrameResult.gate_bleeding)
+    "segmenter": ("bleeding_mask", "instrument_mask", "tip_map", "blood_present"),
     "detector": ("boxes", "scores", "classes", "tips", "tip_scores"),
     "classifier": ("scores",),
     "sequence": ("blood_loss_ml", "blood_loss_interval_ml", "success_probability"),
@@ -56,10 +57,9 @@ REQUIRED_ROLES: dict[str, tuple[str, ...]] = {
 }
 # The `[thresholds]` keys each task's wrapper reads; any other key would have no effect.
 THRESHOLDS: dict[str, tuple[str, ...]] = {
-    "segmenter": ("bleeding", "instrument", "tip", "min_instrument_area"),
+    "segmenter": ("bleeding", "instrument", "tip", "min_instrument_area", "blood_present"),
     "detector": ("score", "tip"),
-    # A classifier with the label `blood_present` gates the bleeding mask (core.results.GATE_LABEL).
-    "classifier": ("blood_present",),
+    "classifier": (),
     "sequence": ("success",),
     "phase": (),
 }

@@ -11,7 +11,7 @@ import numpy as np
 from scrubline.core.models.instances import instances_from_maps
 from scrubline.core.models.manifest import Manifest
 from scrubline.core.models.session import ModelError, create_session
-from scrubline.core.results import BleedingMask, FrameResult, Instrument
+from scrubline.core.results import GATE_LABEL, BleedingMask, FrameResult, Instrument
 
 
 class OnnxModel:
@@ -97,6 +97,9 @@ class Segmenter(FrameModel):
             result.bleeding = BleedingMask.from_probability(
                 _plane(outputs["bleeding_mask"], index), m.threshold("bleeding", 0.5)
             )
+        if GATE_LABEL in outputs:
+            score = float(np.asarray(outputs[GATE_LABEL][index]).reshape(-1)[0])
+            result.scores[f"{self.id}:{GATE_LABEL}"] = score
         if "instrument_mask" in outputs:
             tip = _plane(outputs["tip_map"], index) if "tip_map" in outputs else None
             result.instruments = instances_from_maps(
