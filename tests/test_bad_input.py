@@ -224,7 +224,8 @@ def _analysed_with_bundled_models_and_warned(place: Place, out: str, err: str) -
         if line.startswith("warning: ")
     )
     with CaseStore(next(place.tmp.glob("fresh.scrub"))) as store:
-        assert [m["id"] for m in store.models] == ["scrubline-vision"]
+        # The bundled default image models; the bleeding gate runs last (it gates the mask).
+        assert [m["id"] for m in store.models] == ["scrubline-vision", "bleeding-gate"]
 
 
 def _report_written(place: Place, out: str, err: str) -> None:

@@ -152,8 +152,8 @@ def test_an_unknown_model_id_is_refused_before_any_case_is_made(
     result = run("analyze", str(clips["cfr"]), "-o", str(case), "--model", "nope", "-q")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "error: no model with id 'nope' (known: bleeding-hsv, cholec80-phases, outcome-socal, "
-        "scrubline-vision)"
+        "error: no model with id 'nope' (known: bleeding-gate, bleeding-hsv, cholec80-phases, "
+        "outcome-socal, scrubline-vision)"
     ]
     assert not case.exists()
 
