@@ -244,7 +244,9 @@ def bleeding_rises(
     already under way where the analysis starts has no "before" and is kept."""
     t = np.asarray(times, dtype=float)
     a = np.asarray(area, dtype=float)
-    before = (t >= start_s - settings.bleeding_baseline_s - 1e-9) & (t < start_s - 1e-9) & np.isfinite(a)
+    before = (
+        (t >= start_s - settings.bleeding_baseline_s - 1e-9) & (t < start_s - 1e-9) & np.isfinite(a)
+    )
     if not before.any():
         return True
     low = int(np.flatnonzero(before)[np.argmin(a[before])])
