@@ -44,11 +44,12 @@ class TimelineSettings:
     bleeding_threshold: float = 0.03  # area fraction that counts as a bleeding frame
     # A bleeding episode must begin with a rise in the same view (`bleeding_rises`): its peak
     # area at least `bleeding_rise` above the lowest area of the `bleeding_baseline_s` seconds
-    # before it, with the view at that low point still the same scene (thumbnail correlation of
-    # at least `same_view_correlation`). The event detector (core.outcome) uses the same rise
-    # and baseline.
+    # before it, and the view at its start the same scene as `same_view_lag_s` before (thumbnail
+    # correlation of at least `same_view_correlation`). The event detector (core.outcome) uses
+    # the same rise and baseline.
     bleeding_rise: float = 0.02
     bleeding_baseline_s: float = 10.0
+    same_view_lag_s: float = 2.0
     same_view_correlation: float = 0.5
     min_episode_s: float = 1.0  # shorter runs are noise
     merge_gap_s: float = 1.0  # runs separated by less are one episode
@@ -239,9 +240,12 @@ def bleeding_rises(
     it counts when the area rose into it within the same view. Baseline = the lowest measured
     area in the `bleeding_baseline_s` seconds before the start; the peak must exceed it by
     `bleeding_rise`. `view_at(time_s)` (optional) gives a picture of the scene at a time; when
-    both the baseline moment and the start have one, they must correlate at
-    `same_view_correlation` or more (a camera move onto red tissue is not a bleed). An episode
-    already under way where the analysis starts has no "before" and is kept."""
+    the start and the moment `same_view_lag_s` before it both have one, they must correlate at
+    `same_view_correlation` or more: a camera jump onto red tissue changes the view right where
+    the area crosses the threshold, a bleed grows in a view that stays. (Over the whole 10-s
+    baseline a laparoscope moves too much to compare: on the real bleed of cholec80 clip g19 the
+    view 8 s before correlates at 0.38, 2 s before at 0.98.) An episode already under way where
+    the analysis starts has no "before" and is kept."""
     t = np.asarray(times, dtype=float)
     a = np.asarray(area, dtype=float)
     before = (
@@ -252,8 +256,8 @@ def bleeding_rises(
     low = int(np.flatnonzero(before)[np.argmin(a[before])])
     if peak - float(a[low]) < settings.bleeding_rise - 1e-12:
         return False
-    if view_at is not None:
-        then, now = view_at(float(t[low])), view_at(start_s)
+    if view_at is not None and start_s - settings.same_view_lag_s >= float(t.min()) - 1e-9:
+        then, now = view_at(start_s - settings.same_view_lag_s), view_at(start_s)
         if then is not None and now is not None:
             return view_correlation(then, now) >= settings.same_view_correlation
     return True
