@@ -539,19 +539,19 @@ def run_train_export(log=print) -> Path:
 
 def render(data: Path, log=print) -> list[Path]:
     """Contact sheets (under .work/, never committed) of the bleeding drawn by the app's own
-    default analysis (`Analyzer` over the registry's default models, `draw_overlays`) against
+    default analysis (`ImageModels` over the registry's default models, `draw_overlays`) against
     the vision head's mask alone, on 8 frames of every shared cholecystectomy clip and of the
     synthetic demo: row pairs per clip, top = vision head alone, bottom = the default analysis."""
     import cv2
 
-    from scrubline.core.analysis import AnalysisSettings, Analyzer
+    from scrubline.core.analysis import AnalysisSettings, ImageModels
     from scrubline.core.demo import demo_frame_drawer
     from scrubline.core.models.registry import load_registry
     from scrubline.core.overlay import draw_overlays
 
     registry = load_registry()
-    default = Analyzer(registry.frame_models(), AnalysisSettings(threads=1))
-    head_only = Analyzer([registry.get("scrubline-vision")], AnalysisSettings(threads=1))
+    default = ImageModels(registry.frame_models(), AnalysisSettings(threads=1))
+    head_only = ImageModels([registry.get("scrubline-vision")], AnalysisSettings(threads=1))
     clips: list[tuple[str, list[np.ndarray]]] = []
     for clip in sorted((data / "cholec80_clips").glob("g*/*.mp4")):
         from models.train.bleeding_labels import read_video

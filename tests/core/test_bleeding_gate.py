@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
-from scrubline.core.analysis import AnalysisSettings, Analyzer
+from scrubline.core.analysis import AnalysisSettings, ImageModels
 from scrubline.core.models.manifest import load_manifest
 from scrubline.core.results import BleedingMask, FrameResult
 from scrubline.core.store import CaseStore
@@ -47,14 +47,14 @@ def _frame(red_fraction: float) -> np.ndarray:
     return frame
 
 
-def _run(analyzer: Analyzer, frames: list[np.ndarray]) -> list[FrameResult]:
+def _run(models: ImageModels, frames: list[np.ndarray]) -> list[FrameResult]:
     batch = [(i, i * 0.2, {(W, H): f}) for i, f in enumerate(frames)]
-    return analyzer.run(batch, (W, H))
+    return models.run(batch, (W, H))
 
 
 def test_a_frame_the_gate_rejects_gets_no_mask_and_no_area(tmp_path: Path) -> None:
-    analyzer = Analyzer(_models(tmp_path / "m"), AnalysisSettings(threads=1))
-    small, large = _run(analyzer, [_frame(0.2), _frame(0.8)])
+    models = ImageModels(_models(tmp_path / "m"), AnalysisSettings(threads=1))
+    small, large = _run(models, [_frame(0.2), _frame(0.8)])
     # mean red: 0.2 * 230 + 0.8 * 90 = 118 of 255 (0.46) vs 0.8 * 230 + 0.2 * 90 (0.79)
     assert small.scores["gate:blood_present"] == pytest.approx(0.46, abs=0.02)
     assert small.bleeding is not None and small.bleeding.fraction == 0.0
@@ -65,22 +65,22 @@ def test_a_frame_the_gate_rejects_gets_no_mask_and_no_area(tmp_path: Path) -> No
 
 def test_the_gate_threshold_comes_from_its_manifest(tmp_path: Path) -> None:
     """At a threshold of 0.4 the same small patch (score 0.46) passes the gate and keeps its mask."""
-    analyzer = Analyzer(_models(tmp_path / "m", gate_threshold=0.4), AnalysisSettings(threads=1))
-    (small,) = _run(analyzer, [_frame(0.2)])
+    models = ImageModels(_models(tmp_path / "m", gate_threshold=0.4), AnalysisSettings(threads=1))
+    (small,) = _run(models, [_frame(0.2)])
     assert small.bleeding is not None and small.bleeding.fraction == pytest.approx(0.2, abs=0.05)
 
 
 def test_without_a_gate_the_mask_is_kept(tmp_path: Path) -> None:
     seg, _ = _models(tmp_path / "m")
-    analyzer = Analyzer([seg], AnalysisSettings(threads=1))
-    (small,) = _run(analyzer, [_frame(0.2)])
+    models = ImageModels([seg], AnalysisSettings(threads=1))
+    (small,) = _run(models, [_frame(0.2)])
     assert small.bleeding is not None and small.bleeding.fraction == pytest.approx(0.2, abs=0.05)
 
 
 def test_the_gating_model_runs_last_so_its_mask_is_kept(tmp_path: Path) -> None:
     seg, gate = _models(tmp_path / "m")
-    analyzer = Analyzer([gate, seg], AnalysisSettings(threads=1))
-    assert [m.manifest.id for m in analyzer.models] == ["seg", "gate"]
+    models = ImageModels([gate, seg], AnalysisSettings(threads=1))
+    assert [m.manifest.id for m in models.models] == ["seg", "gate"]
 
 
 # ------------------------------------------------------------------------- episodes

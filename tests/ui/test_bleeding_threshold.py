@@ -16,11 +16,11 @@ import pytest
 
 from scrubline.core.models.manifest import load_manifest
 from scrubline.core.models.wrappers import Segmenter
-from scrubline.core.overlay import draw_overlays
+from scrubline.core.overlay import OverlayFlags, draw_overlays
 from scrubline.core.results import BleedingMask, FrameResult
 from scrubline.core.store import CaseStore
 from scrubline.core.timeline import build_timeline
-from scrubline.ui.overlays import OverlayFlags, plan_overlay
+from scrubline.ui.overlays import plan_overlay
 from tests import tiny_models
 
 THRESHOLD = 0.35
