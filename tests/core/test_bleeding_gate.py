@@ -64,7 +64,7 @@ def test_a_frame_the_gate_rejects_gets_no_mask_and_no_area(tmp_path: Path) -> No
 
 
 def test_the_gate_threshold_comes_from_its_manifest(tmp_path: Path) -> None:
-    """At a threshold of 0.4 the same small patch (score 0.46) passes the gate and keeps its mask."""
+    """At a threshold of 0.4 the same small patch (score 0.46) passes and keeps its mask."""
     models = ImageModels(_models(tmp_path / "m", gate_threshold=0.4), AnalysisSettings(threads=1))
     (small,) = _run(models, [_frame(0.2)])
     assert small.bleeding is not None and small.bleeding.fraction == pytest.approx(0.2, abs=0.05)

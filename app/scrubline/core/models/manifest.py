@@ -41,7 +41,7 @@ TASKS = ("detector", "segmenter", "classifier", "sequence", "phase")
 
 # Which output roles each task understands; a manifest naming any other role is refused.
 ROLES: dict[str, tuple[str, ...]] = {
-    # blood_present: a frame-level [N, 1] score that gates the bleeding mask (FrameResult.gate_bleeding)
+    # blood_present: a frame-level [N, 1] score gating the bleeding mask (FrameResult.gate_bleeding)
     "segmenter": ("bleeding_mask", "instrument_mask", "tip_map", "blood_present"),
     "detector": ("boxes", "scores", "classes", "tips", "tip_scores"),
     "classifier": ("scores",),
