@@ -251,3 +251,28 @@ def test_each_case_keeps_its_own_undo_history(qtbot, tmp_path: Path) -> None:  #
     assert not review.undo_stack.canUndo()
     first.close()
     second.close()
+
+
+def test_a_step_begun_before_the_case_file_existed_stays_one_step(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A drawing made before any analysis creates the case with its bookmark: the macro begun
+    on the nameless history continues on the new case's, and undoes as one step."""
+    path = make_case(tmp_path / "c.scrub", bookmarks=False)
+    made: list[Case] = []
+
+    def case_for_edit(create: bool) -> Case | None:
+        if not made and create:
+            made.append(Case.open(path, readonly=False))
+        if made:
+            review.show_case(made[0].path)
+        return made[0] if made else None
+
+    review = ReviewController(ReviewContext(case_for_edit, lambda t, m: None))
+    stack = review.undo_stack
+    stack.beginMacro("draw arrow")
+    review.apply(AddBookmark(5.0, 125, "", "teaching point"))
+    review.apply(SetEventStart(4.0))
+    stack.endMacro()
+    assert review.undo_stack is stack and stack.count() == 1
+    review.undo()
+    assert made[0].bookmarks() == [] and made[0].event_start_s is None
+    made[0].close()

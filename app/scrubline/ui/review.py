@@ -136,7 +136,14 @@ class ReviewController(QObject):
         """Make the undo history of the case at `path` (None: no case) the one Edit works on."""
         key = str(path) if path is not None else ""
         if key not in self._stacks:
-            self._stacks[key] = QUndoStack(self.undo_group)
+            nameless = self._stacks.get("")
+            if key and nameless is not None and self.undo_group.activeStack() is nameless:
+                # The case file was just made by an edit (a bookmark before any analysis): the
+                # history begun before it existed (an open macro: a drawing and its bookmark)
+                # becomes this case's.
+                self._stacks[key] = self._stacks.pop("")
+            else:
+                self._stacks[key] = QUndoStack(self.undo_group)
         self.undo_group.setActiveStack(self._stacks[key])
 
     def reset(self) -> None:
