@@ -48,18 +48,32 @@ from models.train.outcome_data import (
     load_socal,
 )
 
-from scrubline.core.outcome import FEATURES, sequence_features
+from scrubline.core.outcome import (
+    FEATURES,
+    POOLS,
+    pooled_names,
+    pooled_statistics,
+    pooling_matrix,
+    sequence_features,
+)
 
 MODEL_ID = "outcome-socal"
-VERSION = "1.0.0"
+VERSION = "1.1.0"
 STEPS = 60
-# Window statistics: rows of the pooling matrix (time weights over the 60 s).
-POOLS = ("mean", "first30", "last30", "last10")
 RIDGE_ALPHAS = tuple(float(a) for a in np.logspace(-1, 3.5, 19))
 # Success: the probabilities of logistic fits across this penalty grid are averaged (no single
 # C is picked: inner-CV selection on ~130 trials proved noisier than averaging).
 LOGIT_CS = tuple(float(c) for c in np.logspace(-2.5, 1, 8))
 COVERAGE = 0.80
+# The app refuses a case when any pooled statistic lies farther than this many training SDs
+# from the training mean (stated in the manifest's [domain] and the card).
+MAX_ABS_Z = 4.0
+# The procedure templates (resources/phases) whose cases the model was validated on.
+DOMAIN_PROCEDURES = ("socal-carotid",)
+DOMAIN_DESCRIPTION = (
+    "simulated internal carotid artery injury in endoscopic endonasal surgery on perfused "
+    "cadaver heads (SOCAL)"
+)
 # Anchors quoted in the card (published, not measured here).
 ANCHORS = {
     "SOCALNet (Pangal 2022, 20-trial test)": {
@@ -85,40 +99,9 @@ ANCHORS = {
 # Features
 
 
-def pooling_matrix(steps: int = STEPS) -> np.ndarray:
-    """[steps, len(POOLS)]: column k averages the seconds of window statistic k."""
-    w = np.zeros((steps, len(POOLS)), dtype=np.float64)
-    w[:, 0] = 1.0 / steps
-    half = steps // 2
-    w[:half, 1] = 1.0 / half
-    w[half:, 2] = 1.0 / (steps - half)
-    w[steps - 10 :, 3] = 1.0 / 10
-    return w
-
-
-def count_entropy(p_present: np.ndarray, p_two: np.ndarray) -> np.ndarray:
-    """Shannon entropy (nats) of the instrument-count states none / one / two or more: a
-    class-agnostic 'usage entropy' (how evenly the minute is split between them)."""
-    p = np.stack([1.0 - p_present, p_present - p_two, p_two], axis=-1)
-    p = np.clip(p, 1e-6, 1.0)
-    return -(p * np.log(p)).sum(axis=-1)
-
-
 def pool(sequences: np.ndarray, names: tuple[str, ...] = FEATURES) -> np.ndarray:
-    """[N, steps, F] -> [N, F * len(POOLS) + 1], feature-major (f0.mean, f0.first30, ...)."""
-    pooled = np.einsum(
-        "ntf,tk->nfk", sequences.astype(np.float64), pooling_matrix(sequences.shape[1])
-    )
-    flat = pooled.reshape(len(sequences), -1)
-    means = pooled[:, :, 0]
-    h = count_entropy(
-        means[:, names.index("instrument_present")], means[:, names.index("two_or_more")]
-    )
-    return np.concatenate([flat, h[:, None]], axis=1)
-
-
-def pooled_names(names: tuple[str, ...] = FEATURES) -> list[str]:
-    return [f"{n}.{p}" for n in names for p in POOLS] + ["count_entropy"]
+    """[N, steps, F] -> [N, F * len(POOLS) + 1]: the app's own pooling (`pooled_statistics`)."""
+    return pooled_statistics(sequences, names)
 
 
 def trial_sequence(
@@ -142,7 +125,9 @@ def class_aware_pooled(trial: Trial) -> np.ndarray:
         seq = trial_sequence(
             trial, labels=(label,), features=("instrument_present", "box_area_sum")
         )
-        parts.append(np.einsum("tf,tk->fk", seq.astype(np.float64), pooling_matrix()).reshape(-1))
+        parts.append(
+            np.einsum("tf,tk->fk", seq.astype(np.float64), pooling_matrix(STEPS)).reshape(-1)
+        )
     return np.concatenate(parts)
 
 
@@ -240,9 +225,11 @@ def predict(params: OutcomeParams, x: np.ndarray) -> dict[str, np.ndarray]:
     z = (x - params.mean) / params.scale
     m = z @ params.ridge_coef + params.ridge_intercept
     point = np.maximum(m, 0.0) ** 2 + params.smear
+    # No clamping of the interval onto the estimate: a square-root-scale prediction below zero
+    # (far outside the training cases) leaves the estimate above the interval, and the app
+    # refuses it instead of printing "64 mL (80% interval 0-64 mL)".
     low = np.maximum(m + params.q_low, 0.0) ** 2
     high = np.maximum(m + params.q_high, 0.0) ** 2
-    low, high = np.minimum(low, point), np.maximum(high, point)
     p = (1.0 / (1.0 + np.exp(-(z @ params.logit_coef + params.logit_intercept)))).mean(axis=1)
     return {"point": point, "low": low, "high": high, "p": p}
 
@@ -299,13 +286,15 @@ def grouped_cv(
     """Out-of-fold predictions; no surgeon is in both a training and a test fold."""
     from sklearn.model_selection import StratifiedGroupKFold
 
-    out = {k: np.zeros(len(bl)) for k in ("point", "low", "high", "p")}
+    out = {k: np.zeros(len(bl)) for k in ("point", "low", "high", "p", "max_z")}
     for fold, (tr, te) in enumerate(
         StratifiedGroupKFold(folds, shuffle=True, random_state=seed).split(x, s, groups)
     ):
         if model == "linear":
             params = fit(x[tr], bl[tr], s[tr], groups[tr], seed + 1000 * fold)
             pred = predict(params, x[te])
+            # How far each held-out trial lies from its fold's training statistics.
+            pred["max_z"] = np.abs((x[te] - params.mean) / params.scale).max(axis=1)
         else:  # trivial baselines: the training mean and the training majority class
             mean_bl = bl[tr].mean()
             pred = {
@@ -315,6 +304,7 @@ def grouped_cv(
             q_low, q_high = _conformal(bl[tr] - mean_bl)
             pred["low"] = np.full(len(te), max(0.0, mean_bl + q_low))
             pred["high"] = np.full(len(te), mean_bl + q_high)
+            pred["max_z"] = np.zeros(len(te))
         for k in out:
             out[k][te] = pred[k]
     return out
@@ -374,7 +364,7 @@ def build_onnx(params: OutcomeParams, names: tuple[str, ...] = FEATURES):
     n_feat = len(names)
     n_pooled = n_feat * len(POOLS) + 1
     inits = [
-        numpy_helper.from_array(pooling_matrix().astype(f32), "pool_w"),
+        numpy_helper.from_array(pooling_matrix(STEPS).astype(f32), "pool_w"),
         numpy_helper.from_array(np.array([-1, n_feat * len(POOLS)], dtype=np.int64), "flat_shape"),
         numpy_helper.from_array(
             np.array([names.index("instrument_present") * len(POOLS)], dtype=np.int64),
@@ -424,12 +414,10 @@ def build_onnx(params: OutcomeParams, names: tuple[str, ...] = FEATURES):
         helper.make_node("Add", ["m_sq", "smear"], ["blood_loss_ml"]),
         helper.make_node("Add", ["m", "q_low"], ["lo0"]),
         helper.make_node("Max", ["lo0", "zero"], ["lo1"]),
-        helper.make_node("Mul", ["lo1", "lo1"], ["lo2"]),
-        helper.make_node("Min", ["lo2", "blood_loss_ml"], ["lo"]),
+        helper.make_node("Mul", ["lo1", "lo1"], ["lo"]),
         helper.make_node("Add", ["m", "q_high"], ["hi0"]),
         helper.make_node("Max", ["hi0", "zero"], ["hi1"]),
-        helper.make_node("Mul", ["hi1", "hi1"], ["hi2"]),
-        helper.make_node("Max", ["hi2", "blood_loss_ml"], ["hi"]),
+        helper.make_node("Mul", ["hi1", "hi1"], ["hi"]),
         helper.make_node("Concat", ["lo", "hi"], ["blood_loss_interval_ml"], axis=1),
         # Success: logistic heads across the penalty grid, probabilities averaged
         helper.make_node("MatMul", ["z", "logit_w"], ["l0"]),
@@ -545,7 +533,16 @@ def main(argv: list[str] | None = None) -> int:
     reps = []
     for r in range(args.reps):
         pred = grouped_cv(x, bl, s, groups, seed + r)
+        max_z = pred.pop("max_z")
         reps.append(metrics(bl, s, pred))
+        refused = max_z > MAX_ABS_Z
+        # What the app's refusals would leave: trials beyond MAX_ABS_Z, and estimates outside
+        # their own interval (the app refuses both).
+        degenerate = (pred["point"] < pred["low"]) | (pred["point"] >= pred["high"])
+        kept = ~refused & ~degenerate
+        reps[-1]["refused_fraction"] = float(refused.mean())
+        reps[-1]["degenerate_fraction"] = float(degenerate.mean())
+        reps[-1]["kept_rmse_ml"] = float(np.sqrt(((pred["point"] - bl)[kept] ** 2).mean()))
         if r == 0:
             first = pred
         print(f"  CV repeat {r}: " + ", ".join(f"{k} {v:.3f}" for k, v in reps[-1].items()))
@@ -560,14 +557,20 @@ def main(argv: list[str] | None = None) -> int:
         "range_over_repeats": cv_range,
         "bootstrap_ci_repeat0": ci,
     }
-    base = metrics(bl, s, grouped_cv(x, bl, s, groups, seed, model="baseline"))
+    base_pred = grouped_cv(x, bl, s, groups, seed, model="baseline")
+    base_pred.pop("max_z")
+    base = metrics(bl, s, base_pred)
     results["cv_baseline"] = base
     print("  CV mean:", json.dumps({k: round(v, 3) for k, v in cv_mean.items()}))
     print("  baseline:", json.dumps({k: round(v, 3) for k, v in base.items()}))
 
     # 2. Class-aware variant (SOCAL's labels), same protocol, for the card only.
     x_aware = np.concatenate([x, np.stack([class_aware_pooled(trials[t]) for t in ids])], axis=1)
-    aware = [metrics(bl, s, grouped_cv(x_aware, bl, s, groups, seed + r)) for r in range(args.reps)]
+    aware = []
+    for r in range(args.reps):
+        pred_aware = grouped_cv(x_aware, bl, s, groups, seed + r)
+        pred_aware.pop("max_z")
+        aware.append(metrics(bl, s, pred_aware))
     results["cv_class_aware"] = {k: float(np.mean([m[k] for m in aware])) for k in aware[0]}
     print(
         "  class-aware:", json.dumps({k: round(v, 3) for k, v in results["cv_class_aware"].items()})
@@ -655,6 +658,12 @@ def main(argv: list[str] | None = None) -> int:
 
     # 6. The bundled model: all trials.
     final = fit(x, bl, s, groups, seed)
+    z_train = np.abs((x - final.mean) / final.scale)
+    results["domain"] = {
+        "max_abs_z": MAX_ABS_Z,
+        "training_refused": [ids[i] for i in np.nonzero(z_train.max(axis=1) > MAX_ABS_Z)[0]],
+        "training_max_z": float(z_train.max()),
+    }
     results["final"] = {
         "ridge_alpha": final.ridge_alpha,
         "q_low": final.q_low,
@@ -689,7 +698,7 @@ def main(argv: list[str] | None = None) -> int:
         if diff > 0.5:
             print("ONNX export disagrees with the numpy model", file=sys.stderr)
             return 1
-        write_manifest(out_dir, results, seed)
+        write_manifest(out_dir, results, seed, final)
         write_card(out_dir, results)
     (out_dir / "train" / "runs").mkdir(parents=True, exist_ok=True)
     (out_dir / "train" / "runs" / f"{MODEL_ID}.json").write_text(
@@ -698,7 +707,13 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def write_manifest(out_dir: Path, r: dict[str, Any], seed: int) -> None:
+def _toml_list(values: Any, per_line: int = 6) -> str:
+    items = [json.dumps(v) if isinstance(v, str) else f"{float(v):.7g}" for v in values]
+    lines = [", ".join(items[i : i + per_line]) for i in range(0, len(items), per_line)]
+    return "[\n    " + ",\n    ".join(lines) + ",\n]"
+
+
+def write_manifest(out_dir: Path, r: dict[str, Any], seed: int, final: OutcomeParams) -> None:
     cv = r["cv"]["mean_over_repeats"]
     feats = ", ".join(f'"{f}"' for f in FEATURES)
     text = f'''schema = 1
@@ -758,6 +773,17 @@ split20_rmse_ml = {r["socalnet_like_split"]["model"]["rmse_ml"]:.1f}
 split20_accuracy = {r["socalnet_like_split"]["model"]["accuracy"]:.3f}
 yolov4_rmse_ml = {r["yolov4"]["yolov4_score_0.5"]["rmse_ml"]:.1f}
 yolov4_accuracy = {r["yolov4"]["yolov4_score_0.5"]["accuracy"]:.3f}
+
+# Where the numbers hold. The app predicts only for cases whose procedure is listed (a user
+# may ask for one outside it, shown with a warning), and refuses any case with a pooled
+# statistic beyond max_abs_z training SDs (mean and sd: the final fit's standardisation).
+[domain]
+procedures = [{", ".join(json.dumps(p) for p in DOMAIN_PROCEDURES)}]
+description = "{DOMAIN_DESCRIPTION}"
+max_abs_z = {MAX_ABS_Z}
+statistics = {_toml_list(pooled_names(), 3)}
+mean = {_toml_list(final.mean)}
+sd = {_toml_list(final.scale)}
 '''
     (out_dir / f"{MODEL_ID}.toml").write_text(text)
 
@@ -831,9 +857,13 @@ al., *Sci Rep* 2022; Kugener et al., *Neurosurgery* 2022), but from instrument b
 
 ## Input: what Scrubline can compute itself
 A `[N, 60, {len(FEATURES)}]` sequence, one row per second from the event start, computed by
-`scrubline.core.outcome.sequence_features` from class-agnostic instrument boxes (any frame rate;
-frames are averaged into 1-s bins): {", ".join(f"`{f}`" for f in FEATURES)}. Definitions are in
-that module. The graph pools them into the mean over the minute, its first and second half and its
+`scrubline.core.outcome.sequence_features` from class-agnostic instrument boxes, one frame per
+second as in SOCAL's 1-fps annotations: the frame on screen at each whole second of video, from the
+second nearest the event start. Every whole-number analysis rate samples those frames, so 1, 2 and
+5 fps give the same features and the same prediction (version 1.0.0 averaged all frames of a
+second: the generated clip of `tests/core/test_outcome_rate.py` read 128, 276 and 236 mL at 1, 2 and
+5 fps; now 128 mL at all three). Features:
+{", ".join(f"`{f}`" for f in FEATURES)}. Definitions are in that module. The graph pools them into the mean over the minute, its first and second half and its
 last 10 s, plus the entropy of the instrument-count states (none / one / two or more), standardises
 them and applies two linear heads. Nothing in it depends on what kind of instrument a box is.
 
@@ -846,10 +876,32 @@ timeline only to find where the event starts (`detect_event_start`); a model tra
 Standardised pooled features ({len(pooled_names())}) → ridge regression of √(blood loss) (α chosen by
 inner surgeon-grouped CV; final α = {r["final"]["ridge_alpha"]:.3g}), back-transformed with Duan's smearing;
 80% interval = conformal quantiles of inner out-of-fold √-space residuals ({r["final"]["q_low"]:+.2f},
-{r["final"]["q_high"]:+.2f}), squared back; success probability = the mean of {len(LOGIT_CS)} logistic regressions
+{r["final"]["q_high"]:+.2f}), squared back (not clamped onto the estimate: see "Where it answers"); success probability = the mean of {len(LOGIT_CS)} logistic regressions
 with penalties C from {LOGIT_CS[0]:.3g} to {LOGIT_CS[-1]:.3g} (averaging the grid rather than picking one C). Exported as plain ONNX ops (opset 17); the script checks the
 ONNX outputs against the numpy model (max difference {r.get("onnx_max_abs_diff", float("nan")):.4f}).
 Largest success weights (standardised, mean over the heads): {w_s}. Largest √-blood-loss weights: {w_b}.
+
+## Where it answers (the app refuses everything else)
+- **Procedure**: validated only on {DOMAIN_DESCRIPTION}, the procedure template
+  {", ".join(f"`{p}`" for p in DOMAIN_PROCEDURES)} (manifest `[domain] procedures`). For any other procedure
+  (cholecystectomy, generic, the demo) the window, the report, `summary.json` and `scrubline
+  analyze` show no number, only one sentence saying why. A user may ask for it anyway (the
+  window's "Predict outside the validated domain" box, `--outcome-outside-domain`); it is then
+  shown with an "outside the validated domain" warning.
+- **Inputs in the training range**: the pooled statistics' training means and SDs (the final
+  fit's standardisation) are in the manifest; a case with any of them beyond
+  |z| > {MAX_ABS_Z:g} is refused, naming the statistics in words, even when asked for. Measured:
+  {len(r["domain"]["training_refused"])} of the {r["n_trials"]} training trials themselves exceed it
+  ({", ".join(r["domain"]["training_refused"]) or "none"}; largest |z| {r["domain"]["training_max_z"]:.1f}); under the
+  surgeon-grouped CV, {100 * cv["refused_fraction"]:.1f}% of held-out trials (mean of {r["reps"]} repeats) lie beyond it
+  against their fold's training statistics, and the RMSE on the trials the app would answer is
+  {cv["kept_rmse_ml"]:.0f} mL.
+- **An estimate inside its own interval**: the point estimate is (max(m, 0))² + smearing and the
+  interval (max(m + q, 0))² for the √-scale prediction m. Version 1.0.0 clamped the interval onto
+  the estimate, so a case far from the training data (m below zero) printed "64 mL (80% interval
+  0–64 mL)": the smearing constant alone, with the interval's upper end pulled up to it. The
+  graph no longer clamps, and the app refuses an estimate outside [low, high) instead. In the CV
+  this happened for {100 * cv["degenerate_fraction"]:.1f}% of held-out trials.
 
 ## Data
 SOCAL v1 (Kugener et al. 2022; CC BY-NC 4.0): {r["n_trials"]} annotated trials with outcomes from
@@ -915,9 +967,9 @@ SOCAL frames, so it is closer to this data than the app's own detector will be.
   {100 * r["success_rate_by_attempt"]["T1"]:.0f}% for the first, which instrument features can only partly reflect.
 - **Detector shift**: the app's own class-agnostic detector is not YOLOv4; its miss and false-alarm
   rates change the counts and areas the model reads (see the robustness table).
-- **Frame rate**: SOCAL is annotated at 1 fps. At the app's higher analysis rates each second's
-  values are averages over several frames (smoother presence, fractional entries and exits), a
-  shift the validation does not cover.
+- **Frame rate**: SOCAL is annotated at 1 fps, and the app reads one frame per second whatever
+  its analysis rate, so a higher rate adds nothing to the prediction; a detector that flickers
+  from frame to frame still shifts the counts it reads.
 - **Event start**: SOCAL trials start at the injury; in the app the start comes from the bleeding
   timeline (or the user), and a start placed late or early shifts every feature.
 - Small data: {r["n_trials"]} trials; the bootstrap intervals are wide. The feature set and the choice of

@@ -4,11 +4,14 @@ real SOCAL tables skip when the shared data folder is absent."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
+import re
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -18,7 +21,13 @@ from scrubline.core.models import SequenceModel, load_model, load_registry
 from scrubline.core.outcome import (
     FEATURES,
     OutcomeError,
+    describe_statistic,
     detect_event_start,
+    model_domain,
+    out_of_range,
+    outcome_line,
+    pooled_names,
+    pooled_statistics,
     predict_case_outcome,
     sequence_features,
     window_coverage,
@@ -26,6 +35,7 @@ from scrubline.core.outcome import (
 
 REPO = Path(__file__).resolve().parents[2]
 MODEL_ID = "outcome-socal"
+PROCEDURE = "socal-carotid"  # the procedure the bundled model was validated on
 COL = {name: i for i, name in enumerate(FEATURES)}
 
 
@@ -282,26 +292,118 @@ def test_manifest_matches_the_feature_code(model: SequenceModel):
     assert "CC BY-NC" in m.training["data_licence"]
 
 
-def test_model_outputs_are_finite_and_ordered(model: SequenceModel):
-    rng = np.random.default_rng(1)
-    cases = [np.zeros((60, len(FEATURES)), np.float32)]
-    for _ in range(50):
+def _random_sequences(n: int, seed: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    cases = []
+    for _ in range(n):
         times = frames(1)
-        n = rng.integers(0, 3, size=60)
+        counts = rng.integers(0, 3, size=60)
         rows = []
-        for t, k in zip(times, n, strict=True):
+        for t, k in zip(times, counts, strict=True):
             for _ in range(k):
                 x, y = rng.uniform(0, 1500), rng.uniform(0, 800)
                 rows.append((t, x, y, x + rng.uniform(50, 400), y + rng.uniform(50, 300)))
         cases.append(sequence_features(boxes(rows), (1920, 1080), 0.0, analysed_times=times))
+    return cases
+
+
+def _socal_like(seed: int) -> np.ndarray:
+    """One instrument working in the middle of the view all minute, a second one coming in for a
+    few spells: random variations of how a SOCAL trial looks."""
+    rng = np.random.default_rng(seed)
+    times = frames(1)
+    x0, y0 = rng.uniform(500, 900), rng.uniform(350, 500)
+    w, h = rng.uniform(350, 600), rng.uniform(400, 600)
+    amplitude, period = rng.uniform(50, 250), rng.uniform(4, 12)
+    starts = rng.uniform(0, 50, size=rng.integers(0, 3))
+    lengths = rng.uniform(5, 20, size=starts.size)
+    rows = []
+    for t in times:
+        x = x0 + amplitude * math.sin(t / period)
+        rows.append((t, x, y0, x + w, min(1080.0, y0 + h)))
+        if any(s <= t < s + n for s, n in zip(starts, lengths, strict=True)):
+            x2 = 1000 + rng.uniform(-60, 60)
+            rows.append((t, x2, 300, x2 + 450, 900))
+    return sequence_features(boxes(rows), (1920, 1080), 0.0, analysed_times=times)
+
+
+def test_model_outputs_are_finite_and_ordered(model: SequenceModel):
+    domain = model_domain(model)
+    in_range = 0
+    cases = [np.zeros((60, len(FEATURES)), np.float32), *_random_sequences(20, 1)]
+    cases += [_socal_like(seed) for seed in range(30)]
     for seq in cases:
         out = model.predict_outcome(seq)
         low, high = out.blood_loss_interval_ml
         assert all(
             math.isfinite(v) for v in (out.blood_loss_ml, low, high, out.success_probability)
         )
-        assert 0.0 <= low <= out.blood_loss_ml <= high
+        assert 0.0 <= low <= high and out.blood_loss_ml > 0.0
         assert 0.0 <= out.success_probability <= 1.0
+        if not out_of_range(seq, model.features, domain):
+            in_range += 1
+            # Inside the training range the estimate lies strictly inside its interval.
+            assert low <= out.blood_loss_ml < high
+    assert in_range >= 10
+
+
+def _far_case() -> tuple[pd.DataFrame, np.ndarray]:
+    """Big boxes right of centre, one or two of them in 10-s blocks: far from every SOCAL trial
+    in a direction that drives the square-root-scale blood loss below zero."""
+    times = frames(1)
+    rows = []
+    for t in times:
+        for j in range((2, 2, 1, 2, 2, 1)[int(t // 10)]):
+            x1 = (0.7 - 0.41 / 2) * 1920 + j * 50
+            rows.append((t, x1, 1080 * 0.1, x1 + 0.41 * 1920, 1080))
+    return boxes(rows), times
+
+
+def test_an_estimate_outside_its_interval_is_never_shown(model: SequenceModel):
+    """Version 1.0.0 printed "64 mL (80% interval 0-64 mL)" for inputs far from its training
+    cases: its graph clamped the interval's upper end onto the estimate (the smearing constant
+    alone, for a square-root-scale prediction below zero). Now the graph reports the interval
+    as it is and the app refuses such an estimate."""
+    det, times = _far_case()
+    seq = sequence_features(det, (1920, 1080), 0.0, analysed_times=times)
+    raw = model.predict_outcome(seq)
+    low, high = raw.blood_loss_interval_ml
+    assert high < raw.blood_loss_ml, "interval clamped onto the estimate"
+    out = predict_case_outcome(
+        det, (1920, 1080), times, model, event_start_s=0.0, procedure=PROCEDURE
+    )
+    _assert_refused(out, "unlike every case the model was trained on")
+    # Without the range check (a model that states no training statistics), the interval check
+    # alone refuses it.
+    domain = {k: v for k, v in model_domain(model).items() if k != "max_abs_z"}
+    unchecked = SimpleNamespace(
+        manifest=dataclasses.replace(model.manifest, extra={"domain": domain}),
+        steps=model.steps,
+        features=model.features,
+        predict_outcome=model.predict_outcome,
+    )
+    out = predict_case_outcome(
+        det, (1920, 1080), times, unchecked, event_start_s=0.0, procedure=PROCEDURE
+    )
+    _assert_refused(out, "falls outside its own 80% interval")
+    # Whatever the inputs, a shown interval holds its estimate with room above it.
+    for seq_det in (det, *(_boxes_of(seed) for seed in range(5))):
+        shown = predict_case_outcome(
+            seq_det, (1920, 1080), times, model, event_start_s=0.0, procedure=PROCEDURE
+        )
+        if shown["blood_loss_ml"] is not None:
+            low, high = shown["blood_loss_interval_ml"]
+            assert low <= shown["blood_loss_ml"] < high
+
+
+def _boxes_of(seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for t in frames(1):
+        for _ in range(rng.integers(0, 3)):
+            x, y = rng.uniform(300, 1200), rng.uniform(200, 600)
+            rows.append((t, x, y, x + rng.uniform(200, 600), y + rng.uniform(200, 450)))
+    return boxes(rows)
 
 
 def _still_case(seconds: float = 120.0, fps: float = 2.0):
@@ -312,8 +414,10 @@ def _still_case(seconds: float = 120.0, fps: float = 2.0):
 
 
 def test_prediction_with_detected_event_start(model: SequenceModel):
-    det, times, bleeding = _still_case()
-    out = predict_case_outcome(det, (1920, 1080), times, model, bleeding=bleeding)
+    det, times, bleeding = _in_range_case()
+    out = predict_case_outcome(
+        det, (1920, 1080), times, model, procedure=PROCEDURE, bleeding=bleeding
+    )
     assert out["reason"] is None
     assert out["event_start_s"] == pytest.approx(20.0, abs=1.0)
     low, high = out["blood_loss_interval_ml"]
@@ -323,7 +427,7 @@ def test_prediction_with_detected_event_start(model: SequenceModel):
     json.dumps(out)  # summary.json must be able to hold it
     # A start the user moved wins over the detected one.
     moved = predict_case_outcome(
-        det, (1920, 1080), times, model, bleeding=bleeding, event_start_s=40.0
+        det, (1920, 1080), times, model, procedure=PROCEDURE, bleeding=bleeding, event_start_s=40.0
     )
     assert moved["event_start_s"] == 40.0 and moved["reason"] is None
 
@@ -342,32 +446,44 @@ def test_refusals_out_of_domain(model: SequenceModel):
         predict_case_outcome(det, (1920, 1080), times, None, bleeding=bleeding), "no outcome model"
     )
     _assert_refused(
-        predict_case_outcome(det, (1920, 1080), times, model), "set the event start by hand"
+        predict_case_outcome(det, (1920, 1080), times, model, procedure=PROCEDURE),
+        "set the event start by hand",
     )
     flat = pd.Series(np.full(times.size, 0.01), index=times)
     _assert_refused(
-        predict_case_outcome(det, (1920, 1080), times, model, bleeding=flat), "no bleeding event"
+        predict_case_outcome(det, (1920, 1080), times, model, procedure=PROCEDURE, bleeding=flat),
+        "no bleeding event",
     )
     # The bleeding starts 30 s before the analysed video ends.
     _assert_refused(
-        predict_case_outcome(det, (1920, 1080), times, model, event_start_s=90.0),
+        predict_case_outcome(
+            det, (1920, 1080), times, model, procedure=PROCEDURE, event_start_s=90.0
+        ),
         "covers only 30 s",
     )
     # Only every third second analysed.
     sparse = times[(times.astype(int) % 3) == 0]
     _assert_refused(
-        predict_case_outcome(det, (1920, 1080), sparse, model, event_start_s=0.0), "were analysed"
+        predict_case_outcome(
+            det, (1920, 1080), sparse, model, procedure=PROCEDURE, event_start_s=0.0
+        ),
+        "were analysed",
     )
     # Analysed, but no instrument anywhere in the window.
     empty = det.iloc[0:0]
     _assert_refused(
-        predict_case_outcome(empty, (1920, 1080), times, model, event_start_s=0.0),
+        predict_case_outcome(
+            empty, (1920, 1080), times, model, procedure=PROCEDURE, event_start_s=0.0
+        ),
         "no instruments were seen",
     )
     # Instruments in view for 2 s only.
     brief = det[det.time_s < 2.0]
     _assert_refused(
-        predict_case_outcome(brief, (1920, 1080), times, model, event_start_s=0.0), "only 2 s"
+        predict_case_outcome(
+            brief, (1920, 1080), times, model, procedure=PROCEDURE, event_start_s=0.0
+        ),
+        "only 2 s",
     )
 
 
@@ -391,7 +507,7 @@ def socal():
 def test_real_socal_trials_predict_and_rank(model: SequenceModel, socal):
     trials, instruments = socal
     assert len(trials) == 143
-    predicted, truth, p, success = [], [], [], []
+    predicted, truth, p, success, refused = [], [], [], [], []
     for trial in trials.values():
         if trial.analysed_times.max() < 59:
             continue  # shorter than the window: the app refuses these
@@ -401,17 +517,164 @@ def test_real_socal_trials_predict_and_rank(model: SequenceModel, socal):
             trial.analysed_times,
             model,
             event_start_s=0.0,
+            procedure=PROCEDURE,
             labels=instruments,
         )
-        assert out["reason"] is None, (trial.trial_id, out["reason"])
+        if out["reason"] is not None:
+            # The card: 3 training trials lie beyond |z| > 4 themselves; none of the others.
+            assert "standard deviations in" in out["reason"], (trial.trial_id, out["reason"])
+            refused.append(trial.trial_id)
+            continue
         low, high = out["blood_loss_interval_ml"]
         assert low <= out["blood_loss_ml"] <= high
         predicted.append(out["blood_loss_ml"])
         truth.append(trial.blood_loss_ml)
         p.append(out["success_probability"])
         success.append(trial.success)
-    assert len(predicted) == 138
+    assert len(predicted) + len(refused) == 138 and len(refused) <= 3
     # The bundled model was fitted on these trials: in sample it must at least rank them.
     assert np.corrcoef(predicted, truth)[0, 1] > 0.3
     p, success = np.array(p), np.array(success)
     assert p[success == 1].mean() > p[success == 0].mean() + 0.05
+
+
+# ---------------------------------------------------------------------------------------------
+# The validated domain: procedure and training range
+
+
+def test_manifest_states_its_domain(model: SequenceModel):
+    from scrubline.core.export import procedure_templates
+
+    domain = model_domain(model)
+    assert domain["procedures"] == [PROCEDURE]
+    assert set(domain["procedures"]) <= set(procedure_templates())
+    assert "carotid" in domain["description"]
+    assert domain["max_abs_z"] == 4.0
+    assert domain["statistics"] == pooled_names(model.features)
+    assert len(domain["mean"]) == len(domain["sd"]) == len(domain["statistics"])
+    assert all(sd > 0 for sd in domain["sd"])
+    card = (REPO / "models" / f"{MODEL_ID}.md").read_text()
+    assert "|z| > 4" in card and PROCEDURE in card
+
+
+def test_other_procedures_get_one_sentence_and_no_number(model: SequenceModel):
+    det, times, bleeding = _in_range_case()
+    for procedure in ("generic", "cholecystectomy", None):
+        out = predict_case_outcome(
+            det, (1920, 1080), times, model, bleeding=bleeding, procedure=procedure
+        )
+        _assert_refused(out, "validated only on simulated internal carotid artery injury")
+        assert out["outside_domain"] is True and out["warning"] is None
+        assert out["reason"].count(". ") == 0  # one sentence
+        assert out["event_start_s"] == pytest.approx(20.0, abs=1.0)  # still found and shown
+        assert outcome_line(out).startswith("no prediction: the outcome model was validated")
+    assert (
+        "'generic'"
+        in predict_case_outcome(
+            det, (1920, 1080), times, model, bleeding=bleeding, procedure="generic"
+        )["reason"]
+    )
+
+
+def test_asked_for_explicitly_it_is_shown_with_a_warning(model: SequenceModel):
+    det, times, bleeding = _in_range_case()
+    inside = predict_case_outcome(
+        det, (1920, 1080), times, model, bleeding=bleeding, procedure=PROCEDURE
+    )
+    assert inside["reason"] is None and inside["warning"] is None
+    assert inside["outside_domain"] is False
+    asked = predict_case_outcome(
+        det,
+        (1920, 1080),
+        times,
+        model,
+        bleeding=bleeding,
+        procedure="cholecystectomy",
+        outside_domain=True,
+    )
+    assert asked["blood_loss_ml"] == inside["blood_loss_ml"]
+    assert asked["outside_domain"] is True and asked["outside_domain_requested"] is True
+    assert asked["warning"].startswith("outside the validated domain")
+    assert "'cholecystectomy'" in asked["warning"]
+    assert "outside the validated domain" in outcome_line(asked)
+    json.dumps(asked)
+
+
+def test_inputs_beyond_four_sd_are_refused_naming_the_feature(model: SequenceModel):
+    det, times, _ = _in_range_case()
+    # The same case with the instruments shrunk to slivers in the top-left corner.
+    tiny = det.assign(x1=0.0, y1=0.0, x2=12.0, y2=8.0)
+    for outside_domain in (False, True):  # asking for it does not lift this refusal
+        out = predict_case_outcome(
+            tiny,
+            (1920, 1080),
+            times,
+            model,
+            event_start_s=20.0,
+            procedure=PROCEDURE,
+            outside_domain=outside_domain,
+        )
+        _assert_refused(out, "unlike every case the model was trained on, beyond 4 standard")
+        assert "SD above the training average" in out["reason"]
+        assert "distance of the instruments from the centre of the view" in out["reason"]
+        assert "_" not in out["reason"]  # plain words, not feature keys
+    seq = sequence_features(tiny, (1920, 1080), 20.0, analysed_times=times)
+    far = out_of_range(seq, model.features, model_domain(model))
+    assert far and all(abs(z) > 4 for _, z in far)
+    assert describe_statistic(far[0][0]) in out["reason"]
+    assert describe_statistic("box_area_sum.first30") == (
+        "area the instruments cover in the first 30 s"
+    )
+
+
+def test_bad_domain_tables_are_refused(tmp_path: Path):
+    from scrubline.core.models import ManifestError, load_manifest
+
+    source = (REPO / "models" / f"{MODEL_ID}.toml").read_text()
+    (tmp_path / f"{MODEL_ID}.onnx").write_bytes(b"")
+    for old, new, message in (
+        ("max_abs_z = 4.0", "max_abs_z = -1.0", "max_abs_z"),
+        ("statistics = [", 'statistics = [\n    "nonsense",', "same length"),
+        ('"instrument_count.mean"', '"instrument_count.median"', "pooled statistics"),
+        ("[domain]", "[domain]\nzone = 1", "unknown field 'zone' in [domain]"),
+    ):
+        assert old in source
+        path = tmp_path / f"{MODEL_ID}.toml"
+        path.write_text(source.replace(old, new, 1))
+        with pytest.raises(ManifestError, match=re.escape(message)):
+            load_manifest(path)
+
+
+def _in_range_case() -> tuple[pd.DataFrame, np.ndarray, pd.Series]:
+    """Two instruments working in the middle of the view after a bleed at 20 s, roughly as a
+    SOCAL trial looks (within its training range)."""
+    rng = np.random.default_rng(5)
+    times = frames(1, seconds=100.0)
+    rows = []
+    for t in times:
+        x = 700 + 200 * math.sin(t / 7.0)
+        rows.append((t, x, 450, x + 500, 1000))
+        if t % 40 >= 30:
+            x2 = 1100 + rng.uniform(-80, 80)
+            rows.append((t, x2, 300, x2 + 450, 900))
+    bleeding = pd.Series(np.where(times >= 20.0, 0.3, 0.01), index=times)
+    return boxes(rows), times, bleeding
+
+
+def test_training_statistics_are_the_apps_pooling_of_socal(model: SequenceModel, socal):
+    """The manifest's means and SDs are reproduced by the app's own features and pooling of the
+    143 training trials (so the |z| check measures what the model was trained on)."""
+    trials, instruments = socal
+    seqs = np.stack(
+        [
+            sequence_features(
+                t.detections, t.frame_size, 0.0, analysed_times=t.analysed_times, labels=instruments
+            )
+            for t in trials.values()
+        ]
+    )
+    pooled = pooled_statistics(seqs, model.features)
+    domain = model_domain(model)
+    np.testing.assert_allclose(pooled.mean(axis=0), domain["mean"], rtol=1e-4, atol=1e-6)
+    sd = pooled.std(axis=0)
+    np.testing.assert_allclose(np.where(sd < 1e-9, 1.0, sd), domain["sd"], rtol=1e-4)

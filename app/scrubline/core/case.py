@@ -49,6 +49,7 @@ from scrubline.core.edits import (
     RemoveDrawing,
     SetCaseInfo,
     SetEventStart,
+    SetOutcomeOutsideDomain,
     SetProcedure,
     UpdateBookmark,
 )
@@ -68,6 +69,9 @@ from scrubline.core.timeline import Episode, Timeline, TimelineSettings, build_t
 log = logging.getLogger("scrubline.case")
 
 DEFAULT_PROCEDURE = "generic"
+# Case setting: the user asked for the outcome prediction outside the model's validated domain
+# (the window's check box, `--outcome-outside-domain`); it is then shown with a warning.
+OUTSIDE_DOMAIN_KEY = "outcome_outside_domain"
 SUMMARY_SCHEMA = 1  # summary.json's schema (README, "Export schema")
 # The video's file name is left out on purpose (a recorder often names files after the
 # patient); the fingerprint is a content hash.
@@ -215,6 +219,11 @@ class Case:
         """The bleeding event's start as the reviewer moved it; None: the detected start."""
         value = self._store.get_meta("event_start_s")
         return None if value is None else float(value)
+
+    @property
+    def outcome_outside_domain(self) -> bool:
+        """The reviewer asked for the outcome prediction outside the model's validated domain."""
+        return bool(self._store.get_meta(OUTSIDE_DOMAIN_KEY, False))
 
     def get_meta(self, key: str, default: Any = None) -> Any:
         """A stored record by its key (read-only; edits go through `apply`)."""
@@ -513,6 +522,9 @@ class Case:
         measured = ~np.isnan(timeline.bleeding)
         if measured.any():
             bleeding = pd.Series(timeline.bleeding[measured], index=timeline.times[measured])
+        procedure = self.procedure
+        if procedure.endswith(".toml"):  # a template file: its name, never its folder
+            procedure = Path(procedure).stem
         return predict_case_outcome(
             self.detections(),
             (int(video.get("width", 0)), int(video.get("height", 0))),
@@ -520,6 +532,8 @@ class Case:
             model,
             bleeding=bleeding,
             event_start_s=self.event_start_s,
+            procedure=procedure,
+            outside_domain=self.outcome_outside_domain,
         )
 
     def summary(self, timeline: Timeline | None = None, registry: Any = None) -> dict[str, Any]:
@@ -576,6 +590,10 @@ class Case:
             moved_from = self.event_start_s
             store.set_meta("event_start_s", None if edit.time_s is None else float(edit.time_s))
             return SetEventStart(moved_from)
+        if isinstance(edit, SetOutcomeOutsideDomain):
+            asked = self.outcome_outside_domain
+            store.set_meta(OUTSIDE_DOMAIN_KEY, bool(edit.requested))
+            return SetOutcomeOutsideDomain(asked)
         if isinstance(edit, SetProcedure):
             procedure = store.get_meta("procedure")
             store.set_meta("procedure", edit.name)
@@ -622,7 +640,7 @@ class Case:
 # ---------------------------------------------------------------------------- summary
 def _summary_of(case: Case, timeline: Timeline | None, registry: Any) -> dict[str, Any]:
     """summary.json's content (called by `Case.summary` inside its snapshot)."""
-    timeline = timeline or case.timeline()
+    timeline = timeline or case.timeline_and_reason()[0]
     planned = case.get_meta("planned_frames", [])
     analysed = len(timeline.frames)
     skipped = {

@@ -162,6 +162,21 @@ class SetEventStart(Edit):
 
 
 @dataclass(frozen=True)
+class SetOutcomeOutsideDomain(Edit):
+    """Whether the reviewer asks for the outcome prediction outside the model's validated domain
+    (then shown with a warning)."""
+
+    requested: bool
+
+    def describe(self) -> str:
+        return (
+            "predict outside the validated domain"
+            if self.requested
+            else "predict only in the validated domain"
+        )
+
+
+@dataclass(frozen=True)
 class SetProcedure(Edit):
     """The phase template (bundled name or template file) the case's phases come from."""
 

@@ -29,6 +29,7 @@ import numpy as np
 from scrubline import __version__
 from scrubline.core.case import (  # noqa: F401  (re-exported: older callers import them here)
     DEFAULT_PROCEDURE,
+    OUTSIDE_DOMAIN_KEY,
     SUMMARY_SCHEMA,
     VIDEO_FIELDS,
     Case,
@@ -130,7 +131,10 @@ def export_case(
         refuse_protected(out / name, [*case_files(case.path), *protect], "export")
     refuse_protected(out, [*case_files(case.path), *protect], "export")
     with case.snapshot():
-        timeline = case.timeline()
+        # Without phases when the procedure's cannot be recognised (e.g. a learned template that
+        # needs tool names the detector does not give): the tables and the outcome do not need
+        # them, and the `phase` column is then empty.
+        timeline, _ = case.timeline_and_reason()
         frames = frames_dataframe(timeline)
         detections = case.detections()
         summary = _json_safe(case.summary(timeline, registry))

@@ -29,11 +29,13 @@ if TYPE_CHECKING:
     from scrubline.core.models.wrappers import SequenceModel
 
 # Per-second features, in the order the bundled model expects them (its manifest repeats this
-# list; the manifest is what counts at run time). All are invariant to frame size and frame rate.
+# list; the manifest is what counts at run time). Each second reads the one frame on screen at
+# that whole second (see `second_frames`), so they are invariant to the analysis rate, and all
+# are invariant to frame size.
 FEATURES: tuple[str, ...] = (
-    "instrument_count",  # mean number of instrument boxes per analysed frame in the second
-    "instrument_present",  # fraction of analysed frames with at least one instrument
-    "two_or_more",  # fraction of analysed frames with two or more (both hands working)
+    "instrument_count",  # number of instrument boxes in the second's frame
+    "instrument_present",  # 1 when the second's frame has at least one instrument
+    "two_or_more",  # 1 when it has two or more (both hands working)
     "box_area_sum",  # summed box area / frame area (clipped at 1)
     "box_area_max",  # largest box / frame area
     "centre_x",  # mean box centre, 0..1 of the width (0.5 when nothing is in view)
@@ -52,16 +54,141 @@ KNOWN_FEATURES: tuple[str, ...] = FEATURES + OPTIONAL_FEATURES
 
 DETECTION_COLUMNS = ("time_s", "label", "score", "x1", "y1", "x2", "y2")
 
+# Window statistics a pooled model (the bundled one) reads: each feature's mean over the whole
+# window, its first and second half and its last 10 s, plus the entropy of the instrument-count
+# states. The training script and the app's out-of-range check both use these functions; the
+# bundled ONNX graph computes the same numbers.
+POOLS: tuple[str, ...] = ("mean", "first30", "last30", "last10")
+
+# Plain words for the refusal that names a feature out of the training range.
+FEATURE_WORDS: dict[str, str] = {
+    "instrument_count": "number of instruments in view",
+    "instrument_present": "time with an instrument in view",
+    "two_or_more": "time with two or more instruments in view",
+    "box_area_sum": "area the instruments cover",
+    "box_area_max": "size of the largest instrument",
+    "centre_x": "left-right position of the instruments",
+    "centre_y": "up-down position of the instruments",
+    "centre_offset": "distance of the instruments from the centre of the view",
+    "spread": "spread of the instruments across the view",
+    "box_bottom": "lowest instrument edge",
+    "motion": "instrument movement",
+    "area_change": "change in the area the instruments cover",
+    "entries": "instruments coming into view",
+    "exits": "instruments leaving the view",
+    "bleeding_fraction": "bleeding area",
+}
+POOL_WORDS: dict[str, str] = {
+    "mean": "over the minute",
+    "first30": "in the first 30 s",
+    "last30": "in the last 30 s",
+    "last10": "in the last 10 s",
+}
+ENTROPY_WORDS = "mix of no, one and two or more instruments over the minute"
+
+
+def pooling_matrix(steps: int) -> np.ndarray:
+    """[steps, len(POOLS)]: column k averages the seconds of window statistic k."""
+    w = np.zeros((steps, len(POOLS)), dtype=np.float64)
+    w[:, 0] = 1.0 / steps
+    half = steps // 2
+    w[:half, 1] = 1.0 / half
+    w[half:, 2] = 1.0 / (steps - half)
+    last = min(10, steps)
+    w[steps - last :, 3] = 1.0 / last
+    return w
+
+
+def count_entropy(p_present: np.ndarray, p_two: np.ndarray) -> np.ndarray:
+    """Shannon entropy (nats) of the instrument-count states none / one / two or more: how
+    evenly the window is split between them."""
+    p = np.stack([1.0 - p_present, p_present - p_two, p_two], axis=-1)
+    p = np.clip(p, 1e-6, 1.0)
+    return -(p * np.log(p)).sum(axis=-1)
+
+
+def pooled_statistics(sequences: np.ndarray, names: Sequence[str] = FEATURES) -> np.ndarray:
+    """[N, steps, F] (or one [steps, F]) -> [N, F * len(POOLS) + 1], feature-major
+    (f0.mean, f0.first30, ..., count_entropy), in the order of `pooled_names(names)`."""
+    seqs = np.asarray(sequences, dtype=np.float64)
+    if seqs.ndim == 2:
+        seqs = seqs[None]
+    names = tuple(names)
+    pooled = np.einsum("ntf,tk->nfk", seqs, pooling_matrix(seqs.shape[1]))
+    flat = pooled.reshape(len(seqs), -1)
+    means = pooled[:, :, 0]
+    h = count_entropy(
+        means[:, names.index("instrument_present")], means[:, names.index("two_or_more")]
+    )
+    return np.concatenate([flat, h[:, None]], axis=1)
+
+
+def pooled_names(names: Sequence[str] = FEATURES) -> list[str]:
+    return [f"{n}.{p}" for n in names for p in POOLS] + ["count_entropy"]
+
+
+def describe_statistic(name: str) -> str:
+    """'box_area_sum.first30' -> 'area the instruments cover in the first 30 s'."""
+    if name == "count_entropy":
+        return ENTROPY_WORDS
+    feature, _, pool = name.partition(".")
+    return f"{FEATURE_WORDS.get(feature, feature)} {POOL_WORDS.get(pool, pool)}".strip()
+
+
+def out_of_range(
+    sequence: np.ndarray,
+    features: Sequence[str],
+    domain: dict[str, Any],
+) -> list[tuple[str, float]]:
+    """(statistic, z) for every pooled statistic of `sequence` farther than the domain's
+    `max_abs_z` training standard deviations from the training mean, farthest first."""
+    limit = domain.get("max_abs_z")
+    statistics = list(domain.get("statistics") or ())
+    if not limit or not statistics:
+        return []
+    names = pooled_names(features)
+    if statistics != names:
+        raise OutcomeError("the model's training statistics do not match its input features")
+    z = (pooled_statistics(sequence, features)[0] - np.asarray(domain["mean"], dtype=float)) / (
+        np.asarray(domain["sd"], dtype=float)
+    )
+    far = [(names[i], float(z[i])) for i in np.nonzero(np.abs(z) > float(limit))[0]]
+    return sorted(far, key=lambda item: -abs(item[1]))
+
 
 class OutcomeError(ValueError):
     """Inputs that cannot be turned into a feature sequence (the message says why)."""
 
 
-def _bins(times: np.ndarray, event_start_s: float, steps: int) -> np.ndarray:
-    """1-s bin index of each time after the event start; -1 outside the window."""
-    idx = np.floor(np.asarray(times, dtype=float) - event_start_s + 1e-9).astype(np.int64)
-    idx[(idx < 0) | (idx >= steps)] = -1
-    return idx
+def window_origin(event_start_s: float) -> float:
+    """The whole second of video time nearest the event start: the window's first second.
+
+    The model was trained on SOCAL's 1-fps annotations (one frame per whole second from the
+    injury), so each second of the window reads one frame, the one on screen at a whole second.
+    Every analysis rate that is a whole number of frames per second from the video's start
+    samples those instants, so 1, 2 and 5 fps read the same frames (averaging all the frames of
+    a second instead made the prediction depend on the rate)."""
+    return float(math.floor(float(event_start_s) + 0.5))
+
+
+def second_frames(analysed_times: np.ndarray, event_start_s: float, steps: int) -> np.ndarray:
+    """For each second k of the window, the analysed time it reads; NaN when none is near.
+
+    Second k reads the analysed frame on screen at `window_origin + k` (the last one at or
+    before it) when that is less than half a second old, else the first one after it within
+    half a second (an analysis that started between whole seconds), else none."""
+    times = np.unique(np.asarray(analysed_times, dtype=float))
+    targets = window_origin(event_start_s) + np.arange(steps, dtype=float)
+    chosen = np.full(steps, np.nan)
+    if times.size == 0:
+        return chosen
+    at_or_before = np.searchsorted(times, targets + 1e-6, side="right") - 1
+    for k, (target, i) in enumerate(zip(targets, at_or_before, strict=True)):
+        if i >= 0 and target - times[i] < 0.5:
+            chosen[k] = times[i]
+        elif i + 1 < times.size and times[i + 1] - target < 0.5:
+            chosen[k] = times[i + 1]
+    return chosen
 
 
 def _per_frame(det: pd.DataFrame, width: float, height: float) -> pd.DataFrame:
@@ -127,9 +254,12 @@ def sequence_features(
         `bleeding_fraction`.
     features: which features, in which order (a model's manifest `input.features`).
 
-    Seconds with no analysed frame take the values of the nearest analysed second before them
-    (after them at the start of the window); a window with no analysed frame at all raises
-    `OutcomeError`. Returns float32 [steps, len(features)].
+    Each second reads one analysed frame, the one on screen at a whole second of video time
+    (`second_frames`; the window starts at the whole second nearest `event_start_s`), as the
+    model's 1-fps training data did, so the features do not depend on the analysis rate.
+    Seconds with no analysed frame near them take the values of the nearest analysed second
+    before them (after them at the start of the window); a window with no analysed frame at all
+    raises `OutcomeError`. Returns float32 [steps, len(features)].
     """
     unknown = [f for f in features if f not in KNOWN_FEATURES]
     if unknown:
@@ -155,18 +285,19 @@ def sequence_features(
         analysed = np.unique(np.round(detections["time_s"].to_numpy(float), 6))
     else:
         analysed = np.unique(np.round(np.asarray(analysed_times, dtype=float), 6))
-    analysed_bins = _bins(analysed, event_start_s, steps)
-    keep = analysed_bins >= 0
-    analysed, analysed_bins = analysed[keep], analysed_bins[keep]
-    if analysed.size == 0:
+    chosen = second_frames(analysed, event_start_s, steps)
+    has_frame = ~np.isnan(chosen)
+    if not has_frame.any():
         raise OutcomeError(
             f"no analysed frame in the {steps} s after the event start at {event_start_s:.1f} s"
         )
+    seconds = np.nonzero(has_frame)[0]
+    read = np.round(chosen[has_frame], 6)
 
-    # Per analysed frame: zeros where nothing was detected, geometry where something was.
-    per_frame = pd.DataFrame(index=pd.Index(analysed, name="time_s"))
+    # Per second read: zeros where nothing was detected, geometry where something was.
+    per_frame = pd.DataFrame(index=pd.Index(np.unique(read), name="time_s"))
     det = det.assign(time_s=np.round(det["time_s"].to_numpy(float), 6))
-    det = det[np.isin(det["time_s"].to_numpy(float), analysed)]
+    det = det[np.isin(det["time_s"].to_numpy(float), read)]
     geometry = _per_frame(det, width, height) if len(det) else None
     if geometry is not None:
         per_frame = per_frame.join(geometry)
@@ -177,31 +308,29 @@ def sequence_features(
     for column in ("cx", "cy"):
         if column not in per_frame:
             per_frame[column] = np.nan
-    per_frame["present"] = (per_frame["count"] > 0).astype(float)
-    per_frame["two"] = (per_frame["count"] > 1).astype(float)
-    per_frame["spread"] = np.sqrt(per_frame["var"]) / math.sqrt(2.0)
-    per_frame["bin"] = analysed_bins
-
-    # Per second: frame means (positions only over frames with instruments).
-    g = per_frame.groupby("bin")
+    frame = per_frame.loc[read]
+    count = frame["count"].to_numpy(float)
     sec = pd.DataFrame(
         {
-            "instrument_count": g["count"].mean(),
-            "instrument_present": g["present"].mean(),
-            "two_or_more": g["two"].mean(),
-            "box_area_sum": g["area_sum"].mean(),
-            "box_area_max": g["area_max"].mean(),
-            "cx": g["cx"].mean(),
-            "cy": g["cy"].mean(),
-            "spread": g["spread"].mean(),
-            "box_bottom": g["bottom"].mean(),
-        }
+            "instrument_count": count,
+            "instrument_present": (count > 0).astype(float),
+            "two_or_more": (count > 1).astype(float),
+            "box_area_sum": frame["area_sum"].to_numpy(float),
+            "box_area_max": frame["area_max"].to_numpy(float),
+            "cx": frame["cx"].to_numpy(float),
+            "cy": frame["cy"].to_numpy(float),
+            "spread": np.sqrt(frame["var"].to_numpy(float)) / math.sqrt(2.0),
+            "box_bottom": frame["bottom"].to_numpy(float),
+        },
+        index=seconds,
     )
     if bleeding is not None and "bleeding_fraction" in features:
-        b_times = np.asarray(bleeding.index, dtype=float)
-        b_bins = _bins(b_times, event_start_s, steps)
-        b = pd.Series(np.asarray(bleeding.to_numpy(), dtype=float), index=b_bins)
-        sec["bleeding_fraction"] = b[b.index >= 0].groupby(level=0).mean()
+        by_time = pd.Series(
+            np.asarray(bleeding.to_numpy(), dtype=float),
+            index=np.round(np.asarray(bleeding.index, dtype=float), 6),
+        )
+        by_time = by_time[~by_time.index.duplicated()]
+        sec["bleeding_fraction"] = by_time.reindex(read).to_numpy(float)
     # Unanalysed seconds: carry the last analysed second forward (back at the start). An analysed
     # second with nothing in view has no position; mark it so the fill does not invent one.
     sec[["cx", "cy"]] = sec[["cx", "cy"]].fillna(-1.0)
@@ -252,11 +381,12 @@ def sequence_features(
 def window_coverage(
     analysed_times: np.ndarray, event_start_s: float, steps: int = 60
 ) -> tuple[float, float]:
-    """(fraction of the window's 1-s bins with an analysed frame, how many seconds of the window
-    the analysed span reaches: the 1-s bin of the last analysed time + 1, capped at `steps`)."""
+    """(fraction of the window's seconds that have an analysed frame to read (`second_frames`),
+    how many seconds of the window the analysed span reaches: the 1-s bin of the last analysed
+    time + 1, capped at `steps`)."""
     times = np.asarray(analysed_times, dtype=float)
-    bins = _bins(times, event_start_s, steps)
-    fraction = float(np.unique(bins[bins >= 0]).size) / steps
+    fraction = float(np.count_nonzero(~np.isnan(second_frames(times, event_start_s, steps))))
+    fraction /= steps
     after = times[times >= event_start_s]
     reach = (
         float(min(steps, math.floor(after.max() - event_start_s + 1e-9) + 1)) if after.size else 0.0
@@ -332,6 +462,35 @@ def _model_info(model: Any) -> dict[str, Any] | None:
     return info
 
 
+def model_domain(model: Any) -> dict[str, Any]:
+    """The model's validated domain from its manifest (`[domain]`), {} when it states none."""
+    if model is None:
+        return {}
+    return dict(model.manifest.extra.get("domain") or {})
+
+
+def domain_words(domain: dict[str, Any]) -> str:
+    """'simulated carotid-artery injury (SOCAL; procedure 'socal-carotid')'."""
+    procedures = list(domain.get("procedures") or ())
+    description = str(domain.get("description") or "").strip()
+    ids = ", ".join(f"'{p}'" for p in procedures)
+    label = "procedure" if len(procedures) == 1 else "procedures"
+    if description.endswith(")"):  # "... (SOCAL)" -> "... (SOCAL; procedure 'socal-carotid')"
+        return f"{description[:-1]}; {label} {ids})"
+    if description:
+        return f"{description} ({label} {ids})"
+    return f"the {label} {ids}"
+
+
+def outside_domain_warning(domain: dict[str, Any], procedure: str | None) -> str:
+    """The warning shown beside a prediction the user asked for outside the domain."""
+    which = f"'{procedure}'" if procedure else "an unnamed procedure"
+    return (
+        f"outside the validated domain: the model was validated only on {domain_words(domain)}; "
+        f"on this case's procedure, {which}, its error is unknown"
+    )
+
+
 def predict_case_outcome(
     detections: pd.DataFrame,
     frame_size: tuple[int, int],
@@ -340,6 +499,8 @@ def predict_case_outcome(
     *,
     bleeding: pd.Series | None = None,
     event_start_s: float | None = None,
+    procedure: str | None = None,
+    outside_domain: bool = False,
     labels: Collection[str] | None = None,
     min_score: float = 0.0,
     min_coverage: float = 0.8,
@@ -351,12 +512,77 @@ def predict_case_outcome(
     model: a loaded `SequenceModel` (None when no outcome model is installed).
     bleeding: time_s -> bleeding area fraction; used to find the event start when
         `event_start_s` is None (a start the user moved is passed as `event_start_s`).
+    procedure: the case's procedure id. A model whose manifest names the procedures it was
+        validated on (`[domain] procedures`) predicts only for those, unless `outside_domain`
+        (the user asked for it explicitly): then the numbers carry a `warning`.
 
     Returns a JSON-able dict with `event_start_s`, `blood_loss_ml`, `blood_loss_interval_ml`
-    ([low, high]), `success_probability`, `model` ({id, version, headline}) and `reason`. When the
-    case is outside what the model was validated on, the numbers are None and `reason` says why
-    in plain words; a number is never given in that case.
+    ([low, high]), `success_probability`, `model` ({id, version, headline}), `reason`,
+    `procedure`, `outside_domain` (the procedure is not one the model was validated on),
+    `outside_domain_requested` (the user asked for a prediction anyway) and `warning`. When the case is outside what the model was validated on, the numbers are None and
+    `reason` says why in one plain sentence; inputs beyond `[domain] max_abs_z` training standard
+    deviations on any pooled statistic are refused even when asked for, as is a prediction whose
+    interval does not hold its own estimate.
     """
+    domain = model_domain(model)
+    procedures = list(domain.get("procedures") or ())
+    outside = bool(procedures) and procedure not in procedures
+    out = _predict(
+        detections,
+        frame_size,
+        analysed_times,
+        model,
+        bleeding=bleeding,
+        event_start_s=event_start_s,
+        refuse_domain=outside and not outside_domain,
+        domain=domain,
+        procedure=procedure,
+        labels=labels,
+        min_score=min_score,
+        min_coverage=min_coverage,
+        min_instrument_s=min_instrument_s,
+    )
+    out["procedure"] = procedure
+    out["outside_domain"] = outside
+    out["outside_domain_requested"] = bool(outside_domain)
+    out["warning"] = (
+        outside_domain_warning(domain, procedure)
+        if outside and out["blood_loss_ml"] is not None
+        else None
+    )
+    return out
+
+
+def _predict(
+    detections: pd.DataFrame,
+    frame_size: tuple[int, int],
+    analysed_times: np.ndarray,
+    model: SequenceModel | None,
+    *,
+    bleeding: pd.Series | None,
+    event_start_s: float | None,
+    refuse_domain: bool,
+    domain: dict[str, Any],
+    procedure: str | None,
+    labels: Collection[str] | None,
+    min_score: float,
+    min_coverage: float,
+    min_instrument_s: float,
+) -> dict[str, Any]:
+    if event_start_s is None and bleeding is not None and len(bleeding) > 0:
+        event_start_s = detect_event_start(
+            np.asarray(bleeding.index, dtype=float), bleeding.to_numpy(dtype=float)
+        )
+    if model is not None and refuse_domain:
+        # Before the event and coverage checks: for a case the model was never meant to read,
+        # the reason must say so rather than ask for an event start.
+        which = f"this case's procedure is '{procedure}'" if procedure else "this case names none"
+        return _refusal(
+            f"the outcome model was validated only on {domain_words(domain)} and "
+            f"{which}, so no prediction is shown",
+            None if event_start_s is None else float(event_start_s),
+            model,
+        )
     if event_start_s is None:
         if bleeding is None or len(bleeding) == 0:
             return _refusal(
@@ -364,11 +590,7 @@ def predict_case_outcome(
                 None,
                 model,
             )
-        event_start_s = detect_event_start(
-            np.asarray(bleeding.index, dtype=float), bleeding.to_numpy(dtype=float)
-        )
-        if event_start_s is None:
-            return _refusal("no bleeding event was found in the bleeding timeline", None, model)
+        return _refusal("no bleeding event was found in the bleeding timeline", None, model)
     event_start_s = float(event_start_s)
     if model is None:
         return _refusal("no outcome model is installed", event_start_s, None)
@@ -433,6 +655,24 @@ def predict_case_outcome(
             event_start_s,
             model,
         )
+    try:
+        far = out_of_range(sequence, model.features, domain)
+    except OutcomeError as exc:
+        return _refusal(str(exc), event_start_s, model)
+    if far:
+        limit = float(domain["max_abs_z"])
+        named = "; ".join(
+            f"{describe_statistic(name)} {abs(z):.1f} SD {'above' if z > 0 else 'below'} "
+            "the training average"
+            for name, z in far[:3]
+        )
+        more = f" (and {len(far) - 3} more)" if len(far) > 3 else ""
+        return _refusal(
+            f"this case is unlike every case the model was trained on, beyond {limit:g} "
+            f"standard deviations in: {named}{more}",
+            event_start_s,
+            model,
+        )
     prediction = model.predict_outcome(sequence)
     interval = prediction.blood_loss_interval_ml
     values = [prediction.blood_loss_ml, prediction.success_probability]
@@ -440,6 +680,16 @@ def predict_case_outcome(
         values.extend(interval)
     if not all(math.isfinite(v) for v in values):
         return _refusal("the model gave a non-finite result", event_start_s, model)
+    if interval is not None and not (interval[0] <= prediction.blood_loss_ml < interval[1]):
+        # The graph does not clamp its interval onto its estimate: an estimate outside its own
+        # interval means the model is extrapolating (a negative square-root-scale blood loss).
+        return _refusal(
+            f"the model's estimate ({prediction.blood_loss_ml:.0f} mL) falls outside its own 80% "
+            f"interval ({interval[0]:.0f}-{interval[1]:.0f} mL), which happens only far from "
+            "its training cases",
+            event_start_s,
+            model,
+        )
     return {
         "event_start_s": event_start_s,
         "blood_loss_ml": round(float(prediction.blood_loss_ml), 1),
@@ -450,3 +700,23 @@ def predict_case_outcome(
         "model": _model_info(model),
         "reason": None,
     }
+
+
+def outcome_line(outcome: dict[str, Any]) -> str:
+    """The outcome in one line of plain text (the CLI's summary): the numbers with their
+    interval and any warning, or 'no prediction: <why>'."""
+    loss = outcome.get("blood_loss_ml")
+    success = outcome.get("success_probability")
+    if loss is None or success is None:
+        return f"no prediction: {outcome.get('reason') or 'the model gave no prediction'}"
+    interval = outcome.get("blood_loss_interval_ml")
+    text = f"predicted blood loss {float(loss):.0f} mL"
+    if interval:
+        text += f" (80% interval {float(interval[0]):.0f}-{float(interval[1]):.0f} mL)"
+    text += f", chance of hemostasis {float(success):.0%}"
+    model = outcome.get("model") or {}
+    if model:
+        text += f" [{model.get('id', '?')} {model.get('version', '')}]".replace(" ]", "]")
+    if outcome.get("warning"):
+        text += f"; {outcome['warning']}"
+    return text

@@ -155,6 +155,18 @@ class _OutputTable(msgspec.Struct, forbid_unknown_fields=True):
     shape: tuple[Annotated[int, msgspec.Meta(ge=1)] | str, ...] = ()
 
 
+class _DomainTable(msgspec.Struct, forbid_unknown_fields=True):
+    """Where a model's numbers hold: the procedures it was validated on and, for a sequence
+    model, its training statistics (pooled feature means and SDs) for the out-of-range check."""
+
+    procedures: tuple[Text, ...] = ()
+    description: str = ""
+    max_abs_z: Annotated[float, msgspec.Meta(gt=0.0, le=1e3)] | None = None
+    statistics: tuple[Text, ...] = ()
+    mean: tuple[Finite, ...] = ()
+    sd: tuple[Annotated[float, msgspec.Meta(gt=0.0, le=1e9)], ...] = ()
+
+
 class _ManifestFile(msgspec.Struct, forbid_unknown_fields=True):
     id: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=100)]
     task: str
@@ -175,6 +187,7 @@ class _ManifestFile(msgspec.Struct, forbid_unknown_fields=True):
     metrics: dict[str, Any] = {}  # checked below, by name
     features: dict[str, Any] = {}  # phase models: checked by scrubline.core.phase_model
     decoding: dict[str, Any] = {}  # phase models: checked by scrubline.core.phase_model
+    domain: _DomainTable | None = None
 
 
 _LOCATION = re.compile(r"^(?P<problem>.*?)(?: - at `\$(?P<where>[^`]*)`)?$", re.DOTALL)
@@ -232,7 +245,9 @@ def _explain(exc: msgspec.ValidationError, data: dict[str, Any]) -> str:
 def _known_keys(names: list[str]) -> list[str]:
     struct: Any = _ManifestFile
     for name in names:
-        struct = {"input": _InputTable, "outputs": _OutputTable}.get(name.split("[")[0])
+        struct = {"input": _InputTable, "outputs": _OutputTable, "domain": _DomainTable}.get(
+            name.split("[")[0]
+        )
         if struct is None:
             return []
     return list(struct.__struct_fields__)
@@ -356,6 +371,8 @@ def parse_manifest(data: dict[str, Any], source: Path) -> Manifest:
         raise ManifestError(f"{where}: headline_metric '{raw.headline_metric}' is not in [metrics]")
 
     extra: dict[str, Any] = {}
+    if raw.domain is not None:
+        extra["domain"] = _domain(raw.domain, task, spec, where)
     if raw.headline_metric:
         extra["headline_metric"] = raw.headline_metric
     if raw.supersedes:
@@ -380,6 +397,37 @@ def parse_manifest(data: dict[str, Any], source: Path) -> Manifest:
         source=source,
         extra=extra,
     )
+
+
+def _domain(table: _DomainTable, task: str, spec: InputSpec, where: str) -> dict[str, Any]:
+    """`[domain]` as a plain dict (Manifest.extra["domain"]), its statistics checked against the
+    model's input: one mean and one positive SD per pooled statistic of its features."""
+    lengths = {len(table.statistics), len(table.mean), len(table.sd)}
+    if len(lengths) != 1:
+        raise ManifestError(
+            f"{where} [domain]: 'statistics', 'mean' and 'sd' must have the same length"
+        )
+    if table.max_abs_z is not None and not table.statistics:
+        raise ManifestError(f"{where} [domain]: 'max_abs_z' needs 'statistics', 'mean' and 'sd'")
+    if table.statistics:
+        if task != "sequence":
+            raise ManifestError(f"{where} [domain]: training statistics are for sequence models")
+        from scrubline.core.outcome import pooled_names
+
+        expected = pooled_names(spec.features)
+        if list(table.statistics) != expected:
+            raise ManifestError(
+                f"{where} [domain]: 'statistics' must be the pooled statistics of the input "
+                f"features in order ({', '.join(expected[:3])}, ...)"
+            )
+    return {
+        "procedures": list(table.procedures),
+        "description": table.description,
+        "max_abs_z": table.max_abs_z,
+        "statistics": list(table.statistics),
+        "mean": list(table.mean),
+        "sd": list(table.sd),
+    }
 
 
 def load_manifest(path: Path) -> Manifest:
