@@ -98,6 +98,13 @@ def seconds(text: str) -> float:
     return value
 
 
+def event_start(text: str) -> float | None:
+    """--event-start: seconds into the video, or 'detect' to go back to the detected start."""
+    if text.strip().lower() in ("detect", "auto"):
+        return None
+    return seconds(text)
+
+
 def batch_size(text: str) -> int:
     value = int(_number(text, int))
     if not 1 <= value <= MAX_BATCH:
@@ -367,6 +374,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
                 case.timeline()
             except (PhaseModelError, TemplateError) as exc:
                 print(f"warning: no '{procedure}' phases for this case: {exc}", file=sys.stderr)
+    _apply_outcome_options(report.case_path, args)
     for notice in report.notices:
         print(f"warning: {notice}", file=sys.stderr)
     for problem in report.problems[:20]:
@@ -387,7 +395,48 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         f"analysed {report.done_now} frames ({report.already_done} already done{unreadable}) in "
         f"{report.elapsed_s:.1f} s ({rate:.1f} frames/s) → {report.case_path}"
     )
+    _print_outcome(report.case_path, args)
     return EXIT_OK
+
+
+_UNSET: Any = object()
+
+
+def _apply_outcome_options(case_path: Path, args: argparse.Namespace) -> None:
+    """--event-start and --outcome-outside-domain are case settings, as in the window: stored
+    in the case, so the window, the report and the exports all use them afterwards."""
+    start = getattr(args, "event_start", _UNSET)
+    outside = getattr(args, "outcome_outside_domain", None)
+    if start is _UNSET and outside is None:
+        return
+    from scrubline.core.case import Case
+    from scrubline.core.edits import SetEventStart, SetOutcomeOutsideDomain
+
+    with Case.open(case_path, readonly=False) as case:
+        if start is not _UNSET:
+            duration = float(case.video.get("duration_s") or 0.0)
+            if start is not None and duration > 0 and start >= duration:
+                raise UsageError(
+                    f"--event-start {start:g} s is not in the video (it lasts {duration:.1f} s)"
+                )
+            case.apply(SetEventStart(None if start is None else round(float(start), 3)))
+        if outside is not None:
+            case.apply(SetOutcomeOutsideDomain(bool(outside)))
+
+
+def _print_outcome(case_path: Path, args: argparse.Namespace) -> None:
+    """One line: the predicted outcome, or why there is none (`outcome_line`)."""
+    from scrubline.core.case import Case
+    from scrubline.core.outcome import outcome_line
+
+    try:
+        with Case.open(case_path) as case:
+            outcome = case.outcome(None, _registry(args))  # phases are not needed for it
+    except Exception as exc:  # the analysis is saved; the summary line must not undo that
+        logging.getLogger(__name__).debug("outcome failed", exc_info=True)
+        print(f"warning: the outcome could not be computed: {exc}", file=sys.stderr)
+        return
+    print(f"outcome: {outcome_line(outcome)}")
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -429,6 +478,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         date=args.date,
         video_path=Path(args.video) if args.video else None,
     )
+    if args.event_start is not _UNSET or args.outcome_outside_domain is not None:
+        with _open_case(args.case) as case:
+            case_path = case.path
+        _apply_outcome_options(case_path, args)
     with _open_case(args.case) as case:
         if args.video:
             _check_same_video(Path(args.video), case.video)
@@ -918,6 +971,23 @@ def build_parser() -> argparse.ArgumentParser:
         )
         p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
+    def outcome_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--event-start",
+            type=event_start,
+            default=_UNSET,
+            metavar="S",
+            help="start of the bleeding event the outcome prediction reads (seconds; stored in "
+            "the case as when set in the window; 'detect' goes back to the detected start)",
+        )
+        p.add_argument(
+            "--outcome-outside-domain",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="show the outcome prediction even for a procedure the model was not validated "
+            "on, with a warning (stored in the case; --no-outcome-outside-domain turns it off)",
+        )
+
     analyze = with_models(
         sub.add_parser("analyze", aliases=["analyse"], help="analyse a video into a case file")
     )
@@ -943,6 +1013,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="if another analysis of this case is running, wait for it instead of stopping",
     )
     analysis_options(analyze)
+    outcome_options(analyze)
     analyze.set_defaults(func=cmd_analyze)
 
     export = with_models(sub.add_parser("export", help="write CSV and JSON tables of a case"))
@@ -977,6 +1048,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=existing_file,
         help="the video, for key frames at full resolution (optional)",
     )
+    outcome_options(report)
     report.set_defaults(func=cmd_report)
 
     models = with_models(
