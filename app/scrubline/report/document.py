@@ -503,6 +503,16 @@ def _outcome_flowables(data: CaseData, st: _Styles, width: float) -> list[Any]:
             st.small,
         )
     )
+    warning = outcome.get("warning")
+    if warning:  # the reviewer asked for a prediction outside the model's validated domain
+        warning = data.scrub(str(warning))
+        out.append(
+            Paragraph(
+                f'<font color="#b71c1c"><b>Warning — {esc(warning[:1].upper() + warning[1:])}.'
+                "</b></font> Shown because the reviewer asked for it.",
+                st.body,
+            )
+        )
     metrics = dict(getattr(data.sequence_manifest, "metrics", {}) or {})
     loss_figures, success_figures = cross_validated_figures(metrics)
     rows: list[list[Any]] = [

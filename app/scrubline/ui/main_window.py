@@ -64,6 +64,7 @@ from scrubline.core.edits import (
     RemoveCorrection,
     SetCaseInfo,
     SetEventStart,
+    SetOutcomeOutsideDomain,
     SetProcedure,
     UpdateBookmark,
 )
@@ -491,6 +492,7 @@ class MainWindow(QMainWindow):
         self.review.edited.connect(self._on_case_edited)
         self.frame_view.context_requested.connect(self._on_frame_context_requested)
         self.timeline_view.context_requested.connect(self._on_timeline_context_requested)
+        self.outcome_panel.outside_domain_requested.connect(self.set_outcome_outside_domain)
 
     # ================================================================== errors and banner
     def report_error(self, title: str, message: str, details: str = "") -> None:
@@ -805,6 +807,8 @@ class MainWindow(QMainWindow):
         elif isinstance(edit, SetEventStart):
             if edit.time_s is not None:
                 self.timeline_view.set_event_start(edit.time_s)
+            self.refresh_outcome()
+        elif isinstance(edit, SetOutcomeOutsideDomain):
             self.refresh_outcome()
         elif isinstance(edit, SetProcedure | AddCorrection | RemoveCorrection):
             self.refresh_case()
@@ -1143,6 +1147,11 @@ class MainWindow(QMainWindow):
             else round(min(max(float(time_s), 0.0), self.state.duration_s), 3)
         )
         self.apply_edit(SetEventStart(value))
+
+    def set_outcome_outside_domain(self, requested: bool) -> None:
+        """Ask for (or stop asking for) the prediction outside the model's validated domain: a
+        case setting, shown with a warning here and in the report."""
+        self.apply_edit(SetOutcomeOutsideDomain(bool(requested)))
 
     # ================================================================== bookmarks and events
     def ask_add_bookmark(self) -> None:

@@ -15,6 +15,8 @@ from typing import Any
 from scrubline.report.text import LOSS_METRICS, SUCCESS_METRICS, cross_validated_figures
 
 NOT_A_DEVICE = "Decision support for review and teaching; not a medical device."
+OUTSIDE_DOMAIN_CHECKBOX = "Predict outside the validated domain"
+WARNING_COLOUR = "#ffb74d"
 
 
 def _figure(value: Any) -> str:
@@ -76,7 +78,13 @@ def prediction_html(outcome: dict[str, Any] | None) -> str:
         return "<i>Not computed yet.</i>"
     if outcome.get("blood_loss_ml") is None or outcome.get("success_probability") is None:
         reason = outcome.get("reason") or "the model gave no prediction"
-        return f"<b>No prediction:</b> {html.escape(str(reason))}."
+        text = f"<b>No prediction:</b> {html.escape(str(reason))}."
+        if outcome.get("outside_domain") and not outcome.get("outside_domain_requested"):
+            text += (
+                "<br><i>Choose the procedure it was validated on, or tick "
+                f"“{OUTSIDE_DOMAIN_CHECKBOX}” to see it anyway.</i>"
+            )
+        return text
     loss = float(outcome["blood_loss_ml"])
     interval = outcome.get("blood_loss_interval_ml")
     loss_text = f"<b>{loss:.0f} mL</b>"
@@ -85,9 +93,16 @@ def prediction_html(outcome: dict[str, Any] | None) -> str:
     else:
         loss_text += " (no interval available)"
     success = float(outcome["success_probability"])
-    return (
+    text = (
         f"Predicted blood loss: {loss_text}<br>Chance of success (hemostasis): <b>{success:.0%}</b>"
     )
+    if outcome.get("warning"):
+        warning = str(outcome["warning"])
+        text = (
+            f'<span style="color: {WARNING_COLOUR};"><b>⚠ {html.escape(warning[:1].upper())}'
+            f"{html.escape(warning[1:])}.</b></span><br>{text}"
+        )
+    return text
 
 
 def event_start_text(outcome: dict[str, Any] | None, moved_by_user: bool) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDoubleSpinBox,
     QGroupBox,
     QHBoxLayout,
@@ -26,6 +27,7 @@ from PySide6.QtWidgets import (
 from scrubline.ui.navigation import format_clock
 from scrubline.ui.outcome_text import (
     NOT_A_DEVICE,
+    OUTSIDE_DOMAIN_CHECKBOX,
     event_start_text,
     prediction_html,
     validation_text,
@@ -93,6 +95,7 @@ class OutcomeWidget(QWidget):
     event_start_set = Signal(object)  # seconds, or None to detect automatically
     event_start_at_playhead = Signal()
     reveal_requested = Signal()
+    outside_domain_requested = Signal(bool)  # the user asks for (or stops asking for) a number
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -141,6 +144,15 @@ class OutcomeWidget(QWidget):
         self.validation_label.setTextFormat(Qt.TextFormat.RichText)
         self.validation_label.setStyleSheet("color: #b0b0b0;")
         shown_layout.addWidget(self.prediction_label)
+        # Only offered when the case's procedure is outside the model's validated domain.
+        self.outside_domain_box = QCheckBox(OUTSIDE_DOMAIN_CHECKBOX)
+        self.outside_domain_box.setToolTip(
+            "The model was validated on other procedures; its number here comes with a warning "
+            "and an unknown error. Stored with the case; the report shows the same."
+        )
+        self.outside_domain_box.toggled.connect(self.outside_domain_requested)
+        self.outside_domain_box.setVisible(False)
+        shown_layout.addWidget(self.outside_domain_box)
         shown_layout.addWidget(self.validation_label)
         hidden = QWidget()
         hidden_layout = QVBoxLayout(hidden)
@@ -179,6 +191,12 @@ class OutcomeWidget(QWidget):
         self.event_spin.setValue(float(start) if start is not None else 0.0)
         self.event_spin.blockSignals(False)
         self.prediction_label.setText(prediction_html(outcome))
+        self.outside_domain_box.blockSignals(True)
+        self.outside_domain_box.setChecked(
+            bool(outcome and outcome.get("outside_domain_requested"))
+        )
+        self.outside_domain_box.blockSignals(False)
+        self.outside_domain_box.setVisible(bool(outcome and outcome.get("outside_domain")))
         self.validation_label.setText(
             validation_text(outcome.get("model") if outcome else None, metrics)
             if outcome is not None
