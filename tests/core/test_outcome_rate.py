@@ -124,3 +124,27 @@ def test_summary_carries_the_same_outcome(cases: dict[int, Path]):
             outcome = case_summary(store, registry=registry)["outcome"]
         lines.add((round(outcome["blood_loss_ml"]), round(outcome["success_probability"], 2)))
     assert len(lines) == 1, lines
+
+
+def test_outside_domain_request_is_an_undoable_case_edit(
+    cases: dict[int, Path], tmp_path: Path
+) -> None:
+    import shutil
+
+    from scrubline.core.case import Case
+    from scrubline.core.edits import SetOutcomeOutsideDomain, SetProcedure
+
+    path = Path(shutil.copy(cases[1], tmp_path / "copy.scrub"))
+    registry = load_registry(include_bundled=True)
+    with Case.open(path, readonly=False) as case:
+        case.apply(SetProcedure("generic"))
+        refused = case.outcome(None, registry)
+        assert refused["blood_loss_ml"] is None and refused["outside_domain"] is True
+        undo = case.apply(SetOutcomeOutsideDomain(True))
+        assert case.outcome_outside_domain
+        shown = case.outcome(None, registry)
+        assert shown["blood_loss_ml"] is not None
+        assert shown["warning"].startswith("outside the validated domain")
+        assert undo == SetOutcomeOutsideDomain(False)
+        case.apply(undo)
+        assert case.outcome(None, registry)["blood_loss_ml"] is None
