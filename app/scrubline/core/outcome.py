@@ -519,8 +519,9 @@ def predict_case_outcome(
     Returns a JSON-able dict with `event_start_s`, `blood_loss_ml`, `blood_loss_interval_ml`
     ([low, high]), `success_probability`, `model` ({id, version, headline}), `reason`,
     `procedure`, `outside_domain` (the procedure is not one the model was validated on),
-    `outside_domain_requested` (the user asked for a prediction anyway) and `warning`. When the case is outside what the model was validated on, the numbers are None and
-    `reason` says why in one plain sentence; inputs beyond `[domain] max_abs_z` training standard
+    `outside_domain_requested` (the user asked for a prediction anyway) and `warning`. When the
+    case is outside what the model was validated on, the numbers are None and `reason` says why
+    in one plain sentence; inputs beyond `[domain] max_abs_z` training standard
     deviations on any pooled statistic are refused even when asked for, as is a prediction whose
     interval does not hold its own estimate.
     """
