@@ -199,6 +199,25 @@ def test_missing_onnx_file(tmp_path: Path) -> None:
             "'width' and 'height' must be positive",
         ),
         ("this is = = not toml", "not valid TOML"),
+        (
+            "id = 'x'\ntask = 'segmenter'\nfile = 'a.onnx'\nlicence = 'l'\nlabels = ['a', 'b']\n"
+            "[input]\nname = 'i'\nwidth = 8\nheight = 8\n"
+            "[[outputs]]\nname = 'h'\nrole = 'tool_heatmap'\nshape = ['N', 3, 2, 2]\n"
+            "[[outputs]]\nname = 's'\nrole = 'tool_size'\n",
+            "output 'h' has 3 heatmap channels but 'labels' names 2 classes",
+        ),
+        (
+            "id = 'x'\ntask = 'segmenter'\nfile = 'a.onnx'\nlicence = 'l'\nlabels = ['a']\n"
+            "[input]\nname = 'i'\nwidth = 8\nheight = 8\n"
+            "[[outputs]]\nname = 'h'\nrole = 'tool_heatmap'\n",
+            "role tool_heatmap needs one with role tool_size",
+        ),
+        (
+            "id = 'x'\ntask = 'segmenter'\nfile = 'a.onnx'\nlicence = 'l'\n"
+            "[input]\nname = 'i'\nwidth = 8\nheight = 8\n"
+            "[[outputs]]\nname = 'h'\nrole = 'tool_heatmap'\n[[outputs]]\nname = 's'\nrole = 'tool_size'\n",
+            "a tool_heatmap output needs 'labels'",
+        ),
     ],
 )
 def test_bad_manifests_say_what_is_wrong(tmp_path: Path, text: str, message: str) -> None:

@@ -42,7 +42,17 @@ TASKS = ("detector", "segmenter", "classifier", "sequence", "phase")
 # Which output roles each task understands; a manifest naming any other role is refused.
 ROLES: dict[str, tuple[str, ...]] = {
     # blood_present: a frame-level [N, 1] score gating the bleeding mask (FrameResult.gate_bleeding)
-    "segmenter": ("bleeding_mask", "instrument_mask", "tip_map", "blood_present"),
+    # tool_heatmap/tool_size/tool_offset: class-aware boxes decoded from centre heatmaps
+    # (scrubline.core.models.centres), one heatmap channel per label
+    "segmenter": (
+        "bleeding_mask",
+        "instrument_mask",
+        "tip_map",
+        "blood_present",
+        "tool_heatmap",
+        "tool_size",
+        "tool_offset",
+    ),
     "detector": ("boxes", "scores", "classes", "tips", "tip_scores"),
     "classifier": ("scores",),
     "sequence": ("blood_loss_ml", "blood_loss_interval_ml", "success_probability"),
@@ -57,7 +67,14 @@ REQUIRED_ROLES: dict[str, tuple[str, ...]] = {
 }
 # The `[thresholds]` keys each task's wrapper reads; any other key would have no effect.
 THRESHOLDS: dict[str, tuple[str, ...]] = {
-    "segmenter": ("bleeding", "instrument", "tip", "min_instrument_area", "blood_present"),
+    "segmenter": (
+        "bleeding",
+        "instrument",
+        "tip",
+        "min_instrument_area",
+        "blood_present",
+        "tool_score",
+    ),
     "detector": ("score", "tip"),
     "classifier": (),
     "sequence": ("success",),
@@ -337,6 +354,22 @@ def parse_manifest(data: dict[str, Any], source: Path) -> Manifest:
         raise ManifestError(f"{where}: task '{task}' needs outputs with roles {', '.join(missing)}")
     if task == "segmenter" and not roles:
         raise ManifestError(f"{where}: a segmenter needs at least one output")
+    if task == "segmenter" and "tool_heatmap" in roles:
+        if "tool_size" not in roles:
+            raise ManifestError(
+                f"{where}: an output with role tool_heatmap needs one with role tool_size"
+            )
+        heat = next(o for o in outputs if o.role == "tool_heatmap")
+        if not raw.labels:
+            raise ManifestError(
+                f"{where}: a tool_heatmap output needs 'labels' (one per heatmap channel)"
+            )
+        channels = heat.shape[1] if len(heat.shape) > 1 else None
+        if isinstance(channels, int) and channels != len(raw.labels):
+            raise ManifestError(
+                f"{where}: output '{heat.name}' has {channels} heatmap channels but 'labels' names "
+                f"{len(raw.labels)} classes"
+            )
 
     if task in ("classifier", "phase") and not raw.labels:
         raise ManifestError(f"{where}: a {task} model needs 'labels'")

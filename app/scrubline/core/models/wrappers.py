@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from scrubline.core.models.centres import decode_centres, tools_from_centres
 from scrubline.core.models.instances import instances_from_maps
 from scrubline.core.models.manifest import Manifest
 from scrubline.core.models.session import ModelError, create_session
@@ -100,7 +101,30 @@ class Segmenter(FrameModel):
         if GATE_LABEL in outputs:
             score = float(np.asarray(outputs[GATE_LABEL][index]).reshape(-1)[0])
             result.scores[f"{self.id}:{GATE_LABEL}"] = score
-        if "instrument_mask" in outputs:
+        if "tool_heatmap" in outputs:
+            # Class-aware boxes from the centre heatmaps; each tool's tip comes from the dense
+            # maps inside its box.
+            offset = outputs.get("tool_offset")
+            boxes = decode_centres(
+                np.asarray(outputs["tool_heatmap"][index], np.float32),
+                np.asarray(outputs["tool_size"][index], np.float32),
+                None if offset is None else np.asarray(offset[index], np.float32),
+                score_threshold=m.threshold("tool_score", 0.3),
+            )
+            result.instruments = tools_from_centres(
+                boxes,
+                m.labels,
+                frame_size,
+                instrument_prob=(
+                    _plane(outputs["instrument_mask"], index)
+                    if "instrument_mask" in outputs
+                    else None
+                ),
+                tip_prob=_plane(outputs["tip_map"], index) if "tip_map" in outputs else None,
+                instrument_threshold=m.threshold("instrument", 0.5),
+                tip_threshold=m.threshold("tip", 0.5),
+            )
+        elif "instrument_mask" in outputs:
             tip = _plane(outputs["tip_map"], index) if "tip_map" in outputs else None
             result.instruments = instances_from_maps(
                 _plane(outputs["instrument_mask"], index),
