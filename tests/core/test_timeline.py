@@ -132,3 +132,34 @@ def test_spans_match_a_sample_by_sample_walk() -> None:
         spans_from_flags(times, np.zeros(400, bool), period=period, min_duration=0, merge_gap=0)
         == []
     )
+
+
+def test_every_class_of_the_case_tool_model_is_a_lane_and_a_frames_column(tmp_path: Path) -> None:
+    """A case analysed by a class-aware tool model: its 7 classes are lanes and frames.csv
+    columns in the model's order, seen or not (a tool never in view is zeros, not missing),
+    and the window's lanes read display names."""
+    from scrubline.core.export import frames_dataframe
+    from scrubline.core.tools import TOOL_NAMES, display_name
+
+    tools = [["Hook"]] * 5 + [["Grasper", "Hook"]] * 5
+    with _case(tmp_path, [0.0] * 10, [False] * 10, tools) as store:
+        store.set_meta(
+            "models",
+            [{"id": "scrubline-vision", "task": "segmenter", "labels": list(TOOL_NAMES)}],
+        )
+        timeline = build_timeline(store)
+    assert timeline.labels == list(TOOL_NAMES)
+    table = frames_dataframe(timeline)
+    columns = [c for c in table.columns if c.startswith("tool_")]
+    assert columns == [
+        "tool_grasper",
+        "tool_bipolar",
+        "tool_hook",
+        "tool_scissors",
+        "tool_clipper",
+        "tool_irrigator",
+        "tool_specimenbag",
+    ]
+    assert table["tool_hook"].sum() == 10 and table["tool_grasper"].sum() == 5
+    assert table["tool_specimenbag"].sum() == 0
+    assert [display_name(label) for label in timeline.labels][-1] == "Specimen bag"

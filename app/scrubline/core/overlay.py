@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from scrubline.core.results import FrameResult, Instrument
+from scrubline.core.tools import TOOL_NAMES, display_name
 
 OVERLAY_KEYS = ("boxes", "tips", "bleeding", "badge")
 
@@ -63,16 +64,20 @@ BOX_PALETTE = (
 
 
 def box_colour(label: str) -> tuple[int, int, int]:
-    """A stable colour per label (crc32, not hash(): the same in every process)."""
+    """A stable colour per label: the seven Cholec80 tools each get their own palette entry (no
+    two share a colour); any other label by crc32 (not hash(): the same in every process)."""
+    if label in TOOL_NAMES:
+        return BOX_PALETTE[TOOL_NAMES.index(label) % len(BOX_PALETTE)]
     return BOX_PALETTE[zlib.crc32(label.encode("utf-8")) % len(BOX_PALETTE)]
 
 
 def box_text(instrument: Instrument) -> str:
     """A box's label: the class and the model's score, or "(reviewer)" once a reviewer's
     correction changed it (the model's score does not belong to a class it did not give)."""
+    name = display_name(instrument.label)
     if instrument.source == "reviewer":
-        return f"{instrument.label} (reviewer)"
-    return f"{instrument.label} {instrument.score:.2f}"
+        return f"{name} (reviewer)"
+    return f"{name} {instrument.score:.2f}"
 
 
 def _ascii(text: str) -> str:

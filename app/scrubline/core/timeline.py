@@ -78,7 +78,7 @@ class Timeline:
     times: np.ndarray  # their times (s)
     sample_period_s: float
     duration_s: float  # of the video
-    labels: list[str]  # tool classes seen (presence columns)
+    labels: list[str]  # tool classes the models can report, then any other seen (presence columns)
     presence: np.ndarray  # [n_frames, n_labels] 0/1
     tips_visible: np.ndarray  # [n_frames] counts
     tips_hidden: np.ndarray
@@ -289,7 +289,16 @@ def build_timeline(
         period = 1.0 / fps_setting if fps_setting > 0 else 1.0
 
     present = detections[detections["score"] >= settings.presence_score]
-    labels = sorted(present["label"].unique().tolist())
+    # Every class a tool model of this case can report, in the model's order, seen or not: a
+    # tool never in view is a lane and a column of zeros, not a missing signal; then any other
+    # label found in the results (a user's model, an older case).
+    model_labels = [
+        str(x)
+        for m in models
+        if m.get("task") in ("detector", "segmenter")
+        for x in m.get("labels") or []
+    ]
+    labels = list(dict.fromkeys([*model_labels, *sorted(present["label"].unique().tolist())]))
     presence = np.zeros((len(frames), len(labels)), dtype=np.uint8)
     if len(frames) and labels:
         row_of = {int(f): i for i, f in enumerate(frames)}
@@ -343,12 +352,7 @@ def build_timeline(
             timeline.episodes.append(Episode("bleeding", "bleeding", start, end, peak))
     for start, end, _ in spans(hidden > 0):
         timeline.episodes.append(Episode("tip_hidden", "tip hidden", start, end, None))
-    # Every class a detector of this case can report, seen or not: a tool never in view is a
-    # column of zeros, not a missing signal.
-    detector_labels = [
-        str(x) for m in models if m.get("task") == "detector" for x in m.get("labels") or []
-    ]
-    timeline.episodes.extend(_phases(timeline, present, phase_template, detector_labels))
+    timeline.episodes.extend(_phases(timeline, present, phase_template, model_labels))
     if phase_template is not None:
         timeline.phase_colours = {
             label: colour

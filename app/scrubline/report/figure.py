@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from scrubline.core.timeline import Timeline
+from scrubline.core.tools import display_name
 from scrubline.report.text import clock
 
 COLUMN_PT = 0.75  # one printed pixel at 96 dpi
@@ -366,7 +367,7 @@ def timeline_drawing(
             )
             continue
         column = tool_cols[i]
-        lane_label(y, TOOL_ROW, labels[column])
+        lane_label(y, TOOL_ROW, display_name(labels[column]))
         present = cols.reduce(sorted_(timeline.presence[:, column]), "max")
         rects_for(np.nan_to_num(present) > 0.5, y + 1, TOOL_ROW - 2, TOOL_COLOUR)
     if hidden_tools:

@@ -26,6 +26,7 @@ from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPicture
 from PySide6.QtWidgets import QGraphicsItem, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from scrubline.core.timeline import spans_from_flags
+from scrubline.core.tools import display_name
 from scrubline.ui.navigation import describe_at, format_clock
 from scrubline.ui.overlays import PALETTE, label_colour
 
@@ -503,7 +504,7 @@ class TimelineView(QWidget):
             y = count - 1 - row
             colour = _lighter(label_colour(label), 210)
             spans.extend((start, end, y + 0.15, y + 0.85, colour) for start, end in runs)
-            ticks.append((y + 0.5, label))
+            ticks.append((y + 0.5, display_name(label)))
         if not lanes:
             ticks = [
                 (
