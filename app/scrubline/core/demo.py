@@ -192,6 +192,53 @@ def _draw_instrument(
         )
 
 
+def demo_instruments(
+    t: float, width: int = DEMO_SIZE[0], height: int = DEMO_SIZE[1]
+) -> list[tuple[str, tuple[float, float], tuple[float, float], float]]:
+    """The demo's instruments in view at time t: (Cholec80 class name, entry point, tip, jaw
+    opening). The left one is a grasper, always in view, wandering; the right one is the
+    suction/irrigation cannula (Cholec80's Irrigator), in at 6-25 s and 42-66 s to work the
+    bleed."""
+    bleed_centre = (int(width * 0.58), int(height * 0.45))
+    tip1 = (width * 0.40 + 60 * np.sin(t / 3.0), height * 0.55 + 30 * np.cos(t / 2.3))
+    found = [("Grasper", (0.0, height * 0.95), tip1, 0.5 + 0.5 * float(np.sin(t * 2)))]
+    presence = max(
+        _smoothstep((t - 6.0) / 1.5) * (1.0 - _smoothstep((t - 24.5) / 1.5)),
+        _smoothstep((t - 42.0) / 1.5) * (1.0 - _smoothstep((t - 64.5) / 1.5)),
+    )
+    if presence > 0.02:
+        target = (bleed_centre[0] + 20 * np.sin(t), bleed_centre[1] + 10 * np.cos(t * 1.3))
+        start = (width * 1.0, height * 0.15)
+        tip2 = (
+            start[0] + (target[0] - start[0]) * presence,
+            start[1] + (target[1] - start[1]) * presence,
+        )
+        found.append(("Irrigator", start, tip2, 0.1))
+    return [
+        (n, (float(e[0]), float(e[1])), (float(p[0]), float(p[1])), float(j))
+        for n, e, p, j in found
+    ]
+
+
+def demo_tool_boxes(
+    t: float, width: int = DEMO_SIZE[0], height: int = DEMO_SIZE[1]
+) -> list[tuple[str, tuple[float, float, float, float]]]:
+    """The known box (x1, y1, x2, y2, pixels) of each demo instrument at time t, from the same
+    drawing: the pixels it covers, whole tool, tip included (the detector's training and tests
+    read these)."""
+    found = []
+    for name, entry, tip, jaw_open in demo_instruments(t, width, height):
+        mask = np.zeros((height, width, 3), np.uint8)
+        _draw_instrument(mask, entry, tip, jaw_open)
+        ys, xs = np.nonzero(mask.max(axis=2) > 0)
+        if len(xs) < 20:
+            continue
+        found.append(
+            (name, (float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)))
+        )
+    return found
+
+
 def demo_frame_drawer(
     width: int = DEMO_SIZE[0], height: int = DEMO_SIZE[1]
 ) -> Callable[[int, float], np.ndarray]:
@@ -228,27 +275,12 @@ def demo_frame_drawer(
                 -1,
                 cv2.LINE_AA,
             )
-        # Instrument 1 (left grasper): always in, wanders; its tip slips behind tissue at 18-21 s
-        # and 58-61 s.
-        tip1 = (width * 0.40 + 60 * np.sin(t / 3.0), height * 0.55 + 30 * np.cos(t / 2.3))
-        _draw_instrument(image, (0, height * 0.95), tip1, 0.5 + 0.5 * np.sin(t * 2))
-        if 18.0 <= t <= 21.0 or 58.0 <= t <= 61.0:
-            flap = (int(tip1[0]), int(tip1[1]))
-            cv2.ellipse(image, flap, (42, 30), -20, 0, 360, (214, 150, 112), -1, cv2.LINE_AA)
-        # Instrument 2 (right suction): enters at 6 s, works the bleed, leaves at 25 s; back for
-        # the re-bleed at 42-66 s.
-        presence = max(
-            _smoothstep((t - 6.0) / 1.5) * (1.0 - _smoothstep((t - 24.5) / 1.5)),
-            _smoothstep((t - 42.0) / 1.5) * (1.0 - _smoothstep((t - 64.5) / 1.5)),
-        )
-        if presence > 0.02:
-            target = (bleed_centre[0] + 20 * np.sin(t), bleed_centre[1] + 10 * np.cos(t * 1.3))
-            start = (width * 1.0, height * 0.15)
-            tip2 = (
-                start[0] + (target[0] - start[0]) * presence,
-                start[1] + (target[1] - start[1]) * presence,
-            )
-            _draw_instrument(image, start, tip2, 0.1)
+        for name, entry, tip, jaw_open in demo_instruments(t, width, height):
+            _draw_instrument(image, entry, tip, jaw_open)
+            if name == "Grasper" and (18.0 <= t <= 21.0 or 58.0 <= t <= 61.0):
+                # its tip slips behind a tissue flap
+                flap = (int(tip[0]), int(tip[1]))
+                cv2.ellipse(image, flap, (42, 30), -20, 0, 360, (214, 150, 112), -1, cv2.LINE_AA)
         image = (image.astype(np.float32) * vignette).astype(np.uint8)
         cv2.putText(
             image,
