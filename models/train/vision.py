@@ -272,13 +272,16 @@ def export_onnx(model, path: Path) -> None:
     fused = fuse_batchnorm(copy.deepcopy(model).eval())
     x = torch.rand(2, 3, INPUT_H, INPUT_W)
     path.parent.mkdir(parents=True, exist_ok=True)
+    names = ["instrument", "tip", "bleeding"]
+    if getattr(model, "detect", False):  # keep the 2.x tool detection outputs
+        names += ["tool_heatmap", "tool_size", "tool_offset"]
     torch.onnx.export(
         fused,
         (x,),
         str(path),
         input_names=["image"],
-        output_names=["instrument", "tip", "bleeding"],
-        dynamic_axes={n: {0: "N"} for n in ("image", "instrument", "tip", "bleeding")},
+        output_names=names,
+        dynamic_axes={n: {0: "N"} for n in ("image", *names)},
         opset_version=17,
         dynamo=False,
     )
@@ -309,7 +312,8 @@ def load_onnx_weights(path: Path):
 
     proto = onnx.load(str(path))
     inits = {t.name: numpy_helper.to_array(t) for t in proto.graph.initializer}
-    model = fused_skeleton()
+    # 2.x files carry the tool detection branch (`vision_detect.py`): rebuild it too
+    model = fused_skeleton(detect=any(name.startswith("det.") for name in inits))
     state = model.state_dict()
     # Conv weights keep their parameter names; a bias may have been renamed (identical
     # initializers are shared), so take it from the Conv node that uses the named weight.
@@ -1215,9 +1219,11 @@ def finetune_bleeding(
         batch = collate(
             [make_example(data[rng.integers(len(data))], rng, augment) for _ in range(8)]
         )
-        inst, tip, bleed = model(batch["image"], logits=True)
+        outputs = model(batch["image"], logits=True)
+        inst, tip, bleed = outputs[:3]
         with torch.no_grad():
-            t_inst, t_tip, _ = teacher(batch["image"], logits=True)
+            taught = teacher(batch["image"], logits=True)
+        t_inst, t_tip = taught[:2]
         target = batch["bleeding"].unsqueeze(1)
         p = torch.sigmoid(bleed)
         loss = (
@@ -1230,6 +1236,8 @@ def finetune_bleeding(
             + F.mse_loss(torch.sigmoid(inst), torch.sigmoid(t_inst))
             + F.mse_loss(torch.sigmoid(tip), torch.sigmoid(t_tip))
         )
+        for mine, theirs in zip(outputs[3:], taught[3:], strict=True):  # 2.x tool outputs
+            loss = loss + F.mse_loss(torch.sigmoid(mine), torch.sigmoid(theirs))
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -1239,7 +1247,8 @@ def finetune_bleeding(
     output.mkdir(parents=True, exist_ok=True)
     export_onnx(model, output / "scrubline-vision.onnx")
     text = MANIFEST_PATH.read_text()
-    text = text.replace(f'version = "{VERSION}"', f'version = "{VERSION}+finetuned"')
+    bundled = tomllib.loads(text)["version"]
+    text = text.replace(f'version = "{bundled}"', f'version = "{bundled}+finetuned"')
     text = text.replace('card = "scrubline-vision.md"\n', "")
     head, _, _ = text.partition("[metrics]")
     head = head.replace('headline_metric = "instrument_dice"\n', "")

@@ -23,6 +23,11 @@ from torch import nn
 from torch.nn import functional as F
 
 HEADS = ("instrument", "tip", "bleeding")
+# Class-aware tool detection (CenterNet-style, at a quarter of the input resolution): a centre
+# heatmap per tool class, the box size (fraction of the frame) and the centre's sub-cell offset.
+TOOL_CLASSES = ("Grasper", "Bipolar", "Hook", "Scissors", "Clipper", "Irrigator", "SpecimenBag")
+DET_OUTPUTS = ("tool_heatmap", "tool_size", "tool_offset")
+DET_STRIDE = 4
 
 
 class ConvBNAct(nn.Sequential):
@@ -76,8 +81,12 @@ class VisionNet(nn.Module):
     """Input N×3×H×W in 0..1 (H, W divisible by 32); outputs three N×1×H/2×W/2 probability maps
     (logits with `logits=True`, for training)."""
 
-    def __init__(self, width: float = 1.0) -> None:
+    def __init__(
+        self, width: float = 1.0, detect: bool = False, det_width: int = 64, det_deep: bool = False
+    ) -> None:
         super().__init__()
+        self.detect = detect
+        self.det_deep = det_deep
 
         def c(n: int) -> int:
             return max(8, int(round(n * width / 8)) * 8)
@@ -113,14 +122,32 @@ class VisionNet(nn.Module):
         self.head = nn.Sequential(SeparableConv(c2, c2), nn.Conv2d(c2, len(HEADS), 1))
         # Start near the rare-positive prior so early training is stable.
         nn.init.constant_(self.head[-1].bias, -3.0)
+        if detect:
+            if det_deep:
+                # the detection branch's own copy of the deep stages (initialised from the
+                # shared ones): class semantics live there, and at 1/16 and 1/32 they are cheap
+                self.det_stage4 = nn.Sequential(
+                    InvertedResidual(c3, c4, 2), InvertedResidual(c4, c4), InvertedResidual(c4, c4)
+                )
+                self.det_stage5 = nn.Sequential(
+                    InvertedResidual(c4, c5, 2), InvertedResidual(c5, c5), InvertedResidual(c5, c5)
+                )
+                self.det_context = nn.Sequential(
+                    nn.AdaptiveAvgPool2d(1), nn.Conv2d(c5, c5, 1), nn.ReLU6(inplace=True)
+                )
+            self.det = ToolDetector(c2, c3, c4, c5, width=det_width)
 
-    def forward(self, x: torch.Tensor, logits: bool = False) -> tuple[torch.Tensor, ...]:
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         s1 = self.stem(x)
         s2 = self.stage2(s1)
         s3 = self.stage3(s2)
         s4 = self.stage4(s3)
         s5 = self.stage5(s4)
-        s5 = s5 + self.context(s5)
+        return s1, s2, s3, s4, s5 + self.context(s5)
+
+    def forward(self, x: torch.Tensor, logits: bool = False) -> tuple[torch.Tensor, ...]:
+        """The three maps, then (with `detect`) tool heatmap, size and offset."""
+        s1, s2, s3, s4, s5 = self.encode(x)
         d = self.up4(s5, s4)
         d = self.up3(d, s3)
         d = self.up2(d, s2)
@@ -128,7 +155,82 @@ class VisionNet(nn.Module):
         out = self.head(d)
         if not logits:
             out = torch.sigmoid(out)
-        return tuple(out[:, i : i + 1] for i in range(len(HEADS)))
+        maps = tuple(out[:, i : i + 1] for i in range(len(HEADS)))
+        if not self.detect:
+            return maps
+        return (*maps, *self.detect_from(s2, s3, s4, s5, logits))
+
+    def detect_from(
+        self,
+        s2: torch.Tensor,
+        s3: torch.Tensor,
+        s4: torch.Tensor,
+        s5: torch.Tensor,
+        logits: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The detection branch from the shared encoder's features (training caches them)."""
+        if self.det_deep:
+            s4 = self.det_stage4(s3)
+            s5 = self.det_stage5(s4)
+            s5 = s5 + self.det_context(s5)
+        return self.det(s2, s3, s4, s5, logits)
+
+
+class ToolDetector(nn.Module):
+    """The detection branch: a small feature pyramid over the shared encoder's 1/4 to 1/32
+    features (the encoder stays frozen, so the instrument, tip and bleeding maps are exactly
+    those of the 1.x network) and a CenterNet head at 1/4: 7 class centre heatmaps, box size
+    and centre offset. Plain 3x3 convolutions rather than depthwise ones: on a CPU, training
+    depthwise layers in torch was several times slower per step, and the branch is trained here
+    on a shared 2-core machine."""
+
+    def __init__(self, c2: int, c3: int, c4: int, c5: int, width: int = 64) -> None:
+        super().__init__()
+
+        def conv(cin: int, cout: int, k: int) -> nn.Sequential:
+            return nn.Sequential(nn.Conv2d(cin, cout, k, 1, k // 2), nn.ReLU(inplace=True))
+
+        w4, w3, w2 = width, width * 3 // 4, width // 2
+        self.lateral5, self.lateral4, self.smooth4 = (
+            conv(c5, w4, 1),
+            conv(c4, w4, 1),
+            conv(w4, w4, 3),
+        )
+        self.reduce3, self.lateral3, self.smooth3 = (
+            conv(w4, w3, 1),
+            conv(c3, w3, 1),
+            conv(w3, w3, 3),
+        )
+        self.reduce2, self.lateral2, self.smooth2 = (
+            conv(w3, w2, 1),
+            conv(c2, w2, 1),
+            conv(w2, w2, 3),
+        )
+        self.out = nn.Conv2d(w2, len(TOOL_CLASSES) + 4, 1)
+        with torch.no_grad():
+            self.out.bias[: len(TOOL_CLASSES)] = -4.6  # CenterNet's prior: p = 0.01
+            self.out.bias[len(TOOL_CLASSES) :] = 0.0
+
+    def forward(
+        self,
+        s2: torch.Tensor,
+        s3: torch.Tensor,
+        s4: torch.Tensor,
+        s5: torch.Tensor,
+        logits: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        def up(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+            return F.interpolate(x, size=like.shape[-2:], mode="bilinear", align_corners=False)
+
+        x = self.smooth4(up(self.lateral5(s5), s4) + self.lateral4(s4))
+        x = self.smooth3(up(self.reduce3(x), s3) + self.lateral3(s3))
+        x = self.smooth2(up(self.reduce2(x), s2) + self.lateral2(s2))
+        det = self.out(x)
+        k = len(TOOL_CLASSES)
+        heat, size, offset = det[:, :k], det[:, k : k + 2], det[:, k + 2 : k + 4]
+        if not logits:  # probabilities and fractions (0..1) in the graph
+            heat, size, offset = torch.sigmoid(heat), torch.sigmoid(size), torch.sigmoid(offset)
+        return heat, size, offset
 
 
 def fuse_batchnorm(model: nn.Module) -> nn.Module:
@@ -157,9 +259,11 @@ def fuse_batchnorm(model: nn.Module) -> nn.Module:
     return model
 
 
-def fused_skeleton(width: float = 1.0) -> VisionNet:
+def fused_skeleton(
+    width: float = 1.0, detect: bool = False, det_width: int = 64, det_deep: bool = False
+) -> VisionNet:
     """A network with the fused structure (convolutions with bias, no BatchNorm)."""
-    model = VisionNet(width)
+    model = VisionNet(width, detect=detect, det_width=det_width, det_deep=det_deep)
     model.eval()
     return fuse_batchnorm(model)
 

@@ -56,6 +56,9 @@ def test_two_classes_on_one_tool_keep_the_more_confident_only() -> None:
     heat, size, offset = _maps([(0, 24, 32, 0.7, 0.3, 0.3), (1, 24, 33, 0.5, 0.3, 0.3)])
     found = decode_centres(heat, size, offset, score_threshold=0.3)
     assert [f.cls for f in found] == [0]
+    # two peaks of one class a few cells apart on one tool: one box
+    heat, size, offset = _maps([(0, 24, 30, 0.7, 0.4, 0.4), (0, 24, 34, 0.6, 0.4, 0.4)])
+    assert len(decode_centres(heat, size, offset, score_threshold=0.3)) == 1
     # two tools side by side of different classes both stay
     heat, size, offset = _maps([(0, 24, 10, 0.7, 0.2, 0.3), (1, 24, 50, 0.5, 0.2, 0.3)])
     assert {f.cls for f in decode_centres(heat, size, offset, score_threshold=0.3)} == {0, 1}

@@ -427,8 +427,28 @@ def test_analyze_with_the_cholecystectomy_procedure(clips, tmp_path, capsys):
     assert rc == 0, err
     with CaseStore(case) as store:
         assert store.get_meta("procedure") == "cholecystectomy"
-    # The bundled detector only says "instrument": the command says what is missing.
-    assert "no 'cholecystectomy' phases" in err and "Grasper" in err and "class-aware" in err
+    # The bundled vision model names the 7 tools: the phase model gets its presence and the
+    # phases come out named (no "missing tool signals" warning).
+    assert "no 'cholecystectomy' phases" not in err, err
+    from scrubline.core.export import frames_dataframe
+    from scrubline.core.timeline import build_timeline
+
+    with CaseStore(case) as store:
+        from scrubline.core.export import load_procedure
+
+        timeline = build_timeline(store, None, load_procedure("cholecystectomy"))
+    phases = {e.label for e in timeline.episodes_of("phase")}
+    assert phases and phases <= {
+        "Preparation",
+        "CalotTriangleDissection",
+        "ClippingCutting",
+        "GallbladderDissection",
+        "GallbladderPackaging",
+        "CleaningCoagulation",
+        "GallbladderRetraction",
+    }
+    columns = [c for c in frames_dataframe(timeline).columns if c.startswith("tool_")]
+    assert len(columns) == 7 and "tool_specimenbag" in columns
 
 
 def test_phase_manifest_needs_its_features_and_decoding_tables(tmp_path):

@@ -46,15 +46,16 @@ def decode_centres(
     *,
     score_threshold: float = 0.3,
     max_detections: int = 20,
-    cross_class_iou: float = 0.7,
+    overlap_iou: float = 0.7,
 ) -> list[CentreBox]:
     """`heatmap` C×h×w class probabilities, `size` 2×h×w box width/height as fractions of the
     frame, `offset` 2×h×w the centre's position inside its cell (0..1; None = cell centre).
 
     A detection is a cell that is the maximum of its 3×3 neighbourhood in its class plane and
-    reaches `score_threshold`; the `max_detections` best are kept. Where two classes claim the
-    same tool (boxes overlapping by IoU ≥ `cross_class_iou`), only the more confident one stays:
-    a tool has one class."""
+    reaches `score_threshold`; the `max_detections` best are kept. Where two peaks claim the
+    same tool (boxes overlapping by IoU ≥ `overlap_iou`), only the more confident one stays: a
+    tool has one class and one box (a long tool can raise two peaks a few cells apart, of one
+    class or of two)."""
     import cv2
 
     if heatmap.ndim != 3 or size.shape[0] != 2 or size.shape[1:] != heatmap.shape[1:]:
@@ -90,7 +91,7 @@ def decode_centres(
         )
         if box[2] <= box[0] or box[3] <= box[1]:
             continue
-        if any(k.cls != c and _iou(k.box, box) >= cross_class_iou for k in kept):
+        if any(_iou(k.box, box) >= overlap_iou for k in kept):
             continue
         kept.append(CentreBox(c, score, box))
     return kept
