@@ -215,7 +215,8 @@ def test_missing_onnx_file(tmp_path: Path) -> None:
         (
             "id = 'x'\ntask = 'segmenter'\nfile = 'a.onnx'\nlicence = 'l'\n"
             "[input]\nname = 'i'\nwidth = 8\nheight = 8\n"
-            "[[outputs]]\nname = 'h'\nrole = 'tool_heatmap'\n[[outputs]]\nname = 's'\nrole = 'tool_size'\n",
+            "[[outputs]]\nname = 'h'\nrole = 'tool_heatmap'\n"
+            "[[outputs]]\nname = 's'\nrole = 'tool_size'\n",
             "a tool_heatmap output needs 'labels'",
         ),
     ],
