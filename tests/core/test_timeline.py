@@ -106,6 +106,19 @@ def test_generic_phases_tell_one_instrument_from_two(tmp_path: Path) -> None:
     assert labels[1][1] == 8
 
 
+def test_generic_phases_count_named_tools_as_instruments(tmp_path: Path) -> None:
+    """The generic template counts instrument boxes; a class-aware model names them (Grasper,
+    Hook): they are still instruments, one or two."""
+    from scrubline.core.export import load_procedure
+
+    n = 100  # 20 s
+    tools = [["Grasper"]] * 40 + [["Grasper", "Hook"]] * 40 + [[]] * 20
+    with _case(tmp_path, [0.0] * n, [False] * n, tools) as store:
+        timeline = build_timeline(store, phase_template=load_procedure("generic"))
+    labels = [p.label for p in timeline.episodes_of("phase")]
+    assert labels == ["one instrument", "two or more instruments", "no instrument in view"]
+
+
 def test_spans_match_a_sample_by_sample_walk() -> None:
     """The vectorised spans equal the plain definition on irregular, gappy sampling."""
     rng = np.random.default_rng(7)

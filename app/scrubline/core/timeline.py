@@ -412,6 +412,11 @@ def _phases(
     bleeding = pd.Series(np.nan_to_num(timeline.bleeding), index=timeline.times)
     labels = list(dict.fromkeys([*timeline.labels, *detector_labels]))
     presence = presence_table(detections, timeline.times, bleeding=bleeding, labels=labels)
+    if "instrument" not in presence.columns:
+        # Templates that count instrument boxes (the generic one) count boxes of every class
+        # when the model names its tools.
+        named = [c for c in labels if c in presence.columns]
+        presence["instrument"] = presence[named].sum(axis=1) if named else 0.0
     return [
         Episode("phase", p.label, float(p.start_s), float(p.end_s), None)
         for p in recognise_phases(presence, template)

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from scrubline.core.nearest import nearest_row, within
+from scrubline.core.tools import display_name
 
 SPEEDS = (0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0)  # every J/K/L rate from any of them is here
 MAX_RATE = 4.0
@@ -230,7 +231,11 @@ def describe_at(
     if at is None:
         parts.append("not analysed here")
     else:
-        tools = [label for j, label in enumerate(timeline.labels) if timeline.presence[at, j]]
+        tools = [
+            display_name(label)
+            for j, label in enumerate(timeline.labels)
+            if timeline.presence[at, j]
+        ]
         parts.append("tools: " + (", ".join(tools) if tools else "none"))
         shown, hidden = int(timeline.tips_visible[at]), int(timeline.tips_hidden[at])
         if shown or hidden:
