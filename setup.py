@@ -17,6 +17,7 @@ from setuptools.command.build_py import build_py
 # Folder in the checkout (and in the sdist) -> the file patterns the installed app reads from it.
 BUNDLED = {
     "models": ["*.onnx", "*.toml", "*.md"],
+    "models/tip-rules": ["*.toml"],
     "resources/phases": ["*.toml", "*.md"],
     "resources/fonts": ["*.ttf", "*.txt"],
     "resources/icons": ["*.svg", "*.png", "*.ico", "*.icns"],

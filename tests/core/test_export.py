@@ -13,6 +13,7 @@ import pytest
 from scrubline.core.export import column_name, export_case
 from scrubline.core.results import BleedingMask, FrameResult, Instrument
 from scrubline.core.store import CaseStore
+from tests.tip_rules_helper import validate_tools
 
 PERIOD = 0.2  # 5 analysed frames per second
 
@@ -68,11 +69,13 @@ def _case(path: Path) -> CaseStore:
 
 
 @pytest.fixture
-def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def exported(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     # Made for each test (not once per module): mutation testing runs, for a changed function,
     # only the tests that called it, and a cached export would hide the calls from all but one.
     folder = tmp_path_factory.mktemp("export")
     with _case(folder / "case.scrub") as store:
+        # The case's model has a validated tip rule for both tools (threshold 0.5).
+        validate_tools(monkeypatch, folder / "models", store, {"grasper": True, "hook": True})
         written = export_case(store, folder / "out")
     assert [p.name for p in written] == [
         "frames.csv",

@@ -6,13 +6,18 @@ import numpy as np
 import pytest
 
 from scrubline.core.overlay import (
+    BADGE_COLOUR,
     BLEEDING_COLOUR,
+    NOTE_COLOUR,
     TIP_HIDDEN_COLOUR,
     TIP_VISIBLE_COLOUR,
     box_colour,
     draw_overlays,
 )
 from scrubline.core.results import BleedingMask, FrameResult, Instrument
+from scrubline.core.tips import ClassRule, TipRules
+
+VALIDATED = TipRules({name: ClassRule(name, True, 0.5) for name in ("grasper", "hook")})
 
 GREY = 90
 
@@ -66,7 +71,9 @@ def test_label_text_only_with_labels() -> None:
 def test_visible_tip_is_filled_and_hidden_tip_is_a_ring_with_a_badge() -> None:
     visible = Instrument("grasper", 0.9, (50, 50, 200, 200), (200, 200), 0.9, True)
     hidden = Instrument("hook", 0.9, (300, 100, 450, 250), (450, 250), 0.1, False)
-    out = draw_overlays(_canvas(), _result(visible, hidden), boxes=False, labels=False)
+    out = draw_overlays(
+        _canvas(), _result(visible, hidden), boxes=False, labels=False, tip_rules=VALIDATED
+    )
     assert _close(out[200, 200], TIP_VISIBLE_COLOUR)
     assert _close(out[250, 450], (GREY, GREY, GREY), tol=0)  # hollow: centre untouched
     ring = out[235:265, 435:465].reshape(-1, 3)
@@ -74,11 +81,31 @@ def test_visible_tip_is_filled_and_hidden_tip_is_a_ring_with_a_badge() -> None:
     corner = out[:40, -160:]
     assert (np.abs(corner.astype(int) - np.array(TIP_HIDDEN_COLOUR)).max(axis=2) < 30).sum() > 100
     no_badge = draw_overlays(
-        _canvas(), _result(visible, hidden), boxes=False, labels=False, badge=False
+        _canvas(),
+        _result(visible, hidden),
+        boxes=False,
+        labels=False,
+        badge=False,
+        tip_rules=VALIDATED,
     )
     assert np.array_equal(no_badge[:40, -160:], _canvas()[:40, -160:])
-    only_visible = draw_overlays(_canvas(), _result(visible), boxes=False, labels=False)
+    only_visible = draw_overlays(
+        _canvas(), _result(visible), boxes=False, labels=False, tip_rules=VALIDATED
+    )
     assert np.array_equal(only_visible[:40, -160:], _canvas()[:40, -160:])
+
+
+def test_unvalidated_tool_gets_a_muted_note_not_the_badge() -> None:
+    """A hidden tip of a class without a validated rule (no rules, or the rule says not
+    validated) draws no warning badge: a grey note says visibility is not validated."""
+    hidden = Instrument("hook", 0.9, (300, 100, 450, 250), (450, 250), 0.1, False)
+    unvalidated = TipRules({"hook": ClassRule("hook", False, 0.5)})
+    for rules in (None, unvalidated):
+        out = draw_overlays(_canvas(), _result(hidden), boxes=False, labels=False, tip_rules=rules)
+        corner = out[:40, -260:].astype(int)
+        orange = (np.abs(corner - np.array(BADGE_COLOUR)).max(axis=2) < 30).sum()
+        grey_note = (np.abs(corner - np.array(NOTE_COLOUR)).max(axis=2) < 10).sum()
+        assert orange == 0 and grey_note > 100
 
 
 def test_bleeding_mask_is_resized_and_blended_where_above_threshold() -> None:

@@ -20,6 +20,7 @@ from scrubline.core.results import FrameResult, Instrument
 from scrubline.core.store import CaseStore, StoreError
 from scrubline.core.timeline import build_timeline
 from scrubline.core.video import VideoSource
+from tests.tip_rules_helper import validate_tools
 
 # ---------------------------------------------------------------------------------------------
 # A case belongs to one video, whatever the files are called
@@ -70,8 +71,12 @@ def test_a_renamed_or_moved_video_finds_its_case(tmp_path: Path) -> None:
 # Exported numbers are the stored numbers
 
 
-def test_frames_csv_counts_each_hidden_tip_in_tips_hidden(tmp_path: Path) -> None:
-    """Catches: `tips_visible` and `tips_hidden` swapped in frames.csv (or in the store)."""
+def test_frames_csv_counts_each_hidden_tip_in_tips_hidden(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Catches: `tips_visible` and `tips_hidden` swapped in frames.csv (or in the store). The
+    three tools' tip rules are validated, and samples 1 s apart are not smoothed, so every
+    stored tip is counted as stored."""
 
     def tool(label: str, visible: bool) -> Instrument:
         return Instrument(label, 0.9, (0, 0, 10, 10), (5, 5), 0.9 if visible else 0.1, visible)
@@ -85,9 +90,9 @@ def test_frames_csv_counts_each_hidden_tip_in_tips_hidden(tmp_path: Path) -> Non
                     0, 0.0, [tool("grasper", True), tool("hook", True), tool("clipper", False)]
                 ),
                 FrameResult(
-                    5, 0.2, [tool("grasper", False), tool("hook", False), tool("clipper", False)]
+                    25, 1.0, [tool("grasper", False), tool("hook", False), tool("clipper", False)]
                 ),
-                FrameResult(10, 0.4, [tool("grasper", True)]),
+                FrameResult(50, 2.0, [tool("grasper", True)]),
             ]
         )
         assert store.frames_table()[["tips_visible", "tips_hidden"]].values.tolist() == [
@@ -95,14 +100,20 @@ def test_frames_csv_counts_each_hidden_tip_in_tips_hidden(tmp_path: Path) -> Non
             [0, 3],
             [1, 0],
         ]
+        validate_tools(
+            monkeypatch,
+            tmp_path / "models",
+            store,
+            {"grasper": True, "hook": True, "clipper": True},
+        )
         table = frames_dataframe(build_timeline(store))
         assert table[["tips_visible", "tips_hidden"]].values.tolist() == [[2, 1], [0, 3], [1, 0]]
         export_case(store, tmp_path / "out")
     written = pd.read_csv(tmp_path / "out" / "frames.csv")
     assert written[["frame", "n_instruments", "tips_visible", "tips_hidden"]].values.tolist() == [
         [0, 3, 2, 1],
-        [5, 3, 0, 3],
-        [10, 1, 1, 0],
+        [25, 3, 0, 3],
+        [50, 1, 1, 0],
     ]
 
 

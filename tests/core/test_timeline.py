@@ -10,6 +10,10 @@ import pytest
 from scrubline.core.results import BleedingMask, FrameResult, Instrument
 from scrubline.core.store import CaseStore
 from scrubline.core.timeline import TimelineSettings, build_timeline, spans_from_flags
+from scrubline.core.tips import ClassRule, TipRules
+
+# Both classes validated (threshold 0.5), as a rule file would say for a validated model.
+VALIDATED = TipRules({name: ClassRule(name, True, 0.5) for name in ("grasper", "hook")})
 
 
 def _case(
@@ -53,7 +57,7 @@ def test_episodes_and_tracks(tmp_path: Path) -> None:
     hidden = [False] * 30 + [True] * 10 + [False] * 10  # 6.0–8.0 s
     tools = [["grasper"]] * 20 + [["grasper", "hook"]] * 20 + [[]] * 10
     with _case(tmp_path, bleeding, hidden, tools) as store:
-        timeline = build_timeline(store)
+        timeline = build_timeline(store, tip_rules=VALIDATED)
     (bleed,) = timeline.episodes_of("bleeding")
     assert (bleed.start_s, bleed.end_s, bleed.peak) == pytest.approx((2.0, 6.0, 0.2))
     (tip,) = timeline.episodes_of("tip_hidden")

@@ -14,6 +14,12 @@ from scrubline.core.export import frames_dataframe, load_procedure
 from scrubline.core.results import BleedingMask, FrameResult, Instrument
 from scrubline.core.store import CaseStore
 from scrubline.core.timeline import Episode, TimelineSettings, build_timeline, spans_from_flags
+from scrubline.core.tips import ClassRule, TipRules
+
+# The classes these tests use, validated at threshold 0.5 (tip scores are 0.9 or 0.1).
+VALIDATED = TipRules(
+    {name: ClassRule(name, True, 0.5) for name in ("grasper", "hook", "instrument")}
+)
 
 
 def _tool(label: str = "instrument", score: float = 0.9, visible: bool = True) -> Instrument:
@@ -51,7 +57,7 @@ def test_exactly_at_a_threshold_counts(tmp_path: Path) -> None:
         for i in range(20)
     ]
     with _store(tmp_path / "edge.scrub", results) as store:
-        timeline = build_timeline(store, settings)
+        timeline = build_timeline(store, settings, tip_rules=VALIDATED)
     assert timeline.labels == ["grasper"] and timeline.presence[:, 0].tolist() == [1] * 20
     assert timeline.tips_hidden.tolist() == [0] * 5 + [1] * 10 + [0] * 5
     (bleeding,) = timeline.episodes_of("bleeding")
@@ -70,7 +76,7 @@ def test_exactly_at_a_threshold_counts(tmp_path: Path) -> None:
     # Just below the presence score: not present, so its tip is not counted either.
     low = [FrameResult(i, i * 0.2, [_tool("grasper", 0.49, visible=False)]) for i in range(10)]
     with _store(tmp_path / "low.scrub", low) as store:
-        faint = build_timeline(store, settings)
+        faint = build_timeline(store, settings, tip_rules=VALIDATED)
     assert (
         faint.labels == []
         and faint.tips_hidden.tolist() == [0] * 10
@@ -191,7 +197,7 @@ def test_totals_count_seconds_to_the_hundredth(tmp_path: Path) -> None:
     # A tip hidden for 31 frames: 1.0333 s, given as 1.03.
     hidden = [FrameResult(i, i / 30, [_tool("hook", visible=i >= 31)]) for i in range(60)]
     with _store(tmp_path / "hidden.scrub", hidden, fps=30.0) as store:
-        totals = build_timeline(store).totals()
+        totals = build_timeline(store, tip_rules=VALIDATED).totals()
     assert totals["tip_hidden_total_s"] == 1.03 and totals["tip_hidden_longest_s"] == 1.03
 
 

@@ -9,6 +9,7 @@ import pytest
 from scrubline.core.results import BleedingMask, FrameResult, Instrument
 from scrubline.core.store import CaseStore, StoreError
 from scrubline.core.timeline import Episode
+from scrubline.core.tips import NOT_VALIDATED, ClassRule, TipRules
 from scrubline.ui import actions, navigation
 from scrubline.ui.outcome_text import event_start_text, prediction_html, validation_text
 from scrubline.ui.overlays import OverlayFlags, mask_rgba, plan_overlay
@@ -58,14 +59,35 @@ def _result(frame: int, time_s: float, *, hidden: bool = False) -> FrameResult:
         time_s,
         [
             Instrument("grasper", 0.91, (10, 10, 50, 40), (45, 35), 0.9, True),
-            Instrument("hook", 0.7, (60, 10, 90, 40), (88, 38), 0.2, not hidden),
+            Instrument("hook", 0.7, (60, 10, 90, 40), (88, 38), 0.2 if hidden else 0.8, not hidden),
         ],
         BleedingMask(mask, 0.125),
     )
 
 
-def test_overlay_plan_marks_and_provenance() -> None:
+VALIDATED = TipRules({name: ClassRule(name, True, 0.5) for name in ("grasper", "hook")})
+
+
+def test_overlay_plan_gives_no_badge_for_an_unvalidated_tool() -> None:
+    """Without a validated rule for its class a hidden tip gets no badge: the plan says tip
+    visibility is not validated, naming the tools; a validated class next to it still warns."""
     plan = plan_overlay(_result(10, 1.0, hidden=True), 10, 1.0, OverlayFlags())
+    assert plan.badge is None
+    assert plan.tip_note == f"{NOT_VALIDATED} (grasper, hook)"
+    only_grasper = TipRules({"grasper": ClassRule("grasper", True, 0.5)})
+    mixed = plan_overlay(
+        _result(10, 1.0, hidden=True), 10, 1.0, OverlayFlags(), tip_rules=only_grasper
+    )
+    assert mixed.badge is None and mixed.tip_note == f"{NOT_VALIDATED} (hook)"
+    only_hook = TipRules({"hook": ClassRule("hook", True, 0.5)})
+    warned = plan_overlay(
+        _result(10, 1.0, hidden=True), 10, 1.0, OverlayFlags(), tip_rules=only_hook
+    )
+    assert warned.badge == "TIP HIDDEN" and warned.tip_note == f"{NOT_VALIDATED} (grasper)"
+
+
+def test_overlay_plan_marks_and_provenance() -> None:
+    plan = plan_overlay(_result(10, 1.0, hidden=True), 10, 1.0, OverlayFlags(), tip_rules=VALIDATED)
     assert [b.text for b in plan.boxes] == ["grasper 0.91", "hook 0.70"]
     assert [t.visible for t in plan.tips] == [True, False]
     assert plan.tips[0].colour != plan.tips[1].colour  # visible and hidden tips look different
@@ -74,7 +96,7 @@ def test_overlay_plan_marks_and_provenance() -> None:
         plan.mask_rgba is not None and plan.mask_rgba[3, 3, 3] > 0 and plan.mask_rgba[0, 0, 3] == 0
     )
     assert plan.note is None
-    near = plan_overlay(_result(10, 1.0), 11, 1.1, OverlayFlags())
+    near = plan_overlay(_result(10, 1.0), 11, 1.1, OverlayFlags(), tip_rules=VALIDATED)
     assert near.note == (
         "overlays from analysed frame 10, 0.10 s earlier (the nearest analysed frame within 0.5 s)"
     )

@@ -334,6 +334,7 @@ class Case:
         whether a row is as the model gave it or as a reviewer corrected it."""
         table = self._store.detections_table()
         table["source"] = SOURCE_MODEL
+        table["tip_reviewed"] = False
         corrections = self.corrections(include_stale=False)
         if not corrections or not len(table):
             return table
@@ -351,6 +352,7 @@ class Case:
                         table.iat[r, table.columns.get_loc("label")] = c.label
                     else:
                         table.iat[r, table.columns.get_loc("tip_visible")] = bool(c.visible)
+                        table.iat[r, table.columns.get_loc("tip_reviewed")] = True
                     table.iat[r, table.columns.get_loc("source")] = SOURCE_REVIEWER
             elif c.kind == "out_of_body":
                 times = table["time_s"].to_numpy(dtype=float)
@@ -408,7 +410,9 @@ class Case:
                 elif c.kind == "relabel_box":
                     inst = replace(inst, label=str(c.label), source=SOURCE_REVIEWER)
                 else:
-                    inst = replace(inst, tip_visible=bool(c.visible), source=SOURCE_REVIEWER)
+                    inst = replace(
+                        inst, tip_visible=bool(c.visible), tip_reviewed=True, source=SOURCE_REVIEWER
+                    )
             if keep:
                 instruments.append(inst)
         return FrameResult(result.frame, result.time_s, instruments, result.bleeding, result.scores)

@@ -1,6 +1,8 @@
 """Draw one frame's analysis results onto its picture: instrument boxes with label and score, tip
 points (visible filled, hidden hollow in another colour), the bleeding mask as a translucent
-layer with its area, and a warning badge while a tip is hidden.
+layer with its area, and a warning badge while a tip is hidden: only for tool classes whose
+tip visibility is validated (`scrubline.core.tips`); tools of other classes get a muted note
+"tip visibility not validated" in the badge's place instead.
 
 Qt-free (numpy + OpenCV) so that the PDF report's key frames, the window's "export frame as PNG"
 and "export clip as MP4" all draw exactly the same picture. The live player draws its own
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from scrubline.core.results import FrameResult, Instrument
+from scrubline.core.tips import NO_RULES, TipRules, badge_text, not_validated_note
 from scrubline.core.tools import TOOL_NAMES, display_name
 
 OVERLAY_KEYS = ("boxes", "tips", "bleeding", "badge")
@@ -48,6 +51,7 @@ BLEEDING_COLOUR = (255, 0, 200)
 TIP_VISIBLE_COLOUR = (40, 220, 60)
 TIP_HIDDEN_COLOUR = (255, 150, 0)
 BADGE_COLOUR = (255, 150, 0)
+NOTE_COLOUR = (90, 90, 90)  # the "not validated" note: muted, so it does not read as a warning
 TEXT_DARK = (20, 20, 20)
 TEXT_LIGHT = (255, 255, 255)
 # Box colours by label, chosen to stay distinct from the tip and bleeding colours above.
@@ -149,6 +153,7 @@ def draw_overlays(
     badge: bool = True,
     bleeding_alpha: float = 0.45,
     text_scale: float = 1.0,
+    tip_rules: TipRules | None = None,
 ) -> np.ndarray:
     """A copy of `rgb` (HxWx3 uint8) with `result` drawn on it.
 
@@ -160,6 +165,8 @@ def draw_overlays(
         where the map was made; there is no threshold to pass here.
     text_scale: text size relative to the default (a printed report shows pictures small, so it
         asks for larger text).
+    tip_rules: which tool classes may carry the "TIP HIDDEN" badge (the case's rules,
+        `Timeline.tip_rules`); without them no badge is drawn.
     """
     import cv2
 
@@ -232,24 +239,28 @@ def draw_overlays(
                     out, centre, radius + thickness, TIP_HIDDEN_COLOUR, thickness + 1, cv2.LINE_AA
                 )
 
-    if badge and any(not inst.tip_visible for inst in result.instruments):
-        hidden = sum(1 for inst in result.instruments if not inst.tip_visible)
-        text = "TIP HIDDEN" if hidden == 1 else f"{hidden} TIPS HIDDEN"
-        (tw, th), base = cv2.getTextSize(
-            text, cv2.FONT_HERSHEY_SIMPLEX, font_scale * 1.2, thickness
-        )
+    rules = tip_rules if tip_rules is not None else NO_RULES
+    text = badge_text(result, rules) if badge else None
+    note = not_validated_note(result, rules) if badge and text is None else None
+    if text is not None or note is not None:
+        shown = text or "tip visibility not validated"
+        colour = BADGE_COLOUR if text else NOTE_COLOUR
+        ink = TEXT_DARK if text else TEXT_LIGHT
+        size = font_scale * (1.2 if text else 0.9)
+        (tw, th), base = cv2.getTextSize(shown, cv2.FONT_HERSHEY_SIMPLEX, size, thickness)
         pad = 3 * thickness
         x2b, y1b = width - pad, pad
         x1b, y2b = x2b - tw - 2 * pad, y1b + th + base + 2 * pad
-        cv2.rectangle(out, (x1b, y1b), (x2b, y2b), BADGE_COLOUR, -1)
-        cv2.rectangle(out, (x1b, y1b), (x2b, y2b), TEXT_DARK, thickness)
+        cv2.rectangle(out, (x1b, y1b), (x2b, y2b), colour, -1)
+        if text:
+            cv2.rectangle(out, (x1b, y1b), (x2b, y2b), TEXT_DARK, thickness)
         cv2.putText(
             out,
-            text,
+            shown,
             (x1b + pad, y2b - base - pad),
             cv2.FONT_HERSHEY_SIMPLEX,
-            font_scale * 1.2,
-            TEXT_DARK,
+            size,
+            ink,
             thickness,
             cv2.LINE_AA,
         )

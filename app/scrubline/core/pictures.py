@@ -24,6 +24,7 @@ from scrubline.core.drawings import Drawing, draw_drawings, shown_at
 from scrubline.core.nearest import ResultsNear
 from scrubline.core.overlay import OverlayFlags
 from scrubline.core.results import FrameResult
+from scrubline.core.tips import TipRules
 from scrubline.core.video import VideoSource
 
 
@@ -50,6 +51,10 @@ class _Results:
         self.case = Case.open(case) if case is not None and Path(case).exists() else None
         self._near = ResultsNear(self.case) if self.case is not None else None
         self.drawings = self.case.drawings() if self.case is not None else []
+        from scrubline.core.tips import NO_RULES, rules_for_models
+
+        # The same rule as the window and the report: a badge only for validated tool classes.
+        self.tip_rules = rules_for_models(self.case.models) if self.case is not None else NO_RULES
 
     def drawings_at(self, frame: int, time_s: float) -> list[Drawing]:
         """The teaching drawings on screen with this frame (as the window shows them)."""
@@ -69,6 +74,7 @@ def _draw(
     source_size: tuple[int, int],
     flags: OverlayFlags,
     drawings: list[Drawing] | None = None,
+    tip_rules: TipRules | None = None,
 ) -> np.ndarray:
     from scrubline.core.overlay import draw_overlays
 
@@ -80,6 +86,7 @@ def _draw(
         tips=flags.tips,
         bleeding=flags.bleeding,
         badge=flags.badge,
+        tip_rules=tip_rules,
     )
     return draw_drawings(drawn, drawings) if drawings else drawn
 
@@ -102,6 +109,7 @@ def export_frame_png(
             size,
             flags,
             results.drawings_at(shown.index, shown.time_s),
+            results.tip_rules,
         )
     finally:
         results.close()
@@ -161,6 +169,7 @@ def export_clip_mp4(
                     (info.width, info.height),
                     flags,
                     results.drawings_at(frame.index, frame.time_s),
+                    results.tip_rules,
                 )
                 encoded = av.VideoFrame.from_ndarray(np.ascontiguousarray(picture), format="rgb24")
                 pts = max(int(round((frame.time_s - start) * 1000)), last_pts + 1)

@@ -21,6 +21,9 @@ class Instrument:
     tip_score: float = 0.0  # probability that the working end is in view and not occluded
     tip_visible: bool = False
     source: str = "model"  # "reviewer" once a reviewer's correction changed it (core.case)
+    # A reviewer said whether the tip is visible (core.case): then `tip_visible` is a person's
+    # label, shown whatever the model's tip rule (core.tips) says about the class.
+    tip_reviewed: bool = False
 
 
 @dataclass

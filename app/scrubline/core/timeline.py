@@ -5,6 +5,12 @@ Tracks are sampled at the analysed frames: tool presence per label, tip visibili
 hidden tip counts) and bleeding area fraction. Episodes are time spans with a start and an end:
 bleeding above a threshold that began with a rise in the same view (`bleeding_rises`), an
 instrument in view with its tip hidden, surgical phases, and bookmarks (zero-length).
+
+Tip visibility is counted only for tool classes whose rule is validated
+(`scrubline.core.tips`): each tool track's tip score is smoothed over about a second and
+compared with its class's threshold. Tools of other classes add nothing to the tip counts or the
+tip-hidden episodes; `Timeline.tip_note` names them with "tip visibility not validated for this
+tool".
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from scrubline.core.tips import NOT_VALIDATED, TipRules, rules_for_models
 
 EPISODE_KINDS = ("bleeding", "tip_hidden", "phase", "bookmark")
 # Colours for phases whose template gives none, picked by the label's name (crc32), never by
@@ -88,6 +96,22 @@ class Timeline:
     phase_colours: dict[str, str] = field(
         default_factory=dict
     )  # the template's "#rrggbb" per phase label
+    tip_rules: TipRules = field(default_factory=TipRules)
+    tip_unvalidated: list[str] = field(default_factory=list)  # tool classes seen, no rule
+
+    @property
+    def tip_validated(self) -> list[str]:
+        """Tool classes seen whose tip visibility is validated (badge and episodes shown)."""
+        seen = [label for i, label in enumerate(self.labels) if self.presence[:, i].any()]
+        return self.tip_rules.validated_labels(seen)
+
+    @property
+    def tip_note(self) -> str | None:
+        """The sentence shown instead of tip-hidden claims for the tools that have no
+        validated rule; None when every tool seen has one (or no tool was seen)."""
+        if not self.tip_unvalidated:
+            return None
+        return f"{NOT_VALIDATED}: {', '.join(self.tip_unvalidated)}"
 
     @property
     def n_instruments(self) -> np.ndarray:
@@ -159,6 +183,8 @@ class Timeline:
             "bleeding_episodes": len(bleeding),
             "bleeding_total_s": round(sum(e.duration_s for e in bleeding), 2),
             "bleeding_peak_fraction": round(float(measured.max()), 4) if measured.size else None,
+            "tip_validated_tools": self.tip_validated,
+            "tip_not_validated_tools": list(self.tip_unvalidated),
             "tip_hidden_episodes": len(hidden),
             "tip_hidden_total_s": round(sum(e.duration_s for e in hidden), 2),
             "tip_hidden_longest_s": round(max((e.duration_s for e in hidden), default=0.0), 2),
@@ -267,10 +293,13 @@ def build_timeline(
     store: Any,
     settings: TimelineSettings | None = None,
     phase_template: Any = None,
+    tip_rules: TipRules | None = None,
 ) -> Timeline:
     """The timeline of a case. `store` is a `core.case.Case` (its detections carry the
     reviewer's corrections) or anything with the same read methods: snapshot, frames_table,
-    detections_table, video, settings, bookmarks, models."""
+    detections_table, video, settings, bookmarks, models.
+    `tip_rules`: the tip-visibility rule per class; by default the bundled rules for the models
+    the case was analysed with."""
     settings = settings or TimelineSettings()
     # One read transaction: frames and detections read in two queries while an analysis commits
     # batches would otherwise disagree (a detection of a frame the frames table did not have yet).
@@ -305,13 +334,8 @@ def build_timeline(
         col_of = {label: j for j, label in enumerate(labels)}
         for frame, label in zip(present["frame"], present["label"], strict=True):
             presence[row_of[int(frame)], col_of[label]] = 1
-    visible = np.zeros(len(frames), dtype=np.int64)
-    hidden = np.zeros(len(frames), dtype=np.int64)
-    if len(present):
-        per_frame = present.groupby("frame")["tip_visible"]
-        shown, total = per_frame.sum(), per_frame.size()
-        visible = shown.reindex(frames, fill_value=0).to_numpy(dtype=np.int64)
-        hidden = (total - shown).reindex(frames, fill_value=0).to_numpy(dtype=np.int64)
+    rules = tip_rules if tip_rules is not None else rules_for_models(models)
+    visible, hidden = _tip_counts(present, frames, period, rules)
     bleeding = table["bleeding_fraction"].to_numpy(dtype=float)
 
     timeline = Timeline(
@@ -325,6 +349,9 @@ def build_timeline(
         tips_hidden=hidden,
         bleeding=bleeding,
         settings=settings,
+        tip_rules=rules,
+        # Tools actually in view, not every class a model could report.
+        tip_unvalidated=rules.unvalidated_labels(sorted(present["label"].unique().tolist())),
     )
 
     def spans(
@@ -396,6 +423,54 @@ def missing_signals(store: Any, template: Any, registry: Any = None) -> list[str
         _, missing = match_tool_columns(signals, learned_model(template, registry).tools)
         return list(missing)
     return list(template.missing_columns(signals))
+
+
+def _tip_counts(
+    present: Any, frames: np.ndarray, period: float, rules: TipRules
+) -> tuple[np.ndarray, np.ndarray]:
+    """Visible and hidden tips per analysed frame: tools of validated classes, each tool
+    track's tip score smoothed over about a second first, and every tip a reviewer marked (as
+    marked, whatever its class)."""
+    from scrubline.core.tips import smooth_track_scores, smoothing_window
+
+    visible = np.zeros(len(frames), dtype=np.int64)
+    hidden = np.zeros(len(frames), dtype=np.int64)
+    reviewed = (
+        present["tip_reviewed"].to_numpy(dtype=bool)
+        if "tip_reviewed" in present
+        else np.zeros(len(present), dtype=bool)
+    )
+    validated = np.array([rules.validated(str(label)) for label in present["label"]], dtype=bool)
+    mine = present[validated | reviewed].assign(_reviewed=reviewed[validated | reviewed])
+    if not len(mine):
+        return visible, hidden
+    mine = mine.sort_values("frame", kind="stable")
+    smoothed = smooth_track_scores(
+        mine["frame"].to_numpy(),
+        [str(label) for label in mine["label"]],
+        mine[["x1", "y1", "x2", "y2"]].to_numpy(dtype=float),
+        mine["tip_score"].to_numpy(dtype=float),
+        window=smoothing_window(period),
+    )
+    is_hidden = np.array(
+        [
+            (not bool(shown)) if marked else bool(rules.hidden_at(str(label), float(score)))
+            for label, score, marked, shown in zip(
+                mine["label"], smoothed, mine["_reviewed"], mine["tip_visible"], strict=True
+            )
+        ],
+        dtype=bool,
+    )
+    row_of = {int(f): i for i, f in enumerate(frames)}
+    for frame, flag in zip(mine["frame"].to_numpy(), is_hidden, strict=True):
+        row = row_of.get(int(frame))
+        if row is None:
+            continue
+        if flag:
+            hidden[row] += 1
+        else:
+            visible[row] += 1
+    return visible, hidden
 
 
 def _phases(

@@ -660,6 +660,8 @@ def _summary(data: CaseData, st: _Styles, width: float) -> list[Any]:
                 f"{duration(totals.get('tip_hidden_longest_s'))}"
                 if count
                 else "no episodes: tips in view whenever instruments were"
+                if tl.tip_validated
+                else esc(tl.tip_note or "tip visibility not validated for this tool")
             )
             rows.append(["<b>Tip hidden</b>", text])
             rows.append(
@@ -804,14 +806,27 @@ def _tables(data: CaseData, st: _Styles, width: float) -> list[Any]:
             width,
             "tip-hidden",
         )
-    elif tl.labels:
+    elif tl.labels and not tl.tip_validated:
         story.append(
             Paragraph(
-                "No tip-hidden episodes: whenever an instrument was in view, its tip was "
-                "visible (or hidden for less than the minimum episode length).",
+                f"Not shown: {esc(tl.tip_note or 'tip visibility not validated for this tool')}. "
+                "The tip map was measured against tool instances labelled by eye on real "
+                "cholecystectomy frames and could not tell a hidden tip from a visible one "
+                "often enough for these tools (see the model card).",
                 st.body,
             )
         )
+    elif tl.labels:
+        story.append(
+            Paragraph(
+                "No tip-hidden episodes: whenever a tool with validated tip visibility "
+                f"({esc(', '.join(tl.tip_validated))}) was in view, its tip was visible (or hidden "
+                "for less than the minimum episode length).",
+                st.body,
+            )
+        )
+    if hidden and tl.tip_note:
+        story.append(Paragraph(f"Other tools: {esc(tl.tip_note)}.", st.small))
     else:
         story.append(
             Paragraph(

@@ -259,7 +259,13 @@ class FrameSource:
         height, width = rgb.shape[:2]
         size = self.source_size if all(self.source_size) else (width, height)
         # Printed about 8 cm wide: text half again as large as on screen stays legible.
-        drawn = draw_overlays(rgb, result, source_size=size, text_scale=1.6)
+        drawn = draw_overlays(
+            rgb,
+            result,
+            source_size=size,
+            text_scale=1.6,
+            tip_rules=self.timeline.tip_rules if self.timeline is not None else None,
+        )
         # A teacher's drawings on this frame (kept with its bookmark) go on the picture too.
         if self._drawings is None:
             self._drawings = self.store.drawings()

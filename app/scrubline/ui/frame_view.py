@@ -129,6 +129,16 @@ def paint_overlay(
             QColor(235, 235, 235),
             QColor(0, 0, 0, 170),
         )
+    if plan.tip_note and not plan.badge:
+        # Said plainly and quietly: no claim about the tip either way.
+        width = painter.fontMetrics().horizontalAdvance(plan.tip_note) + 8
+        _label(
+            painter,
+            QPointF(target.center().x() - width / 2, target.y() + 8),
+            plan.tip_note,
+            QColor(235, 235, 235),
+            QColor(60, 60, 60, 190),
+        )
     if plan.badge:
         # The warning is what must not be missed: large, top centre.
         bold = QFont(font)

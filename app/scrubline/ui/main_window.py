@@ -907,6 +907,7 @@ class MainWindow(QMainWindow):
             if shown.period_s is not None or self.timeline is None
             else float(self.timeline.sample_period_s),
             mask_alpha=round(255 * self.preferences.mask_opacity),
+            tip_rules=self.timeline.tip_rules if self.timeline is not None else None,
         )
         if not shown.exact and not shown.proxy:
             plan.note = "this frame could not be decoded; the nearest readable one is shown" + (

@@ -24,6 +24,7 @@ from scrubline.core.overlay import (
     box_text,
 )
 from scrubline.core.results import BleedingMask, FrameResult
+from scrubline.core.tips import NO_RULES, TipRules, badge_text, not_validated_note
 
 OVERLAY_NAMES = {
     "boxes": "Instrument boxes",
@@ -54,11 +55,15 @@ class OverlayPlan:
     mask_rgba: np.ndarray | None = None  # HxWx4 uint8, stretched over the whole frame
     bleeding_text: str | None = None
     badge: str | None = None
+    # Instead of a badge, for tools whose tip visibility has no validated rule.
+    tip_note: str | None = None
     note: str | None = None  # where the marks come from, when not from this very frame
 
     @property
     def empty(self) -> bool:
-        return not (self.boxes or self.tips or self.mask_rgba is not None or self.badge)
+        return not (
+            self.boxes or self.tips or self.mask_rgba is not None or self.badge or self.tip_note
+        )
 
 
 # The window draws with the exported pictures' colours (`scrubline.core.overlay`), so what a
@@ -97,11 +102,14 @@ def plan_overlay(
     *,
     period_s: float | None = None,
     mask_alpha: int = 120,
+    tip_rules: TipRules | None = None,
 ) -> OverlayPlan:
     """The marks for the frame at `shown_frame`, drawn from `result` (the nearest analysed
     sample, `scrubline.core.nearest`). A sample further from the shown frame than that rule's gap
     limit for the case's sampling period `period_s` is not drawn: it would describe a different
-    moment. The note says which sample the marks come from, and the rule."""
+    moment. The note says which sample the marks come from, and the rule. The tip-hidden badge
+    is given only for tool classes that `tip_rules` validates; other tools in view get
+    `tip_note` instead."""
     plan = OverlayPlan()
     if result is None:
         plan.note = "not analysed"
@@ -117,7 +125,6 @@ def plan_overlay(
     if result.frame != shown_frame:
         when = "earlier" if gap > 0 else "later"
         plan.note = f"overlays from analysed frame {result.frame}, {abs(gap):.2f} s {when} ({rule})"
-    hidden = 0
     for inst in result.instruments:
         colour = label_colour(inst.label)
         if flags.boxes:
@@ -130,10 +137,10 @@ def plan_overlay(
                     VISIBLE_TIP_COLOUR if inst.tip_visible else HIDDEN_TIP_COLOUR,
                 )
             )
-        if not inst.tip_visible:
-            hidden += 1
-    if hidden and flags.badge:
-        plan.badge = "TIP HIDDEN" if hidden == 1 else f"{hidden} TIPS HIDDEN"
+    if flags.badge:
+        rules = tip_rules if tip_rules is not None else NO_RULES
+        plan.badge = badge_text(result, rules)
+        plan.tip_note = not_validated_note(result, rules)
     if result.bleeding is not None and flags.bleeding:
         plan.mask_rgba = mask_rgba(result.bleeding, max_alpha=mask_alpha)
         plan.bleeding_text = f"bleeding area {result.bleeding.fraction:.1%}"

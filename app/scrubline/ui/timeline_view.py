@@ -341,6 +341,9 @@ class TimelineView(QWidget):
             autoDownsampleFactor=1.5,
         )
         tips.addItem(self.tip_curve)
+        # Where no tool in view has a validated tip rule, the lane says so instead of a curve.
+        self.tip_note = pg.TextItem("", color=(220, 220, 220), anchor=(0, 0.5))
+        tips.addItem(self.tip_note)
         tips.setYRange(-0.05, 1.1, padding=0)
         tips.getAxis("left").setTicks([[(0.5, "tips visible")], [(0.0, "0"), (1.0, "1")]])
 
@@ -524,8 +527,11 @@ class TimelineView(QWidget):
             self.bleeding_curve.setData([], [])
             self.hidden_spans.set_spans([])
             self.bleeding_spans.set_spans([])
+            self.tip_note.setText("")
             return
         self.tip_curve.setData(timeline.times, timeline.tip_visibility)
+        self.tip_note.setText(timeline.tip_note or "")
+        self.tip_note.setPos(float(timeline.times[0]), 0.5)
         percent = timeline.bleeding * 100.0
         self.bleeding_curve.setData(timeline.times, percent)
         finite = percent[np.isfinite(percent)]
