@@ -11,7 +11,7 @@ import pytest
 from tests.report.synthetic import MODEL_RECORDS
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="package", autouse=True)
 def _validated_tip_rule(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     folder = tmp_path_factory.mktemp("report-models")
     rules = folder / "tip-rules"
