@@ -34,16 +34,17 @@ def test_analyze_then_export(
 ) -> None:
     assert main(["export", str(analysed), "-o", str(tmp_path)]) == 0
     frames = pd.read_csv(tmp_path / "frames.csv")
-    assert list(frames.columns[:7]) == [
+    assert list(frames.columns[:8]) == [
         "frame",
         "time_s",
         "n_instruments",
         "tips_visible",
         "tips_hidden",
         "bleeding_fraction",
+        "in_body",
         "phase",
     ]
-    assert all(c.startswith("tool_") for c in frames.columns[7:])
+    assert all(c.startswith("tool_") for c in frames.columns[8:])
     assert len(frames) == 32  # 10.67 s at 3 fps
     detections = pd.read_csv(tmp_path / "detections.csv")
     assert list(detections.columns) == [

@@ -148,6 +148,7 @@ def red_gate(path: Path, width: int = 64, height: int = 48) -> Path:
 THRESHOLD_LINES = {
     "segmenter": ["instrument = 0.5", "tip = 0.5", "bleeding = 0.5", "min_instrument_area = 0.01"],
     "detector": ["score = 0.5", "tip = 0.5"],
+    "inbody": ["in_body = 0.5"],
 }
 
 
@@ -199,5 +200,45 @@ def segmenter_folder(folder: Path, model_id: str = "tiny-seg") -> Path:
             ("bleeding", "bleeding_mask"),
         ],
         labels=["instrument"],
+    )
+    return folder
+
+
+def brightness_gate(path: Path, width: int = 32, height: int = 24) -> Path:
+    """in_body = sigmoid(40 * (mean brightness - 0.15)): a dark frame is "out of body"."""
+    from onnx import TensorProto, helper
+
+    nodes = [
+        _const("axes", np.array([1, 2, 3], np.int64)),
+        _const("floor", np.array(0.15, np.float32)),
+        _const("gain", np.array(40.0, np.float32)),
+        helper.make_node("ReduceMean", ["image", "axes"], ["mean"], keepdims=0),
+        helper.make_node("Sub", ["mean", "floor"], ["margin"]),
+        helper.make_node("Mul", ["margin", "gain"], ["logit"]),
+        helper.make_node("Sigmoid", ["logit"], ["p"]),
+        _const("shape", np.array([-1, 1], np.int64)),
+        helper.make_node("Reshape", ["p", "shape"], ["in_body"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "tiny_in_body",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, height, width])],
+        [helper.make_tensor_value_info("in_body", TensorProto.FLOAT, ["N", 1])],
+    )
+    return _save(graph, path)
+
+
+def gate_folder(folder: Path, model_id: str = "tiny-gate") -> Path:
+    """A models folder with the tiny in-body gate (dark frames are out of body)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    brightness_gate(folder / f"{model_id}.onnx")
+    manifest(
+        folder / f"{model_id}.toml",
+        model_id=model_id,
+        task="inbody",
+        onnx_file=f"{model_id}.onnx",
+        outputs=[("in_body", "in_body")],
+        width=32,
+        height=24,
     )
     return folder

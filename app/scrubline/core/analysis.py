@@ -291,6 +291,8 @@ class ImageModels:
         for merged in results:
             for score_key, threshold in self.gates:
                 merged.gate_bleeding(score_key, threshold)
+        for result in results:
+            result.gate()  # out of body (the in-body model said so): no tools, tips or bleeding
         return results
 
 

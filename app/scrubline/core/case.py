@@ -532,7 +532,9 @@ class Case:
         return predict_case_outcome(
             self.detections(),
             (int(video.get("width", 0)), int(video.get("height", 0))),
-            timeline.times,
+            # Out-of-body seconds are not "no instruments": the model reads only in-body frames,
+            # and fills the gap from the nearest analysed second as for any unanalysed one.
+            timeline.times[timeline.in_body],
             model,
             bleeding=bleeding,
             event_start_s=self.event_start_s,

@@ -65,12 +65,23 @@ def frames_dataframe(timeline: Timeline) -> Any:
             "tips_visible": timeline.tips_visible,
             "tips_hidden": timeline.tips_hidden,
             "bleeding_fraction": np.round(timeline.bleeding, 5),
+            # 1 inside the body, 0 out of body (no tool, tip or bleeding results there); empty
+            # where no in-body model ran (a case analysed before there was one)
+            "in_body": pd.array(
+                [None if s < 0 else int(s) for s in _in_body_state(timeline)], dtype="Int8"
+            ),
             "phase": timeline.phase_per_frame(),
         }
     )
     for i, label in enumerate(timeline.labels):
         table[column_name(label)] = timeline.presence[:, i].astype(int)
     return table
+
+
+def _in_body_state(timeline: Timeline) -> np.ndarray:
+    if timeline.in_body_state is None:
+        return np.full(len(timeline.frames), -1, dtype=np.int8)
+    return np.asarray(timeline.in_body_state)
 
 
 def episodes_dataframe(timeline: Timeline) -> Any:

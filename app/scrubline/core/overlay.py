@@ -10,6 +10,11 @@ vector overlays; this is the raster twin for everything that leaves the app.
 
 Results are in pixels of the upright source frame; the picture may be a thumbnail or a scaled
 frame, so callers pass either the scale factors or the source frame size.
+
+Out-of-body frames (the in-body gate's "out": menus, the operating room with staff and patient,
+drapes) are blurred beyond recognition in everything that leaves the app, unless the person
+exporting turns it off, as clinical video-sharing tools do: `privacy_blur`, applied by
+`draw_overlays` (`blur_out_of_body`), so the report's key frames, PNG and MP4 exports share it.
 """
 
 from __future__ import annotations
@@ -89,6 +94,25 @@ def _ascii(text: str) -> str:
     return text.encode("ascii", "replace").decode("ascii")
 
 
+OUT_OF_BODY_COLOUR = (190, 190, 200)
+BLUR_CELLS = 16  # the blurred picture keeps about this many cells across: colour, no detail
+
+
+def privacy_blur(rgb: np.ndarray) -> np.ndarray:
+    """`rgb` blurred so that faces, screens and text cannot be made out: shrunk to about
+    BLUR_CELLS cells across, then enlarged back smoothly (by way of a small smoothed copy, so no
+    cell edge remains and a 4K frame costs no more than a thumbnail)."""
+    import cv2
+
+    height, width = rgb.shape[:2]
+    cells_x = max(2, min(BLUR_CELLS, width))
+    cells_y = max(2, min(height, round(BLUR_CELLS * height / max(width, 1))))
+    small = cv2.resize(rgb, (cells_x, cells_y), interpolation=cv2.INTER_AREA)
+    middle = cv2.resize(small, (cells_x * 4, cells_y * 4), interpolation=cv2.INTER_LINEAR)
+    middle = cv2.GaussianBlur(middle, (0, 0), 2.0)
+    return np.ascontiguousarray(cv2.resize(middle, (width, height), interpolation=cv2.INTER_LINEAR))
+
+
 def _resolve_scale(
     image_size: tuple[int, int],
     scale: tuple[float, float] | None,
@@ -154,6 +178,7 @@ def draw_overlays(
     bleeding_alpha: float = 0.45,
     text_scale: float = 1.0,
     tip_rules: TipRules | None = None,
+    blur_out_of_body: bool = True,
 ) -> np.ndarray:
     """A copy of `rgb` (HxWx3 uint8) with `result` drawn on it.
 
@@ -167,6 +192,8 @@ def draw_overlays(
         asks for larger text).
     tip_rules: which tool classes may carry the "TIP HIDDEN" badge (the case's rules,
         `Timeline.tip_rules`); without them no badge is drawn.
+    blur_out_of_body: a frame the in-body gate put out of body is blurred (`privacy_blur`) and
+        marked "out of body"; it has no results to draw. False shows it as it is (still marked).
     """
     import cv2
 
@@ -181,6 +208,12 @@ def draw_overlays(
     unit = max(1.0, min(width, height) / 360.0)
     thickness = max(1, round(unit))
     font_scale = 0.45 * unit * text_scale
+    if result.out_of_body:
+        if blur_out_of_body:
+            out = privacy_blur(out)
+        text = "out of body (blurred)" if blur_out_of_body else "out of body"
+        _label(out, text, (2 * thickness, 0), OUT_OF_BODY_COLOUR, font_scale, thickness)
+        return out
 
     if (
         bleeding

@@ -1,5 +1,5 @@
-"""What one analysed frame yields: instruments (box, tip, tip visibility), a bleeding mask and
-classifier scores. These plain records flow from the model wrappers through the analysis
+"""What one analysed frame yields: instruments (box, tip, tip visibility), a bleeding mask,
+classifier scores, and whether the camera is inside the body. These plain records flow from the model wrappers through the analysis
 pipeline into the case store, and back out to timelines, exports, the window and the report.
 
 Coordinates are pixels of the source video frame (after rotation), origin top-left.
@@ -84,6 +84,9 @@ class FrameResult:
     instruments: list[Instrument] = field(default_factory=list)
     bleeding: BleedingMask | None = None
     scores: dict[str, float] = field(default_factory=dict)
+    # The in-body gate's decision: False for a menu, the operating room, a drape, a black screen,
+    # a trocar view; None where no in-body model ran (cases analysed before there was one).
+    in_body: bool | None = None
 
     def instrument_at(self, x: float, y: float) -> Instrument | None:
         """The instrument whose box holds the point (source pixels); of several, the smallest
@@ -101,6 +104,19 @@ class FrameResult:
         if other.bleeding is not None:
             self.bleeding = other.bleeding
         self.scores.update(other.scores)
+        if other.in_body is not None:
+            self.in_body = other.in_body if self.in_body is None else self.in_body and other.in_body
+
+    @property
+    def out_of_body(self) -> bool:
+        return self.in_body is False
+
+    def gate(self) -> None:
+        """An out-of-body frame keeps no tool, tip or bleeding result: whatever the image models
+        found in a menu or the operating room is not surgery. The one place this is decided."""
+        if self.out_of_body:
+            self.instruments = []
+            self.bleeding = None
 
     def gate_bleeding(self, score_key: str, threshold: float) -> None:
         """Clear the bleeding mask when the frame-level blood-present score `score_key` is

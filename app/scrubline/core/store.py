@@ -5,6 +5,11 @@ the analysis settings and the models that produced the results, every analysed f
 (instruments with tips, bleeding mask and area, classifier scores), small thumbnails for reports
 and scrubbing, bookmarks with notes, and what the user typed about the case.
 
+Each frame row also holds the in-body gate's decision (`in_body`: 1 inside the body, 0 out of
+body, NULL where no in-body model ran). Columns added after the first release (`models`,
+`in_body`) are added to older cases when they are opened for writing (NULL: unknown), and read
+as NULL from an older case opened read-only, so cases from before still open unchanged.
+
 The analysis plan (sampling rate, range, models and their versions) is in `meta`; `planned_frames`
 lists the frames it covers, and every reader here (tables, counts) counts only those frames, so
 results of an earlier plan can never be mixed into a timeline, export or report. Each frame row
@@ -65,7 +70,8 @@ CREATE TABLE IF NOT EXISTS frames (
     bleeding_fraction REAL,
     bleeding_mask BLOB,
     scores TEXT,
-    models TEXT
+    models TEXT,
+    in_body INTEGER
 );
 CREATE TABLE IF NOT EXISTS instruments (
     frame INTEGER NOT NULL,
@@ -147,8 +153,11 @@ _IN_PLAN = (
 )
 _FRAME_COLUMNS = (
     "frame, time_s, n_instruments, tips_visible, tips_hidden, bleeding_fraction, bleeding_mask, "
-    "scores, models"
+    "scores, models, in_body"
 )
+# Columns added to `frames` after the first release, with their type: older cases get them (NULL)
+# when opened for writing.
+_ADDED_FRAME_COLUMNS = {"models": "TEXT", "in_body": "INTEGER"}
 
 
 def default_case_path(fingerprint: str) -> Path:
@@ -234,7 +243,7 @@ class CaseStore:
             if not readonly:
                 self._db.execute("PRAGMA synchronous=NORMAL")
                 self._db.executescript(_SCHEMA)
-                self._add_attribution_column()
+                self._add_frame_columns()
             version = self.get_meta("schema_version")
             if version is None and not readonly:
                 self.set_meta("schema_version", SCHEMA_VERSION)
@@ -375,15 +384,25 @@ class CaseStore:
             if self._db.in_transaction:
                 self._db.commit()
 
-    def _add_attribution_column(self) -> None:
-        """Cases written before frames named their models get the column (NULL: unknown)."""
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(frames)")}
-        if "models" not in columns:
-            try:
-                with self._db:
-                    self._db.execute("ALTER TABLE frames ADD COLUMN models TEXT")
-            except sqlite3.OperationalError:
-                pass  # opened read-only: readers do not need the column
+    def _frame_columns(self) -> set[str]:
+        return {row[1] for row in self._db.execute("PRAGMA table_info(frames)")}
+
+    def _add_frame_columns(self) -> None:
+        """Cases written before frames named their models, or before the in-body gate, get the
+        columns (NULL: unknown)."""
+        columns = self._frame_columns()
+        for name, kind in _ADDED_FRAME_COLUMNS.items():
+            if name not in columns:
+                try:
+                    with self._db:
+                        self._db.execute(f"ALTER TABLE frames ADD COLUMN {name} {kind}")
+                except sqlite3.OperationalError:
+                    pass  # opened read-only: readers do not need the column
+
+    def _in_body_column(self) -> str:
+        """What to select for the in-body decision: the column, or NULL in an older case opened
+        read-only (it has no such column)."""
+        return "in_body" if "in_body" in self._frame_columns() else "NULL AS in_body"
 
     # ------------------------------------------------------------------ opening for a video
     @classmethod
@@ -501,6 +520,7 @@ class CaseStore:
                     encode_mask(r.bleeding.mask) if r.bleeding is not None else None,
                     json.dumps(r.scores) if r.scores else None,
                     attribution,
+                    None if r.in_body is None else int(r.in_body),
                 )
             )
             for inst in r.instruments:
@@ -526,7 +546,7 @@ class CaseStore:
                 )
             db.executemany(
                 f"INSERT OR REPLACE INTO frames ({_FRAME_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
-                "?)",
+                "?, ?)",
                 frame_rows,
             )
             db.executemany(
@@ -577,14 +597,17 @@ class CaseStore:
 
     def frames_table(self) -> Any:
         """One row per analysed frame (pandas): frame, time_s, n_instruments, tips_visible,
-        tips_hidden, bleeding_fraction, scores (dict or None)."""
+        tips_hidden, bleeding_fraction, scores (dict or None), in_body (1, 0, or <NA> where no
+        in-body model ran)."""
         import pandas as pd
 
         table = pd.read_sql_query(
             "SELECT frame, time_s, n_instruments, tips_visible, tips_hidden, bleeding_fraction, "
-            f"scores FROM frames WHERE {_IN_PLAN.format(column='frame')} ORDER BY frame",
+            f"scores, {self._in_body_column()} "
+            f"FROM frames WHERE {_IN_PLAN.format(column='frame')} ORDER BY frame",
             self._db,
         )
+        table["in_body"] = table["in_body"].astype("Int8")
         # NULL scores read back as NaN when other rows hold JSON text
         table["scores"] = [json.loads(s) if isinstance(s, str) else None for s in table["scores"]]
         return table
@@ -603,8 +626,8 @@ class CaseStore:
 
     def result_at(self, frame: int) -> FrameResult | None:
         row = self._db.execute(
-            "SELECT frame, time_s, bleeding_fraction, bleeding_mask, scores FROM frames WHERE "
-            "frame = ?",
+            "SELECT frame, time_s, bleeding_fraction, bleeding_mask, scores, "
+            f"{self._in_body_column()} FROM frames WHERE frame = ?",
             (frame,),
         ).fetchone()
         if row is None:
@@ -626,19 +649,28 @@ class CaseStore:
         ]
         bleeding = BleedingMask(decode_mask(row[3]), row[2]) if row[3] is not None else None
         return FrameResult(
-            row[0], row[1], instruments, bleeding, json.loads(row[4]) if row[4] else {}
+            row[0],
+            row[1],
+            instruments,
+            bleeding,
+            json.loads(row[4]) if row[4] else {},
+            None if row[5] is None else bool(row[5]),
         )
 
-    def nearest_analysed(self, frame: int) -> int | None:
-        """The analysed frame closest to `frame` (ties go to the earlier one): the rule of
-        `scrubline.core.nearest`, which also says how far away it may still be used."""
+    def analysed_around(self, frame: int) -> tuple[int | None, int | None]:
+        """The analysed frames at or before `frame` and after it (None where there is none)."""
         before = self._db.execute(
             "SELECT MAX(frame) FROM frames WHERE frame <= ?", (frame,)
         ).fetchone()[0]
         after = self._db.execute(
             "SELECT MIN(frame) FROM frames WHERE frame > ?", (frame,)
         ).fetchone()[0]
-        return nearest_rule.pick(frame, before, after)
+        return before, after
+
+    def nearest_analysed(self, frame: int) -> int | None:
+        """The analysed frame closest to `frame` (ties go to the earlier one): the rule of
+        `scrubline.core.nearest`, which also says how far away it may still be used."""
+        return nearest_rule.pick(frame, *self.analysed_around(frame))
 
     # ------------------------------------------------------------------ thumbnails
     def thumbnail_frames(self) -> np.ndarray:

@@ -2,9 +2,14 @@
 figures all draw from, computed once from the case store.
 
 Tracks are sampled at the analysed frames: tool presence per label, tip visibility (visible /
-hidden tip counts) and bleeding area fraction. Episodes are time spans with a start and an end:
-bleeding above a threshold that began with a rise in the same view (`bleeding_rises`), an
-instrument in view with its tip hidden, surgical phases, and bookmarks (zero-length).
+hidden tip counts), bleeding area fraction and the in-body gate's decision. Episodes are time
+spans with a start and an end: bleeding above a threshold that began with a rise in the same view
+(`bleeding_rises`), an instrument in view with its tip hidden, surgical phases, out-of-body spans
+(menus, the operating room, a camera out for cleaning) and bookmarks (zero-length).
+
+Out-of-body frames carry no tool, tip or bleeding results (the analysis gates them), and the
+phase recognition reads only the in-body frames: a camera taken out for cleaning is neither
+"no instruments" nor a change of phase; the phases on either side continue across it.
 
 Tip visibility is counted only for tool classes whose rule is validated
 (`scrubline.core.tips`): each tool track's tip score is smoothed over about a second and
@@ -24,7 +29,7 @@ import numpy as np
 
 from scrubline.core.tips import NOT_VALIDATED, TipRules, rules_for_models
 
-EPISODE_KINDS = ("bleeding", "tip_hidden", "phase", "bookmark")
+EPISODE_KINDS = ("bleeding", "tip_hidden", "phase", "out_of_body", "bookmark")
 # Colours for phases whose template gives none, picked by the label's name (crc32), never by
 # order of appearance: a phase keeps its colour from case to case, in the window and the report.
 PHASE_PALETTE = (
@@ -112,6 +117,15 @@ class Timeline:
         if not self.tip_unvalidated:
             return None
         return f"{NOT_VALIDATED}: {', '.join(self.tip_unvalidated)}"
+    # [n_frames] the in-body gate per frame: 1 in, 0 out, -1 unknown (no in-body model ran)
+    in_body_state: np.ndarray | None = None
+
+    @property
+    def in_body(self) -> np.ndarray:
+        """[n_frames] bool: False for frames the gate put out of body (unknown counts as in)."""
+        if self.in_body_state is None:
+            return np.ones(len(self.frames), dtype=bool)
+        return np.asarray(self.in_body_state) != 0
 
     @property
     def n_instruments(self) -> np.ndarray:
@@ -188,6 +202,10 @@ class Timeline:
             "tip_hidden_episodes": len(hidden),
             "tip_hidden_total_s": round(sum(e.duration_s for e in hidden), 2),
             "tip_hidden_longest_s": round(max((e.duration_s for e in hidden), default=0.0), 2),
+            "out_of_body_frames": int((~self.in_body).sum()),
+            "out_of_body_total_s": round(
+                sum(e.duration_s for e in self.episodes_of("out_of_body")), 2
+            ),
             "phases": {
                 label: round(
                     sum(e.duration_s for e in self.episodes_of("phase") if e.label == label), 2
@@ -337,6 +355,11 @@ def build_timeline(
     rules = tip_rules if tip_rules is not None else rules_for_models(models)
     visible, hidden = _tip_counts(present, frames, period, rules)
     bleeding = table["bleeding_fraction"].to_numpy(dtype=float)
+    in_body_state = (
+        table["in_body"].astype("Int8").fillna(-1).to_numpy(dtype=np.int8)
+        if "in_body" in table
+        else np.full(len(frames), -1, dtype=np.int8)
+    )
 
     timeline = Timeline(
         frames=frames,
@@ -352,6 +375,7 @@ def build_timeline(
         tip_rules=rules,
         # Tools actually in view, not every class a model could report.
         tip_unvalidated=rules.unvalidated_labels(sorted(present["label"].unique().tolist())),
+        in_body_state=in_body_state,
     )
 
     def spans(
@@ -379,6 +403,11 @@ def build_timeline(
             timeline.episodes.append(Episode("bleeding", "bleeding", start, end, peak))
     for start, end, _ in spans(hidden > 0):
         timeline.episodes.append(Episode("tip_hidden", "tip hidden", start, end, None))
+    # Every out-of-body run is shown, however short: a single menu frame is worth seeing.
+    for start, end, _ in spans_from_flags(
+        times, in_body_state == 0, period=period, min_duration=0.0, merge_gap=0.5 * period
+    ):
+        timeline.episodes.append(Episode("out_of_body", "out of body", start, end, None))
     timeline.episodes.extend(_phases(timeline, present, phase_template, model_labels))
     if phase_template is not None:
         timeline.phase_colours = {
@@ -484,9 +513,13 @@ def _phases(
 
     from scrubline.core.phases import presence_table, recognise_phases
 
-    bleeding = pd.Series(np.nan_to_num(timeline.bleeding), index=timeline.times)
+    inside = timeline.in_body
+    if not inside.any():
+        return []
+    times = timeline.times[inside]  # out-of-body frames are not "no tools": they are left out
+    bleeding = pd.Series(np.nan_to_num(timeline.bleeding[inside]), index=times)
     labels = list(dict.fromkeys([*timeline.labels, *detector_labels]))
-    presence = presence_table(detections, timeline.times, bleeding=bleeding, labels=labels)
+    presence = presence_table(detections, times, bleeding=bleeding, labels=labels)
     if "instrument" not in presence.columns:
         # Templates that count instrument boxes (the generic one) count boxes of every class
         # when the model names its tools.

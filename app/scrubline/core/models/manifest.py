@@ -37,7 +37,7 @@ import msgspec
 
 from scrubline.core.tomlfile import read_toml
 
-TASKS = ("detector", "segmenter", "classifier", "sequence", "phase")
+TASKS = ("detector", "segmenter", "classifier", "inbody", "sequence", "phase")
 
 # Which output roles each task understands; a manifest naming any other role is refused.
 ROLES: dict[str, tuple[str, ...]] = {
@@ -55,6 +55,7 @@ ROLES: dict[str, tuple[str, ...]] = {
     ),
     "detector": ("boxes", "scores", "classes", "tips", "tip_scores"),
     "classifier": ("scores",),
+    "inbody": ("in_body",),
     "sequence": ("blood_loss_ml", "blood_loss_interval_ml", "success_probability"),
     "phase": ("phase_probabilities",),
 }
@@ -62,6 +63,7 @@ REQUIRED_ROLES: dict[str, tuple[str, ...]] = {
     "segmenter": (),
     "detector": ("boxes", "scores"),
     "classifier": ("scores",),
+    "inbody": ("in_body",),
     "sequence": ("blood_loss_ml", "success_probability"),
     "phase": ("phase_probabilities",),
 }
@@ -77,6 +79,7 @@ THRESHOLDS: dict[str, tuple[str, ...]] = {
     ),
     "detector": ("score", "tip"),
     "classifier": (),
+    "inbody": ("in_body",),
     "sequence": ("success",),
     "phase": (),
 }

@@ -193,6 +193,24 @@ class Classifier(FrameModel):
         )
 
 
+class InBodyGate(FrameModel):
+    """The in-body gate: `in_body` [N, 1], the probability that the frame shows the inside of
+    the body. Below the manifest's `in_body` threshold the frame is out of body, and the analysis
+    drops every tool, tip and bleeding result of it (`FrameResult.gate`). The probability is kept
+    as the score '<model id>:in_body'."""
+
+    def interpret(
+        self, outputs: dict[str, np.ndarray], index: int, frame_size: tuple[int, int]
+    ) -> FrameResult:
+        probability = float(np.asarray(outputs["in_body"][index]).reshape(-1)[0])
+        return FrameResult(
+            frame=-1,
+            time_s=0.0,
+            scores={f"{self.id}:in_body": probability},
+            in_body=probability >= self.manifest.threshold("in_body", 0.5),
+        )
+
+
 @dataclass(frozen=True)
 class OutcomePrediction:
     blood_loss_ml: float
@@ -234,6 +252,7 @@ WRAPPERS: dict[str, type[OnnxModel]] = {
     "segmenter": Segmenter,
     "detector": Detector,
     "classifier": Classifier,
+    "inbody": InBodyGate,
     "sequence": SequenceModel,
 }
 
