@@ -477,6 +477,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         reviewer=args.reviewer,
         date=args.date,
         video_path=Path(args.video) if args.video else None,
+        blur_out_of_body=args.blur_out_of_body,
     )
     if args.event_start is not _UNSET or args.outcome_outside_domain is not None:
         with _open_case(args.case) as case:
@@ -1049,6 +1050,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="the video, for key frames at full resolution (optional)",
     )
     outcome_options(report)
+    report.add_argument(
+        "--blur-out-of-body",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="blur key frames that are out of the body (operating room, menus); on by default",
+    )
     report.set_defaults(func=cmd_report)
 
     models = with_models(

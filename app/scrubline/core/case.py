@@ -321,11 +321,13 @@ class Case:
 
     # ------------------------------------------------------------------ results
     def frames_table(self) -> Any:
-        """One row per analysed frame (pandas); out-of-body frames have no bleeding measured."""
+        """One row per analysed frame (pandas); out-of-body frames (the in-body gate's, and spans
+        a reviewer marked) have no bleeding measured and `in_body` 0."""
         table = self._store.frames_table()
         for start, end in self._out_of_body():
             inside = (table["time_s"] >= start) & (table["time_s"] < end)
             table.loc[inside, "bleeding_fraction"] = np.nan
+            table.loc[inside, "in_body"] = 0
         return table
 
     def detections(self) -> Any:
@@ -373,6 +375,10 @@ class Case:
         """The analysed frame closest to `frame` (ties go to the earlier one)."""
         return self._store.nearest_analysed(frame)
 
+    def analysed_around(self, frame: int) -> tuple[int | None, int | None]:
+        """The analysed frames at or before `frame` and after it (None where there is none)."""
+        return self._store.analysed_around(frame)
+
     def max_result_gap_s(self) -> float:
         """How far (s) from a frame its nearest analysed result may be and still describe it
         (`core.nearest`'s one rule: two sampling periods, at least half a second)."""
@@ -396,7 +402,7 @@ class Case:
             c.kind == "out_of_body" and float(c.start_s or 0) <= result.time_s < float(c.end_s or 0)
             for c in corrections
         ):
-            return FrameResult(result.frame, result.time_s, [], None, result.scores)
+            return FrameResult(result.frame, result.time_s, [], None, result.scores, in_body=False)
         instruments: list[Instrument] = []
         for inst in result.instruments:
             keep = True
@@ -415,7 +421,14 @@ class Case:
                     )
             if keep:
                 instruments.append(inst)
-        return FrameResult(result.frame, result.time_s, instruments, result.bleeding, result.scores)
+        return FrameResult(
+            result.frame,
+            result.time_s,
+            instruments,
+            result.bleeding,
+            result.scores,
+            in_body=result.in_body,
+        )
 
     # ------------------------------------------------------------------ timeline
     def timeline(

@@ -8,6 +8,12 @@ batch runs may call them directly); the clip export reports progress and stops w
 Files appear complete or not at all (written under a temporary name, then renamed). The results
 drawn are read through `Case`, so a reviewer's corrections are in the pictures, by
 `core.nearest`'s rule.
+
+Out-of-body frames are blurred by default (`blur_out_of_body`; the Export menu's "Blur
+out-of-body frames" turns it off): operating-room views can show staff and the patient. For
+privacy the rule is wider than the nearest-sample rule of the overlays: a frame between two
+analysed samples is blurred when either of them is out of body, so the frames where the camera
+leaves or enters the body are blurred too.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import numpy as np
 
 from scrubline.core.case import Case
 from scrubline.core.drawings import Drawing, draw_drawings, shown_at
-from scrubline.core.nearest import ResultsNear
+from scrubline.core.nearest import ResultsNear, within
 from scrubline.core.overlay import OverlayFlags
 from scrubline.core.results import FrameResult
 from scrubline.core.tips import TipRules
@@ -59,9 +65,36 @@ class _Results:
     def drawings_at(self, frame: int, time_s: float) -> list[Drawing]:
         """The teaching drawings on screen with this frame (as the window shows them)."""
         return shown_at(self.drawings, frame, time_s)
+        self._neighbours: dict[int, FrameResult | None] = {}
+
+    def _result(self, frame: int) -> FrameResult | None:
+        assert self.case is not None
+        if frame not in self._neighbours:
+            self._neighbours[frame] = self.case.result_at(frame)
+        return self._neighbours[frame]
 
     def near(self, frame: int, time_s: float) -> FrameResult | None:
         return self._near.near(frame, time_s) if self._near is not None else None
+
+    def for_picture(self, frame: int, time_s: float) -> FrameResult | None:
+        """What to draw on `frame`: the nearest result, or the out-of-body neighbour when either
+        analysed sample around the frame (within the rule's distance) is out of body."""
+        result = self.near(frame, time_s)
+        if self.case is None or self._near is None:
+            return result
+        if result is not None and result.out_of_body:
+            return result
+        for neighbour in self.case.analysed_around(frame):
+            if neighbour is None:
+                continue
+            other = self._result(neighbour)
+            if (
+                other is not None
+                and other.out_of_body
+                and within(other.time_s, time_s, self._near.period_s)
+            ):
+                return other
+        return result
 
     def close(self) -> None:
         if self.case is not None:
@@ -75,6 +108,7 @@ def _draw(
     flags: OverlayFlags,
     drawings: list[Drawing] | None = None,
     tip_rules: TipRules | None = None,
+    blur_out_of_body: bool = True,
 ) -> np.ndarray:
     from scrubline.core.overlay import draw_overlays
 
@@ -87,14 +121,20 @@ def _draw(
         bleeding=flags.bleeding,
         badge=flags.badge,
         tip_rules=tip_rules,
+        blur_out_of_body=blur_out_of_body,
     )
     return draw_drawings(drawn, drawings) if drawings else drawn
 
 
 def export_frame_png(
-    video: Path, case: Path | None, frame: int, path: Path, flags: OverlayFlags
+    video: Path,
+    case: Path | None,
+    frame: int,
+    path: Path,
+    flags: OverlayFlags,
+    blur_out_of_body: bool = True,
 ) -> Path:
-    """The frame at full resolution with its overlays, as PNG."""
+    """The frame at full resolution with its overlays, as PNG (blurred when out of body)."""
     import cv2
 
     results = _Results(case)
@@ -105,11 +145,12 @@ def export_frame_png(
             size = (source.info.width, source.info.height)
         picture = _draw(
             rgb,
-            results.near(shown.index, shown.time_s),
+            results.for_picture(shown.index, shown.time_s),
             size,
             flags,
             results.drawings_at(shown.index, shown.time_s),
             results.tip_rules,
+            blur_out_of_body,
         )
     finally:
         results.close()
@@ -132,9 +173,11 @@ def export_clip_mp4(
     flags: OverlayFlags,
     state: Any = None,
     max_width: int = 1920,
+    blur_out_of_body: bool = True,
 ) -> Path | None:
     """Frames `plan.first..plan.last` with overlays burned in, as H.264 MP4 at the video's own
-    timing (variable frame rate kept). None when cancelled (nothing is left behind)."""
+    timing (variable frame rate kept), out-of-body frames blurred unless `blur_out_of_body` is
+    False. None when cancelled (nothing is left behind)."""
     import av
 
     results = _Results(case)
@@ -165,11 +208,12 @@ def export_clip_mp4(
                 rgb = frame.rgb((width, height))
                 picture = _draw(
                     rgb,
-                    results.near(frame.index, frame.time_s),
+                    results.for_picture(frame.index, frame.time_s),
                     (info.width, info.height),
                     flags,
                     results.drawings_at(frame.index, frame.time_s),
                     results.tip_rules,
+                    blur_out_of_body,
                 )
                 encoded = av.VideoFrame.from_ndarray(np.ascontiguousarray(picture), format="rgb24")
                 pts = max(int(round((frame.time_s - start) * 1000)), last_pts + 1)

@@ -946,7 +946,7 @@ def _key_frames(
     from scrubline.report.keyframes import FrameSource, select_key_frames
 
     story: list[Any] = [Paragraph("Key frames", st.h1)]
-    source = FrameSource(case, options.video_path, data.timeline)
+    source = FrameSource(case, options.video_path, data.timeline, options.blur_out_of_body)
     keys, notes = select_key_frames(
         case, data.timeline, None if source.video is not None else case.thumbnail_frames()
     )

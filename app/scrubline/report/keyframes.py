@@ -142,11 +142,13 @@ class FrameSource:
         store: Case,
         video_path: Path | None,
         timeline: Timeline | None = None,
+        blur_out_of_body: bool = True,
     ) -> None:
         self.store = store
         self._near: ResultsNear | None = None
         self._drawings: list[Drawing] | None = None
         self.timeline = timeline
+        self.blur_out_of_body = blur_out_of_body
         video = store.video
         self.source_size = (int(video.get("width") or 0), int(video.get("height") or 0))
         self.video: Any = None
@@ -265,6 +267,7 @@ class FrameSource:
             source_size=size,
             text_scale=1.6,
             tip_rules=self.timeline.tip_rules if self.timeline is not None else None,
+            blur_out_of_body=self.blur_out_of_body,
         )
         # A teacher's drawings on this frame (kept with its bookmark) go on the picture too.
         if self._drawings is None:

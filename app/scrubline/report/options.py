@@ -26,6 +26,9 @@ class ReportOptions:
     date: str | None = None
     # The video, for exact key frames at full resolution; without it the stored thumbnails serve.
     video_path: Path | None = None
+    # Key frames the in-body gate put out of body (an operating-room view may show staff or the
+    # patient) are blurred unless this is turned off (`scrubline report --no-blur-out-of-body`).
+    blur_out_of_body: bool = True
 
     def __post_init__(self) -> None:
         if self.page_size.lower() not in {p.lower() for p in PAGE_SIZES}:

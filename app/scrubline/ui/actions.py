@@ -65,7 +65,7 @@ def event_times(
     found: list[float] = []
     if timeline is not None:
         for episode in timeline.episodes:
-            if episode.kind in ("bleeding", "tip_hidden") and episode.kind in kinds:
+            if episode.kind in ("bleeding", "tip_hidden", "out_of_body") and episode.kind in kinds:
                 found.append(float(episode.start_s))
         if "phase" in kinds:
             found.extend(float(p.start_s) for p in timeline.episodes_of("phase")[1:])

@@ -9,6 +9,10 @@ build stay disabled with a tooltip saying so.
 The controller is built from an `ExportContext` (what it reads of the open case and the view,
 and where it reports), not from the window, so a test builds one around a case and a
 `ViewerState` alone; `ExportContext.of_window` is the window's.
+
+"Blur out-of-body frames" (checked by default, remembered in the settings) is the one privacy
+option of the picture exports and the report's key frames: frames the in-body gate put out of
+body (operating room, menus, drapes) are blurred beyond recognition unless it is unchecked.
 """
 
 from __future__ import annotations
@@ -24,7 +28,10 @@ from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 
 from scrubline.core.case import Case
 from scrubline.ui import actions
+from scrubline.ui.settings import read_bool
 from scrubline.ui.tasks import TaskRunner
+
+BLUR_SETTING = "export/blur_out_of_body"
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,17 @@ class ExportController(QObject):
         self.tables_action = add(menu, "&Tables (CSV + JSON)…", self.ask_tables)
         self.png_action = add(menu, "&Frame with overlays (PNG)…", self.ask_frame)
         self.clip_action = add(menu, "&Clip with overlays (MP4)…", self.ask_clip)
+        menu.addSeparator()
+        self.blur_action = QAction("&Blur out-of-body frames", self)
+        self.blur_action.setCheckable(True)
+        self.blur_action.setChecked(read_bool(self.context.settings, BLUR_SETTING, True))
+        self.blur_action.setToolTip(
+            "Frames showing the operating room, menus or drapes are blurred in PNG and MP4 "
+            "exports and in the report's key frames (they can show staff and the patient)"
+        )
+        self.blur_action.toggled.connect(self._on_blur_toggled)
+        menu.addAction(self.blur_action)
+        menu.addSeparator()
         self.cancel_action: QAction = add(menu, "Cancel export", self.runner.cancel)
         menu.setToolTipsVisible(True)
         menu.aboutToShow.connect(self.update_actions)
@@ -99,6 +117,13 @@ class ExportController(QObject):
                 "" if renderer is not None else "Overlay rendering is not available in this build"
             )
         self.cancel_action.setEnabled(self.runner.running())
+
+    @property
+    def blur_out_of_body(self) -> bool:
+        return bool(self.blur_action.isChecked()) if hasattr(self, "blur_action") else True
+
+    def _on_blur_toggled(self, on: bool) -> None:
+        self.context.settings.setValue(BLUR_SETTING, bool(on))
 
     # ------------------------------------------------------------------ ask
     def _folder(self) -> str:
@@ -174,14 +199,15 @@ class ExportController(QObject):
             return False
         write_report, options_type = writer
         registry = self.context.registry()
+        blur = self.blur_out_of_body
 
         def run(state: Any) -> Any:
             state.progress(0.1, "writing the report")
             # Label, surgeon and the rest come from the case; the video gives exact key frames.
             options = (
-                options_type(video_path=video)
+                options_type(video_path=video, blur_out_of_body=blur)
                 if video is not None and video.exists()
-                else options_type()
+                else options_type(blur_out_of_body=blur)
             )
             with Case.open(case, check=True) as opened:
                 return ("report", path, [write_report(opened, path, options, registry=registry)])
@@ -195,9 +221,10 @@ class ExportController(QObject):
         if overlay_renderer() is None or video is None:
             return False
         index, flags = state.frame, state.overlays
+        blur = self.blur_out_of_body
 
         def run(state: Any) -> Any:
-            return ("frame", path, [export_frame_png(video, case, index, path, flags)])
+            return ("frame", path, [export_frame_png(video, case, index, path, flags, blur)])
 
         return self._start(run, "Saving the frame…")
 
@@ -213,9 +240,14 @@ class ExportController(QObject):
             self.context.report_error("No clip range", str(exc), "")
             return False
         flags = state.overlays
+        blur = self.blur_out_of_body
 
         def run(state: Any) -> Any:
-            return ("clip", path, [export_clip_mp4(video, case, plan, path, flags, state)])
+            return (
+                "clip",
+                path,
+                [export_clip_mp4(video, case, plan, path, flags, state, blur_out_of_body=blur)],
+            )
 
         return self._start(run, f"Writing a {plan.end_s - plan.start_s:.1f} s clip…")
 

@@ -139,6 +139,7 @@ EVENT_KIND_NAMES = {
     "bleeding": "Bleeding episodes",
     "tip_hidden": "Tip hidden",
     "phase": "Phase changes",
+    "out_of_body": "Out-of-body spans",
     "bookmark": "Bookmarks",
 }
 

@@ -230,6 +230,8 @@ def describe_at(
         parts.append(f"phase: {phase}")
     if at is None:
         parts.append("not analysed here")
+    elif getattr(timeline, "in_body", None) is not None and not timeline.in_body[at]:
+        parts.append("out of body: no tool, tip or bleeding results")
     else:
         tools = [
             display_name(label)

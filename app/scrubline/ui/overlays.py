@@ -125,6 +125,11 @@ def plan_overlay(
     if result.frame != shown_frame:
         when = "earlier" if gap > 0 else "later"
         plan.note = f"overlays from analysed frame {result.frame}, {abs(gap):.2f} s {when} ({rule})"
+    if result.out_of_body:
+        # The analysis keeps no results here (menus, operating room, drapes): say why.
+        where = f" (analysed frame {result.frame})" if result.frame != shown_frame else ""
+        plan.note = f"out of body{where}: no tool, tip or bleeding results"
+        return plan
     for inst in result.instruments:
         colour = label_colour(inst.label)
         if flags.boxes:

@@ -3,8 +3,9 @@
 Rows, top to bottom: a ruler with the phase bands, bookmarks and the clip selection (dragging
 here selects the clip range, as in editors); one lane per tool class; the tip-visibility curve
 with tip-hidden episodes shaded; the bleeding-area curve with bleeding episodes and the movable
-bleeding-event start. A playhead line runs through every row: it follows the shared state and
-dragging it scrubs. A click seeks,
+bleeding-event start. Out-of-body spans (menus, the operating room, a camera out for cleaning:
+frames the analysis gave no results) are hatched grey through every row. A playhead line runs
+through every row: it follows the shared state and dragging it scrubs. A click seeks,
 the wheel zooms the time axis, dragging elsewhere pans, and the line above the rows describes the
 moment under the pointer.
 
@@ -22,7 +23,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPicture
+from PySide6.QtGui import QBrush, QColor, QFontMetrics, QPainter, QPicture
 from PySide6.QtWidgets import QGraphicsItem, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from scrubline.core.timeline import spans_from_flags
@@ -34,6 +35,15 @@ LEFT_AXIS_WIDTH = 104
 PHASE_LABEL_PAD_PX = 3
 TICK_STEPS = (0.04, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200)
 PLAYHEAD_PEN = pg.mkPen(QColor(255, 235, 59), width=2)
+OUT_OF_BODY_TINT = QColor(150, 150, 160, 60)
+OUT_OF_BODY_HATCH = QBrush(QColor(190, 190, 200, 140), Qt.BrushStyle.BDiagPattern)
+# Each row's out-of-body hatching spans at least the row's whole height (the tool row grows).
+ROW_Y_SPAN = {
+    "ruler": (0.0, 1.0),
+    "tools": (0.0, 64.0),
+    "tips": (-0.05, 1.1),
+    "bleeding": (0.0, 200.0),
+}
 BOOKMARK_COLOURS = {
     "teaching point": (64, 196, 255),
     "complication": (255, 82, 82),
@@ -94,7 +104,9 @@ class SpansItem(pg.GraphicsObject):
         self._picture = QPicture()
         self._rect = QRectF()
 
-    def set_spans(self, spans: Iterable[tuple[float, float, float, float, QColor]]) -> None:
+    def set_spans(
+        self, spans: Iterable[tuple[float, float, float, float, QColor | QBrush]]
+    ) -> None:
         self.prepareGeometryChange()
         picture = QPicture()
         painter = QPainter(picture)
@@ -190,6 +202,8 @@ def _signature(timeline: Any, row: str) -> Any:
         return None
     if row == "phases":
         return tuple((e.label, e.start_s, e.end_s) for e in timeline.episodes_of("phase"))
+    if row == "out_of_body":
+        return tuple((e.start_s, e.end_s) for e in timeline.episodes_of("out_of_body"))
     if row == "tools":
         return (
             tuple(timeline.labels),
@@ -325,6 +339,13 @@ class TimelineView(QWidget):
         ruler_box = ruler.getPlotItem().getViewBox()
         ruler_box.sigXRangeChanged.connect(self._place_phase_labels)
         ruler_box.sigResized.connect(self._place_phase_labels)
+        self.out_of_body_spans: dict[str, SpansItem] = {}
+        for name, plot in self.plots.items():
+            hatch = SpansItem()
+            hatch.setZValue(30)  # over lanes and curves, under the playhead
+            hatch.setToolTip("out of body: no tool, tip or bleeding results")
+            plot.addItem(hatch, ignoreBounds=True)
+            self.out_of_body_spans[name] = hatch
 
         tools = self.plots["tools"]
         self.tool_spans = SpansItem()
@@ -432,6 +453,7 @@ class TimelineView(QWidget):
             ("phases", self._draw_phases),
             ("tools", self._draw_tools),
             ("curves", self._draw_curves),
+            ("out_of_body", self._draw_out_of_body),
         ):
             key = _signature(timeline, row)
             if key != self._drawn.get(row):
@@ -490,6 +512,16 @@ class TimelineView(QWidget):
                 text.setText(shown)
             text.setPos(start + PHASE_LABEL_PAD_PX * seconds_per_px, 0.31)
             text.show()
+
+    def _draw_out_of_body(self) -> None:
+        episodes = self.timeline.episodes_of("out_of_body") if self.timeline is not None else []
+        for name, item in self.out_of_body_spans.items():
+            y0, y1 = ROW_Y_SPAN[name]
+            item.set_spans(
+                (e.start_s, e.end_s, y0, y1, brush)
+                for e in episodes
+                for brush in (OUT_OF_BODY_TINT, OUT_OF_BODY_HATCH)
+            )
 
     def _draw_tools(self) -> None:
         tools = self.plots["tools"]
