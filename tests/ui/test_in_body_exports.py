@@ -142,3 +142,72 @@ def test_report_key_frame_of_an_out_of_body_bookmark_is_blurred(
             pictures[blur] = decoded
     top = pictures[True].shape[0] // 5  # below the "out of body" label
     assert _edges(pictures[False][top:]) > 20 * max(_edges(pictures[True][top:]), 1.0)
+
+
+def test_report_names_the_out_of_body_time(gated: tuple[Path, Path], tmp_path: Path) -> None:
+    from pypdf import PdfReader
+
+    from scrubline.report import ReportOptions, write_report
+
+    _, case = gated
+    with CaseStore(case, readonly=True) as store:
+        path = write_report(store, tmp_path / "r.pdf", ReportOptions())
+    text = " ".join(page.extract_text() for page in PdfReader(str(path)).pages)
+    assert "Out of body" in text
+    assert "out of body (no results)" in text  # the timeline figure's legend
+
+
+@pytest.mark.parametrize(("flag", "blur"), [([], True), (["--no-blur-out-of-body"], False)])
+def test_report_command_blurs_unless_told_not_to(
+    gated: tuple[Path, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    flag: list[str],
+    blur: bool,
+) -> None:
+    import scrubline.report
+    from scrubline.cli import main
+
+    seen = []
+    real = scrubline.report.write_report
+
+    def spy(store, path, options, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(options.blur_out_of_body)
+        return real(store, path, options, **kwargs)
+
+    monkeypatch.setattr(scrubline.report, "write_report", spy)
+    _, case = gated
+    assert main(["report", str(case), "-o", str(tmp_path / "r.pdf"), *flag]) == 0
+    assert seen == [blur]
+
+
+def test_window_hatches_out_of_body_and_its_export_option_blurs(  # type: ignore[no-untyped-def]
+    qtbot, window, gated: tuple[Path, Path], case_dir: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    from scrubline.ui.export_controller import BLUR_SETTING
+
+    video, case = gated
+    with CaseStore(case, readonly=True) as store:
+        fingerprint = store.video["fingerprint"]
+    case_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copy(case, case_dir / f"{fingerprint}.scrub")
+    with qtbot.waitSignal(window.case_refreshed, timeout=30_000):
+        window.open_video(video)
+    spans = window.timeline_view.timeline.episodes_of("out_of_body")
+    assert [(e.start_s, e.end_s) for e in spans] == [pytest.approx((1.0, 2.0))]
+    for item in window.timeline_view.out_of_body_spans.values():
+        assert not item.boundingRect().isEmpty()  # hatched on every row
+    assert window.exports.blur_action.isChecked()  # blurring is the default
+    window.seek_frame(15)
+    with qtbot.waitSignal(window.exports.finished, timeout=30_000) as done:
+        assert window.exports.frame(tmp_path / "blurred.png")
+    blurred = _read_png(done.args[0][2][0])
+    window.exports.blur_action.setChecked(False)
+    assert window.settings.value(BLUR_SETTING) in (False, "false")
+    with qtbot.waitSignal(window.exports.finished, timeout=30_000) as done:
+        assert window.exports.frame(tmp_path / "plain.png")
+    plain = _read_png(done.args[0][2][0])
+    assert _edges(plain[30:]) > 50 * max(_edges(blurred[30:]), 1.0)
+    assert not window.errors

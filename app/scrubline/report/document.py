@@ -671,6 +671,16 @@ def _summary(data: CaseData, st: _Styles, width: float) -> list[Any]:
                     + esc(", ".join(tl.labels)),
                 ]
             )
+        out_of_body = tl.episodes_of("out_of_body")
+        if out_of_body:
+            rows.append(
+                [
+                    "<b>Out of body</b>",
+                    f"{len(out_of_body)} span{'s' if len(out_of_body) != 1 else ''}, "
+                    f"{duration(sum(e.duration_s for e in out_of_body))} in all (menus, the "
+                    "operating room, drapes): no tool, tip or bleeding results there",
+                ]
+            )
         rows.append(["<b>Bookmarks</b>", str(len(tl.episodes_of("bookmark")))])
     if data.corrections:
         rows.append(["<b>Reviewer</b>", esc(corrections_text(data.corrections))])
@@ -1122,6 +1132,7 @@ def _provenance(data: CaseData, st: _Styles, width: float) -> list[Any]:
         "detector": "instrument boxes, tips and tip visibility; tool lanes; tool-based phases",
         "segmenter": "bleeding mask and area; bleeding episodes",
         "classifier": "frame scores",
+        "inbody": "in-body gate: out-of-body frames get no tool, tip or bleeding results",
         "sequence": "predicted blood loss and success of the bleeding event",
     }
     for record in data.models:

@@ -39,6 +39,7 @@ TIP_HIDDEN_COLOUR = "#e66101"
 BLEED_COLOUR = "#c0392b"
 BLEED_EPISODE_COLOUR = "#f5c6c0"
 NOT_ANALYSED_COLOUR = "#e6e6e6"
+OUT_OF_BODY_COLOUR = "#c8c8d8"  # out-of-body spans: analysed, but no results by design
 MARK_COLOUR = "#333333"
 GRID_COLOUR = "#bbbbbb"
 
@@ -187,6 +188,8 @@ def timeline_drawing(
         (BLEED_EPISODE_COLOUR, "bleeding episode"),
         (NOT_ANALYSED_COLOUR, "not analysed"),
     ]
+    if timeline.episodes_of("out_of_body"):
+        items.append((OUT_OF_BODY_COLOUR, "out of body (no results)"))
     legend: list[tuple[float, int, str, str]] = []
     lx, line = x0, 0
     for colour, text in items:
@@ -308,6 +311,7 @@ def timeline_drawing(
             )
         )
         rects_for(not_analysed, y, h, NOT_ANALYSED_COLOUR)
+        episode_rects("out_of_body", y, h, OUT_OF_BODY_COLOUR)
 
     y = top - PHASE_ROW
     lane_background(y, PHASE_ROW)
