@@ -119,24 +119,28 @@ def test_gate_is_the_one_place_results_are_dropped() -> None:
     assert len(kept.instruments) == 1
 
 
-def test_phases_read_only_in_body_frames(gated_case: Path) -> None:
-    """A camera out of the body is neither "no instruments" nor a change of phase: the generic
-    template's phases are the same as if the out-of-body frames had not been analysed."""
+def test_phases_read_only_in_body_frames(gated_case: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A camera out of the body is neither "no instruments" nor a change of phase: phase
+    recognition is given the in-body frames only."""
+    from scrubline.core import phases
     from scrubline.core.export import load_procedure
-    from scrubline.core.phases import presence_table
 
+    given: list[np.ndarray] = []
+    real = phases.presence_table
+
+    def spy(detections, analysed_times, **kwargs):  # type: ignore[no-untyped-def]
+        given.append(np.asarray(analysed_times, dtype=float))
+        return real(detections, analysed_times, **kwargs)
+
+    monkeypatch.setattr(phases, "presence_table", spy)
     with CaseStore(gated_case, readonly=True) as store:
         timeline = build_timeline(store, phase_template=load_procedure("generic"))
-        detections = store.detections_table()
-    phases = timeline.episodes_of("phase")
-    assert phases, "the generic template finds phases on this clip"
-    inside = timeline.times[timeline.in_body]
-    table = presence_table(detections, inside)
-    assert not np.isin(np.round(timeline.times[~timeline.in_body], 6), table.index).any()
-    # No phase starts or ends inside the out-of-body second.
-    for phase in phases:
-        for edge in (phase.start_s, phase.end_s):
-            assert not (1.0 < edge < 2.0), phase
+    assert timeline.episodes_of("phase"), "the generic template finds phases on this clip"
+    (times,) = given
+    out_times = timeline.times[~timeline.in_body]
+    assert len(out_times) == len(OUT_FRAMES)
+    assert not np.isin(np.round(out_times, 6), np.round(times, 6)).any()
+    assert len(times) == len(timeline.times) - len(OUT_FRAMES)
 
 
 def _old_case(path: Path) -> Path:
@@ -188,3 +192,23 @@ def test_case_from_before_the_gate_gets_the_column_when_written(tmp_path: Path) 
         table = store.frames_table().set_index("frame")
     assert pd.isna(table.loc[0, "in_body"])
     assert table.loc[10, "in_body"] == 0
+
+
+def test_outcome_model_reads_only_in_body_frames(
+    gated_case: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scrubline.core import export, outcome
+
+    given: list[np.ndarray] = []
+
+    def spy(detections, frame_size, analysed_times, model, **kwargs):  # type: ignore[no-untyped-def]
+        given.append(np.asarray(analysed_times, dtype=float))
+        return {"reason": "spied"}
+
+    monkeypatch.setattr(outcome, "predict_case_outcome", spy)
+    with CaseStore(gated_case, readonly=True) as store:
+        timeline = build_timeline(store)
+        export.outcome_for(store, timeline, load_registry(include_bundled=False))
+    (times,) = given
+    assert len(times) == len(timeline.times) - len(OUT_FRAMES)
+    assert not np.isin(np.round(timeline.times[~timeline.in_body], 6), np.round(times, 6)).any()
