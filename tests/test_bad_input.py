@@ -224,8 +224,13 @@ def _analysed_with_bundled_models_and_warned(place: Place, out: str, err: str) -
         if line.startswith("warning: ")
     )
     with CaseStore(next(place.tmp.glob("fresh.scrub"))) as store:
-        # The bundled default image models; the bleeding gate runs last (it gates the mask).
-        assert [m["id"] for m in store.models] == ["scrubline-vision", "bleeding-gate"]
+        # The bundled default image models (the in-body gate among them); the bleeding gate runs
+        # last (it gates the mask).
+        assert [m["id"] for m in store.models] == [
+            "scrubline-inbody",
+            "scrubline-vision",
+            "bleeding-gate",
+        ]
 
 
 def _report_written(place: Place, out: str, err: str) -> None:

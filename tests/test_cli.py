@@ -154,7 +154,7 @@ def test_an_unknown_model_id_is_refused_before_any_case_is_made(
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "error: no model with id 'nope' (known: bleeding-gate, bleeding-hsv, cholec80-phases, "
-        "outcome-socal, scrubline-vision)"
+        "outcome-socal, scrubline-inbody, scrubline-vision)"
     ]
     assert not case.exists()
 

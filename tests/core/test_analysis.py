@@ -366,7 +366,7 @@ def test_a_sequence_model_does_not_analyse_frames_and_a_plain_analyse_runs_the_v
     assert "outcome-socal: a sequence model" in capsys.readouterr().err
     assert main(["analyze", video, "-o", str(case), "-q", "--fps", "1"]) == 0
     defaults = tuple(sorted(f"{m.id}@{m.version}" for m in load_registry().frame_models()))
-    assert "scrubline-vision" in {m.split("@")[0] for m in defaults}
+    assert {"scrubline-vision", "scrubline-inbody"} <= {m.split("@")[0] for m in defaults}
     assert _attribution(case) == {defaults}
     assert len(_stored(case)) == 11
 

@@ -503,6 +503,10 @@ def recognise_phases(
         `SCRUBLINE_MODELS`).
     """
     if presence.empty:
+        if template.model and len(presence.columns):
+            # No frame to read (none analysed, or all out of body): still say which tool
+            # signals the learned model lacks, as a case with frames would.
+            _check_tool_columns(presence, template, registry)
         return []
     table = presence.sort_index()
     if template.model:
@@ -540,6 +544,22 @@ def learned_model(template: PhaseTemplate, registry: Any = None) -> Any:
             f"phase(s) {', '.join(unknown)}, which the template's [[phases]] do not list"
         )
     return model
+
+
+def _check_tool_columns(presence: pd.DataFrame, template: PhaseTemplate, registry: Any) -> None:
+    """Raise `PhaseModelError` naming the tool columns the template's model needs and lacks."""
+    from scrubline.core.phase_model import (
+        PhaseModelError,
+        match_tool_columns,
+        missing_tools_message,
+    )
+
+    model = learned_model(template, registry)
+    _, missing = match_tool_columns(list(presence.columns), model.tools)
+    if missing:
+        raise PhaseModelError(
+            missing_tools_message(model.manifest.id, missing, list(presence.columns))
+        )
 
 
 def _learned_phases(table: pd.DataFrame, template: PhaseTemplate, registry: Any) -> list[Phase]:

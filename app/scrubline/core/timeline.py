@@ -514,8 +514,6 @@ def _phases(
     from scrubline.core.phases import presence_table, recognise_phases
 
     inside = timeline.in_body
-    if not inside.any():
-        return []
     times = timeline.times[inside]  # out-of-body frames are not "no tools": they are left out
     bleeding = pd.Series(np.nan_to_num(timeline.bleeding[inside]), index=times)
     labels = list(dict.fromkeys([*timeline.labels, *detector_labels]))
