@@ -212,3 +212,26 @@ def test_outcome_model_reads_only_in_body_frames(
     (times,) = given
     assert len(times) == len(timeline.times) - len(OUT_FRAMES)
     assert not np.isin(np.round(timeline.times[~timeline.in_body], 6), np.round(times, 6)).any()
+
+
+def test_a_span_a_reviewer_marks_out_of_body_counts_as_out_of_body(
+    gated_case: Path, tmp_path: Path
+) -> None:
+    """The reviewer's "mark out of body" and the in-body gate are one notion: the span's frames
+    are in_body 0 in frames.csv, out of body in the timeline and in the pictures."""
+    import shutil
+
+    from scrubline.core.case import Case
+    from scrubline.core.edits import AddCorrection
+
+    case_path = tmp_path / "reviewed.scrub"
+    shutil.copy(gated_case, case_path)
+    with Case.open(case_path, readonly=False) as case:
+        case.apply(AddCorrection(case.correction_for_span("out_of_body", 2.5, 2.8)))
+    with Case.open(case_path) as case:
+        frames = frames_dataframe(case.timeline()).set_index("frame")
+        assert (frames.loc[[25, 26, 27], "in_body"] == 0).all()
+        assert frames.loc[24, "in_body"] == 1 and frames.loc[28, "in_body"] == 1
+        result = case.result_at(26)
+        assert result is not None and result.out_of_body and not result.instruments
+        assert case.result_at(5).in_body is True  # type: ignore[union-attr]

@@ -16,10 +16,9 @@ import pytest
 from scrubline.core.analysis import AnalysisSettings, analyse_video
 from scrubline.core.demo import write_clip
 from scrubline.core.models import load_registry
+from scrubline.core.overlay import OverlayFlags
+from scrubline.core.pictures import ClipPlan, export_clip_mp4, export_frame_png
 from scrubline.core.store import CaseStore
-from scrubline.ui.actions import ClipPlan
-from scrubline.ui.exports import export_clip_mp4, export_frame_png
-from scrubline.ui.overlays import OverlayFlags
 from tests import tiny_models
 
 FPS = 10
