@@ -61,11 +61,11 @@ class _Results:
 
         # The same rule as the window and the report: a badge only for validated tool classes.
         self.tip_rules = rules_for_models(self.case.models) if self.case is not None else NO_RULES
+        self._neighbours: dict[int, FrameResult | None] = {}
 
     def drawings_at(self, frame: int, time_s: float) -> list[Drawing]:
         """The teaching drawings on screen with this frame (as the window shows them)."""
         return shown_at(self.drawings, frame, time_s)
-        self._neighbours: dict[int, FrameResult | None] = {}
 
     def _result(self, frame: int) -> FrameResult | None:
         assert self.case is not None
