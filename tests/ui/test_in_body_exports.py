@@ -124,11 +124,12 @@ def test_report_key_frame_of_an_out_of_body_bookmark_is_blurred(
 ) -> None:
     import cv2
 
+    from scrubline.core.case import Case
     from scrubline.report.keyframes import FrameSource, KeyFrame
 
     video, case = gated
     key = KeyFrame("Bookmark 1", 15, 1.5, "note")
-    with CaseStore(case, readonly=True) as store:
+    with Case.open(case) as store:
         pictures = {}
         for blur in (True, False):
             source = FrameSource(store, video, blur_out_of_body=blur)
