@@ -157,9 +157,11 @@ def _old_case(path: Path) -> Path:
         CREATE TABLE instruments (frame INTEGER NOT NULL, label TEXT NOT NULL, score REAL NOT NULL,
             x1 REAL NOT NULL, y1 REAL NOT NULL, x2 REAL NOT NULL, y2 REAL NOT NULL,
             tip_x REAL, tip_y REAL, tip_score REAL NOT NULL, tip_visible INTEGER NOT NULL);
-        CREATE TABLE thumbnails (frame INTEGER PRIMARY KEY, time_s REAL NOT NULL, jpeg BLOB NOT NULL);
+        CREATE TABLE thumbnails (frame INTEGER PRIMARY KEY, time_s REAL NOT NULL,
+            jpeg BLOB NOT NULL);
         CREATE TABLE bookmarks (id INTEGER PRIMARY KEY AUTOINCREMENT, time_s REAL NOT NULL,
-            frame INTEGER NOT NULL, category TEXT NOT NULL, note TEXT NOT NULL, created REAL NOT NULL);
+            frame INTEGER NOT NULL, category TEXT NOT NULL, note TEXT NOT NULL,
+            created REAL NOT NULL);
         INSERT INTO meta VALUES ('schema_version', '1');
         INSERT INTO meta VALUES ('video', '{"fingerprint": "x", "duration_s": 1.0}');
         INSERT INTO frames VALUES (0, 0.0, 1, 1, 0, 0.1, NULL, NULL, NULL);

@@ -1,6 +1,7 @@
 """What one analysed frame yields: instruments (box, tip, tip visibility), a bleeding mask,
-classifier scores, and whether the camera is inside the body. These plain records flow from the model wrappers through the analysis
-pipeline into the case store, and back out to timelines, exports, the window and the report.
+classifier scores, and whether the camera is inside the body. These plain records flow from the
+model wrappers through the analysis pipeline into the case store, and back out to timelines,
+exports, the window and the report.
 
 Coordinates are pixels of the source video frame (after rotation), origin top-left.
 """
