@@ -117,6 +117,7 @@ class Timeline:
         if not self.tip_unvalidated:
             return None
         return f"{NOT_VALIDATED}: {', '.join(self.tip_unvalidated)}"
+
     # [n_frames] the in-body gate per frame: 1 in, 0 out, -1 unknown (no in-body model ran)
     in_body_state: np.ndarray | None = None
 
