@@ -437,8 +437,10 @@ def test_analyze_with_the_cholecystectomy_procedure(clips, tmp_path, capsys):
         from scrubline.core.export import load_procedure
 
         timeline = build_timeline(store, None, load_procedure("cholecystectomy"))
+    # (the generated clip is no surgery: the in-body gate may leave no phase at all; any phase
+    # given is a Cholec80 one)
     phases = {e.label for e in timeline.episodes_of("phase")}
-    assert phases and phases <= {
+    assert phases <= {
         "Preparation",
         "CalotTriangleDissection",
         "ClippingCutting",
