@@ -496,3 +496,18 @@ def test_provenance_names_what_each_output_of_a_model_feeds() -> None:
     bleeding_only = SimpleNamespace(outputs=[SimpleNamespace(role="bleeding_mask")])
     assert _use_of(bleeding_only) == "bleeding mask and area; bleeding episodes"
     assert _use_of(None) is None  # a model no longer installed: the task's generic text is used
+
+
+def test_tools_seen_are_the_classes_found_not_all_the_model_could_report(tmp_path: Path) -> None:
+    """A class-aware detector lists 7 classes; the summary names only those it found (the demo
+    report once said '7 kinds seen' with two tools in view)."""
+    case = make_case(tmp_path / "seen.scrub", seconds=20)
+    with CaseStore(case) as store:
+        models = store.models
+        for record in models:
+            if record["task"] == "detector":
+                record["labels"] = ["grasper", "hook", "clipper", "scissors", "SpecimenBag"]
+        store.set_meta("models", models)
+    text, _ = _report(case, tmp_path / "seen.pdf")
+    assert "2 kinds seen: grasper, hook" in text
+    assert "Specimen bag" not in text.split("kinds seen")[1].split("Bookmarks")[0]

@@ -105,10 +105,15 @@ class Timeline:
     tip_unvalidated: list[str] = field(default_factory=list)  # tool classes seen, no rule
 
     @property
+    def seen_labels(self) -> list[str]:
+        """Tool classes present on at least one analysed frame (`labels` also lists the classes
+        the models could report but never saw)."""
+        return [label for i, label in enumerate(self.labels) if self.presence[:, i].any()]
+
+    @property
     def tip_validated(self) -> list[str]:
         """Tool classes seen whose tip visibility is validated (badge and episodes shown)."""
-        seen = [label for i, label in enumerate(self.labels) if self.presence[:, i].any()]
-        return self.tip_rules.validated_labels(seen)
+        return self.tip_rules.validated_labels(self.seen_labels)
 
     @property
     def tip_note(self) -> str | None:

@@ -28,6 +28,7 @@ from scrubline.core.case import Case
 from scrubline.core.output import atomic_file
 from scrubline.core.privacy import identifying_names, scrub_text
 from scrubline.core.timeline import Timeline
+from scrubline.core.tools import display_name
 from scrubline.report.fonts import register_fonts
 from scrubline.report.options import ReportOptions
 from scrubline.report.text import (
@@ -664,11 +665,14 @@ def _summary(data: CaseData, st: _Styles, width: float) -> list[Any]:
                 else esc(tl.tip_note or "tip visibility not validated for this tool")
             )
             rows.append(["<b>Tip hidden</b>", text])
+            seen = tl.seen_labels
             rows.append(
                 [
                     "<b>Tools</b>",
-                    f"{len(tl.labels)} kind{'s' if len(tl.labels) != 1 else ''} seen: "
-                    + esc(", ".join(tl.labels)),
+                    f"{len(seen)} kind{'s' if len(seen) != 1 else ''} seen: "
+                    + esc(", ".join(display_name(label) for label in seen))
+                    if seen
+                    else "none seen",
                 ]
             )
         out_of_body = tl.episodes_of("out_of_body")
