@@ -23,7 +23,7 @@ from scrubline import __version__
 from scrubline.core.archive import DONE, ArchiveIndex, display_label
 from scrubline.core.output import atomic_file
 from scrubline.core.timeline import phase_colour
-from scrubline.report.document import DISCLAIMER, _canvas_maker, _Styles, _table
+from scrubline.report.document import DISCLAIMER, _Styles, _table, build_pdf
 from scrubline.report.fonts import register_fonts
 from scrubline.report.text import duration, esc
 
@@ -243,7 +243,7 @@ def build_cohort(
 ) -> Path:
     from reportlab.lib.pagesizes import A4, letter
     from reportlab.lib.units import mm
-    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
+    from reportlab.platypus import Paragraph, Spacer
 
     with ArchiveIndex(folder) as index:
         rows = index.rows()
@@ -436,21 +436,16 @@ def build_cohort(
 
     path = Path(path)
     with atomic_file(path) as partial:
-        doc = SimpleDocTemplate(
-            str(partial),
+        build_pdf(
+            story,
+            partial,
             pagesize=pagesize,
-            leftMargin=margin,
-            rightMargin=margin,
-            topMargin=16 * mm,
-            bottomMargin=16 * mm,
+            margin=margin,
             title=f"Scrubline cohort: {heading}",
-            author="Scrubline",
             subject="Cohort report",
-            creator=f"Scrubline {__version__}",
-            producer=f"Scrubline {__version__}",
-            initialFontName=fonts[0],
+            footer_label=heading,
+            fonts=fonts,
         )
-        doc.build(story, canvasmaker=_canvas_maker(heading, fonts))
     return path
 
 

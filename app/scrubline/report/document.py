@@ -1221,6 +1221,31 @@ def build_report(case: Case, path: Path, options: ReportOptions, registry: Any =
 def _build(
     story: list[Any], partial: Path, pagesize: Any, margin: float, label: str, fonts: Any
 ) -> None:
+    build_pdf(
+        story,
+        partial,
+        pagesize=pagesize,
+        margin=margin,
+        title=f"Scrubline debrief: {label}",
+        subject="Post-operative debrief",
+        footer_label=label,
+        fonts=fonts,
+    )
+
+
+def build_pdf(
+    story: list[Any],
+    partial: Path,
+    *,
+    pagesize: Any,
+    margin: float,
+    title: str,
+    subject: str,
+    footer_label: str,
+    fonts: Any,
+) -> None:
+    """Lay out `story` as Scrubline's PDFs are (margins, metadata, embedded fonts, the footer
+    naming `footer_label` and the page); the case debrief and the cohort report share it."""
     from reportlab.lib.units import mm
     from reportlab.platypus import SimpleDocTemplate
 
@@ -1231,13 +1256,13 @@ def _build(
         rightMargin=margin,
         topMargin=16 * mm,
         bottomMargin=16 * mm,
-        title=f"Scrubline debrief: {label}",
+        title=title,
         author="Scrubline",
-        subject="Post-operative debrief",
+        subject=subject,
         creator=f"Scrubline {__version__}",
         producer=f"Scrubline {__version__}",
         # Otherwise every page names Helvetica as its starting font: a non-embedded font in the
         # file.
         initialFontName=fonts[0],
     )
-    doc.build(story, canvasmaker=_canvas_maker(label, fonts))
+    doc.build(story, canvasmaker=_canvas_maker(footer_label, fonts))
