@@ -211,8 +211,8 @@ def draw_overlays(
     if result.out_of_body:
         if blur_out_of_body:
             out = privacy_blur(out)
-        text = "out of body (blurred)" if blur_out_of_body else "out of body"
-        _label(out, text, (2 * thickness, 0), OUT_OF_BODY_COLOUR, font_scale, thickness)
+        out_text = "out of body (blurred)" if blur_out_of_body else "out of body"
+        _label(out, out_text, (2 * thickness, 0), OUT_OF_BODY_COLOUR, font_scale, thickness)
         return out
 
     if (
