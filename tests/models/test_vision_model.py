@@ -78,14 +78,24 @@ def test_registry_lists_it_and_it_replaces_the_hsv_baseline(manifest) -> None:
         "tool_heatmap",
         "tool_size",
         "tool_offset",
+        "blood_present",
     }
-    assert "bleeding-hsv" in manifest.extra.get("supersedes", [])
+    # It carries the bleeding gate's head (models/train/bundle_gate.py), so a default analysis
+    # runs one network: neither the HSV baseline nor the separate gate.
+    assert {"bleeding-hsv", "bleeding-gate"} <= set(manifest.extra.get("supersedes", []))
     chosen = {m.id for m in registry.frame_models()}
-    assert MODEL_ID in chosen and "bleeding-hsv" not in chosen
+    assert MODEL_ID in chosen and not {"bleeding-hsv", "bleeding-gate"} & chosen
 
 
 def test_manifest_is_complete(manifest) -> None:
-    for key in ("instrument", "tip", "bleeding", "min_instrument_area", "tool_score"):
+    for key in (
+        "instrument",
+        "tip",
+        "bleeding",
+        "blood_present",
+        "min_instrument_area",
+        "tool_score",
+    ):
         assert 0.0 < manifest.threshold(key, -1.0) < 1.0, key
     for key in ("data", "data_licence", "split", "script", "seed"):
         assert key in manifest.training, key
