@@ -8,7 +8,10 @@ What happens where:
   window cancels them and waits, so the case file keeps every finished batch.
 - `LatestJob`s rebuild the timeline and the outcome from the case file off the GUI thread
   (`scrubline.ui.case_reader`), so results stream into the timeline while the analysis runs.
-- `ExportController` owns the Export menu and its worker.
+- Controllers built from a context own their part of the menus and the work behind it:
+  `PlaybackController` (the playhead and the frame on screen), `ReviewController` (edits and
+  undo), `ExportController` (the Export menu and its worker). The window's public attributes
+  that are a controller's (`seek_frame`, `player`, ...) forward to it.
 - Actions are asked by dialogs (`scrubline.ui.dialogs`) and done by plain functions
   (`scrubline.ui.actions`, the core); the public methods here (`open_video`, `start_analysis`,
   `add_bookmark`, `jump_event`, ...) are what menus, tests and the UI probe call.
@@ -70,9 +73,8 @@ from scrubline.core.edits import (
 )
 from scrubline.core.overlay import OVERLAY_KEYS
 from scrubline.core.paths import cases_dir
-from scrubline.core.timeline import EPISODE_KINDS
 from scrubline.core.video import VIDEO_SUFFIXES
-from scrubline.ui import actions, window_geometry
+from scrubline.ui import window_geometry
 from scrubline.ui.case_files import (
     CaseFileError,
     CaseVideo,
@@ -91,20 +93,14 @@ from scrubline.ui.dialogs import (
 )
 from scrubline.ui.export_controller import ExportContext, ExportController
 from scrubline.ui.frame_view import QtFrameView
-from scrubline.ui.frames import FrameLoader, ShownFrame, VideoOpened
+from scrubline.ui.frames import FrameLoader, VideoOpened
 from scrubline.ui.help_text import shortcuts_text
 from scrubline.ui.library import LibraryWidget, reanalyse
-from scrubline.ui.navigation import (
-    clip_marked,
-    format_clock,
-    jump_seconds,
-    shuttle,
-    step_frames,
-    updated_recent,
-)
-from scrubline.ui.overlays import OVERLAY_NAMES, plan_overlay
+from scrubline.ui.navigation import format_clock, updated_recent
+from scrubline.ui.overlays import OVERLAY_NAMES
 from scrubline.ui.panels import BookmarksWidget, OutcomeWidget
-from scrubline.ui.player import PlaybackClock, TransportWidget
+from scrubline.ui.playback import PlaybackContext, PlaybackController
+from scrubline.ui.player import TransportWidget
 from scrubline.ui.preferences import (
     Preferences,
     PreferencesDialog,
@@ -135,13 +131,18 @@ GUI_SWITCH_INTERVAL_S = 0.001
 TIMELINE_PANE_LEAST = 110  # px: the ruler and a lane stay in view however short the window
 OUTCOME_DOCK_SHARE = 0.62  # of the right-hand column's height, when no saved layout says otherwise
 REFRESH_DURING_ANALYSIS_S = 1.5  # how often streamed results are re-read into the timeline
-EVENT_KIND_NAMES = {
-    "bleeding": "Bleeding episodes",
-    "tip_hidden": "Tip hidden",
-    "phase": "Phase changes",
-    "out_of_body": "Out-of-body spans",
-    "bookmark": "Bookmarks",
-}
+
+
+def _forward(controller: str, name: str, *, settable: bool = False) -> Any:
+    """A window attribute that is attribute `name` of the window's `controller`."""
+
+    def get(window: Any) -> Any:
+        return getattr(getattr(window, controller), name)
+
+    def set_(window: Any, value: Any) -> None:
+        setattr(getattr(window, controller), name, value)
+
+    return property(get, set_ if settable else None)
 
 
 class MainWindow(QMainWindow):
@@ -150,6 +151,24 @@ class MainWindow(QMainWindow):
     outcome_refreshed = Signal()
     analysis_finished = Signal(object)  # AnalysisReport, or the exception
     frame_shown = Signal(int)  # an exact frame is on screen
+
+    # The window's public API (menus, tests, the UI probe, the case library) is the controllers'.
+    player = _forward("playback", "clock")
+    seek_frame = _forward("playback", "seek_frame")
+    seek_time = _forward("playback", "seek_time")
+    step = _forward("playback", "step")
+    jump = _forward("playback", "jump")
+    shuttle = _forward("playback", "shuttle")
+    jump_event = _forward("playback", "jump_event")
+    event_kinds = _forward("playback", "event_kinds", settable=True)
+    event_kind_actions = _forward("playback", "event_kind_actions")
+    mark_clip = _forward("playback", "mark_clip")
+    go_to_clip = _forward("playback", "go_to_clip")
+    set_looping = _forward("playback", "set_looping")
+    loop_action = _forward("playback", "loop_action")
+    shown = _forward("playback", "shown")
+    frame_latencies = _forward("playback", "frame_latencies")
+    preview_latencies = _forward("playback", "preview_latencies")
 
     def __init__(
         self,
@@ -173,19 +192,13 @@ class MainWindow(QMainWindow):
         self.timeline: Any = None
         self.bookmarks: list[Any] = []
         self.outcome: dict[str, Any] | None = None
-        self.shown: ShownFrame | None = None
         self.errors: list[str] = []  # what the user was told went wrong (tests read it)
-        self.frame_latencies: list[float] = []  # request -> exact frame on screen, seconds
-        self.preview_latencies: list[float] = []  # request -> stand-in (proxy) on screen, seconds
         self._generation = 0
         self._auto_analyse = False
         self._closing = False
         self._last_refresh = 0.0
         self._analysis_settings: AnalysisSettings | None = None  # of the running (or last) analysis
         self._error_boxes: list[Any] = []
-        self.event_kinds = [
-            k for k in EPISODE_KINDS if read_bool(self.settings, f"events/{k}", True)
-        ]
 
         self.preferences = read_preferences(self.settings)
         if self.preferences.theme != "dark":  # the application starts dark
@@ -193,8 +206,6 @@ class MainWindow(QMainWindow):
         self.state = ViewerState()
         self.state.set_overlays(read_overlays(self.settings))
         self.loader = FrameLoader(parent=self)
-        self.player = PlaybackClock(self.state, self)
-        self.player.speed = read_float(self.settings, "playback/speed", 1.0)
         self.analysis = TaskRunner("analysis", self)
         self.exports = ExportController(ExportContext.of_window(self), self)
         self.review = ReviewController(ReviewContext(self._case_for_edit, self.report_error), self)
@@ -202,6 +213,24 @@ class MainWindow(QMainWindow):
         self.outcome_job = LatestJob("outcome", self)
 
         self._build_widgets()
+        self.playback = PlaybackController(
+            PlaybackContext(
+                state=self.state,
+                loader=self.loader,
+                transport=self.transport,
+                timeline_view=self.timeline_view,
+                frame_view=self.frame_view,
+                settings=self.settings,
+                has_video=lambda: self.info is not None,
+                timeline=lambda: self.timeline,
+                bookmarks=lambda: self.bookmarks,
+                mask_opacity=lambda: self.preferences.mask_opacity,
+                show_status=self._show_status,
+                closing=lambda: self._closing,
+                add_action=self._action,
+            ),
+            self,
+        )
         self.view_modes = ViewModes(self)
         self.telestration = TelestrationController(self)
         self._build_menus()
@@ -213,7 +242,6 @@ class MainWindow(QMainWindow):
         sys.setswitchinterval(min(sys.getswitchinterval(), GUI_SWITCH_INTERVAL_S))
         self.state.set_teaching(read_bool(self.settings, "teaching", False))
         self.teaching_action.setChecked(self.state.teaching)
-        self.transport.set_speed(self.player.speed)
         self._place_on_screen()
         layout = self.settings.value("window/state")
         self._docks_restored = isinstance(layout, QByteArray) and self.restoreState(layout)
@@ -353,33 +381,10 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "&Preferences…", self.ask_preferences, "Ctrl+,")
         self._action(file_menu, "&Quit", self.close, "Ctrl+Q")
 
-        play = bar.addMenu("&Playback")
-        self._action(play, "Play / pause", self.player.toggle, "Space")
-        self._action(play, "Shuttle reverse", lambda: self.shuttle("J"), "J")
-        self._action(play, "Shuttle pause", lambda: self.shuttle("K"), "K")
-        self._action(play, "Shuttle forward", lambda: self.shuttle("L"), "L")
-        play.addSeparator()
-        self._action(play, "Previous frame", lambda: self.step(-1), ["Left", ","])
-        self._action(play, "Next frame", lambda: self.step(1), ["Right", "."])
-        self._action(play, "Back 1 s", lambda: self.jump(-1.0), "Shift+Left")
-        self._action(play, "Forward 1 s", lambda: self.jump(1.0), "Shift+Right")
-        self._action(play, "Back 10 s", lambda: self.jump(-10.0), ["Ctrl+Left", "PgUp"])
-        self._action(play, "Forward 10 s", lambda: self.jump(10.0), ["Ctrl+Right", "PgDown"])
-        self._action(play, "Go to start", lambda: self.seek_frame(0), "Home")
-        self._action(play, "Go to end", lambda: self.seek_frame(self.state.frame_count - 1), "End")
+        self.playback.build_playback_menu(bar.addMenu("&Playback"))
 
         nav = bar.addMenu("&Navigate")
-        self._action(nav, "Next event", lambda: self.jump_event(True), "]")
-        self._action(nav, "Previous event", lambda: self.jump_event(False), "[")
-        kinds = nav.addMenu("Events to visit")
-        self.event_kind_actions: dict[str, QAction] = {}
-        for kind in EPISODE_KINDS:
-            action = QAction(EVENT_KIND_NAMES[kind], self)
-            action.setCheckable(True)
-            action.setChecked(kind in self.event_kinds)
-            action.toggled.connect(lambda on, k=kind: self._on_event_kind_changed(k, on))
-            kinds.addAction(action)
-            self.event_kind_actions[kind] = action
+        self.playback.build_event_menu(nav)
         nav.addSeparator()
         self._action(nav, "Add bookmark…", self.ask_add_bookmark, "Ctrl+B")
         self.telestration.build_menu(nav.addMenu("&Draw (telestration)"))
@@ -426,14 +431,7 @@ class MainWindow(QMainWindow):
         export = bar.addMenu("&Export")
         self.exports.build_menu(export)
         export.addSeparator()
-        self._action(export, "Clip start at playhead", lambda: self.mark_clip(start=True), "I")
-        self._action(export, "Clip end at playhead", lambda: self.mark_clip(start=False), "O")
-        self._action(export, "Clear clip range", lambda: self.state.set_selection(None))
-        self._action(export, "Go to clip start", lambda: self.go_to_clip(start=True), "Shift+I")
-        self._action(export, "Go to clip end", lambda: self.go_to_clip(start=False), "Shift+O")
-        self.loop_action = self._action(
-            export, "&Loop the clip range", self.set_looping, "Ctrl+L", checkable=True
-        )
+        self.playback.build_clip_menu(export)
 
         help_menu = bar.addMenu("&Help")
         self._action(
@@ -448,23 +446,11 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         state = self.state
-        state.playhead_changed.connect(self._on_playhead_changed)
         state.overlays_changed.connect(self._on_overlays_changed)
-        state.selection_changed.connect(self._on_selection_changed)
         state.teaching_changed.connect(self._on_teaching_changed)
         self.loader.opened.connect(self._on_video_opened)
         self.loader.open_failed.connect(self._on_open_failed)
-        self.loader.frame_ready.connect(self._on_frame_ready)
-        self.loader.frame_failed.connect(self._on_frame_failed)
-        self.frame_view.size_changed.connect(self._on_view_size_changed)
-        self.player.rate_changed.connect(self._on_rate_changed)
-        self.transport.action_requested.connect(self._on_transport_action)
-        self.transport.speed_chosen.connect(self._on_speed_changed)
-        self.transport.scrubbed.connect(self._on_slider_scrubbed)
         self.transport.go_requested.connect(self.view_modes.go_to)
-        self.timeline_view.seek_requested.connect(self.seek_time)
-        self.timeline_view.scrub_requested.connect(self._on_timeline_scrubbed)
-        self.timeline_view.selection_changed.connect(state.set_selection)
         self.timeline_view.event_start_moved.connect(self.set_event_start)
         self.analysis.progressed.connect(self._on_analysis_progress)
         self.analysis.finished.connect(self._on_analysis_finished)
@@ -491,6 +477,7 @@ class MainWindow(QMainWindow):
         )
         self.outcome_panel.reveal_requested.connect(lambda: self.state.reveal(True))
         self.review.edited.connect(self._on_case_edited)
+        self.playback.frame_shown.connect(self.frame_shown)
         self.frame_view.context_requested.connect(self._on_frame_context_requested)
         self.timeline_view.context_requested.connect(self._on_timeline_context_requested)
         self.outcome_panel.outside_domain_requested.connect(self.set_outcome_outside_domain)
@@ -503,6 +490,9 @@ class MainWindow(QMainWindow):
             return
         box = show_error(self, title, message, details)
         self._error_boxes = [b for b in self._error_boxes if b.isVisible()] + [box]
+
+    def _show_status(self, message: str, milliseconds: int = 0) -> None:
+        self.statusBar().showMessage(message, milliseconds)
 
     def show_banner(self, text: str, button: str = "", action: Any = None) -> None:
         self.banner_label.setText(text)
@@ -576,7 +566,7 @@ class MainWindow(QMainWindow):
         self.timeline = None
         self.bookmarks = []
         self.outcome = None
-        self.shown = None
+        self.playback.clear_frame()
         self.banner.hide()
         self.timeline_view.set_timeline(None, [])
         self.timeline_view.set_frame_times(None)
@@ -815,114 +805,14 @@ class MainWindow(QMainWindow):
             self.refresh_case()
             self.refresh_outcome()
 
-    # ================================================================== playhead
-    def seek_frame(self, index: int) -> None:
-        self.state.scrubbing = False
-        self.state.set_frame(index)
-        self.player.resync()
-
-    def seek_time(self, time_s: float) -> None:
-        self.state.scrubbing = False
-        self.state.set_time(time_s)
-        self.player.resync()
-
-    def step(self, frames: int) -> None:
-        self.player.pause()
-        self.seek_frame(step_frames(self.state.frame, frames, self.state.frame_count))
-
-    def jump(self, seconds: float) -> None:
-        self.seek_frame(jump_seconds(self.state.times, self.state.frame, seconds))
-
-    def shuttle(self, key: str) -> None:
-        self.player.set_rate(shuttle(self.player.rate, key, self.player.speed))
-
-    def _on_rate_changed(self, rate: float) -> None:
-        # The speed box shows the speed playing now (L L: 2×), and the chosen one when paused.
-        self.transport.set_rate(rate)
-        self.transport.set_speed(abs(rate) if rate else self.player.speed)
-
-    def _on_transport_action(self, key: str) -> None:
-        moves = {
-            "frame-": lambda: self.step(-1),
-            "frame+": lambda: self.step(1),
-            "1s-": lambda: self.jump(-1.0),
-            "1s+": lambda: self.jump(1.0),
-            "10s-": lambda: self.jump(-10.0),
-            "10s+": lambda: self.jump(10.0),
-            "start": lambda: self.seek_frame(0),
-            "end": lambda: self.seek_frame(self.state.frame_count - 1),
-            "play": self.player.toggle,
-        }
-        moves[key]()
-
-    def _on_speed_changed(self, speed: float) -> None:
-        self.player.set_speed(speed)
-        self.settings.setValue("playback/speed", speed)
-
-    def _on_slider_scrubbed(self, frame: int, dragging: bool) -> None:
-        self.state.scrubbing = dragging
-        self.state.set_frame(frame)
-        self.player.resync()
-
-    def _on_timeline_scrubbed(self, time_s: float, finished: bool) -> None:
-        self.state.scrubbing = not finished
-        self.state.set_time(time_s)
-        self.player.resync()
-
-    def _on_playhead_changed(self, frame: int, time_s: float) -> None:
-        self.loader.request(frame, scrub=self.state.scrubbing, prefetch=not self.player.playing)
-        self.transport.set_position(frame, time_s, self.state.frame_count, self.state.duration_s)
-        self.timeline_view.set_playhead(time_s, follow=self.player.playing)
-
-    def _on_view_size_changed(self, width: int, height: int) -> None:
-        self.loader.set_target_size(width, height)
-        if self.info is not None:
-            self.loader.request(self.state.frame, prefetch=False)
-
-    def _on_frame_ready(self, shown: ShownFrame) -> None:
-        if self._closing or shown.generation != self.loader.generation:
-            return
-        self.shown = shown
-        self.frame_view.set_image(shown.image, shown.index, proxy=shown.proxy)
-        self._update_overlay()
-        latencies = self.preview_latencies if shown.proxy else self.frame_latencies
-        latencies.append(shown.ready_at - shown.requested_at)
-        if len(latencies) > 10_000:
-            del latencies[:5000]
-        if not shown.proxy:
-            self.frame_shown.emit(shown.index)
-
-    def _on_frame_failed(self, index: int, message: str) -> None:
-        self.statusBar().showMessage(f"Frame {index} could not be shown: {message}", 8000)
-
-    def _update_overlay(self) -> None:
-        shown = self.shown
-        if shown is None:
-            return
-        plan = plan_overlay(
-            shown.result,
-            shown.index,
-            shown.time_s,
-            self.state.overlays,
-            period_s=shown.period_s
-            if shown.period_s is not None or self.timeline is None
-            else float(self.timeline.sample_period_s),
-            mask_alpha=round(255 * self.preferences.mask_opacity),
-            tip_rules=self.timeline.tip_rules if self.timeline is not None else None,
-        )
-        if not shown.exact and not shown.proxy:
-            plan.note = "this frame could not be decoded; the nearest readable one is shown" + (
-                f" · {plan.note}" if plan.note else ""
-            )
-        self.frame_view.set_plan(plan)
-
+    # ================================================================== view state
     def _on_overlays_changed(self, flags: Any) -> None:
         for key, action in self.overlay_actions.items():
             action.blockSignals(True)
             action.setChecked(getattr(flags, key))
             action.blockSignals(False)
         write_overlays(self.settings, flags)
-        self._update_overlay()
+        self.playback.update_overlay()
 
     def _on_teaching_changed(self, teaching: bool, revealed: bool) -> None:
         self.teaching_action.blockSignals(True)
@@ -1126,9 +1016,7 @@ class MainWindow(QMainWindow):
         self.telestration.reload()
         for notice in snapshot.notices:
             self.statusBar().showMessage(notice, 8000)
-        # Results may have arrived for the frame on screen: ask again (a cached image, so cheap).
-        if self.shown is not None and not self.player.playing:
-            self.loader.request(self.state.frame, prefetch=False)
+        self.playback.refresh_frame()
         self.case_refreshed.emit()
 
     def _on_outcome_read(self, snapshot: OutcomeSnapshot) -> None:
@@ -1205,21 +1093,6 @@ class MainWindow(QMainWindow):
         self.bookmarks_panel.set_bookmarks(self.bookmarks)
         self.timeline_view.set_bookmarks(self.bookmarks)
 
-    def jump_event(self, forward: bool = True) -> float | None:
-        """Go to the next (or previous) event of the chosen kinds; its time, or None."""
-        events = actions.event_times(self.timeline, self.bookmarks, self.event_kinds)
-        found = actions.neighbour_event(self.state.times, events, self.state.frame, forward)
-        if found is None:
-            self.statusBar().showMessage(
-                "No further event" if forward else "No earlier event", 3000
-            )
-            return None
-        time_s, frame = found
-        self.seek_frame(frame)
-        what = actions.describe_event(self.timeline, self.bookmarks, time_s, self.event_kinds)
-        self.statusBar().showMessage(f"{format_clock(time_s)}: {what}", 8000)
-        return time_s
-
     # ================================================================== case details and procedure
     def ask_case_details(self) -> None:
         case = self._ensure_case()
@@ -1249,43 +1122,6 @@ class MainWindow(QMainWindow):
             return
         self.refresh_case(procedure=name)
 
-    def _on_event_kind_changed(self, kind: str, on: bool) -> None:
-        self.event_kinds = [k for k in EPISODE_KINDS if self.event_kind_actions[k].isChecked()]
-        self.settings.setValue(f"events/{kind}", on)
-
-    # ================================================================== clip range
-    def mark_clip(self, *, start: bool) -> None:
-        """I / O: the clip starts at the playhead's frame, or ends with it (inclusive)."""
-        if not self.state.frame_count:
-            return
-        self.state.set_selection(
-            clip_marked(
-                self.state.selection,
-                self.state.times,
-                self.state.frame,
-                self.state.duration_s,
-                start=start,
-            )
-        )
-
-    def go_to_clip(self, *, start: bool) -> None:
-        """Shift+I / Shift+O: to the clip's first or last frame."""
-        selection = self.state.selection
-        if selection is None:
-            self.statusBar().showMessage("No clip range: press I and O, or drag on the ruler", 4000)
-            return
-        self.seek_time(selection[0] if start else selection[1] - 1e-6)
-
-    def set_looping(self, on: bool) -> None:
-        """Play the clip range over and over (while there is one)."""
-        self.loop_action.setChecked(on)
-        self._on_selection_changed(self.state.selection)
-
-    def _on_selection_changed(self, selection: tuple[float, float] | None) -> None:
-        self.timeline_view.set_selection(selection)
-        looping = self.loop_action.isChecked() and selection is not None
-        self.player.loop = selection if looping else None
-
     def ask_preferences(self) -> None:
         from scrubline.core.export import procedure_templates
 
@@ -1305,7 +1141,7 @@ class MainWindow(QMainWindow):
         self.preferences = prefs
         apply_theme(prefs.theme)
         self.state.set_overlays(prefs.overlays)
-        self._update_overlay()
+        self.playback.update_overlay()
 
     def show_library(self) -> None:
         """The case library panel, read afresh."""
