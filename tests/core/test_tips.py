@@ -198,3 +198,19 @@ def test_a_reviewer_marked_tip_counts_whatever_the_class() -> None:
     assert badge_text(FrameResult(0, 0.0, [marked]), rules) == "TIP HIDDEN"
     seen = replace(_tool("Grasper", 0.1), tip_visible=True, tip_reviewed=True)
     assert badge_text(FrameResult(0, 0.0, [seen]), rules) is None
+
+
+def test_unvalidated_tools_are_named_as_people_read_them(tmp_path: Path) -> None:
+    """The tips lane's note and the overlay's note use the display names the rest of the app
+    uses ('Specimen bag'), not the class names ('SpecimenBag'); the summary keeps the class
+    names (data)."""
+    from scrubline.core.tips import not_validated_note
+
+    samples = [[("SpecimenBag", 0.9), ("Grasper", 0.8)] for _ in range(10)]
+    with _store(tmp_path / "t.scrub", samples) as store:
+        timeline = build_timeline(store)
+    assert timeline.tip_note == f"{NOT_VALIDATED}: Grasper, Specimen bag"
+    assert timeline.totals()["tip_not_validated_tools"] == ["Grasper", "SpecimenBag"]
+    result = FrameResult(0, 0.0, [_tool("SpecimenBag", 0.9), _tool("needle_driver", 0.9)])
+    note = not_validated_note(result, TipRules({}))
+    assert note == f"{NOT_VALIDATED} (Specimen bag, Needle driver)"

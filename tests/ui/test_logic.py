@@ -294,3 +294,23 @@ def test_outcome_validation_is_in_words_not_manifest_keys() -> None:
     assert "80% interval held the true loss in 80% of cases" in text
     assert "success accuracy 73%, AUROC 0.724" in text
     assert "baseline" not in validation_text(model, {**metrics, "baseline_cv_rmse_ml": 388.0})
+
+
+def test_the_tips_lane_and_the_overlay_name_tools_by_display_name(qtbot, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """What the window shows of an unvalidated tool: 'Specimen bag', as in the tool lanes."""
+    from scrubline.core.timeline import build_timeline
+    from scrubline.ui.timeline_view import TimelineView
+
+    bag = Instrument("SpecimenBag", 0.9, (10, 10, 50, 40), (45, 35), 0.9, True)
+    with CaseStore(tmp_path / "t.scrub", create=True) as store:
+        store.set_meta("video", {"duration_s": 2.0, "width": 100, "height": 100})
+        store.set_meta("settings", {"fps": 5.0})
+        store.write_results([FrameResult(i * 5, i * 0.2, [bag]) for i in range(10)])
+        timeline = build_timeline(store)
+    view = TimelineView()
+    qtbot.addWidget(view)
+    view.set_duration(2.0)
+    view.set_timeline(timeline, [])
+    assert view.tip_note.toPlainText() == f"{NOT_VALIDATED}: Specimen bag"
+    plan = plan_overlay(FrameResult(5, 1.0, [bag]), 5, 1.0, OverlayFlags())
+    assert plan.tip_note == f"{NOT_VALIDATED} (Specimen bag)"

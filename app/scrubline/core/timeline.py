@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from scrubline.core.tips import NOT_VALIDATED, TipRules, rules_for_models
+from scrubline.core.tools import display_name
 
 EPISODE_KINDS = ("bleeding", "tip_hidden", "phase", "out_of_body", "bookmark")
 # Colours for phases whose template gives none, picked by the label's name (crc32), never by
@@ -118,10 +119,10 @@ class Timeline:
     @property
     def tip_note(self) -> str | None:
         """The sentence shown instead of tip-hidden claims for the tools that have no
-        validated rule; None when every tool seen has one (or no tool was seen)."""
+        validated rule, by display name; None when every tool seen has one (or none was seen)."""
         if not self.tip_unvalidated:
             return None
-        return f"{NOT_VALIDATED}: {', '.join(self.tip_unvalidated)}"
+        return f"{NOT_VALIDATED}: {', '.join(display_name(t) for t in self.tip_unvalidated)}"
 
     # [n_frames] the in-body gate per frame: 1 in, 0 out, -1 unknown (no in-body model ran)
     in_body_state: np.ndarray | None = None

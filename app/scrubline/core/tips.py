@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from scrubline.core.results import FrameResult, Instrument
+from scrubline.core.tools import display_name
 
 NOT_VALIDATED = "tip visibility not validated for this tool"
 RULES_FOLDER = "tip-rules"
@@ -199,14 +200,15 @@ def badge_text(result: FrameResult | None, rules: TipRules) -> str | None:
 
 
 def not_validated_note(result: FrameResult | None, rules: TipRules) -> str | None:
-    """The sentence shown instead of a badge when tools of unvalidated classes are in view."""
+    """The sentence shown instead of a badge when tools of unvalidated classes are in view,
+    naming them as people read them ('Specimen bag', not 'SpecimenBag')."""
     if result is None:
         return None
     labels = list(dict.fromkeys(inst.label for inst in result.instruments if not inst.tip_reviewed))
     missing = rules.unvalidated_labels(labels)
     if not missing:
         return None
-    return f"{NOT_VALIDATED} ({', '.join(missing)})"
+    return f"{NOT_VALIDATED} ({', '.join(display_name(label) for label in missing)})"
 
 
 # ------------------------------------------------------------------------- temporal smoothing

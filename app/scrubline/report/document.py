@@ -831,10 +831,11 @@ def _tables(data: CaseData, st: _Styles, width: float) -> list[Any]:
             )
         )
     elif tl.labels:
+        validated = ", ".join(display_name(label) for label in tl.tip_validated)
         story.append(
             Paragraph(
                 "No tip-hidden episodes: whenever a tool with validated tip visibility "
-                f"({esc(', '.join(tl.tip_validated))}) was in view, its tip was visible (or hidden "
+                f"({esc(validated)}) was in view, its tip was visible (or hidden "
                 "for less than the minimum episode length).",
                 st.body,
             )
