@@ -14,7 +14,7 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
 from scrubline.cli import main as cli_main
-from scrubline.ui import main_window as main_window_module
+from scrubline.ui import case_controller as case_controller_module
 from scrubline.ui.settings import app_settings, read_list
 
 TIMEOUT = 60_000
@@ -68,7 +68,7 @@ def test_the_window_opens_a_case_the_cli_wrote_without_analysing_again(
 ) -> None:  # type: ignore[no-untyped-def]
     video, case = cli_case
     before = analysed_frames(case)
-    monkeypatch.setattr(main_window_module, "ask_case_video", never_ask)
+    monkeypatch.setattr(case_controller_module, "ask_case_video", never_ask)
     open_and_wait(
         qtbot, window, lambda: window.open_video(str(case))
     )  # what `scrubline CASE.scrub` calls
@@ -96,7 +96,7 @@ def test_a_renamed_video_beside_the_case_is_found_by_its_content(
     # Checked first (sorted), same size, other content: the fingerprint decides, not the size.
     video.with_name("another-video.mp4").write_bytes(b"\0" * video.stat().st_size)
     renamed = video.rename(video.with_name("zz-renamed.mkv"))
-    monkeypatch.setattr(main_window_module, "ask_case_video", never_ask)
+    monkeypatch.setattr(case_controller_module, "ask_case_video", never_ask)
     open_and_wait(qtbot, window, lambda: window.open_case(case))
     assert window.video_path == renamed and window.case_path == case
 
@@ -114,7 +114,7 @@ def test_a_missing_video_is_asked_for_and_a_different_one_refused(
         asked.append((case_name, video_name))
         return next(answers)
 
-    monkeypatch.setattr(main_window_module, "ask_case_video", ask)
+    monkeypatch.setattr(case_controller_module, "ask_case_video", ask)
     assert (
         window.open_case(case) is False
     )  # cancelled: nothing opened, nothing reported as an error
@@ -129,10 +129,10 @@ def test_a_missing_video_is_asked_for_and_a_different_one_refused(
     assert window.video_path == moved and len(window.timeline.times) == 150
     assert asked == [("debrief.scrub", "theatre-3.mp4")] * 3
     # Remembered: the next time (here from File → Open Recent) it is not asked again.
-    monkeypatch.setattr(main_window_module, "ask_case_video", never_ask)
+    monkeypatch.setattr(case_controller_module, "ask_case_video", never_ask)
     window.open_video(video.parent.parent / "elsewhere.mp4")  # something else in between
     qtbot.waitUntil(lambda: window.info is not None, timeout=TIMEOUT)
-    window._fill_recent_menu()
+    window.cases.fill_recent_menu()
     entries = {a.text(): a for a in window.recent_menu.actions()}
     assert list(entries)[:2] == ["elsewhere.mp4", "debrief.scrub (case)"]
     open_and_wait(qtbot, window, entries["debrief.scrub (case)"].trigger)

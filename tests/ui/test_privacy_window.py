@@ -63,7 +63,7 @@ def test_recent_files_stay_out_of_exports_and_can_be_cleared(
     window.settings.sync()
     stored = Path(window.settings.fileName()).read_text(encoding="utf-8")
     assert "Doe_Jane" not in stored and "Doe-Jane" not in stored
-    window._fill_recent_menu()
+    window.cases.fill_recent_menu()
     assert [a.text() for a in window.recent_menu.actions()] == ["(none)"]
 
 

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QApplication, QDialogButtonBox, QMessageBox
 
 from scrubline.core.analysis import AnalysisSettings, analyse_video
 from scrubline.core.store import CaseStore
+from scrubline.ui import analysis_controller as analysis_controller_module
 from scrubline.ui import main_window as main_window_module
 from scrubline.ui.dialogs import AnalysisDialog, BookmarkDialog
 
@@ -216,7 +217,7 @@ def test_an_analysis_error_is_shown_and_the_saved_results_stay(
         )
         raise RuntimeError("onnxruntime: out of memory in the segmenter")
 
-    monkeypatch.setattr(main_window_module, "analyse_video", failing)
+    monkeypatch.setattr(analysis_controller_module, "analyse_video", failing)
     monkeypatch.setattr(
         main_window_module, "show_error", lambda *a, **k: QMessageBox()
     )  # no box left open

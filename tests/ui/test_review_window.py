@@ -370,7 +370,7 @@ def test_reanalyse_from_the_library_asks_for_settings(
 
     _open(qtbot, window, demo_clip)
     asked: list[bool] = []
-    monkeypatch.setattr(window, "ask_analysis", lambda: asked.append(True))
+    monkeypatch.setattr(window.analysis, "ask", lambda: asked.append(True))
     with qtbot.waitSignal(window.video_ready, timeout=TIMEOUT):
         library.reanalyse(window, with_case)
     assert asked == [True]

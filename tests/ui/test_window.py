@@ -13,7 +13,7 @@ from PySide6.QtCore import QMimeData, QObject, QPointF, Qt, QUrl, Signal
 from PySide6.QtGui import QDropEvent
 
 from scrubline.core.store import CaseStore
-from scrubline.ui import main_window as main_window_module
+from scrubline.ui import analysis_controller as analysis_controller_module
 from scrubline.ui.dialogs import BookmarkDialog
 from scrubline.ui.settings import app_settings, read_list, read_overlays
 
@@ -33,7 +33,7 @@ def test_analysis_runs_to_completion_and_streams_into_the_timeline(
 ) -> None:  # type: ignore[no-untyped-def]
     window = open_window
     assert window.banner.isVisible() and "not been analysed" in window.banner_label.text()
-    monkeypatch.setattr(main_window_module, "REFRESH_DURING_ANALYSIS_S", 0.0)
+    monkeypatch.setattr(analysis_controller_module, "REFRESH_DURING_ANALYSIS_S", 0.0)
     seen: list[int] = []
     partial_drawn = threading.Event()
 
@@ -166,7 +166,7 @@ def test_cancel_then_resume_redoes_nothing(qtbot, open_window) -> None:  # type:
     assert first.cancelled and 0 < first.done_now < first.planned
     assert window.banner.isVisible() and window.banner_button.text() == "Resume"
     window.analysis.progressed.disconnect()
-    window.analysis.progressed.connect(window._on_analysis_progress)
+    window.analysis.progressed.connect(window.analysis._on_progress_changed)
     with qtbot.waitSignal(window.analysis_finished, timeout=TIMEOUT) as resumed:
         qtbot.mouseClick(window.banner_button, Qt.MouseButton.LeftButton)
     second = resumed.args[0]
@@ -323,7 +323,7 @@ def test_case_details_and_procedure(qtbot, with_case, window, demo_clip, monkeyp
         window.set_procedure("generic")
     with CaseStore(with_case) as store:
         assert store.case_info["label"] == "Case 12" and store.get_meta("procedure") == "generic"
-    window._fill_procedure_menu()
+    window.cases.fill_procedure_menu()
     checked = [a.text() for a in window.procedure_menu.actions() if a.isChecked()]
     assert checked == ["generic"]
 

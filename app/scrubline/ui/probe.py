@@ -168,7 +168,7 @@ def probe_ui(
                 if arrived():
                     seek_times.append(window.frame_latencies[-1])
             probe.stop()
-            case = window._existing_case()
+            case = window.cases.existing_case()
             analysed = case.frame_count() if case is not None else 0
             stalls = np.maximum(np.asarray(gaps, dtype=float) * 1000.0 - interval_ms, 0.0)
             return UiProbeResult(

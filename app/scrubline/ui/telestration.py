@@ -141,7 +141,7 @@ class TelestrationController(QObject):
 
     def reload(self) -> None:
         """Read the open case's drawings again (those of its current bookmarks)."""
-        case = self.window._existing_case()
+        case = self.window.cases.existing_case()
         try:
             self.drawings = case.drawings() if case is not None else []
         except StoreError as exc:  # a damaged case: the video and the rest still work
