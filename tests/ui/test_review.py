@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt, QTimer
 from PySide6.QtGui import QMouseEvent, QWheelEvent
-from PySide6.QtWidgets import QApplication, QDialogButtonBox, QMessageBox
+from PySide6.QtWidgets import QApplication, QDialogButtonBox, QLabel, QMessageBox
 
 from scrubline.core.analysis import AnalysisSettings, analyse_video
 from scrubline.core.store import CaseStore
@@ -116,7 +116,7 @@ def test_analyse_dialog_starts_the_analysis_it_describes(
     notes: list[str] = []
 
     def read_and_cancel(dialog: Any) -> None:
-        notes.extend(label.text() for label in dialog.findChildren(main_window_module.QLabel))
+        notes.extend(label.text() for label in dialog.findChildren(QLabel))
         dialog.reject()
 
     problems = _when_modal(qtbot, read_and_cancel)

@@ -22,33 +22,27 @@ from __future__ import annotations
 
 import logging
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QPoint, Qt, QUrl, Signal
+from PySide6.QtCore import QPoint, Qt, QUrl, Signal
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
     QDesktopServices,
     QDragEnterEvent,
     QDropEvent,
-    QGuiApplication,
     QKeySequence,
     QShowEvent,
 )
 from PySide6.QtWidgets import (
     QDockWidget,
     QFrame,
-    QHBoxLayout,
-    QLabel,
     QMainWindow,
     QMenu,
     QMessageBox,
-    QPushButton,
     QScrollArea,
     QSplitter,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -56,7 +50,7 @@ from PySide6.QtWidgets import (
 from scrubline.core.edits import Edit
 from scrubline.core.overlay import OVERLAY_KEYS
 from scrubline.core.paths import cases_dir
-from scrubline.ui import window_geometry
+from scrubline.ui import placement
 from scrubline.ui.analysis_controller import AnalysisContext, AnalysisController
 from scrubline.ui.case_controller import CaseContext, CaseController
 from scrubline.ui.case_reader import CaseSnapshot, OutcomeSnapshot
@@ -67,7 +61,7 @@ from scrubline.ui.frames import FrameLoader, VideoOpened
 from scrubline.ui.help_text import shortcuts_text
 from scrubline.ui.library import LibraryWidget, reanalyse
 from scrubline.ui.overlays import OVERLAY_NAMES
-from scrubline.ui.panels import BookmarksWidget, OutcomeWidget
+from scrubline.ui.panels import Banner, BookmarksWidget, OutcomeWidget
 from scrubline.ui.playback import PlaybackContext, PlaybackController
 from scrubline.ui.player import TransportWidget
 from scrubline.ui.preferences import (
@@ -80,7 +74,6 @@ from scrubline.ui.review import ReviewContext, ReviewController
 from scrubline.ui.settings import (
     app_settings,
     read_bool,
-    read_list,
     read_overlays,
     write_overlays,
 )
@@ -89,6 +82,7 @@ from scrubline.ui.telestration import TelestrationController
 from scrubline.ui.theme import apply_theme
 from scrubline.ui.timeline_view import TimelineView
 from scrubline.ui.view_modes import ViewModes
+from scrubline.ui.warm_imports import warm_imports
 
 log = logging.getLogger("scrubline.ui")
 
@@ -120,37 +114,31 @@ class MainWindow(QMainWindow):
     video_path = _forward("cases", "video_path")
     info = _forward("cases", "info")
     case_path = _forward("cases", "case_path")
-    case = _forward("cases", "case")
     timeline = _forward("cases", "timeline")
     bookmarks = _forward("cases", "bookmarks")
     outcome = _forward("cases", "outcome")
     open_video = _forward("cases", "open_video")
     open_case = _forward("cases", "open_case")
     open_demo = _forward("cases", "open_demo")
-    ask_open = _forward("cases", "ask_open")
     recent_menu = _forward("cases", "recent_menu")
     clear_recent_files = _forward("cases", "clear_recent_files")
     procedure_menu = _forward("cases", "procedure_menu")
     set_procedure = _forward("cases", "set_procedure")
     ask_case_details = _forward("cases", "ask_case_details")
     refresh_case = _forward("cases", "refresh_case")
-    refresh_outcome = _forward("cases", "refresh_outcome")
     set_event_start = _forward("cases", "set_event_start")
-    set_outcome_outside_domain = _forward("cases", "set_outcome_outside_domain")
     add_bookmark = _forward("cases", "add_bookmark")
     ask_add_bookmark = _forward("cases", "ask_add_bookmark")
     player = _forward("playback", "clock")
     seek_frame = _forward("playback", "seek_frame")
     seek_time = _forward("playback", "seek_time")
     step = _forward("playback", "step")
-    jump = _forward("playback", "jump")
     shuttle = _forward("playback", "shuttle")
     jump_event = _forward("playback", "jump_event")
     event_kinds = _forward("playback", "event_kinds", settable=True)
     event_kind_actions = _forward("playback", "event_kind_actions")
     mark_clip = _forward("playback", "mark_clip")
     go_to_clip = _forward("playback", "go_to_clip")
-    set_looping = _forward("playback", "set_looping")
     loop_action = _forward("playback", "loop_action")
     shown = _forward("playback", "shown")
     frame_latencies = _forward("playback", "frame_latencies")
@@ -194,20 +182,17 @@ class MainWindow(QMainWindow):
         self.telestration = TelestrationController(self)
         self._build_menus()
         self._connect()
-        _warm_imports()
+        warm_imports()
         # Worker threads (decoding, analysis, the frame loader) run Python between their C calls;
         # the interpreter hands the lock over every 5 ms by default, so with three of them busy
         # the GUI thread can wait 10-20 ms for its turn. 1 ms keeps the window responsive.
         sys.setswitchinterval(min(sys.getswitchinterval(), GUI_SWITCH_INTERVAL_S))
         self.state.set_teaching(read_bool(self.settings, "teaching", False))
         self.teaching_action.setChecked(self.state.teaching)
-        self._place_on_screen()
-        layout = self.settings.value("window/state")
-        self._docks_restored = isinstance(layout, QByteArray) and self.restoreState(layout)
-        splitter_state = self.settings.value("window/splitter")
-        self._split_restored = isinstance(
-            splitter_state, QByteArray
-        ) and self.splitter.restoreState(splitter_state)
+        placement.place_on_screen(self, self.settings)
+        self._docks_restored, self._split_restored = placement.restore_layout(
+            self, self.splitter, self.settings
+        )
 
     # ================================================================== construction
     @property
@@ -223,23 +208,8 @@ class MainWindow(QMainWindow):
         top_layout = QVBoxLayout(top)
         top_layout.setContentsMargins(0, 0, 0, 0)
         top_layout.setSpacing(0)
-        self.banner = QFrame()
-        self.banner.setStyleSheet("QFrame { background: #37474f; } QLabel { color: #eceff1; }")
-        banner_layout = QHBoxLayout(self.banner)
-        banner_layout.setContentsMargins(10, 4, 10, 4)
-        self.banner_label = QLabel("")
-        self.banner_label.setWordWrap(True)
-        banner_layout.addWidget(self.banner_label, 1)
-        self.banner_button = QPushButton("")
-        banner_layout.addWidget(self.banner_button)
-        banner_close = QToolButton()
-        banner_close.setText("\u2715")
-        banner_close.setAutoRaise(True)
-        banner_close.clicked.connect(self.banner.hide)
-        banner_layout.addWidget(banner_close)
-        self.banner.hide()
-        self._banner_action: Any = None
-        self.banner_button.clicked.connect(lambda: self._banner_action and self._banner_action())
+        self.banner = Banner()
+        self.banner_label, self.banner_button = self.banner.label, self.banner.button
         top_layout.addWidget(self.banner)
         self.frame_view = QtFrameView()
         self.frame_view.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -262,17 +232,11 @@ class MainWindow(QMainWindow):
         self.splitter = splitter
         self.setCentralWidget(splitter)
 
+        right = Qt.DockWidgetArea.RightDockWidgetArea
         self.outcome_panel = OutcomeWidget()
-        self.outcome_dock = QDockWidget("Outcome", self)
-        self.outcome_dock.setObjectName("outcome_dock")
-        self.outcome_dock.setWidget(_scrolling(self.outcome_panel, horizontal=True))
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.outcome_dock)
+        self.outcome_dock = self._dock("Outcome", "outcome_dock", self.outcome_panel, right)
         self.bookmarks_panel = BookmarksWidget()
-        self.bookmarks_dock = QDockWidget("Bookmarks", self)
-        self.bookmarks_dock.setObjectName("bookmarks_dock")
-        self.bookmarks_dock.setWidget(_scrolling(self.bookmarks_panel, horizontal=True))
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.bookmarks_dock)
-
+        self.bookmarks_dock = self._dock("Bookmarks", "bookmarks_dock", self.bookmarks_panel, right)
         self.library_panel = LibraryWidget(
             self.settings, self.case_dir or cases_dir(), lambda: self.case_path
         )
@@ -281,6 +245,14 @@ class MainWindow(QMainWindow):
         self.library_dock.setWidget(self.library_panel)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.library_dock)
         self.library_dock.hide()
+
+    def _dock(self, title: str, name: str, panel: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        """A side panel in a dock, scrolling when the dock is smaller than the panel."""
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setWidget(_scrolling(panel, horizontal=True))
+        self.addDockWidget(area, dock)
+        return dock
 
     def _build_controllers(self) -> None:
         closing, status = (lambda: self._closing), self._show_status
@@ -497,11 +469,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(message, milliseconds)
 
     def show_banner(self, text: str, button: str = "", action: Any = None) -> None:
-        self.banner_label.setText(text)
-        self.banner_button.setText(button)
-        self.banner_button.setVisible(bool(button))
-        self._banner_action = action
-        self.banner.show()
+        self.banner.show_message(text, button, action)
 
     # ================================================================== what the case shows
     def _on_opening(self, path: Path) -> None:
@@ -568,20 +536,7 @@ class MainWindow(QMainWindow):
     def correction_menu_at(self, x: float, y: float) -> QMenu | None:
         """The corrections menu of the box under source pixel (x, y) on the frame shown."""
         result = self.shown.result if self.shown is not None else None
-        instrument = result.instrument_at(x, y) if result is not None else None
-        case = self.cases.existing_case()
-        if result is None or instrument is None or case is None:
-            return None
-        # The classes the case's detector knows, then any other class seen in the case.
-        detector = [
-            str(label)
-            for m in case.models
-            if m.get("task") == "detector"
-            for label in m.get("labels") or []
-        ]
-        seen = self.timeline.labels if self.timeline is not None else []
-        choices = list(dict.fromkeys([*detector, *seen]))
-        return self.review.box_menu(result, instrument, choices, self)
+        return self.review.box_menu_at(result, x, y, self.timeline, self)
 
     def _on_frame_context_requested(self, x: float, y: float, where: QPoint) -> None:
         menu = self.correction_menu_at(x, y)
@@ -662,61 +617,19 @@ class MainWindow(QMainWindow):
         )
 
     # ================================================================== size and placement
-    def _place_on_screen(self) -> None:
-        """Restore the saved geometry if it still fits a screen; else open at the preferred size,
-        shrunk to the available area of the screen the window opens on, centred."""
-        geometry = self.settings.value("window/geometry")
-        # Checked on the rectangle saved beside it: Qt's restoreGeometry squeezes an oversized
-        # window into the screen itself, which hides that it no longer fits.
-        saved = [
-            int(v)
-            for v in read_list(self.settings, "window/normal_rect")
-            if v.lstrip("-").isdigit()
-        ]
-        screens = [_rect(s.availableGeometry()) for s in QGuiApplication.screens()]
-        if (
-            isinstance(geometry, QByteArray)
-            and len(saved) == 4
-            and window_geometry.fits((saved[0], saved[1], saved[2], saved[3]), screens)
-            and self.restoreGeometry(geometry)
-        ):
-            return
-        if isinstance(geometry, QByteArray):
-            log.info(
-                "the saved window geometry does not fit the screens now; using the default size"
-            )
-        screen = self.screen() or QGuiApplication.primaryScreen()
-        available = (
-            _rect(screen.availableGeometry())
-            if screen is not None
-            else (0, 0, *window_geometry.PREFERRED_SIZE)
-        )
-        size = window_geometry.initial_size((available[2], available[3]))
-        self.resize(*size)
-        self.move(*window_geometry.centred(available, size))
-
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         if not getattr(self, "_split_done", False):
             self._split_done = True
             if not self._split_restored:
-                total = sum(self.splitter.sizes())
-                full = (
-                    self.timeline_view.minimumSizeHint().height()
-                    + 2 * self.timeline_pane.frameWidth()
-                )
-                self.splitter.setSizes(
-                    list(window_geometry.split_heights(total, full, TIMELINE_PANE_LEAST))
-                )
+                pane = self.timeline_pane
+                full = self.timeline_view.minimumSizeHint().height() + 2 * pane.frameWidth()
+                placement.share_height(self.splitter, full, TIMELINE_PANE_LEAST)
             if not self._docks_restored:
                 # The outcome panel gets most of the column (its text is not known yet when the
                 # window opens): the bookmark list scrolls happily, the prediction less so.
-                total = self.outcome_dock.height() + self.bookmarks_dock.height()
-                outcome = int(total * OUTCOME_DOCK_SHARE)
-                self.resizeDocks(
-                    [self.outcome_dock, self.bookmarks_dock],
-                    [outcome, total - outcome],
-                    Qt.Orientation.Vertical,
+                placement.share_column(
+                    self, self.outcome_dock, self.bookmarks_dock, OUTCOME_DOCK_SHARE
                 )
 
     # ================================================================== closing
@@ -724,11 +637,7 @@ class MainWindow(QMainWindow):
         """Cancel background work and wait for it: every finished batch stays in the case."""
         self._closing = True
         self.player.pause()
-        self.settings.setValue("window/geometry", self.saveGeometry())
-        self.settings.setValue("window/normal_rect", [str(v) for v in _rect(self.normalGeometry())])
-        self.settings.setValue("window/state", self.saveState())
-        self.settings.setValue("window/splitter", self.splitter.saveState())
-        self.settings.sync()
+        placement.save_layout(self, self.splitter, self.settings)
         if self.analysis.running():
             self.statusBar().showMessage("Stopping the analysis; finished frames are kept…")
         self.analysis.shutdown()
@@ -737,10 +646,6 @@ class MainWindow(QMainWindow):
         self.library_panel.shutdown()
         self.loader.close()
         super().closeEvent(event)
-
-
-def _rect(rect: Any) -> window_geometry.Rect:
-    return rect.x(), rect.y(), rect.width(), rect.height()
 
 
 def _scrolling(widget: QWidget, *, horizontal: bool) -> QScrollArea:
@@ -753,45 +658,3 @@ def _scrolling(widget: QWidget, *, horizontal: bool) -> QScrollArea:
     if not horizontal:
         area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     return area
-
-
-_WARM_MODULES = (
-    "av",
-    "cv2",
-    "pandas",
-    "onnxruntime",
-    "scrubline.core.analysis",
-    "scrubline.core.case",
-    "scrubline.core.export",
-    "scrubline.core.outcome",
-    "scrubline.core.phases",
-    "scrubline.core.overlay",
-    "scrubline.core.proxy",
-    "scrubline.core.pictures",
-)
-_warmed = False
-imports_warmed = (
-    threading.Event()
-)  # set once the warm-up imports are done (the UI probe waits for it)
-
-
-def _warm_imports() -> None:
-    """Import the heavy modules on a background thread while the window opens. An import holds
-    the interpreter lock while it runs; done on first use (the first analysis, the first outcome)
-    it would freeze the window for a few hundred milliseconds just when the user is watching."""
-    global _warmed
-    if _warmed:
-        return
-    _warmed = True
-
-    def warm() -> None:
-        import importlib
-
-        for name in _WARM_MODULES:
-            try:
-                importlib.import_module(name)
-            except Exception:  # a missing optional piece shows up, readably, when it is used
-                log.debug("warm-up import of %s failed", name, exc_info=True)
-        imports_warmed.set()
-
-    threading.Thread(target=warm, name="scrubline-warm-imports", daemon=True).start()

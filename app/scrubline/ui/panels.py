@@ -1,4 +1,4 @@
-"""The side panels: the bookmark list and the outcome panel.
+"""The side panels (the bookmark list and the outcome panel) and the banner over the video.
 
 Both are views: they show what the window hands them and emit what the user asked for (jump to
 a bookmark, move the event start, reveal the prediction); the window does the rest.
@@ -6,13 +6,14 @@ a bookmark, move the event start, reveal the prediction); the window does the re
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QDoubleSpinBox,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -20,6 +21,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QPushButton,
     QStackedWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -209,3 +211,37 @@ class OutcomeWidget(QWidget):
     @property
     def prediction_hidden(self) -> bool:
         return self.stack.currentIndex() == 1
+
+
+class Banner(QFrame):
+    """A message across the top of the video with an optional button that acts on it (Resume,
+    Analyse…, Start afresh) and a close button."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setStyleSheet("QFrame { background: #37474f; } QLabel { color: #eceff1; }")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(10, 4, 10, 4)
+        self.label = QLabel("")
+        self.label.setWordWrap(True)
+        layout.addWidget(self.label, 1)
+        self.button = QPushButton("")
+        layout.addWidget(self.button)
+        close = QToolButton()
+        close.setText("\u2715")
+        close.setAutoRaise(True)
+        close.clicked.connect(self.hide)
+        layout.addWidget(close)
+        self._action: Callable[[], Any] | None = None
+        self.button.clicked.connect(lambda: self._action and self._action())
+        self.hide()
+
+    def show_message(
+        self, text: str, button: str = "", action: Callable[[], Any] | None = None
+    ) -> None:
+        """Show `text`, with a button labelled `button` that calls `action` (none if "")."""
+        self.label.setText(text)
+        self.button.setText(button)
+        self.button.setVisible(bool(button))
+        self._action = action
+        self.show()

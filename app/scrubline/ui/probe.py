@@ -72,8 +72,9 @@ def probe_ui(
 
     from scrubline.core.analysis import AnalysisSettings
     from scrubline.ui.app import ensure_application
-    from scrubline.ui.main_window import MainWindow, imports_warmed
+    from scrubline.ui.main_window import MainWindow
     from scrubline.ui.settings import SETTINGS_ENV
+    from scrubline.ui.warm_imports import imports_warmed
 
     app = ensure_application()
 

@@ -198,6 +198,25 @@ class ReviewController(QObject):
     def remove_correction(self, correction_id: int) -> bool:
         return self.apply(RemoveCorrection(correction_id), create=False)
 
+    def box_menu_at(
+        self, result: FrameResult | None, x: float, y: float, timeline: Any, parent: Any = None
+    ) -> QMenu | None:
+        """The right-click menu of the box under source pixel (x, y) of `result` (the frame
+        shown); None where there is no box or no case. A box's class can be changed to one the
+        case's detector knows, then to any other class seen in the case (`timeline`)."""
+        instrument = result.instrument_at(x, y) if result is not None else None
+        case = self.context.case_for_edit(False)
+        if result is None or instrument is None or case is None:
+            return None
+        detector = [
+            str(label)
+            for m in case.models
+            if m.get("task") == "detector"
+            for label in m.get("labels") or []
+        ]
+        seen = timeline.labels if timeline is not None else []
+        return self.box_menu(result, instrument, list(dict.fromkeys([*detector, *seen])), parent)
+
     def box_menu(
         self, result: FrameResult, instrument: Instrument, labels: Sequence[str], parent: Any = None
     ) -> QMenu:
