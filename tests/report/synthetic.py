@@ -75,6 +75,7 @@ def make_case(
     bookmarks: bool = True,
     case_info: dict[str, str] | None = None,
     mask_size: tuple[int, int] = (24, 32),
+    tool_names: tuple[str, str, str] = ("grasper", "hook", "clipper"),
 ) -> Path:
     """Write a case file and return its path."""
     frames_fps = 25.0
@@ -138,7 +139,7 @@ def make_case(
                     hidden = 30 <= local < 36  # one 6-s tip-hidden episode per minute
                     instruments.append(
                         Instrument(
-                            "grasper",
+                            tool_names[0],
                             0.92,
                             (300, 200, 700, 500),
                             (700, 500),
@@ -148,11 +149,11 @@ def make_case(
                     )
                 if 10 <= local < 25 or 40 <= local < 55:
                     instruments.append(
-                        Instrument("hook", 0.8, (600, 100, 1000, 400), (610, 110), 0.8, True)
+                        Instrument(tool_names[1], 0.8, (600, 100, 1000, 400), (610, 110), 0.8, True)
                     )
                 if 52 <= local < 53:
                     instruments.append(
-                        Instrument("clipper", 0.7, (100, 100, 300, 300), (300, 300), 0.2, False)
+                        Instrument(tool_names[2], 0.7, (100, 100, 300, 300), (300, 300), 0.2, False)
                     )
             result = FrameResult(frame=frame, time_s=float(t), instruments=instruments)
             if bleeding:

@@ -511,3 +511,23 @@ def test_tools_seen_are_the_classes_found_not_all_the_model_could_report(tmp_pat
     text, _ = _report(case, tmp_path / "seen.pdf")
     assert "2 kinds seen: grasper, hook" in text
     assert "Specimen bag" not in text.split("kinds seen")[1].split("Bookmarks")[0]
+
+
+def test_a_case_with_tools_never_says_no_instruments_were_detected(tmp_path: Path) -> None:
+    """Tools in view with unvalidated tip visibility: the tip section says why nothing is shown,
+    and not also 'no instruments were detected' (a real cholecystectomy report said both)."""
+    case = make_case(tmp_path / "tools.scrub", seconds=20)
+    text, _ = _report(case, tmp_path / "tools.pdf")
+    tip_section = text.split("Tip-hidden episodes")[1].split("Bleeding episodes")[0]
+    assert "no instruments were detected" not in tip_section.lower()
+    assert "Not shown" in tip_section or "episode" in tip_section
+
+
+def test_tool_usage_table_uses_display_names(tmp_path: Path) -> None:
+    """Cholec80's 'SpecimenBag' reads 'Specimen bag' in the tool table, as in the lanes."""
+    case = make_case(
+        tmp_path / "bag.scrub", seconds=20, tool_names=("Grasper", "SpecimenBag", "Clipper")
+    )
+    text, _ = _report(case, tmp_path / "bag.pdf")
+    table = text.split("Tool usage")[1].split("Tip-hidden episodes")[0]
+    assert "Specimen bag" in table and "SpecimenBag" not in table

@@ -780,7 +780,12 @@ def _tables(data: CaseData, st: _Styles, width: float) -> list[Any]:
         for label, t in sorted(tools.items(), key=lambda kv: -kv[1]["time_in_view_s"]):
             share = t["time_in_view_s"] / analysed_time if analysed_time else None
             rows.append(
-                [esc(label), duration(t["time_in_view_s"]), percent(share, 0), str(t["entries"])]
+                [
+                    esc(display_name(label)),
+                    duration(t["time_in_view_s"]),
+                    percent(share, 0),
+                    str(t["entries"]),
+                ]
             )
         story.append(_table(rows, [w * width for w in (0.34, 0.2, 0.24, 0.22)], st))
         story.append(
@@ -840,14 +845,14 @@ def _tables(data: CaseData, st: _Styles, width: float) -> list[Any]:
                 st.body,
             )
         )
-    if hidden and tl.tip_note:
-        story.append(Paragraph(f"Other tools: {esc(tl.tip_note)}.", st.small))
     else:
         story.append(
             Paragraph(
                 "None: no instruments were detected, so tip visibility was not measured.", st.body
             )
         )
+    if hidden and tl.tip_note:
+        story.append(Paragraph(f"Other tools: {esc(tl.tip_note)}.", st.small))
 
     story.append(Paragraph("Bleeding episodes", st.h2))
     bleeding = tl.episodes_of("bleeding")
