@@ -385,6 +385,9 @@ def test_case_with_a_class_aware_detector_gets_cholec80_phases(tmp_path):
     # The report's model page names the phase model beside the detector.
     assert data.phase_manifest is not None and data.phase_manifest.id == "cholec80-phases"
     assert data.timeline.phase_colours["ClippingCutting"] == "#c62828"
+    # The window and the report say "Clipping and cutting"; episodes keep Cholec80's label.
+    assert data.timeline.phase_name("ClippingCutting") == "Clipping and cutting"
+    assert data.timeline.phase_name("Preparation") == "Preparation"
     phases = timeline.episodes_of("phase")
     assert [p.label for p in phases][:3] == CHOLEC80_PHASES[:3]
     assert timeline.phase_at(1300.0) == "ClippingCutting"

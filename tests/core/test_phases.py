@@ -330,3 +330,28 @@ def test_sospine_trial_phases_from_ground_truth():
     assert phases[0].start_s == 0.0 and phases[-1].end_s == pytest.approx(trial["time_s"].max() + 1)
     assert all(p.duration_s >= 3.0 for p in phases)
     assert all(a.end_s == b.start_s for a, b in zip(phases, phases[1:], strict=False))
+
+
+def test_a_phase_name_is_shown_and_the_label_kept(tmp_path):
+    """`name` is the display name of a phase; exports and rules keep `label`."""
+    cholecystectomy = bundled_templates()["cholecystectomy"]
+    assert cholecystectomy.name_of("CalotTriangleDissection") == "Calot triangle dissection"
+    assert cholecystectomy.name_of("CleaningCoagulation") == "Cleaning and coagulation"
+    assert cholecystectomy.name_of("Preparation") == "Preparation"  # no name: the label
+    assert cholecystectomy.name_of("not a phase") == "not a phase"
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        textwrap.dedent(
+            """
+            [template]
+            id = "t"
+            name = "T"
+            model = "cholec80-phases"
+            [[phases]]
+            label = "Preparation"
+            name = 3
+            """
+        )
+    )
+    with pytest.raises(TemplateError, match="'name' should be text"):
+        load_template(bad)

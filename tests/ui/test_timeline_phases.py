@@ -125,3 +125,19 @@ def test_hover_names_the_phase_even_where_not_analysed() -> None:
     assert "phase: Closing" in describe_at(beyond, 65.0) and "not analysed here" in describe_at(
         beyond, 65.0
     )
+
+
+def test_bands_and_hover_use_the_templates_phase_names(qtbot) -> None:  # type: ignore[no-untyped-def]
+    """Cholec80 labels ('CalotTriangleDissection') read as the template names them."""
+    from scrubline.ui.timeline_view import TimelineView
+
+    timeline = _timeline([("Preparation", 0, 20), ("CalotTriangleDissection", 20, 60)], {})
+    timeline.phase_names = {"CalotTriangleDissection": "Calot triangle dissection"}
+    view = TimelineView()
+    qtbot.addWidget(view)
+    view.resize(1200, 300)
+    view.set_duration(60.0)
+    view.set_timeline(timeline)
+    shown = [t.toPlainText() for t in view.phase_labels if t.isVisible()]
+    assert "Calot triangle dissection" in shown and "CalotTriangleDissection" not in shown
+    assert "phase: Calot triangle dissection" in describe_at(timeline, 30.0)

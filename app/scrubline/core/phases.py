@@ -63,6 +63,7 @@ class PhaseRule:
     after: str | None = None  # only once this phase's rule has held at some earlier moment
     description: str = ""
     colour: str | None = None
+    name: str = ""  # what the window and the report call the phase ("" : its label)
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,11 @@ class PhaseTemplate:
         every moment, so it has no default)."""
         out = [p.label for p in self.phases]
         return tuple(dict.fromkeys(out if self.model else [*out, self.default]))
+
+    def name_of(self, label: str) -> str:
+        """The phase's display name ("Calot triangle dissection" for Cholec80's
+        "CalotTriangleDissection"); exports keep the label."""
+        return next((p.name for p in self.phases if p.label == label and p.name), label)
 
     def colour_of(self, label: str) -> str | None:
         if label == self.default and not self.model:
@@ -120,8 +126,8 @@ class Phase:
 
 _TEMPLATE_KEYS = {"id", "name", "description", "default", "default_colour", "min_phase_s", "model"}
 _SIGNAL_KEYS = {"column", "on", "off", "hold_s"}
-_PHASE_KEYS = {"label", "all", "any", "none", "only", "after", "description", "colour"}
-_LEARNED_PHASE_KEYS = {"label", "description", "colour"}
+_PHASE_KEYS = {"label", "name", "all", "any", "none", "only", "after", "description", "colour"}
+_LEARNED_PHASE_KEYS = {"label", "name", "description", "colour"}
 
 
 def _names(value: Any, where: str, key: str) -> tuple[str, ...]:
@@ -146,6 +152,13 @@ def _unknown(table: dict[str, Any], known: set[str], where: str) -> None:
             f"{where}: unknown key(s) {', '.join(repr(k) for k in extra)} "
             f"(known: {', '.join(sorted(known))})"
         )
+
+
+def _phase_name(raw: dict[str, Any], where: str) -> str:
+    name = raw.get("name", "")
+    if not isinstance(name, str):
+        raise TemplateError(f"{where}: 'name' should be text (the phase's display name)")
+    return name.strip()
 
 
 def _parse_learned(
@@ -179,7 +192,10 @@ def _parse_learned(
             raise TemplateError(f"{p_where}: missing required text field 'label'")
         rules.append(
             PhaseRule(
-                label=label, description=str(raw.get("description", "")), colour=raw.get("colour")
+                label=label,
+                description=str(raw.get("description", "")),
+                colour=raw.get("colour"),
+                name=_phase_name(raw, p_where),
             )
         )
     return PhaseTemplate(
@@ -283,6 +299,7 @@ def parse_template(data: dict[str, Any], source: Path | str) -> PhaseTemplate:
                 after=after,
                 description=str(raw.get("description", "")),
                 colour=raw.get("colour"),
+                name=_phase_name(raw, p_where),
             )
         )
     labels = [r.label for r in rules]

@@ -102,6 +102,7 @@ class Timeline:
     phase_colours: dict[str, str] = field(
         default_factory=dict
     )  # the template's "#rrggbb" per phase label
+    phase_names: dict[str, str] = field(default_factory=dict)  # the template's display names
     tip_rules: TipRules = field(default_factory=TipRules)
     tip_unvalidated: list[str] = field(default_factory=list)  # tool classes seen, no rule
 
@@ -151,6 +152,11 @@ class Timeline:
     def phase_colour(self, label: str) -> str:
         """The colour every view draws phase `label` in (`phase_colour`)."""
         return phase_colour(label, self.phase_colours)
+
+    def phase_name(self, label: str) -> str:
+        """What every view calls phase `label` (the template's display name, else the label;
+        exports keep the label)."""
+        return self.phase_names.get(label, label)
 
     def phase_at(self, time_s: float) -> str | None:
         return next((e.label for e in self.episodes_of("phase") if e.contains(time_s)), None)
@@ -421,6 +427,11 @@ def build_timeline(
             label: colour
             for label in phase_template.labels
             if isinstance(colour := phase_template.colour_of(label), str) and colour.startswith("#")
+        }
+        timeline.phase_names = {
+            label: name
+            for label in phase_template.labels
+            if (name := phase_template.name_of(label)) != label
         }
     for mark in bookmarks:
         timeline.episodes.append(

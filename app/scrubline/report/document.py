@@ -725,7 +725,8 @@ def _figure(data: CaseData, st: _Styles, width: float, fonts: tuple[str, str]) -
 
 
 def _phase_of(tl: Timeline, t: float) -> str:
-    return tl.phase_at(t) or "–"
+    phase = tl.phase_at(t)
+    return tl.phase_name(phase) if phase else "–"
 
 
 def _tables(data: CaseData, st: _Styles, width: float) -> list[Any]:
@@ -759,7 +760,7 @@ def _tables(data: CaseData, st: _Styles, width: float) -> list[Any]:
             total = sum(p.duration_s for p in mine)
             rows.append(
                 [
-                    esc(label),
+                    esc(tl.phase_name(label)),
                     duration(total),
                     percent(total / analysed_s if analysed_s else None, 0),
                     clock(mine[0].start_s),

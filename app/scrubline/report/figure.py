@@ -179,7 +179,9 @@ def timeline_drawing(
     # The procedure template's colours where it gives them (the window shows the same).
     # Tinted towards white, so the black phase names stay readable on them in print.
     colour_of = {name: _tinted(timeline.phase_colour(name)) for name in phase_names}
-    items: list[tuple[str, str]] = [(colour_of[name], name) for name in phase_names]
+    items: list[tuple[str, str]] = [
+        (colour_of[name], timeline.phase_name(name)) for name in phase_names
+    ]
     items += [
         (TOOL_COLOUR, "tool in view"),
         (TIP_COLOUR, "tips visible (share)"),
@@ -330,12 +332,13 @@ def timeline_drawing(
                 strokeWidth=0.3,
             )
         )
-        if b - a > stringWidth(p.label, regular, 6) + 4:
+        shown = timeline.phase_name(p.label)
+        if b - a > stringWidth(shown, regular, 6) + 4:
             drawing.add(
                 String(
                     (a + b) / 2,
                     y + PHASE_ROW / 2 - 2,
-                    p.label,
+                    shown,
                     fontName=regular,
                     fontSize=6,
                     textAnchor="middle",

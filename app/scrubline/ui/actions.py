@@ -93,7 +93,7 @@ def describe_event(
             if episode.kind in ("bleeding", "tip_hidden") and episode.kind in kinds:
                 found.append(f"{episode.label} episode begins ({span})")
             elif episode.kind == "phase" and "phase" in kinds:
-                found.append(f"phase change: {episode.label} ({span})")
+                found.append(f"phase change: {timeline.phase_name(episode.label)} ({span})")
     if "bookmark" in kinds:
         for mark in bookmarks:
             if abs(float(mark.time_s) - time_s) <= 1e-6:

@@ -227,7 +227,7 @@ def describe_at(
     at = sample_row_at(timeline, time_s, frame_times)
     phase = timeline.phase_at(time_s)
     if phase:
-        parts.append(f"phase: {phase}")
+        parts.append(f"phase: {timeline.phase_name(phase)}")
     if at is None:
         parts.append("not analysed here")
     elif getattr(timeline, "in_body", None) is not None and not timeline.in_body[at]:

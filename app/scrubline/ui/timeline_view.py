@@ -504,7 +504,9 @@ class TimelineView(QWidget):
         for episode, text in zip(self._phases, self.phase_labels, strict=False):
             start, end = max(episode.start_s, low), min(episode.end_s, high)
             room = int((end - start) / seconds_per_px) - 2 * PHASE_LABEL_PAD_PX
-            shown = phase_label_text(episode.label, room, metrics.horizontalAdvance, metrics)
+            shown = phase_label_text(
+                self.timeline.phase_name(episode.label), room, metrics.horizontalAdvance, metrics
+            )
             if shown is None:
                 text.hide()
                 continue
