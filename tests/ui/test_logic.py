@@ -264,10 +264,13 @@ def test_describe_at() -> None:
         def phase_at(self, t: float) -> str | None:
             return "prep"
 
+        def phase_name(self, label: str) -> str:
+            return {"prep": "Preparation"}.get(label, label)
+
     text = navigation.describe_at(
         Line(), 0.25, [type("B", (), {"time_s": 0.3, "category": "note", "note": "x"})()]
     )
-    assert "phase: prep" in text and "tools: none" in text and "bleeding area 5.0%" in text
+    assert "phase: Preparation" in text and "tools: none" in text and "bleeding area 5.0%" in text
     assert "in bleeding episode" in text and "bookmark (note): x" in text
     assert "not analysed here" in navigation.describe_at(Line(), 9.0)
     assert navigation.describe_at(None, 1.0).endswith("not analysed")
