@@ -104,7 +104,7 @@ def test_speed_box_follows_the_shuttle(qtbot, window, demo_clip) -> None:  # typ
 
 
 def test_f1_help_is_fixed_width_and_lists_every_key_the_window_answers_to(window) -> None:  # type: ignore[no-untyped-def]
-    from PySide6.QtGui import QFontInfo, QKeySequence
+    from PySide6.QtGui import QFontMetricsF, QKeySequence
 
     from scrubline.ui.dialogs import TextDialog
     from scrubline.ui.help_text import listed_keys, shortcuts_text
@@ -131,7 +131,10 @@ def test_f1_help_is_fixed_width_and_lists_every_key_the_window_answers_to(window
     for key in ("PgUp", "PgDown", "Ctrl+2", "Ctrl+O", "Ctrl+Shift+A", "Ctrl+=", "Ctrl+-", "Ctrl+0"):
         assert key in listed
     dialog = TextDialog("Keyboard and mouse", shortcuts_text(), window)
-    assert QFontInfo(dialog.view.font()).fixedPitch()
+    # Fixed width in fact: every character of the help is as wide as every other in the dialog's
+    # font (Qt's fixedPitch() flag is False for some monospace fonts, e.g. Noto Sans Mono).
+    metrics = QFontMetricsF(dialog.view.font())
+    assert len({metrics.horizontalAdvance(c) for c in set(shortcuts_text()) - {"\n"}}) == 1
     # The columns line up: every row's description starts at the same column.
     rows = [line for line in shortcuts_text().splitlines() if line.startswith("  ")]
     starts = {len(line) - len(line[2:].split("   ", 1)[1].lstrip()) for line in rows}
