@@ -22,6 +22,7 @@ from typing import Any
 from scrubline import __version__
 from scrubline.core.archive import DONE, ArchiveIndex, display_label
 from scrubline.core.output import atomic_file
+from scrubline.core.phases import bundled_templates
 from scrubline.core.timeline import phase_colour
 from scrubline.report.document import DISCLAIMER, _Styles, _table, build_pdf
 from scrubline.report.fonts import register_fonts
@@ -288,13 +289,18 @@ def build_cohort(
     if not done:
         story.append(Paragraph("No analysed cases: nothing to compare.", st.body))
 
-    # Phase durations: every case a dot per phase, in the template's colours.
+    # Phase durations: every case a dot per phase, in the template's colours and names.
     per_phase: dict[str, list[float]] = defaultdict(list)
     colours: dict[str, str | None] = {}
+    names: dict[str, str] = {}
+    templates = bundled_templates()
+    procedure_of = {r["fingerprint"]: str(r["procedure"] or "") for r in done}
     for p in phases:
         if p["fingerprint"] in done_ids:
             per_phase[p["phase"]].append(float(p["duration_s"] or 0))
             colours.setdefault(p["phase"], p["colour"])
+            template = templates.get(procedure_of[p["fingerprint"]])
+            names.setdefault(p["phase"], template.name_of(p["phase"]) if template else p["phase"])
     longest = max((v for vs in per_phase.values() for v in vs), default=0.0)
     unit, scale = ("minutes", 60.0) if longest >= 120 else ("seconds", 1.0)
     if per_phase:
@@ -308,7 +314,10 @@ def build_cohort(
             ),
             Spacer(1, 4),
             strip_plot(
-                [(ph, _colour_of(ph, colours), [v / scale for v in per_phase[ph]]) for ph in order],
+                [
+                    (names[ph], _colour_of(ph, colours), [v / scale for v in per_phase[ph]])
+                    for ph in order
+                ],
                 width,
                 fonts[0],
                 unit,
