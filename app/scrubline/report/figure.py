@@ -315,6 +315,35 @@ def timeline_drawing(
         rects_for(not_analysed, y, h, NOT_ANALYSED_COLOUR)
         episode_rects("out_of_body", y, h, OUT_OF_BODY_COLOUR)
 
+    def empty_lane_note(y: float, h: float, text: str) -> None:
+        """The grey note a lane shows instead of data (no phases, no tools, nothing measured)."""
+        drawing.add(
+            String(
+                x0 + 4,
+                y + h / 2 - 2.5,
+                text,
+                fontName=regular,
+                fontSize=6.5,
+                fillColor=HexColor("#777777"),
+            )
+        )
+
+    def guide_line(
+        x1: float, y1: float, x2: float, y2: float, *, width: float, dash: list[float]
+    ) -> None:
+        """A dark grey dashed line over the lanes (the bleeding threshold, a bookmark's time)."""
+        drawing.add(
+            Line(
+                x1,
+                y1,
+                x2,
+                y2,
+                strokeColor=HexColor("#555555"),
+                strokeWidth=width,
+                strokeDashArray=dash,
+            )
+        )
+
     y = top - PHASE_ROW
     lane_background(y, PHASE_ROW)
     lane_label(y, PHASE_ROW, "Phase", font=bold)
@@ -345,16 +374,7 @@ def timeline_drawing(
                 )
             )
     if not phases:
-        drawing.add(
-            String(
-                x0 + 4,
-                y + PHASE_ROW / 2 - 2.5,
-                "no phases recognised",
-                fontName=regular,
-                fontSize=6.5,
-                fillColor=HexColor("#777777"),
-            )
-        )
+        empty_lane_note(y, PHASE_ROW, "no phases recognised")
 
     y -= GAP
     for i in range(n_tool_rows):
@@ -362,16 +382,7 @@ def timeline_drawing(
         lane_background(y, TOOL_ROW)
         if not tool_cols:
             lane_label(y, TOOL_ROW, "Tools", font=bold)
-            drawing.add(
-                String(
-                    x0 + 4,
-                    y + TOOL_ROW / 2 - 2.5,
-                    "no instruments detected",
-                    fontName=regular,
-                    fontSize=6.5,
-                    fillColor=HexColor("#777777"),
-                )
-            )
+            empty_lane_note(y, TOOL_ROW, "no instruments detected")
             continue
         column = tool_cols[i]
         lane_label(y, TOOL_ROW, display_name(labels[column]))
@@ -407,17 +418,7 @@ def timeline_drawing(
             BLEED_COLOUR,
         )
         ty = y + BLEED_ROW * threshold / vmax
-        drawing.add(
-            Line(
-                x0,
-                ty,
-                x0 + plot_w,
-                ty,
-                strokeColor=HexColor("#555555"),
-                strokeWidth=0.4,
-                strokeDashArray=[2, 2],
-            )
-        )
+        guide_line(x0, ty, x0 + plot_w, ty, width=0.4, dash=[2, 2])
         drawing.add(
             String(
                 x0 + 2,
@@ -429,16 +430,7 @@ def timeline_drawing(
             )
         )
     else:
-        drawing.add(
-            String(
-                x0 + 4,
-                y + BLEED_ROW / 2 - 2.5,
-                "bleeding not measured (no bleeding model ran)",
-                fontName=regular,
-                fontSize=6.5,
-                fillColor=HexColor("#777777"),
-            )
-        )
+        empty_lane_note(y, BLEED_ROW, "bleeding not measured (no bleeding model ran)")
     lane_label(y + 10, BLEED_ROW - 10, "Bleeding area", font=bold)
     lane_label(y, 10, f"scale 0–{100 * vmax:.0f}% of frame", size=5.5)
 
@@ -451,17 +443,7 @@ def timeline_drawing(
         if (
             len(marks) <= 12
         ):  # a line through every lane helps with a few; many would hide the lanes
-            drawing.add(
-                Line(
-                    mx,
-                    y + MARK_ROW - 5,
-                    mx,
-                    top,
-                    strokeColor=HexColor("#555555"),
-                    strokeWidth=0.3,
-                    strokeDashArray=[1, 1.5],
-                )
-            )
+            guide_line(mx, y + MARK_ROW - 5, mx, top, width=0.3, dash=[1, 1.5])
         drawing.add(
             Polygon(
                 [mx - 3, y + MARK_ROW - 1, mx + 3, y + MARK_ROW - 1, mx, y + MARK_ROW - 6],
@@ -486,16 +468,7 @@ def timeline_drawing(
                 String(gx, y + 0.5, text, fontName=regular, fontSize=5.5, textAnchor="middle")
             )
     if not marks:
-        drawing.add(
-            String(
-                x0 + 4,
-                y + MARK_ROW / 2 - 2.5,
-                "none",
-                fontName=regular,
-                fontSize=6.5,
-                fillColor=HexColor("#777777"),
-            )
-        )
+        empty_lane_note(y, MARK_ROW, "none")
 
     # Time axis.
     ay = lanes_bottom
