@@ -33,6 +33,7 @@ import tomllib
 from pathlib import Path
 
 import numpy as np
+from models.train import training
 from models.train.vision_data import (
     FOLDS,
     INPUT_H,
@@ -65,19 +66,6 @@ INSTRUMENT_GRID = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 MIN_AREA_GRID = (0.001, 0.002, 0.004, 0.008)
 TIP_GRID = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 BLEED_GRID = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
-
-
-def log_to(path: Path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fh = path.open("a", encoding="utf-8")
-
-    def log(msg: str) -> None:
-        line = f"{time.strftime('%H:%M:%S')} {msg}"
-        print(line, flush=True)
-        fh.write(line + "\n")
-        fh.flush()
-
-    return log
 
 
 def _torch():
@@ -138,10 +126,9 @@ def train(
     from models.train.vision_net import VisionNet, count_parameters
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    final = out_dir / "model.pt"
-    if final.is_file():
-        return final
-    log = log_to(out_dir / "log.txt")
+    if (out_dir / training.FINAL).is_file():
+        return out_dir / training.FINAL
+    log = training.log_to(out_dir / "log.txt")
     pool = [s for s in samples if s.fold not in held_out]
     by_source: dict[str, list[Sample]] = {}
     for s in pool:
@@ -156,26 +143,10 @@ def train(
     # channels-last runs the depthwise convolutions and BatchNorm much faster on the CPU
     model = VisionNet().to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    warmup = max(1, steps // 30)
-
-    def lr_at(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        return (
-            0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup))) * 0.98 + 0.02
-        )
-
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
-    start = 0
-    ckpt = out_dir / "checkpoint.pt"
-    if ckpt.is_file():
-        state = torch.load(ckpt, weights_only=False)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        sched.load_state_dict(state["sched"])
-        start = state["step"]
-        log(f"resumed at step {start}")
-    else:
+    sched = training.cosine_schedule(opt, steps, warmup_div=30, floor=0.02)
+    run = training.Run(out_dir, model, opt, sched, steps, log, 50, checkpoint_every)
+    start = run.resume()
+    if start == 0:
         log(
             f"training {out_dir.name}: {count_parameters(model)} parameters, held out folds {sorted(held_out)}, "
             f"heads {heads}, {len(pool)} frames ({ {k: len(v) for k, v in by_source.items()} }), "
@@ -183,7 +154,6 @@ def train(
         )
     augment = Augment()
     model.train()
-    t0 = time.time()
     running: dict[str, float] = {}
     for step in range(start, steps):
         # One generator per step, derived from the seed: resuming gives the same batches.
@@ -194,42 +164,11 @@ def train(
         logits = model(batch["image"].contiguous(memory_format=torch.channels_last), logits=True)
         losses = masked_losses(logits, batch, heads)
         loss = sum(HEAD_WEIGHTS[k] * v for k, v in losses.items())
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-        opt.step()
-        sched.step()
+        training.optimise(loss, model.parameters(), opt, sched)
         for k, v in losses.items():
             running[k] = running.get(k, 0.0) * 0.95 + float(v.detach()) * 0.05
-        if (step + 1) % 50 == 0:
-            rate = (step + 1 - start) / (time.time() - t0)
-            log(
-                f"step {step + 1}/{steps} lr {sched.get_last_lr()[0]:.2e} "
-                + " ".join(f"{k} {v:.3f}" for k, v in running.items())
-                + f" ({rate:.2f} steps/s)"
-            )
-        if (step + 1) % checkpoint_every == 0 or step + 1 == steps:
-            torch.save(
-                {
-                    "model": model.state_dict(),
-                    "opt": opt.state_dict(),
-                    "sched": sched.state_dict(),
-                    "step": step + 1,
-                },
-                ckpt,
-            )
-    torch.save(
-        {
-            "model": model.state_dict(),
-            "steps": steps,
-            "held_out": sorted(held_out),
-            "heads": heads,
-            "seed": seed,
-        },
-        final,
-    )
-    log(f"done: {final}")
-    return final
+        run.after_step(step + 1, running)
+    return run.finish(steps=steps, held_out=sorted(held_out), heads=heads, seed=seed)
 
 
 def load_trained(path: Path):
@@ -1351,7 +1290,9 @@ def main(argv: list[str] | None = None) -> None:
             maps = run_folds(samples, args.fold_steps)
             maps_path.parent.mkdir(parents=True, exist_ok=True)
             np.savez_compressed(maps_path, **maps)
-        metrics = evaluate(samples, maps, RUNS / "eval", log=log_to(RUNS / "eval" / "log.txt"))
+        metrics = evaluate(
+            samples, maps, RUNS / "eval", log=training.log_to(RUNS / "eval" / "log.txt")
+        )
         metrics["fold_steps"] = args.fold_steps
         (RUNS / "eval" / "metrics.json").write_text(json.dumps(metrics, indent=2))
         print(metrics_markdown(metrics))
@@ -1392,7 +1333,7 @@ def compare_separate(
     Thresholds: the bundled ones (or `thresholds`). Writes runs/eval/separate.json."""
     from models.train.vision_eval import bleed_record, summarise, summarise_bleeding
 
-    log = log_to(RUNS / "eval" / "log.txt")
+    log = training.log_to(RUNS / "eval" / "log.txt")
     test = [s for s in samples if s.fold == fold]
     thr = thresholds or json.loads((RUNS / "eval" / "metrics.json").read_text())["thresholds"]
     inst_model = load_trained(

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from models.train import training
 from models.train.vision_data import (
     INPUT_H,
     INPUT_W,
@@ -523,14 +524,12 @@ def train(
     init: Path = ONNX_PATH,
 ) -> Path:
     torch = _torch()
-    from models.train.vision import log_to
     from models.train.vision_net import count_parameters
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    final = out_dir / "model.pt"
-    if final.is_file():
-        return final
-    log = log_to(out_dir / "log.txt")
+    if (out_dir / training.FINAL).is_file():
+        return out_dir / training.FINAL
+    log = training.log_to(out_dir / "log.txt")
     samples, sources = all_det_samples(log)
     bank = feature_bank(samples, sources, log)
     folds = np.array([samples[i].fold for i in bank.sample])
@@ -545,26 +544,10 @@ def train(
     model = model.to(memory_format=torch.channels_last)
     trainable = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(trainable, lr=lr, weight_decay=1e-4)
-    warmup = max(1, steps // 20)
-
-    def lr_at(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        return (
-            0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup))) * 0.97 + 0.03
-        )
-
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
-    start = 0
-    ckpt = out_dir / "checkpoint.pt"
-    if ckpt.is_file():
-        state = torch.load(ckpt, weights_only=False)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        sched.load_state_dict(state["sched"])
-        start = state["step"]
-        log(f"resumed at step {start}")
-    else:
+    sched = training.cosine_schedule(opt, steps, warmup_div=20, floor=0.03)
+    run = training.Run(out_dir, model, opt, sched, steps, log, 25, checkpoint_every)
+    start = run.resume()
+    if start == 0:
         log(
             f"training {out_dir.name}: {count_parameters(model)} parameters, "
             f"{sum(p.numel() for p in trainable)} trainable ({loaded} tensors from {init.name}), "
@@ -572,7 +555,6 @@ def train(
             f"{ {k: len(pools[k]) for k in names} } cached variants, {steps} steps of {batch_size}, seed {seed}"
         )
     model.train()
-    t0 = time.time()
     running: dict[str, float] = {}
     for step in range(start, steps):
         rng = np.random.default_rng([seed, step])
@@ -591,42 +573,11 @@ def train(
         dl = det_losses(heat, size, offset, batch)
         losses = {k: DET_WEIGHTS[k] * v for k, v in dl.items()}
         loss = sum(losses.values())
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(trainable, 5.0)
-        opt.step()
-        sched.step()
+        training.optimise(loss, trainable, opt, sched)
         for k, v in losses.items():
             running[k] = running.get(k, float(v.detach())) * 0.95 + float(v.detach()) * 0.05
-        if (step + 1) % 25 == 0:
-            rate = (step + 1 - start) / (time.time() - t0)
-            log(
-                f"step {step + 1}/{steps} lr {sched.get_last_lr()[0]:.2e} "
-                + " ".join(f"{k} {v:.3f}" for k, v in running.items())
-                + f" ({rate:.2f} steps/s)"
-            )
-        if (step + 1) % checkpoint_every == 0 or step + 1 == steps:
-            torch.save(
-                {
-                    "model": model.state_dict(),
-                    "opt": opt.state_dict(),
-                    "sched": sched.state_dict(),
-                    "step": step + 1,
-                },
-                ckpt,
-            )
-    torch.save(
-        {
-            "model": model.state_dict(),
-            "steps": steps,
-            "held_out": sorted(held_out),
-            "seed": seed,
-            "config": dict(DET_CONFIG),
-        },
-        final,
-    )
-    log(f"done: {final}")
-    return final
+        run.after_step(step + 1, running)
+    return run.finish(steps=steps, held_out=sorted(held_out), seed=seed, config=dict(DET_CONFIG))
 
 
 def load_trained(path: Path):
