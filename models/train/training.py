@@ -1,7 +1,7 @@
 """What the training loops of the vision network share: the run log, the learning-rate schedule,
 the optimiser step, and checkpoints that let an interrupted run resume where it stopped.
 
-The 1.x maps (`vision.py --train`) and `vision_detect.py` (the 2.x tool detection branch) train
+The 1.x maps (`vision_train.py`) and `vision_detect.py` (the 2.x tool detection branch) train
 for hours on a CPU and are often stopped; both resume from `checkpoint.pt` in their run folder,
 and because each step draws its batch from a generator seeded with (seed, step), a resumed run
 ends with the same weights as an uninterrupted one. Each loop passes its own constants (warm-up

@@ -10,7 +10,7 @@ the convolutions; the new branch starts from scratch):
 * m2cai16-tool-locations frames (8 cholecystectomy videos, boxes for the 7 Cholec80 tools, boxes
   covering the whole tool, tip included) train the detection outputs;
 * the EndoVis frames keep training the instrument and tip maps, the laparoscopic and cholec80
-  frames the bleeding map (their pseudo-masks), exactly as `vision.py` does (masked losses).
+  frames the bleeding map (their pseudo-masks), exactly as `vision_train.py` does (masked losses).
 
 Commands (training environment; run from the repository root):
 
@@ -1102,7 +1102,7 @@ def render(fold_steps: int, full_steps: int, data: Path | None = None) -> None:
     labelled boxes), and the bundled model on the cholec80 clips, laparoscopic_frames, EndoVis
     and the generated demo."""
     import cv2
-    from models.train.vision import sheet
+    from models.train.vision_render import sheet
 
     from scrubline.core.demo import DEMO_SIZE, demo_frame_drawer, demo_tool_boxes
 
