@@ -640,7 +640,7 @@ def shift_heatmaps(model, thresholds: dict[str, float]) -> None:
 def export_onnx(model, path: Path, version: str) -> None:
     torch = _torch()
     import onnx
-    import onnxruntime as ort
+    from models.train.vision_export import save_checked
 
     names = list(OUTPUT_NAMES)
     model = model.eval()
@@ -662,16 +662,7 @@ def export_onnx(model, path: Path, version: str) -> None:
         f"{INPUT_W // 2}); tool centre heatmaps (N x 7 x {DET_H} x {DET_W}, classes "
         f"{', '.join(TOOL_CLASSES)}), box size and centre offset (N x 2 x {DET_H} x {DET_W})"
     )
-    onnx.checker.check_model(proto)
-    onnx.save(proto, str(path))
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    got = session.run(None, {"image": x.numpy()})
-    with torch.no_grad():
-        want = model(x)
-    err = max(float(np.abs(g - w.numpy()).max()) for g, w in zip(got, want, strict=True))
-    if err > 1e-4:
-        raise RuntimeError(f"ONNX export differs from torch by {err}")
-    print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB), max |onnx - torch| = {err:.2e}")
+    save_checked(proto, path, model, x)
 
 
 # --------------------------------------------------------------------------------------------

@@ -41,10 +41,18 @@ def export_onnx(model, path: Path) -> None:
     proto = onnx.load(str(path))
     proto.producer_name = "scrubline models/train/vision.py"
     proto.doc_string = f"{MODEL_ID} {VERSION}: instrument, tip and bleeding maps (sigmoid), N x 1 x {OUT_H} x {OUT_W}"
+    save_checked(proto, path, model, x)
+
+
+def save_checked(proto, path: Path, model, x) -> None:
+    """Write the ONNX graph `proto` to `path` once onnx's checker accepts it, and refuse it when
+    onnxruntime's outputs for the input `x` differ from the torch `model`'s by more than 1e-4."""
+    import onnx
+    import onnxruntime as ort
+    import torch
+
     onnx.checker.check_model(proto)
     onnx.save(proto, str(path))
-    import onnxruntime as ort
-
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     got = session.run(None, {"image": x.numpy()})
     with torch.no_grad():

@@ -6,48 +6,35 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
 
 import pytest
 from models.train import training
 
 
-def _vision_before(steps: int):
-    """`vision.py`'s schedule as it was written inside `train` (warm-up steps/30, floor 0.02)."""
-    warmup = max(1, steps // 30)
+def _as_written_before(steps: int, warmup_div: int, scale: float, offset: float):
+    """The schedule as each loop wrote it inside its `train`, literal constants made arguments:
+    vision.py (steps // 30, `* 0.98 + 0.02`) and vision_detect.py (steps // 20, `* 0.97 + 0.03`)."""
+    warmup = max(1, steps // warmup_div)
 
     def lr_at(step: int) -> float:
         if step < warmup:
             return (step + 1) / warmup
         return (
-            0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup))) * 0.98 + 0.02
-        )
-
-    return lr_at
-
-
-def _detect_before(steps: int):
-    """`vision_detect.py`'s schedule as it was written (warm-up steps/20, floor 0.03)."""
-    warmup = max(1, steps // 20)
-
-    def lr_at(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        return (
-            0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup))) * 0.97 + 0.03
+            0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup))) * scale
+            + offset
         )
 
     return lr_at
 
 
 @pytest.mark.parametrize(
-    ("before", "warmup_div", "floor"), [(_vision_before, 30, 0.02), (_detect_before, 20, 0.03)]
+    ("warmup_div", "scale", "floor"), [(30, 0.98, 0.02), (20, 0.97, 0.03)], ids=["vision", "detect"]
 )
 @pytest.mark.parametrize("steps", [1, 2, 19, 20, 21, 30, 31, 100, 1200, 2400])
 def test_the_shared_schedule_is_each_loops_own_to_the_last_bit(
-    before: Any, warmup_div: int, floor: float, steps: int
+    warmup_div: int, scale: float, floor: float, steps: int
 ) -> None:
-    old = before(steps)
+    old = _as_written_before(steps, warmup_div, scale, floor)
     for step in range(steps + 1):
         new = training.warmup_cosine(step, steps, warmup_div=warmup_div, floor=floor)
         assert new == old(step), (steps, step)
