@@ -27,30 +27,16 @@ def compare_separate(
     log = training.log_to(RUNS / "eval" / "log.txt")
     test = [s for s in samples if s.fold == fold]
     thr = thresholds or json.loads((RUNS / "eval" / "metrics.json").read_text())["thresholds"]
-    inst_model = load_trained(
-        train(
-            samples,
-            fold_dir(fold, "_insttip", steps),
-            steps=steps,
-            held_out={fold},
-            heads=("instrument", "tip"),
-        )
-    )
-    bleed_model = load_trained(
-        train(
-            samples,
-            fold_dir(fold, "_bleed", steps),
-            steps=steps,
-            held_out={fold},
-            heads=("bleeding",),
-        )
-    )
+
+    def fold_model(tag: str, heads: tuple[str, ...]):
+        """The fold model with these heads, trained for `steps` unless it already is."""
+        folder = fold_dir(fold, tag, steps)
+        return load_trained(train(samples, folder, steps=steps, held_out={fold}, heads=heads))
+
+    inst_model = fold_model("_insttip", ("instrument", "tip"))
+    bleed_model = fold_model("_bleed", ("bleeding",))
     candidates = [
-        (
-            f"shared, {steps} steps",
-            load_trained(train(samples, fold_dir(fold, "", steps), steps=steps, held_out={fold})),
-            None,
-        )
+        (f"shared, {steps} steps", fold_model("", ("instrument", "tip", "bleeding")), None)
     ]
     if (fold_dir(fold, "", 2 * steps) / "model.pt").is_file():
         candidates.append(
