@@ -8,6 +8,8 @@
 #   tests/mutation/run.sh timeline phases # only these modules, each with its own tests
 #   MUTMUT_CHILDREN=4 tests/mutation/run.sh store
 #   MUTMUT_NAMES="$(cat survivors.txt)" tests/mutation/run.sh timeline   # only these mutants
+#   MUTMUT_NAMES='scrubline.core.store.xǁCaseStoreǁfor_video__mutmut_*' tests/mutation/run.sh store
+#                                         # only one function's mutants (fnmatch patterns)
 #
 # Then, in .work/mutation/MODULE: `mutmut results` lists survivors, `mutmut show NAME` shows one.
 #
@@ -24,11 +26,11 @@ ROOT=$PWD
 declare -A TESTS=(
   [timeline]="tests/core/test_timeline.py tests/core/test_timeline_rules.py tests/core/test_properties.py tests/core/test_export.py tests/core/test_promises.py"
   [phases]="tests/core/test_phases.py tests/core/test_phases_rules.py tests/core/test_properties.py tests/core/test_promises.py"
-  [outcome]="tests/core/test_outcome.py tests/core/test_promises.py"
-  [store]="tests/core/test_store.py tests/core/test_properties.py tests/core/test_export.py tests/core/test_promises.py"
-  [export]="tests/core/test_export.py tests/core/test_properties.py tests/core/test_promises.py"
-  [video]="tests/core/test_video.py tests/core/test_promises.py"
-  [analysis]="tests/core/test_analysis.py tests/core/test_proxy.py"
+  [outcome]="tests/core/test_outcome.py tests/core/test_outcome_rules.py tests/core/test_outcome_rate.py tests/core/test_promises.py"
+  [store]="tests/core/test_store.py tests/core/test_case.py tests/core/test_case_integrity.py tests/core/test_journal.py tests/core/test_nearest.py tests/core/test_properties.py tests/core/test_export.py tests/core/test_promises.py"
+  [export]="tests/core/test_export.py tests/core/test_case.py tests/core/test_case_integrity.py tests/core/test_resume_export.py tests/core/test_outcome_rate.py tests/core/test_properties.py tests/core/test_promises.py"
+  [video]="tests/core/test_video.py tests/core/test_rotation.py tests/core/test_promises.py"
+  [analysis]="tests/core/test_analysis.py tests/core/test_proxy.py tests/core/test_resume_export.py tests/core/test_caselock.py tests/core/test_journal.py tests/core/test_outcome_rate.py"
 )
 ALL=(timeline phases outcome store export video analysis)
 MODULES=("${@:-${ALL[@]}}")
@@ -63,6 +65,8 @@ EOF
   (
     cd "$STAGE"
     export SCRUBLINE_DATA=/nonexistent QT_QPA_PLATFORM=offscreen
+    # MUTMUT_NAMES is split on spaces but never globbed here: mutmut matches its patterns.
+    set -f
     # shellcheck disable=SC2086
     mutmut run --max-children "${MUTMUT_CHILDREN:-2}" ${MUTMUT_NAMES:-} > run.log 2>&1 || true
     mutmut results --all true > results.txt 2>&1 || true
@@ -74,10 +78,14 @@ for line in open(path, encoding="utf-8"):
     name, _, status = line.strip().rpartition(": ")
     if "__mutmut_" in name:
         counts[status] += 1
+unchecked = counts.pop("not checked", 0)  # left out by MUTMUT_NAMES
 total = sum(counts.values())
 killed = counts["killed"] + counts["timeout"]
 if total:
-    print(f"scrubline.core.{module}: {killed}/{total} mutants killed ({100 * killed / total:.1f} %): {dict(counts)}")
+    print(
+        f"scrubline.core.{module}: {killed}/{total} mutants killed ({100 * killed / total:.1f} %): "
+        f"{dict(counts)}" + (f"; {unchecked} not run" if unchecked else "")
+    )
 else:
     print(f"scrubline.core.{module}: no mutants recorded; see .work/mutation/{module}/run.log")
 PY
