@@ -290,19 +290,21 @@ def test_the_video_zooms_around_the_pointer_pans_and_fits(qtbot, window, demo_cl
 
 def test_full_screen_video_only_and_escape(qtbot, window, demo_clip) -> None:  # type: ignore[no-untyped-def]
     _open(qtbot, window, demo_clip)
+    window.show_library()  # every dock goes in video-only mode, the library too
     modes = window.view_modes
     modes.video_only_action.trigger()
     assert modes.video_only
     for widget in (window.timeline_pane, window.transport, window.menuBar(), window.statusBar()):
         assert not widget.isVisible()
     assert not window.outcome_dock.isVisible() and window.frame_view.isVisible()
+    assert not window.library_dock.isVisible()
     modes.fullscreen_action.trigger()
     assert window.isFullScreen()
     modes.leave()
     assert not modes.video_only and not window.isFullScreen()
     for widget in (window.timeline_pane, window.transport, window.menuBar(), window.statusBar()):
         assert widget.isVisible()
-    assert window.outcome_dock.isVisible()
+    assert window.outcome_dock.isVisible() and window.library_dock.isVisible()
 
 
 def test_go_to_a_typed_time_or_frame(qtbot, window, demo_clip) -> None:  # type: ignore[no-untyped-def]

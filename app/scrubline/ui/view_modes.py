@@ -13,7 +13,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMenu, QWidget
+from PySide6.QtWidgets import QDockWidget, QMenu, QWidget
 
 from scrubline.ui.navigation import parse_position
 
@@ -82,8 +82,8 @@ class ViewModes(QObject):
                 window.timeline_pane,
                 window.transport,
                 window.banner,
-                window.outcome_dock,
-                window.bookmarks_dock,
+                # Every dock (outcome, bookmarks, the case library, any added later).
+                *window.findChildren(QDockWidget),
             ]
             self._hidden = [w for w in candidates if w.isVisible()]
             for widget in self._hidden:
