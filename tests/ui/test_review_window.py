@@ -563,3 +563,19 @@ def test_drawings_are_burned_into_an_exported_clip_from_their_frame_on(
         return int(((rgb[..., 0] < 110) & (rgb[..., 1] > 190) & (rgb[..., 2] > 190)).sum())
 
     assert [cyan(p) > 30 for p in pictures] == [False] * 5 + [True] * 5
+
+
+def test_a_library_panel_shown_at_start_lists_the_cases(qtbot, with_case, case_dir) -> None:  # type: ignore[no-untyped-def]
+    """A library dock the window restores as open is read when it shows, not left empty until
+    someone presses Refresh."""
+    from PySide6.QtCore import QSettings
+
+    from scrubline.ui.library import LibraryWidget
+
+    panel = LibraryWidget(QSettings(), case_dir)
+    qtbot.addWidget(panel)
+    with qtbot.waitSignal(panel.job.done, timeout=TIMEOUT):
+        panel.show()
+    assert with_case in {e.path for e in panel.entries}
+    assert panel.tree.topLevelItemCount() == len(panel.entries) >= 1
+    panel.shutdown()

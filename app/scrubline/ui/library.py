@@ -86,6 +86,7 @@ class LibraryWidget(QWidget):
         self.open_case = open_case  # the case the window has open (never removed under it)
         self.entries: list[LibraryEntry] = []
         self.problems: list[str] = []
+        self._read_once = False  # the first time the panel shows, it reads the folders
         self.job = LatestJob("library", self)
         self.job.done.connect(self._on_library_read)
         self.job.failed.connect(
@@ -146,7 +147,14 @@ class LibraryWidget(QWidget):
         if folder:
             self.add_batch_folder(Path(folder))
 
+    def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
+        """A panel the window restores as open at start is read then, not left empty."""
+        super().showEvent(event)
+        if not self._read_once:
+            self.refresh()
+
     def refresh(self) -> None:
+        self._read_once = True
         cases, batches = self.cases_folder, self.batch_folders
         self.job.submit(lambda: read_library(cases, batches))
 
