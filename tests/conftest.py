@@ -26,6 +26,15 @@ def real_data() -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def qapp():  # type: ignore[no-untyped-def]
+    """pytest-qt's application, made as the app makes it (`ensure_application`): among other
+    things, cyclic garbage is then collected in the GUI thread only, as in the app."""
+    from scrubline.ui.app import ensure_application
+
+    return ensure_application()
+
+
 @pytest.fixture(autouse=True)
 def _isolated_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Cases, proxies, settings and the log never land in the user's real folders, nor in

@@ -35,7 +35,25 @@ def ensure_application(argv: list[str] | None = None) -> Any:
         from scrubline.ui.theme import dark_palette
 
         app.setPalette(dark_palette())
+    collect_garbage_in_the_gui_thread()
     return app
+
+
+_GARBAGE_COLLECTOR: Any = None
+
+
+def collect_garbage_in_the_gui_thread() -> None:
+    """Python's cyclic garbage collector runs in whichever thread happens to allocate. When it
+    frees a Qt object on the analysis' decoding thread, Qt's locks and Python's can deadlock: seen
+    in the test suite as the decoding thread inside ~QObject waiting for the GIL while the main
+    thread held the GIL waiting for Qt's mutex. pyqtgraph's GarbageCollector (a well-kept
+    answer to exactly this) turns automatic collection off and collects on a timer in the GUI
+    thread instead; once per process."""
+    global _GARBAGE_COLLECTOR
+    if _GARBAGE_COLLECTOR is None:
+        from pyqtgraph.util.garbage_collector import GarbageCollector
+
+        _GARBAGE_COLLECTOR = GarbageCollector(interval=1.0)
 
 
 def application_icon() -> Any:
