@@ -10,7 +10,7 @@ from scrubline.core.results import BleedingMask, FrameResult, Instrument
 from scrubline.core.store import CaseStore, StoreError
 from scrubline.core.timeline import Episode
 from scrubline.core.tips import NOT_VALIDATED, ClassRule, TipRules
-from scrubline.ui import actions, navigation
+from scrubline.ui import choices, navigation
 from scrubline.ui.outcome_text import event_start_text, prediction_html, validation_text
 from scrubline.ui.overlays import OverlayFlags, mask_rgba, plan_overlay
 
@@ -165,7 +165,7 @@ def test_outcome_words() -> None:
 
 
 def test_analysis_settings_are_validated() -> None:
-    settings = actions.analysis_settings(
+    settings = choices.analysis_settings(
         model_ids=["a"], fps=2.5, whole=False, start_s=10, end_s=20, duration_s=60
     )
     assert (settings.fps, settings.start_s, settings.end_s, settings.model_ids) == (
@@ -174,7 +174,7 @@ def test_analysis_settings_are_validated() -> None:
         20.0,
         ["a"],
     )
-    assert actions.analysis_settings(model_ids=None, fps=5).start_s is None
+    assert choices.analysis_settings(model_ids=None, fps=5).start_s is None
     for bad in (
         {"fps": 0},
         {"fps": 5, "whole": False, "start_s": 5, "end_s": 5},
@@ -182,9 +182,9 @@ def test_analysis_settings_are_validated() -> None:
         {"fps": 5, "whole": False, "start_s": 70, "end_s": 80, "duration_s": 60},
     ):
         with pytest.raises(ValueError):
-            actions.analysis_settings(model_ids=["a"], **bad)  # type: ignore[arg-type]
+            choices.analysis_settings(model_ids=["a"], **bad)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="at least one model"):
-        actions.analysis_settings(model_ids=[], fps=5)
+        choices.analysis_settings(model_ids=[], fps=5)
 
 
 class _Timeline:
@@ -206,18 +206,18 @@ class _Mark:
 
 
 def test_events_and_neighbours() -> None:
-    events = actions.event_times(_Timeline(), [_Mark(5.0)])
+    events = navigation.event_times(_Timeline(), [_Mark(5.0)])
     assert events == [2.05, 3.0, 5.0, 6.0]  # the first phase's start is no "change"
-    assert actions.event_times(_Timeline(), [_Mark(5.0)], ["bleeding"]) == [2.05]
+    assert navigation.event_times(_Timeline(), [_Mark(5.0)], ["bleeding"]) == [2.05]
     # 2.05 s shows frame 20 (2.0 s); from frame 20 the next event is the phase change.
-    assert actions.neighbour_event(TIMES, events, 0, True) == (2.05, 20)
-    assert actions.neighbour_event(TIMES, events, 20, True) == (3.0, 30)
-    assert actions.neighbour_event(TIMES, events, 30, False) == (2.05, 20)
-    assert actions.neighbour_event(TIMES, events, 60, True) is None
+    assert navigation.neighbour_event(TIMES, events, 0, True) == (2.05, 20)
+    assert navigation.neighbour_event(TIMES, events, 20, True) == (3.0, 30)
+    assert navigation.neighbour_event(TIMES, events, 30, False) == (2.05, 20)
+    assert navigation.neighbour_event(TIMES, events, 60, True) is None
 
 
 def test_clip_plan() -> None:
-    plan = actions.clip_plan(TIMES, (2.0, 3.0))
+    plan = choices.clip_plan(TIMES, (2.0, 3.0))
     assert (plan.first, plan.last, plan.frames) == (20, 29, 10)
     for selection, message in (
         (None, "select a range"),
@@ -225,12 +225,12 @@ def test_clip_plan() -> None:
         ((20.0, 30.0), "no frames"),
     ):
         with pytest.raises(ValueError, match=message):
-            actions.clip_plan(TIMES, selection)
+            choices.clip_plan(TIMES, selection)
     assert (
-        actions.default_export_name("case 7", "clip", ".mp4", 12.5) == "case 7-clip-00012_50s.mp4"
+        choices.default_export_name("case 7", "clip", ".mp4", 12.5) == "case 7-clip-00012_50s.mp4"
     )
-    assert actions.default_export_name(None, "debrief", ".pdf") == "case-debrief.pdf"
-    assert actions.default_export_name("a/b: c", "frame", ".png") == "a_b_ c-frame.png"
+    assert choices.default_export_name(None, "debrief", ".pdf") == "case-debrief.pdf"
+    assert choices.default_export_name("a/b: c", "frame", ".png") == "a_b_ c-frame.png"
 
 
 def test_add_bookmark_checks_the_category(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -40,7 +40,7 @@ def _open(qtbot, window, demo_clip) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_out_point_is_inclusive_and_go_to_in_and_out(qtbot, window, demo_clip, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from scrubline.ui.actions import clip_plan
+    from scrubline.ui.choices import clip_plan
 
     _open(qtbot, window, demo_clip)
     window.seek_frame(101)

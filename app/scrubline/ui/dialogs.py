@@ -1,7 +1,7 @@
 """The "ask" half of the window's actions: small dialogs, and readable error messages.
 
 Each dialog has a static `ask(...)` that returns plain values (or None when cancelled); the
-window passes them to a function in `scrubline.ui.actions`. Tests replace `ask` to drive the
+window passes them to a function in `scrubline.ui.choices`. Tests replace `ask` to drive the
 real window without a modal loop.
 """
 
@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 from scrubline.core.analysis import AnalysisSettings
 from scrubline.core.case import BOOKMARK_CATEGORIES
 from scrubline.core.video import VIDEO_SUFFIXES
-from scrubline.ui.actions import DEVICES, analysis_settings
+from scrubline.ui.choices import DEVICES, analysis_settings
 
 
 def show_error(parent: QWidget | None, title: str, message: str, details: str = "") -> QMessageBox:

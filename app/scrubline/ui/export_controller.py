@@ -27,7 +27,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 
 from scrubline.core.case import Case
-from scrubline.ui import actions
+from scrubline.ui import choices
 from scrubline.ui.settings import read_bool
 from scrubline.ui.tasks import TaskRunner
 
@@ -137,7 +137,7 @@ class ExportController(QObject):
         if case_path is not None and case_path.exists():
             with Case.open(case_path) as case:
                 label = case.case_info.get("label")
-        name = actions.default_export_name(label, what, suffix, time_s)
+        name = choices.default_export_name(label, what, suffix, time_s)
         path, _ = QFileDialog.getSaveFileName(
             self.context.parent, title, str(Path(self._folder()) / name), pattern
         )
@@ -168,7 +168,7 @@ class ExportController(QObject):
 
     def ask_clip(self) -> None:
         try:
-            plan = actions.clip_plan(self.context.state.times, self.context.state.selection)
+            plan = choices.clip_plan(self.context.state.times, self.context.state.selection)
         except ValueError as exc:
             self.context.report_error("No clip range", str(exc), "")
             return
@@ -235,7 +235,7 @@ class ExportController(QObject):
         if overlay_renderer() is None or video is None:
             return False
         try:
-            plan = actions.clip_plan(state.times, state.selection)
+            plan = choices.clip_plan(state.times, state.selection)
         except ValueError as exc:
             self.context.report_error("No clip range", str(exc), "")
             return False

@@ -1,7 +1,8 @@
 """Playhead arithmetic for the window, Qt-free so it is tested without one.
 
-Frame stepping, second jumps, the J/K/L shuttle, the playback clock, the text shown when the
-pointer hovers over the timeline, and the recent-files list are all small pure functions here;
+Frame stepping, second jumps, the J/K/L shuttle, the playback clock, the events to jump to
+(and how the status bar names them), the text shown when the pointer hovers over the timeline,
+and the recent-files list are all small pure functions here;
 the widgets only call them. Frames are addressed by index into the video's presentation-time
 array (`VideoSource.times`), so everything stays frame-exact for variable frame rate too.
 """
@@ -15,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from scrubline.core.nearest import nearest_row, within
+from scrubline.core.timeline import EPISODE_KINDS
 from scrubline.core.tools import display_name
 
 SPEEDS = (0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0)  # every J/K/L rate from any of them is here
@@ -260,3 +262,61 @@ def describe_at(
             else f"bookmark ({mark.category})"
         )
     return " · ".join(parts)
+
+
+# ---------------------------------------------------------------------------- events
+def event_times(
+    timeline: Any, bookmarks: Sequence[Any], kinds: Sequence[str] = EPISODE_KINDS
+) -> list[float]:
+    """Sorted moments to jump to: starts of bleeding and tip-hidden episodes, phase changes
+    (from the timeline) and bookmarks (the live list, which may be newer than the timeline)."""
+    found: list[float] = []
+    if timeline is not None:
+        for episode in timeline.episodes:
+            if episode.kind in ("bleeding", "tip_hidden", "out_of_body") and episode.kind in kinds:
+                found.append(float(episode.start_s))
+        if "phase" in kinds:
+            found.extend(float(p.start_s) for p in timeline.episodes_of("phase")[1:])
+    if "bookmark" in kinds:
+        found.extend(float(b.time_s) for b in bookmarks)
+    return sorted(set(found))
+
+
+def describe_event(
+    timeline: Any, bookmarks: Sequence[Any], time_s: float, kinds: Sequence[str] = EPISODE_KINDS
+) -> str:
+    """What happens at `time_s` (an event `event_times` found), in words for the status bar:
+    "bleeding episode begins (0:08–0:24)", "phase change: Dissection", "bookmark: note"."""
+    found: list[str] = []
+    if timeline is not None:
+        for episode in timeline.episodes:
+            if abs(episode.start_s - time_s) > 1e-6:
+                continue
+            span = (
+                f"{format_clock(episode.start_s, millis=False)}"
+                f"\u2013{format_clock(episode.end_s, millis=False)}"
+            )
+            if episode.kind in ("bleeding", "tip_hidden") and episode.kind in kinds:
+                found.append(f"{episode.label} episode begins ({span})")
+            elif episode.kind == "phase" and "phase" in kinds:
+                found.append(f"phase change: {timeline.phase_name(episode.label)} ({span})")
+    if "bookmark" in kinds:
+        for mark in bookmarks:
+            if abs(float(mark.time_s) - time_s) <= 1e-6:
+                found.append(
+                    f"bookmark ({mark.category})" + (f": {mark.note}" if mark.note else "")
+                )
+    return "; ".join(dict.fromkeys(found)) or "event"
+
+
+def neighbour_event(
+    video_times: np.ndarray, events: Sequence[float], frame: int, forward: bool
+) -> tuple[float, int] | None:
+    """The first event whose frame is after (or before) `frame`, as (time, frame). Going by
+    frames, not seconds, means an event between two frames is never found twice."""
+    ordered = events if forward else list(reversed(events))
+    for time_s in ordered:
+        target = index_at(video_times, time_s)
+        if (target > frame) if forward else (target < frame):
+            return float(time_s), target
+    return None

@@ -26,13 +26,15 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu
 
 from scrubline.core.timeline import EPISODE_KINDS
-from scrubline.ui import actions
 from scrubline.ui.frame_view import QtFrameView
 from scrubline.ui.frames import ShownFrame
 from scrubline.ui.navigation import (
     clip_marked,
+    describe_event,
+    event_times,
     format_clock,
     jump_seconds,
+    neighbour_event,
     shuttle,
     step_frames,
 )
@@ -177,14 +179,14 @@ class PlaybackController(QObject):
             self.context.timeline(),
             self.context.bookmarks(),
         )
-        events = actions.event_times(timeline, bookmarks, self.event_kinds)
-        found = actions.neighbour_event(state.times, events, state.frame, forward)
+        events = event_times(timeline, bookmarks, self.event_kinds)
+        found = neighbour_event(state.times, events, state.frame, forward)
         if found is None:
             self.context.show_status("No further event" if forward else "No earlier event", 3000)
             return None
         time_s, frame = found
         self.seek_frame(frame)
-        what = actions.describe_event(timeline, bookmarks, time_s, self.event_kinds)
+        what = describe_event(timeline, bookmarks, time_s, self.event_kinds)
         self.context.show_status(f"{format_clock(time_s)}: {what}", 8000)
         return time_s
 

@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 )
 
 from scrubline.core.overlay import OVERLAY_KEYS, OverlayFlags
-from scrubline.ui.actions import DEVICES
+from scrubline.ui.choices import DEVICES
 from scrubline.ui.overlays import OVERLAY_NAMES
 from scrubline.ui.settings import read_float, read_overlays, write_overlays
 from scrubline.ui.theme import THEMES
