@@ -1,0 +1,139 @@
+"""What the exported training labels carry, beyond their file names: the schema and version a
+reader checks, the video's frame rate and size that place the boxes, each correction's id and
+whether it still applies, files a person can read (indented UTF-8 JSON, CSVs without a pandas
+index column), and a case without a label exported as "case".
+
+Written for the survivors of mutation testing of `scrubline.core.export`
+(`tests/mutation/run.sh export`): each test fails on mutants the earlier export tests let
+through."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from scrubline import __version__
+from scrubline.core.case import Case
+from scrubline.core.edits import AddCorrection
+from scrubline.core.export import (
+    CORRECTIONS_SCHEMA,
+    export_corrections,
+    reviewed_detections,
+    tool_phase_table,
+)
+from tests.report.synthetic import make_case
+
+FRAME_12S = 300  # as in test_case.py: a grasper and a hook in view at 12 s
+
+
+@pytest.fixture
+def corrected_case(tmp_path: Path) -> Path:
+    path = make_case(tmp_path / "c.scrub", bookmarks=False)
+    with Case.open(path, readonly=False) as case:
+        hook = next(i for i in case.result_at(FRAME_12S).instruments if i.label == "hook")
+        case.apply(AddCorrection(case.correction_for_box("delete_box", FRAME_12S, hook)))
+    return path
+
+
+def test_exported_labels_say_what_a_reader_needs_to_place_them(
+    corrected_case: Path, tmp_path: Path
+) -> None:
+    with Case.open(corrected_case) as case:
+        video = dict(case.video)
+        (made,) = case.corrections()
+        written = export_corrections(case, tmp_path / "labels")
+    text = written[0].read_text(encoding="utf-8")
+    assert text.startswith('{\n  "schema": ')  # indented for a person to read
+    document = json.loads(text)
+    assert document["schema"] == CORRECTIONS_SCHEMA
+    assert document["scrubline_version"] == __version__
+    assert document["case"] == "case"  # no label typed: the generic word, nothing identifying
+    assert document["video"] == {
+        k: video[k] for k in ("fingerprint", "fps", "width", "height", "duration_s")
+    }
+    (correction,) = document["corrections"]
+    assert correction["id"] == made.id and correction["stale"] is False
+    for path, first in ((written[1], "frame"), (written[2], "video")):
+        assert pd.read_csv(path).columns[0] == first  # no pandas index column
+    assert set(pd.read_csv(written[2])["video"]) == {"case"}
+
+
+def _timeline(times: list[float]) -> SimpleNamespace:
+    """A stand-in timeline: one tool lane and a phase per analysed sample."""
+    n = len(times)
+    presence = np.array([[1], [0], [0], [1], [1]][:n], dtype=bool).reshape(n, 1)
+    return SimpleNamespace(
+        times=np.asarray(times, dtype=float),
+        frames=np.array([12, 37, 55, 72, 75][:n]),
+        labels=["grasper"],
+        presence=presence,
+        phase_per_frame=lambda: ["a", "b", "c", "d", "e"][:n],
+    )
+
+
+def test_each_second_of_the_phase_table_reads_the_nearest_sample_the_earlier_on_a_tie() -> None:
+    timeline = _timeline([0.5, 1.5, 2.2, 2.9, 3.0])
+    span = SimpleNamespace(stale=False, kind="phase_boundary", start_s=2.0, end_s=1.0)
+    table = tool_phase_table(timeline, [span], "case 7", 25.0)  # type: ignore[arg-type]
+    # Seconds 1-3 (the analysed span); 1 s is as near 0.5 s as 1.5 s: the earlier sample.
+    assert table.to_dict("list") == {
+        "video": ["case 7"] * 3,
+        "frame": [25, 50, 75],
+        "second": [1, 2, 3],
+        "phase": ["a", "c", "e"],
+        "phase_source": ["reviewer", "model", "model"],
+        "grasper": [1, 0, 1],
+    }
+    # Without a frame rate the frame is the sample's own; at 1 fps it is the second itself.
+    no_rate = tool_phase_table(timeline, [], "v", 0.0)  # type: ignore[arg-type]
+    assert no_rate["frame"].tolist() == [12, 55, 75]
+    assert tool_phase_table(timeline, [], "v", 1.0)["frame"].tolist() == [1, 2, 3]  # type: ignore[arg-type]
+    out_of_body = SimpleNamespace(stale=False, kind="out_of_body", start_s=2.0, end_s=3.5)
+    sources = tool_phase_table(timeline, [out_of_body], "v", 25.0)["phase_source"]  # type: ignore[arg-type]
+    assert sources.tolist() == ["model", "reviewer", "reviewer"]
+    empty = tool_phase_table(_timeline([]), [], "v", 25.0)  # type: ignore[arg-type]
+    assert list(empty.columns) == ["video", "frame", "second", "phase", "phase_source", "grasper"]
+
+
+def test_a_removed_box_is_exported_where_it_was_and_when() -> None:
+    detections = pd.DataFrame(
+        {
+            "frame": [300, 300, 305],
+            "time_s": [12.000049, 12.000049, 12.2],
+            "label": ["grasper", "hook", "grasper"],
+            "x1": [1.04, 5.0, 1.0],
+            "y1": [2.06, 6.0, 2.0],
+            "x2": [3.0, 7.0, 3.0],
+            "y2": [4.0, 8.0, 4.0],
+            "tip_x": [3.04, None, None],
+            "tip_y": [4.06, None, None],
+            "tip_visible": [True, False, False],
+            "source": ["model", "model", "model"],
+        }
+    )
+    removed = SimpleNamespace(
+        stale=False, frame=300, kind="delete_box", label="hook", box=(5.04, 6.06, 7.14, 8.16)
+    )
+    table = reviewed_detections([removed], detections.drop(index=1))
+    assert table.to_dict("list") == {
+        "frame": [300, 300],
+        "time_s": [12.0, 12.0],
+        "label": ["grasper", "hook"],
+        "x1": [1.0, 5.0],
+        "y1": [2.1, 6.1],
+        "x2": [3.0, 7.1],
+        "y2": [4.0, 8.2],
+        "tip_x": [3.0, pytest.approx(np.nan, nan_ok=True)],
+        "tip_y": [4.1, pytest.approx(np.nan, nan_ok=True)],
+        "tip_visible": [1, 0],
+        "source": ["model", "reviewer"],
+        "removed": [0, 1],
+    }
+    assert table["tip_visible"].dtype.kind == "i"
+    nothing = reviewed_detections([], detections)
+    assert len(nothing) == 0 and list(nothing.columns) == list(table.columns)
