@@ -66,36 +66,38 @@ def test_exported_labels_say_what_a_reader_needs_to_place_them(
 def _timeline(times: list[float]) -> SimpleNamespace:
     """A stand-in timeline: one tool lane and a phase per analysed sample."""
     n = len(times)
-    presence = np.array([[1], [0], [0], [1], [1]][:n], dtype=bool).reshape(n, 1)
+    presence = np.array([1, 0, 0, 1, 1, 0][:n], dtype=bool).reshape(n, 1)
     return SimpleNamespace(
         times=np.asarray(times, dtype=float),
-        frames=np.array([12, 37, 55, 72, 75][:n]),
+        frames=np.array([12, 37, 55, 72, 97, 123][:n]),
         labels=["grasper"],
         presence=presence,
-        phase_per_frame=lambda: ["a", "b", "c", "d", "e"][:n],
+        phase_per_frame=lambda: ["a", "b", "c", "d", "e", "f"][:n],
     )
 
 
 def test_each_second_of_the_phase_table_reads_the_nearest_sample_the_earlier_on_a_tie() -> None:
-    timeline = _timeline([0.5, 1.5, 2.2, 2.9, 3.0])
+    timeline = _timeline([0.5, 1.5, 2.2, 2.9, 3.9, 4.95])
     span = SimpleNamespace(stale=False, kind="phase_boundary", start_s=2.0, end_s=1.0)
     table = tool_phase_table(timeline, [span], "case 7", 25.0)  # type: ignore[arg-type]
-    # Seconds 1-3 (the analysed span); 1 s is as near 0.5 s as 1.5 s: the earlier sample.
+    # Seconds 1-4 (the analysed span); 1 s is as near 0.5 s as 1.5 s: the earlier sample; 3 s
+    # reads 2.9 s, the sample before the first one after it.
     assert table.to_dict("list") == {
-        "video": ["case 7"] * 3,
-        "frame": [25, 50, 75],
-        "second": [1, 2, 3],
-        "phase": ["a", "c", "e"],
-        "phase_source": ["reviewer", "model", "model"],
-        "grasper": [1, 0, 1],
+        "video": ["case 7"] * 4,
+        "frame": [25, 50, 75, 100],
+        "second": [1, 2, 3, 4],
+        "phase": ["a", "c", "d", "e"],
+        "phase_source": ["reviewer", "model", "model", "model"],
+        "grasper": [1, 0, 1, 1],
     }
+    assert table["frame"].dtype.kind == "i" and table["grasper"].dtype.kind == "i"
     # Without a frame rate the frame is the sample's own; at 1 fps it is the second itself.
     no_rate = tool_phase_table(timeline, [], "v", 0.0)  # type: ignore[arg-type]
-    assert no_rate["frame"].tolist() == [12, 55, 75]
-    assert tool_phase_table(timeline, [], "v", 1.0)["frame"].tolist() == [1, 2, 3]  # type: ignore[arg-type]
+    assert no_rate["frame"].tolist() == [12, 55, 72, 97]
+    assert tool_phase_table(timeline, [], "v", 1.0)["frame"].tolist() == [1, 2, 3, 4]  # type: ignore[arg-type]
     out_of_body = SimpleNamespace(stale=False, kind="out_of_body", start_s=2.0, end_s=3.5)
     sources = tool_phase_table(timeline, [out_of_body], "v", 25.0)["phase_source"]  # type: ignore[arg-type]
-    assert sources.tolist() == ["model", "reviewer", "reviewer"]
+    assert sources.tolist() == ["model", "reviewer", "reviewer", "model"]
     empty = tool_phase_table(_timeline([]), [], "v", 25.0)  # type: ignore[arg-type]
     assert list(empty.columns) == ["video", "frame", "second", "phase", "phase_source", "grasper"]
 
@@ -135,5 +137,9 @@ def test_a_removed_box_is_exported_where_it_was_and_when() -> None:
         "removed": [0, 1],
     }
     assert table["tip_visible"].dtype.kind == "i"
+    # A frame whose only correction is a tip's visibility: still 1/0, not True/False.
+    tip = SimpleNamespace(stale=False, frame=305, kind="tip_visibility", label="grasper", box=None)
+    assert reviewed_detections([tip], detections)["tip_visible"].tolist() == [0]
+    assert reviewed_detections([tip], detections)["tip_visible"].dtype.kind == "i"
     nothing = reviewed_detections([], detections)
     assert len(nothing) == 0 and list(nothing.columns) == list(table.columns)
