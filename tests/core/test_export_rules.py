@@ -143,3 +143,41 @@ def test_a_removed_box_is_exported_where_it_was_and_when() -> None:
     assert reviewed_detections([tip], detections)["tip_visible"].dtype.kind == "i"
     nothing = reviewed_detections([], detections)
     assert len(nothing) == 0 and list(nothing.columns) == list(table.columns)
+
+
+def test_frames_csv_rounds_times_to_a_tenth_of_a_millisecond_and_names_tools_plainly() -> None:
+    from scrubline.core.export import column_name, frames_dataframe
+
+    timeline = SimpleNamespace(
+        frames=np.array([0, 5]),
+        times=np.array([0.0, 0.123456]),
+        n_instruments=np.array([1, 0]),
+        tips_visible=np.array([1, 0]),
+        tips_hidden=np.array([0, 0]),
+        bleeding=np.array([0.1234567, 0.0]),
+        in_body_state=None,  # analysed before there was an in-body model
+        labels=["Specimen bag", " (Clip-applier) "],
+        presence=np.array([[True, False], [False, True]]),
+        phase_per_frame=lambda: ["preparation", "dissection"],
+    )
+    table = frames_dataframe(timeline)  # type: ignore[arg-type]
+    assert list(table.columns) == [
+        "frame",
+        "time_s",
+        "n_instruments",
+        "tips_visible",
+        "tips_hidden",
+        "bleeding_fraction",
+        "in_body",
+        "phase",
+        "tool_specimen_bag",
+        "tool_clip_applier",
+    ]
+    assert table["time_s"].tolist() == [0.0, 0.1235]
+    assert table["bleeding_fraction"].tolist() == [0.12346, 0.0]
+    assert table["in_body"].isna().all()  # unknown, not "out of body"
+    assert table["phase"].tolist() == ["preparation", "dissection"]
+    assert table["tool_specimen_bag"].tolist() == [1, 0]
+    assert table["tool_clip_applier"].dtype.kind == "i"
+    assert column_name("Hook_") == "tool_hook"
+    assert column_name("X-ray clamp") == "tool_x_ray_clamp"
