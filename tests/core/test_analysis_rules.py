@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from scrubline.core.analysis import (
     PLAN_KEY,
     SKIPPED_KEY,
@@ -52,3 +54,14 @@ def test_progress_counts_analysed_planned_and_skipped_frames(tmp_path: Path) -> 
         store.set_meta(SKIPPED_KEY, {"damaged": [15], "unreadable": []})
         store.write_results([FrameResult(frame=0, time_s=0.0), FrameResult(frame=5, time_s=0.2)])
         assert plan_progress(store) == (2, 4, 1)
+
+
+def test_without_a_proxy_every_frame_of_the_span_is_a_gap_and_no_span_has_none(
+    tmp_path: Path,
+) -> None:
+    from scrubline.core.analysis import proxy_gaps
+
+    none = proxy_gaps(tmp_path / "c.scrub", None)
+    assert none.dtype == np.int64 and none.shape == (0,)
+    gaps = proxy_gaps(tmp_path / "c.scrub", (10, 14))
+    assert gaps.dtype == np.int64 and gaps.tolist() == [10, 11, 12, 13, 14]
