@@ -547,8 +547,9 @@ def test_analyze_and_the_report_never_load_dask() -> None:
 def test_ctrl_c_cancels_cleanly_and_a_rerun_resumes(
     material: dict[str, Path], tmp_path: Path
 ) -> None:
-    """SIGINT once the tasks are submitted: the running analysis saves and stops, queued ones
-    never start, rc 130 with how to resume; the same command again finishes every case."""
+    """SIGINT while the first case is being analysed: the running analysis saves and stops,
+    queued ones never start, rc 130 with how to resume; the same command again finishes every
+    case."""
     import signal
 
     out = tmp_path / "arch"
@@ -565,11 +566,14 @@ def test_ctrl_c_cancels_cleanly_and_a_rerun_resumes(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
     )
     try:
-        assert process.stdout is not None
-        for line in process.stdout:
-            if json.loads(line)["event"] == "submitted":
-                process.send_signal(signal.SIGINT)
+        # Not at the "submitted" event: on a busy machine no worker may have started a case yet,
+        # and then nothing is running to be interrupted. A case file appears once one is.
+        deadline = time.monotonic() + 120
+        while process.poll() is None and time.monotonic() < deadline:
+            if any((out / "cases").glob("*.scrub")):
                 break
+            time.sleep(0.02)
+        process.send_signal(signal.SIGINT)
         stdout, stderr = process.communicate(timeout=120)
     finally:
         if process.poll() is None:
