@@ -565,7 +565,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("teaching", teaching)
 
     def ask_preferences(self) -> None:
-        from scrubline.core.export import procedure_templates
+        from scrubline.core.case import procedure_templates
 
         answer = PreferencesDialog.ask(
             self,
