@@ -21,8 +21,9 @@ from typing import Any
 
 from scrubline import __version__
 from scrubline.core.archive import DONE, ArchiveIndex, display_label
+from scrubline.core.case import load_procedure
 from scrubline.core.output import atomic_file
-from scrubline.core.phases import bundled_templates
+from scrubline.core.phases import TemplateError
 from scrubline.core.timeline import phase_colour
 from scrubline.report.document import DISCLAIMER, _Styles, _table, build_pdf
 from scrubline.report.fonts import register_fonts
@@ -234,6 +235,15 @@ def phase_sequences(
     return drawing
 
 
+def _template(procedure: str) -> Any:
+    """The case's phase template as the case itself resolves it (a bundled name or a template
+    file); None when it is not here or does not parse: the cohort then shows the labels."""
+    try:
+        return load_procedure(procedure)
+    except TemplateError:
+        return None
+
+
 def _colour_of(phase: str, colours: dict[str, str | None]) -> str:
     """The colour each case's timeline gave the phase (its template's), else the stable one."""
     return phase_colour(phase, {k: v for k, v in colours.items() if v})
@@ -293,8 +303,8 @@ def build_cohort(
     per_phase: dict[str, list[float]] = defaultdict(list)
     colours: dict[str, str | None] = {}
     names: dict[str, str] = {}
-    templates = bundled_templates()
     procedure_of = {r["fingerprint"]: str(r["procedure"] or "") for r in done}
+    templates = {name: _template(name) for name in set(procedure_of.values())}
     for p in phases:
         if p["fingerprint"] in done_ids:
             per_phase[p["phase"]].append(float(p["duration_s"] or 0))
