@@ -2,8 +2,9 @@
 
 An import holds the interpreter lock while it runs; done on first use (the first analysis, the
 first outcome) it would freeze the window for a few hundred milliseconds just when the user is
-watching. The window starts `warm_imports()` once; the UI probe waits for `imports_warmed`
-before it measures.
+watching. The window starts `warm_imports()` once; when `imports_warmed` is set, the GUI-thread
+garbage collector sets the start-up objects aside (`ui.app`), and the UI probe measures after
+that.
 """
 
 from __future__ import annotations
