@@ -579,3 +579,25 @@ def test_a_library_panel_shown_at_start_lists_the_cases(qtbot, with_case, case_d
     assert with_case in {e.path for e in panel.entries}
     assert panel.tree.topLevelItemCount() == len(panel.entries) >= 1
     panel.shutdown()
+
+
+def test_the_library_opens_wide_enough_for_its_columns(qtbot, with_case, window) -> None:  # type: ignore[no-untyped-def]
+    """The docked library used to open narrow, its 'Analysed' date cut off behind a horizontal
+    scroll bar; it now opens as wide as its columns, taking the room from the video (down to its
+    least width), never from the other docks."""
+    window.resize(1800, 900)
+    panel = window.library_panel
+    with qtbot.waitSignal(panel.job.done, timeout=TIMEOUT):
+        window.show_library()
+    assert panel.entries
+    assert panel.width_for_all_columns() < window.width() // 2  # room for it here
+    others = {d.objectName(): d.width() for d in (window.outcome_dock, window.bookmarks_dock)}
+    qtbot.waitUntil(lambda: not panel.tree.horizontalScrollBar().isVisible(), timeout=5_000)
+    from scrubline.ui.library import COLUMNS
+
+    header, analysed = panel.tree.header(), COLUMNS.index("Analysed")
+    end_of_date = header.sectionViewportPosition(analysed) + header.sectionSize(analysed)
+    assert end_of_date <= panel.tree.viewport().width()
+    assert {
+        d.objectName(): d.width() for d in (window.outcome_dock, window.bookmarks_dock)
+    } == others

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import QMargins, QSettings, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
@@ -72,6 +72,7 @@ class LibraryWidget(QWidget):
     open_requested = Signal(object)  # Path of a case file
     reanalyse_requested = Signal(object)
     removed = Signal(object)  # Path: a case was removed
+    width_wanted = Signal(int)  # pixels the panel needs to show every column whole
 
     def __init__(
         self,
@@ -181,6 +182,20 @@ class LibraryWidget(QWidget):
         else:
             self.note.hide()
         self._on_selection_changed()
+        self.width_wanted.emit(self.width_for_all_columns())
+
+    def width_for_all_columns(self) -> int:
+        """The panel's width with every column at its content's width and no horizontal scroll
+        bar: the columns, the tree's frame and vertical scroll bar (if shown), and the layout's
+        margins."""
+        header = self.tree.header()
+        columns = sum(header.sectionSize(i) for i in range(header.count()))
+        vertical = self.tree.verticalScrollBar()
+        scroll_bar = vertical.sizeHint().width() if vertical.isVisible() else 0
+        layout = self.layout()
+        margins = layout.contentsMargins() if layout is not None else QMargins()
+        frame = 2 * self.tree.frameWidth()
+        return columns + scroll_bar + frame + margins.left() + margins.right()
 
     def _show_note(self, text: str) -> None:
         self.note.setText(text)

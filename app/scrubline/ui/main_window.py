@@ -445,6 +445,7 @@ class MainWindow(QMainWindow):
         self.playback.frame_shown.connect(self.frame_shown)
         self.library_panel.open_requested.connect(cases.open_case)
         self.library_panel.reanalyse_requested.connect(lambda path: reanalyse(self, path))
+        self.library_panel.width_wanted.connect(self._widen_library)
         self.bookmarks_panel.jump_requested.connect(self.playback.seek_time)
         self.bookmarks_panel.add_requested.connect(cases.ask_add_bookmark)
         self.bookmarks_panel.edit_requested.connect(cases.ask_edit_bookmark)
@@ -584,6 +585,25 @@ class MainWindow(QMainWindow):
         apply_theme(prefs.theme)
         self.state.set_overlays(prefs.overlays)
         self.playback.update_overlay()
+
+    def _widen_library(self, wanted: int) -> None:
+        """A docked library opens as wide as its columns (the date was cut off behind a scroll
+        bar), taking the room from the video, never from the other docks, and never wider than
+        half the window: the video stays the largest thing."""
+        dock, central = self.library_dock, self.centralWidget()
+        if (
+            central is None
+            or not dock.isVisible()
+            or dock.isFloating()
+            or self.library_panel.width() >= wanted
+        ):
+            return
+        # The dock's own frame, and a few pixels the dock area's separator can round away.
+        wanted += dock.width() - self.library_panel.width() + 4
+        spare = max(0, central.width() - central.minimumSizeHint().width())
+        width = min(wanted, dock.width() + spare, self.width() // 2)
+        if width > dock.width():
+            self.resizeDocks([dock], [width], Qt.Orientation.Horizontal)
 
     def show_library(self) -> None:
         """The case library panel, read afresh."""
