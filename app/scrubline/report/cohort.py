@@ -106,6 +106,24 @@ def strip_plot(
                     strokeWidth=1.2,
                 )
             )
+    axis_y = _axis_line(drawing, label_w, plot_w)
+    tick = 0.0
+    while tick <= top + 1e-9:
+        x = x_of(tick)
+        drawing.add(Line(x, axis_y, x, height, strokeColor=HexColor("#dddddd"), strokeWidth=0.3))
+        drawing.add(
+            String(x, axis_y - 9, f"{tick:g}", fontName=font, fontSize=7, textAnchor="middle")
+        )
+        tick += step
+    drawing.add(String(label_w - 6, axis_y - 9, unit, fontName=font, fontSize=7, textAnchor="end"))
+    return drawing
+
+
+def _axis_line(drawing: Any, label_w: float, plot_w: float) -> float:
+    """The grey x-axis line under a figure's plot area; returns its height on the drawing."""
+    from reportlab.graphics.shapes import Line
+    from reportlab.lib.colors import HexColor
+
     axis_y = AXIS_H - 6
     drawing.add(
         Line(
@@ -117,16 +135,7 @@ def strip_plot(
             strokeWidth=0.5,
         )
     )
-    tick = 0.0
-    while tick <= top + 1e-9:
-        x = x_of(tick)
-        drawing.add(Line(x, axis_y, x, height, strokeColor=HexColor("#dddddd"), strokeWidth=0.3))
-        drawing.add(
-            String(x, axis_y - 9, f"{tick:g}", fontName=font, fontSize=7, textAnchor="middle")
-        )
-        tick += step
-    drawing.add(String(label_w - 6, axis_y - 9, unit, fontName=font, fontSize=7, textAnchor="end"))
-    return drawing
+    return axis_y
 
 
 def _label_width(labels: list[str], font: str, size: float = 7.5) -> float:
@@ -201,17 +210,7 @@ def phase_sequences(
                         strokeColor=None,
                     )
                 )
-    axis_y = AXIS_H - 6
-    drawing.add(
-        Line(
-            label_w,
-            axis_y,
-            label_w + plot_w,
-            axis_y,
-            strokeColor=HexColor("#777777"),
-            strokeWidth=0.5,
-        )
-    )
+    axis_y = _axis_line(drawing, label_w, plot_w)
     minutes = longest >= 120
     tick = 0.0
     while tick <= longest + 1e-9:
