@@ -179,6 +179,14 @@ def test_a_frame_past_the_end_of_the_readable_data_is_shown_as_its_nearest_not_a
         frame = video.read(55)
         assert (frame.index, frame.exact) == (55, True)
         assert read_frame_code(frame.rgb()) == 55
+        # Once the data can be read again (a file still being copied), a frame past the earlier
+        # end is decoded afresh, not answered from the stand-in.
+        video.forget()
+        video.read(70)  # the stand-in again; the decoder ends exhausted past frame 60
+        monkeypatch.undo()
+        frame = video.read(65)
+        assert (frame.index, frame.exact) == (65, True)
+        assert read_frame_code(frame.rgb()) == 65
 
 
 def test_a_frame_whose_group_decodes_nothing_is_refused_with_its_number(
