@@ -97,6 +97,89 @@ def test_a_demuxer_that_seeks_late_by_presentation_time_is_asked_by_decoding_tim
         _assert_exact(video, [130, 26, 24, 149, 0, 99, 100, 101])
 
 
+def test_landing_by_decoding_time_exactly_on_the_target_counts_as_in_time(
+    numbered_mp4: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Asked for key frame 75 itself: by decoding time the demuxer lands exactly on it, which is
+    in time (not one more key frame back), and decoding time is kept."""
+    asked: list[int] = []
+
+    def late_by_presentation_time(self: VideoSource, keyframe_index: int) -> None:
+        asked.append(keyframe_index)
+        _land_on(self, keyframe_index if self._seek_by_dts else _next_key(self, keyframe_index))
+
+    with VideoSource(numbered_mp4) as video:
+        monkeypatch.setattr(VideoSource, "_seek_to", late_by_presentation_time)
+        _assert_exact(video, [75])
+        assert asked == [75, 75] and video._seek_by_dts
+
+
+def test_one_damaged_key_frame_does_not_make_the_reader_forget_decoding_time_seeks(
+    numbered_mp4: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once seeking by decoding time has proved right, a key frame that is landed past whichever
+    way it is asked (damaged) sends the reader one key frame back, without asking the damaged
+    one again or going back to presentation-time seeks."""
+    asked: list[int] = []
+
+    def late_by_presentation_time_and_at_100(self: VideoSource, keyframe_index: int) -> None:
+        asked.append(keyframe_index)
+        late = not self._seek_by_dts or keyframe_index == 100
+        _land_on(self, _next_key(self, keyframe_index) if late else keyframe_index)
+
+    with VideoSource(numbered_mp4) as video:
+        monkeypatch.setattr(VideoSource, "_seek_to", late_by_presentation_time_and_at_100)
+        _assert_exact(video, [30])
+        assert video._seek_by_dts
+        asked.clear()
+        _assert_exact(video, [110])
+        assert asked == [100, 75] and video._seek_by_dts
+
+
+def test_no_data_where_decoding_time_lands_fails_with_the_frame_number(
+    numbered_mp4: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Late by presentation time, and nothing decodes where decoding time lands: a clear error
+    naming the frame, not an exception from deep inside."""
+    seek_to, decode_frames = VideoSource._seek_to, VideoSource._decode_frames
+
+    def late_by_presentation_time(self: VideoSource, keyframe_index: int) -> None:
+        seek_to(self, keyframe_index if self._seek_by_dts else _next_key(self, keyframe_index))
+
+    def nothing_by_decoding_time(self: VideoSource) -> Iterator[Any]:
+        return iter(()) if self._seek_by_dts else decode_frames(self)
+
+    with VideoSource(numbered_mp4) as video:
+        monkeypatch.setattr(VideoSource, "_seek_to", late_by_presentation_time)
+        monkeypatch.setattr(VideoSource, "_decode_frames", nothing_by_decoding_time)
+        video.forget()
+        with pytest.raises(VideoError, match="frame 60 could not be decoded"):
+            video.read(60)
+
+
+def test_key_frames_shown_when_decoded_are_not_asked_for_by_decoding_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without B-frames a key frame's decoding and presentation times agree, so asking by
+    decoding time would land in the same place: a late landing goes one key frame back at once."""
+    clip = write_clip(tmp_path / "no-b-frames.mp4", 100, fps=25, gop=GOP, bframes=0)
+    asked: list[int] = []
+
+    def always_late(self: VideoSource, keyframe_index: int) -> None:
+        asked.append(keyframe_index)
+        _land_on(self, _next_key(self, keyframe_index))
+
+    with VideoSource(clip) as video:
+        assert all(
+            int(video._index.key_dts[k]) == int(video._index.pts[key])
+            for k, key in enumerate(video._index.keyframes.tolist())
+            if key
+        )
+        monkeypatch.setattr(VideoSource, "_seek_to", always_late)
+        _assert_exact(video, [60])
+        assert asked == [50, 25]
+
+
 def test_a_demuxer_that_always_lands_a_key_frame_late_is_asked_for_earlier_ones(
     numbered_mp4: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
