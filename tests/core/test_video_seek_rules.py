@@ -157,6 +157,34 @@ def test_no_data_where_decoding_time_lands_fails_with_the_frame_number(
             video.read(60)
 
 
+def test_nothing_decoding_from_the_reopened_start_fails_with_the_frame_number(
+    numbered_mp4: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Landing late even at the first key frame, the reader reopens the file; if nothing decodes
+    from there either, the read fails with the frame's number."""
+    decode_frames, rewind = VideoSource._decode_frames, VideoSource._rewind
+    reopened: list[bool] = []
+
+    def always_late(self: VideoSource, keyframe_index: int) -> None:
+        _land_on(self, _next_key(self, keyframe_index))
+
+    def reopen(self: VideoSource) -> None:
+        rewind(self)
+        reopened.append(True)
+
+    def nothing_after_reopening(self: VideoSource) -> Iterator[Any]:
+        return iter(()) if reopened else decode_frames(self)
+
+    with VideoSource(numbered_mp4) as video:
+        monkeypatch.setattr(VideoSource, "_seek_to", always_late)
+        monkeypatch.setattr(VideoSource, "_rewind", reopen)
+        monkeypatch.setattr(VideoSource, "_decode_frames", nothing_after_reopening)
+        video.forget()
+        with pytest.raises(VideoError, match="frame 10 could not be decoded"):
+            video.read(10)
+        assert reopened == [True]
+
+
 def test_key_frames_shown_when_decoded_are_not_asked_for_by_decoding_time(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
