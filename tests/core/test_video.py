@@ -83,7 +83,7 @@ def test_sampled_iteration_decodes_sequentially(
         expected = video.sample_indices(5.0)
         seeks.clear()
         monkeypatch.setattr(VideoSource, "_seek_to", counting)
-        got = [(f.index, read_frame_code(f.rgb())) for f in video.iter_sampled(5.0)]
+        got = [(f.index, read_frame_code(f.rgb())) for f in video.iter_frames(expected)]
     assert [i for i, _ in got] == expected.tolist()
     assert all(i == code for i, code in got)
     assert len(expected) == 54  # 10.67 s at 5 fps
@@ -100,7 +100,7 @@ def test_sampling_range_and_resize(clips: dict[str, Path]) -> None:
 
 def test_vfr_sampling_goes_by_time(clips: dict[str, Path]) -> None:
     with VideoSource(clips["vfr"]) as video:
-        for frame in video.iter_sampled(4.0):
+        for frame in video.iter_frames(video.sample_indices(4.0)):
             instant = round(frame.time_s * 4) / 4
             # the sampled frame is the one on screen at its sampling instant
             assert video.index_at(instant) == frame.index or frame.time_s <= instant + 0.08

@@ -260,6 +260,7 @@ class VideoSource:
 
     def _restore_index(self, data: bytes) -> _Index | None:
         import io
+        import zipfile
 
         try:
             saved = np.load(io.BytesIO(data))
@@ -275,8 +276,8 @@ class VideoSource:
             self._ordinal = bool(saved["ordinal"])
             self._seek_by_dts = bool(saved["seek_by_dts"])
             self._known_rotation: int | None = int(saved["rotation"])
-        except (OSError, ValueError, KeyError):
-            return None
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+            return None  # damaged or cut short (np.savez writes a zip): demux afresh
         if len(key_dts) != len(keyframes):
             return None
         times = (pts - pts[0]).astype(np.float64) * self._time_base
@@ -754,11 +755,6 @@ class VideoSource:
                         )
                     )
                 return
-
-    def iter_sampled(
-        self, fps: float, start_s: float | None = None, end_s: float | None = None
-    ) -> Iterator[Frame]:
-        return self.iter_frames(self.sample_indices(fps, start_s, end_s))
 
     # ------------------------------------------------------------------ lifetime
     def forget(self) -> None:

@@ -1,0 +1,133 @@
+"""The frame index a case saves, so that reopening a long video skips the demuxing pass.
+
+A case keeps `VideoSource.saved_index()`; the window and the analysis open the video with it.
+What the user relies on: a video reopened from its saved index serves exactly the frames a fresh
+demux would (same timestamps, key frames, the way it seeks and counts, its rotation), and an index
+that does not belong to the file (another size or time base, damaged bytes) is ignored and the
+file demuxed afresh, never trusted.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from scrubline.core.demo import read_frame_code, write_clip
+from scrubline.core.video import VideoSource
+
+
+@pytest.fixture(scope="module")
+def numbered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("index")
+    return {
+        "mp4": write_clip(folder / "numbered.mp4", 100, fps=25, gop=25, bframes=2),
+        "avi": write_clip(folder / "untrusted.avi", 100, fps=25, gop=25, bframes=2),
+        "rotated": write_clip(folder / "rotated.mp4", 30, fps=25, gop=10, rotation=90),
+        "other": write_clip(folder / "other.mp4", 120, fps=25, gop=25, bframes=2),
+    }
+
+
+def _no_demuxing(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(self: VideoSource) -> None:
+        raise AssertionError("demuxed although a valid index was given")
+
+    monkeypatch.setattr(VideoSource, "_build_index", refuse)
+
+
+@pytest.mark.parametrize("kind", ["mp4", "avi"])
+def test_a_video_reopened_from_its_saved_index_serves_the_same_frames(
+    numbered: dict[str, Path], monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    with VideoSource(numbered[kind]) as fresh:
+        saved = fresh.saved_index()
+        expected = (fresh._index, fresh._ordinal, fresh._seek_by_dts, fresh.info.frame_count)
+    _no_demuxing(monkeypatch)
+    with VideoSource(numbered[kind], index=saved) as reopened:
+        index, ordinal, by_dts, count = expected
+        np.testing.assert_array_equal(reopened._index.pts, index.pts)
+        np.testing.assert_array_equal(reopened._index.times, index.times)
+        np.testing.assert_array_equal(reopened._index.keyframes, index.keyframes)
+        np.testing.assert_array_equal(reopened._index.key_dts, index.key_dts)
+        assert (reopened._ordinal, reopened._seek_by_dts) == (ordinal, by_dts)
+        assert reopened._ordinal is (kind == "avi")  # counted, not looked up by timestamp
+        assert reopened.info.frame_count == count == 100
+        for i in (0, 99, 50, 24, 25, 26, 74, 3):
+            frame = reopened.read(i)
+            assert (frame.index, frame.exact, read_frame_code(frame.rgb())) == (i, True, i)
+
+
+def test_the_saved_index_keeps_a_learned_decoding_time_seek_and_the_rotation(
+    numbered: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with VideoSource(numbered["mp4"]) as fresh:
+        fresh._seek_by_dts = True  # as learned on an MPEG-TS/PS file
+        saved = fresh.saved_index()
+    with VideoSource(numbered["rotated"]) as fresh:
+        rotated, upright = fresh.saved_index(), fresh.read(0).rgb().shape
+    _no_demuxing(monkeypatch)
+    with VideoSource(numbered["mp4"], index=saved) as reopened:
+        assert reopened._seek_by_dts
+    with VideoSource(numbered["rotated"], index=rotated) as reopened:
+        assert reopened.info.rotation == 90
+        assert reopened.read(0).rgb().shape == upright == (320, 240, 3)
+
+
+def test_an_index_of_another_file_or_damaged_bytes_is_ignored(
+    numbered: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another file's index (another size) is never trusted: the file is demuxed afresh."""
+    with VideoSource(numbered["other"]) as other:
+        foreign = other.saved_index()
+    built: list[bool] = []
+    build_index = VideoSource._build_index
+
+    def counting(self: VideoSource) -> object:
+        built.append(True)
+        return build_index(self)
+
+    monkeypatch.setattr(VideoSource, "_build_index", counting)
+    for wrong in (foreign, b"not an index", foreign[: len(foreign) // 2]):
+        built.clear()
+        with VideoSource(numbered["mp4"], index=wrong) as video:
+            assert built == [True]
+            assert video.info.frame_count == 100
+            assert read_frame_code(video.read(60).rgb()) == 60
+
+
+def test_an_index_whose_time_base_or_key_frames_do_not_fit_is_ignored(
+    numbered: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    with VideoSource(numbered["mp4"]) as video:
+        saved = dict(np.load(io.BytesIO(video.saved_index())))
+
+    def rewritten(**changes: object) -> bytes:
+        buffer = io.BytesIO()
+        np.savez(buffer, **{**saved, **changes})
+        return buffer.getvalue()
+
+    built: list[bool] = []
+    build_index = VideoSource._build_index
+
+    def counting(self: VideoSource) -> object:
+        built.append(True)
+        return build_index(self)
+
+    monkeypatch.setattr(VideoSource, "_build_index", counting)
+    cases = {
+        "time base": rewritten(time_base=np.array(float(saved["time_base"]) * 2)),
+        "key frames without their decoding times": rewritten(key_dts=saved["key_dts"][:-1]),
+        "no rotation": {k: v for k, v in saved.items() if k != "rotation"},
+    }
+    for name, data in cases.items():
+        if isinstance(data, dict):
+            buffer = io.BytesIO()
+            np.savez(buffer, **data)
+            data = buffer.getvalue()
+        built.clear()
+        with VideoSource(numbered["mp4"], index=data) as video:
+            assert built == [True], name
+            assert read_frame_code(video.read(30).rgb()) == 30
