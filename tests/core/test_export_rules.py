@@ -21,11 +21,13 @@ from scrubline import __version__
 from scrubline.core.case import Case
 from scrubline.core.edits import AddCorrection
 from scrubline.core.export import (
+    CORRECTION_FILES,
     CORRECTIONS_SCHEMA,
     export_corrections,
     reviewed_detections,
     tool_phase_table,
 )
+from scrubline.core.output import OutputError
 from tests.report.synthetic import make_case
 
 FRAME_12S = 300  # as in test_case.py: a grasper and a hook in view at 12 s
@@ -181,3 +183,127 @@ def test_frames_csv_rounds_times_to_a_tenth_of_a_millisecond_and_names_tools_pla
     assert table["tool_clip_applier"].dtype.kind == "i"
     assert column_name("Hook_") == "tool_hook"
     assert column_name("X-ray clamp") == "tool_x_ray_clamp"
+
+
+@pytest.mark.parametrize("name", ["corrections.json", "reviewed_detections.csv"])
+def test_the_labels_export_never_writes_over_a_case_file_of_the_same_name(
+    tmp_path: Path, name: str
+) -> None:
+    """A case saved in the export folder under the name of one of the export's files is refused
+    by name, and stays as it was (the corrections export guards as `export_case` does)."""
+    path = make_case(tmp_path / "out" / name, bookmarks=False)
+    before = path.read_bytes()
+    with Case.open(path) as case, pytest.raises(OutputError) as refused:
+        export_corrections(case, tmp_path / "out")
+    assert str(refused.value) == (
+        f"refusing to write the export over {path}: it is the case or its video"
+    )
+    assert path.read_bytes() == before
+    written = {p.name for p in (tmp_path / "out").iterdir()} & set(CORRECTION_FILES)
+    assert written == {name}  # nothing else of the export was written either
+
+
+def test_the_labels_export_never_writes_over_the_case_or_the_video(tmp_path: Path) -> None:
+    """The output folder given as the case itself, or as the video (`protect`), is refused naming
+    that file; a video named like an export file in the export folder is refused too."""
+    path = make_case(tmp_path / "c.scrub", bookmarks=False)
+    video = tmp_path / "out" / "tool_phase_1fps.csv"
+    video.parent.mkdir()
+    video.write_bytes(b"not really a video")
+    other = tmp_path / "v.mp4"
+    other.write_bytes(b"a video")
+    with Case.open(path) as case:
+        with pytest.raises(OutputError, match=rf"^refusing to write the export over {path}:"):
+            export_corrections(case, path)
+        with pytest.raises(OutputError, match=rf"^refusing to write the export over {other}:"):
+            export_corrections(case, other, protect=[other])
+        with pytest.raises(OutputError, match=rf"^refusing to write the export over {video}:"):
+            export_corrections(case, video.parent, protect=[video])
+    assert video.read_bytes() == b"not really a video" and other.read_bytes() == b"a video"
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["tool_phase_1fps.csv"]
+
+
+def test_episodes_csv_gives_times_to_the_millisecond_and_peaks_to_five_digits() -> None:
+    from scrubline.core.export import episodes_dataframe
+    from scrubline.core.timeline import Episode
+
+    timeline = SimpleNamespace(
+        episodes=[
+            Episode("bleeding", "bleeding", 1.23456, 4.00049, 0.1234567),
+            Episode("tip_hidden", "hook", 10.0004, 12.5, None),
+        ]
+    )
+    table = episodes_dataframe(timeline)  # type: ignore[arg-type]
+    assert table.to_dict("list") == {
+        "kind": ["bleeding", "tip_hidden"],
+        "label": ["bleeding", "hook"],
+        "start_s": [1.235, 10.0],
+        "end_s": [4.0, 12.5],
+        "peak": [0.12346, pytest.approx(np.nan, nan_ok=True)],  # empty in the CSV
+    }
+    # No episode at all: the same columns, so a reader's script still finds them.
+    empty = episodes_dataframe(SimpleNamespace(episodes=[]))  # type: ignore[arg-type]
+    assert len(empty) == 0 and list(empty.columns) == ["kind", "label", "start_s", "end_s", "peak"]
+
+
+def test_summary_json_is_strict_json_with_null_for_numbers_that_are_not_finite() -> None:
+    """`summary.json` must load in any JSON reader: NaN and infinities (a statistic of an empty
+    case) become null, numpy numbers plain ones, tuples lists, at any depth."""
+    from scrubline.core.export import _json_safe
+
+    value = {
+        "a": float("nan"),
+        "b": [float("inf"), -float("inf"), 1.5, (np.int64(3), np.float64(np.nan))],
+        "c": {"d": np.float32(0.5), "e": np.bool_(True), "f": "text", "g": None},
+    }
+    safe = _json_safe(value)
+    assert safe == {
+        "a": None,
+        "b": [None, None, 1.5, [3, None]],
+        "c": {"d": 0.5, "e": True, "f": "text", "g": None},
+    }
+    assert type(safe["b"][3][0]) is int and type(safe["c"]["e"]) is bool
+    assert json.loads(json.dumps(safe, allow_nan=False)) == safe
+
+
+def test_the_case_timeline_follows_the_settings_it_is_given(tmp_path: Path) -> None:
+    from scrubline.core.export import case_timeline
+    from scrubline.core.timeline import TimelineSettings
+
+    path = make_case(tmp_path / "c.scrub", bookmarks=False)
+    strict = TimelineSettings(bleeding_threshold=1.0)  # no frame bleeds over its whole area
+    with Case.open(path) as case:
+        usual = case_timeline(case)
+        custom = case_timeline(case, strict)
+    assert usual.episodes_of("bleeding") and not custom.episodes_of("bleeding")
+    assert custom.settings == strict and usual.settings == TimelineSettings()
+
+
+def test_the_phase_table_numbers_each_second_by_the_videos_own_frame_at_that_second(
+    tmp_path: Path,
+) -> None:
+    """Analysed 0.4 s after each whole second: `frame` is still the video's frame *at* the
+    second (second x the video's 25 fps), not the frame of the sample read for it."""
+    from scrubline.core.results import BleedingMask, FrameResult, Instrument
+    from scrubline.core.store import CaseStore
+
+    with CaseStore(tmp_path / "c.scrub", create=True) as store:
+        store.set_meta(
+            "video",
+            {"name": "v.mp4", "frame_count": 250, "fps": 25.0, "duration_s": 10.0},
+        )
+        store.write_results(
+            [
+                FrameResult(
+                    25 * k + 10,
+                    k + 0.4,
+                    [Instrument("grasper", 0.9, (1.0, 2.0, 3.0, 4.0), None, 0.0, False)],
+                    BleedingMask(np.zeros((4, 4), np.uint8), 0.0),
+                )
+                for k in range(10)
+            ]
+        )
+        written = export_corrections(store, tmp_path / "labels")
+    table = pd.read_csv(written[2])
+    assert table["second"].tolist() == list(range(1, 10))
+    assert table["frame"].tolist() == [25 * s for s in range(1, 10)]
