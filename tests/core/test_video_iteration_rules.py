@@ -1,0 +1,137 @@
+"""Sequential decoding for the analysis: `iter_frames`, its `on_decoded` hook and `decode_through`.
+
+The analysis decodes a video once, front to back: the sampled frames come out of `iter_frames`,
+and every frame decoded on the way (the ones between samples, which the codec needs anyway) goes
+to `on_decoded`, from which the scrub proxy is written; `decode_through` carries that on past the
+last sample to the end of the analysed range, so scrubbing to the very end stays quick. What the
+user relies on: the proxy gets every frame once, in order, each with its own number and picture,
+and nothing past the range; a sampled frame that does not decode is reported and skipped without
+losing the frames around it. Each generated frame carries its number (`read_frame_code`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from scrubline.core.demo import read_frame_code, write_clip
+from scrubline.core.video import VideoSource
+
+
+@pytest.fixture(scope="module")
+def numbered(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_clip(
+        tmp_path_factory.mktemp("iterate") / "numbered.mp4", 100, fps=25, gop=25, bframes=2
+    )
+
+
+def _code(av_frame: Any) -> int:
+    return read_frame_code(av_frame.to_ndarray(format="rgb24"))
+
+
+def test_every_decoded_frame_reaches_the_proxy_once_in_order_with_its_own_picture(
+    numbered: Path,
+) -> None:
+    seen: list[tuple[int, int]] = []
+    with VideoSource(numbered) as video:
+        frames = list(video.iter_frames([10, 20, 30], lambda i, f: seen.append((i, _code(f)))))
+    assert [(f.index, read_frame_code(f.rgb())) for f in frames] == [(10, 10), (20, 20), (30, 30)]
+    assert seen == [(i, i) for i in range(0, 31)]  # from the key frame before 10, through 30
+
+
+def test_decode_through_carries_the_proxy_on_to_the_end_of_the_range_and_no_further(
+    numbered: Path,
+) -> None:
+    seen: list[int] = []
+    with VideoSource(numbered) as video:
+        pictures: list[tuple[int, int]] = []
+        frames = list(video.iter_frames([10, 20], lambda i, f: pictures.append((i, _code(f))), 27))
+        assert [f.index for f in frames] == [10, 20]
+        assert pictures == [(i, i) for i in range(0, 28)]
+        # The range ending on the last sample: nothing more is decoded.
+        video.forget()
+        seen.clear()
+        list(video.iter_frames([20, 27], lambda i, f: seen.append(i), decode_through=27))
+        assert seen == list(range(0, 28))
+        # Past the end of the video: up to its last frame.
+        video.forget()
+        seen.clear()
+        list(video.iter_frames([90], lambda i, f: seen.append(i), decode_through=500))
+        assert seen == list(range(75, 100))
+
+
+def test_decode_through_without_a_hook_decodes_nothing_more(numbered: Path) -> None:
+    with VideoSource(numbered) as video:
+        frames = list(video.iter_frames([10, 20], None, decode_through=60))
+        assert [f.index for f in frames] == [10, 20]
+        assert video._last_decoded == 20
+
+
+def _frames_lost(
+    monkeypatch: pytest.MonkeyPatch, lost: set[int], ends_after: int | None = None
+) -> None:
+    """Decoding drops the frames `lost` (they never come out) and stops after `ends_after`."""
+    decode_frames = VideoSource._decode_frames
+
+    def lossy(self: VideoSource) -> Iterator[Any]:
+        pts = [int(p) for p in self._index.pts]
+        for av_frame in decode_frames(self):
+            position = pts.index(int(av_frame.pts))
+            if ends_after is not None and position > ends_after:
+                return
+            if position not in lost:
+                yield av_frame
+
+    monkeypatch.setattr(VideoSource, "_decode_frames", lossy)
+
+
+def test_a_sample_that_does_not_decode_is_reported_and_the_next_one_is_kept(
+    numbered: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _frames_lost(monkeypatch, {11, 40})
+    with VideoSource(numbered) as video:
+        frames = list(video.iter_frames([11, 12, 40]))
+        assert [(f.index, read_frame_code(f.rgb())) for f in frames] == [(12, 12)]
+        assert [(p.time_s, p.message) for p in video.problems] == [
+            (pytest.approx(11 / 25), "frame 11 is undecodable; skipped"),
+            (pytest.approx(40 / 25), "frame 40 is undecodable; skipped"),
+        ]
+
+
+def test_samples_past_the_end_of_the_readable_data_are_each_reported(
+    numbered: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _frames_lost(monkeypatch, set(), ends_after=45)
+    with VideoSource(numbered) as video:
+        frames = list(video.iter_frames([40, 60, 80]))
+        assert [f.index for f in frames] == [40]
+        assert [(p.time_s, p.message) for p in video.problems] == [
+            (pytest.approx(60 / 25), "frame 60 could not be read (end of readable data)"),
+            (pytest.approx(80 / 25), "frame 80 could not be read (end of readable data)"),
+        ]
+
+
+def test_damage_is_cleared_only_by_a_key_frame_sent_after_the_latest_damage(
+    numbered: Path,
+) -> None:
+    """The decoding time of the latest damage is what a clean key frame must come after: damage
+    met out of order does not move it back, and damage without a decoding time keeps it."""
+    with VideoSource(numbered) as video:
+        video._taint(500)
+        assert (video._tainted, video._damage_dts) == (True, 500)
+        video._taint(300)
+        assert video._damage_dts == 500
+        video._taint(None)
+        assert video._damage_dts == 500
+        video._taint(900)
+        assert video._damage_dts == 900
+        video._tainted, video._damage_dts = False, None
+        video._taint(None)
+        assert (video._tainted, video._damage_dts) == (True, None)
+        video._taint(40)
+        assert video._damage_dts == 40
+        np.testing.assert_array_equal(video._index.keyframes, [0, 25, 50, 75])
