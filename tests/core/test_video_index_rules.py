@@ -24,6 +24,8 @@ def numbered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {
         "mp4": write_clip(folder / "numbered.mp4", 100, fps=25, gop=25, bframes=2),
         "avi": write_clip(folder / "untrusted.avi", 100, fps=25, gop=25, bframes=2),
+        # MPEG-TS: presentation times start at 1.4 s, not at 0
+        "ts": write_clip(folder / "broadcast.ts", 100, fps=25, gop=25, bframes=2),
         "rotated": write_clip(folder / "rotated.mp4", 30, fps=25, gop=10, rotation=90),
         "other": write_clip(folder / "other.mp4", 120, fps=25, gop=25, bframes=2),
     }
@@ -36,7 +38,7 @@ def _no_demuxing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(VideoSource, "_build_index", refuse)
 
 
-@pytest.mark.parametrize("kind", ["mp4", "avi"])
+@pytest.mark.parametrize("kind", ["mp4", "avi", "ts"])
 def test_a_video_reopened_from_its_saved_index_serves_the_same_frames(
     numbered: dict[str, Path], monkeypatch: pytest.MonkeyPatch, kind: str
 ) -> None:
@@ -50,6 +52,9 @@ def test_a_video_reopened_from_its_saved_index_serves_the_same_frames(
         np.testing.assert_array_equal(reopened._index.times, index.times)
         np.testing.assert_array_equal(reopened._index.keyframes, index.keyframes)
         np.testing.assert_array_equal(reopened._index.key_dts, index.key_dts)
+        for field in ("pts", "times", "keyframes", "key_dts"):  # whole numbers stay whole
+            assert getattr(reopened._index, field).dtype == getattr(index, field).dtype, field
+        assert reopened._index.times[0] == 0.0
         assert (reopened._ordinal, reopened._seek_by_dts) == (ordinal, by_dts)
         assert reopened._ordinal is (kind == "avi")  # counted, not looked up by timestamp
         assert reopened.info.frame_count == count == 100

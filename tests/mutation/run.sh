@@ -29,7 +29,7 @@ declare -A TESTS=(
   [outcome]="tests/core/test_outcome.py tests/core/test_outcome_rules.py tests/core/test_outcome_rate.py tests/core/test_promises.py"
   [store]="tests/core/test_store.py tests/core/test_store_rules.py tests/core/test_case.py tests/core/test_case_integrity.py tests/core/test_journal.py tests/core/test_nearest.py tests/core/test_properties.py tests/core/test_export.py tests/core/test_promises.py"
   [export]="tests/core/test_export.py tests/core/test_export_rules.py tests/core/test_in_body.py tests/core/test_case.py tests/core/test_case_integrity.py tests/core/test_resume_export.py tests/core/test_outcome_rate.py tests/core/test_properties.py tests/core/test_promises.py"
-  [video]="tests/core/test_video.py tests/core/test_video_rules.py tests/core/test_video_seek_rules.py tests/core/test_video_index_rules.py tests/core/test_video_iteration_rules.py tests/core/test_rotation.py tests/core/test_promises.py"
+  [video]="tests/core/test_video.py tests/core/test_video_rules.py tests/core/test_video_seek_rules.py tests/core/test_video_index_rules.py tests/core/test_video_iteration_rules.py tests/core/test_video_info_rules.py tests/core/test_rotation.py tests/core/test_promises.py"
   [analysis]="tests/core/test_analysis.py tests/core/test_analysis_rules.py tests/core/test_proxy.py tests/core/test_resume_export.py tests/core/test_caselock.py tests/core/test_journal.py tests/core/test_outcome_rate.py"
 )
 ALL=(timeline phases outcome store export video analysis)

@@ -1,0 +1,77 @@
+"""What `VideoSource.info` says about a video: its frame rate, duration and whether the rate varies.
+
+Timelines, sampling and the outcome's one-second bins are built on these numbers. Rules, in the
+user's terms: a clip is constant-rate unless more than 5% of its frame intervals are more than a
+quarter off the typical one (jitter and a few dropped frames are not a variable rate; dropped
+frames are reported instead); a variable-rate clip's rate is its frames over its span; a clip's
+duration runs to the end of its last frame, also for clips of one or two frames.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from scrubline.core.demo import write_clip
+from scrubline.core.video import VideoSource
+
+
+def _info(path: Path) -> tuple[float, float, bool, int, list[str]]:
+    with VideoSource(path) as video:
+        info = video.info
+        return (
+            info.fps,
+            info.duration_s,
+            info.variable_frame_rate,
+            info.frame_count,
+            [p.message for p in video.problems],
+        )
+
+
+@pytest.mark.parametrize("frames", [1, 2, 3])
+def test_a_very_short_clip_lasts_to_the_end_of_its_last_frame(tmp_path: Path, frames: int) -> None:
+    fps, duration, variable, count, problems = _info(
+        write_clip(tmp_path / f"{frames}.mp4", frames, fps=25, gop=5, bframes=0)
+    )
+    assert (count, variable, problems) == (frames, False, [])
+    assert fps == pytest.approx(25.0)
+    assert duration == pytest.approx(frames / 25)
+
+
+def _times(steps_ms: list[int]) -> list[float]:
+    times, now = [0.0], 0
+    for step in steps_ms:
+        now += step
+        times.append(now / 1000)
+    return times
+
+
+def test_jitter_of_a_quarter_frame_is_not_a_variable_rate(tmp_path: Path) -> None:
+    """Every fifth interval 50 ms instead of 40 (exactly a quarter longer): constant rate."""
+    steps = [50 if i % 5 == 4 else 40 for i in range(60)]
+    fps, duration, variable, count, _ = _info(
+        write_clip(tmp_path / "jitter.mp4", _times(steps), fps=25, gop=10, bframes=0)
+    )
+    assert (variable, count) == (False, 61)
+    assert duration == pytest.approx(sum(steps) / 1000 + 0.040)
+
+
+def test_five_percent_of_long_intervals_are_dropped_frames_more_are_a_variable_rate(
+    tmp_path: Path,
+) -> None:
+    few = [80 if i % 20 == 19 else 40 for i in range(100)]  # exactly 5 of 100: dropped frames
+    _, _, variable, count, problems = _info(
+        write_clip(tmp_path / "dropped.mp4", _times(few), fps=25, gop=10, bframes=0)
+    )
+    assert (variable, count) == (False, 101)
+    assert len(problems) == 5 and all("1 frame(s) missing after" in p for p in problems)
+
+    many = [80 if i % 14 == 13 else 40 for i in range(100)]  # 7 of 100: a variable rate
+    fps, duration, variable, count, problems = _info(
+        write_clip(tmp_path / "variable.mp4", _times(many), fps=25, gop=10, bframes=0)
+    )
+    assert (variable, count, problems) == (True, 101, [])
+    span = sum(many) / 1000
+    assert fps == pytest.approx(100 / span)  # frames over their span, not the container's 25
+    assert duration == pytest.approx(span + 0.040)
