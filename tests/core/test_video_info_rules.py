@@ -75,3 +75,12 @@ def test_five_percent_of_long_intervals_are_dropped_frames_more_are_a_variable_r
     span = sum(many) / 1000
     assert fps == pytest.approx(100 / span)  # frames over their span, not the container's 25
     assert duration == pytest.approx(span + 0.040)
+
+
+def test_a_variable_rate_clip_under_a_second_long_is_measured_over_its_span(tmp_path: Path) -> None:
+    steps = [30, 50] * 8  # 16 intervals, 0.64 s
+    fps, duration, variable, count, _ = _info(
+        write_clip(tmp_path / "short-vfr.mp4", _times(steps), fps=25, gop=5, bframes=0)
+    )
+    assert (variable, count) == (True, 17)
+    assert fps == pytest.approx(16 / 0.64)

@@ -135,3 +135,16 @@ def test_damage_is_cleared_only_by_a_key_frame_sent_after_the_latest_damage(
         video._taint(40)
         assert video._damage_dts == 40
         np.testing.assert_array_equal(video._index.keyframes, [0, 25, 50, 75])
+
+
+def test_the_frame_cache_keeps_the_most_recent_frames_that_fit_its_budget(numbered: Path) -> None:
+    """Decoded frames are kept for quick steps back, within a memory budget: a 320x240 frame in
+    YUV 4:2:0 takes 115,200 bytes, so 1 MiB holds the 9 most recent ones."""
+    with VideoSource(numbered, cache_mb=1) as video:
+        for index in range(40):
+            video.read(index)
+        assert list(video._cache) == list(range(31, 40))
+        assert video._cache_bytes == 9 * 320 * 240 * 3 // 2
+        video.read(33)  # a frame read again becomes the most recent
+        video.read(40)
+        assert list(video._cache) == [32, 34, 35, 36, 37, 38, 39, 33, 40]  # 31 went first
