@@ -39,7 +39,11 @@ def test_every_decoded_frame_reaches_the_proxy_once_in_order_with_its_own_pictur
     seen: list[tuple[int, int]] = []
     with VideoSource(numbered) as video:
         frames = list(video.iter_frames([10, 20, 30], lambda i, f: seen.append((i, _code(f)))))
-    assert [(f.index, read_frame_code(f.rgb())) for f in frames] == [(10, 10), (20, 20), (30, 30)]
+    assert [(f.index, f.exact, read_frame_code(f.rgb())) for f in frames] == [
+        (10, True, 10),
+        (20, True, 20),
+        (30, True, 30),
+    ]
     assert seen == [(i, i) for i in range(0, 31)]  # from the key frame before 10, through 30
 
 
@@ -95,7 +99,7 @@ def test_a_sample_that_does_not_decode_is_reported_and_the_next_one_is_kept(
     _frames_lost(monkeypatch, {11, 40})
     with VideoSource(numbered) as video:
         frames = list(video.iter_frames([11, 12, 40]))
-        assert [(f.index, read_frame_code(f.rgb())) for f in frames] == [(12, 12)]
+        assert [(f.index, f.exact, read_frame_code(f.rgb())) for f in frames] == [(12, True, 12)]
         assert [(p.time_s, p.message) for p in video.problems] == [
             (pytest.approx(11 / 25), "frame 11 is undecodable; skipped"),
             (pytest.approx(40 / 25), "frame 40 is undecodable; skipped"),
@@ -148,3 +152,21 @@ def test_the_frame_cache_keeps_the_most_recent_frames_that_fit_its_budget(number
         video.read(33)  # a frame read again becomes the most recent
         video.read(40)
         assert list(video._cache) == [32, 34, 35, 36, 37, 38, 39, 33, 40]  # 31 went first
+
+
+def test_the_newest_frame_stays_cached_even_past_the_budget_and_a_full_budget_is_kept(
+    tmp_path: Path,
+) -> None:
+    """With no budget at all the frame just decoded is still kept (a stand-in for a neighbour
+    that does not decode needs it); a budget filled exactly is not over it: 3 MiB hold exactly
+    64 frames of 256x128 (49,152 bytes each)."""
+    clip = write_clip(tmp_path / "small.mp4", 70, fps=25, size=(256, 128), gop=70, bframes=0)
+    with VideoSource(clip, cache_mb=0) as video:
+        video.read(5)
+        assert list(video._cache) == [5]
+    with VideoSource(clip, cache_mb=3) as video:
+        for index in range(64):
+            video.read(index)
+        assert len(video._cache) == 64 and video._cache_bytes == 3 << 20
+        video.read(64)
+        assert list(video._cache)[0] == 1
