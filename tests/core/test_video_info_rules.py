@@ -65,7 +65,10 @@ def test_five_percent_of_long_intervals_are_dropped_frames_more_are_a_variable_r
         write_clip(tmp_path / "dropped.mp4", _times(few), fps=25, gop=10, bframes=0)
     )
     assert (variable, count) == (False, 101)
-    assert len(problems) == 5 and all("1 frame(s) missing after" in p for p in problems)
+    gaps = [sum(few[:i]) / 1000 for i in range(19, 100, 20)]  # where each long interval starts
+    assert problems == [f"1 frame(s) missing after {t:.2f} s (damaged data)" for t in gaps]
+    with VideoSource(tmp_path / "dropped.mp4") as video:
+        assert [p.time_s for p in video.problems] == pytest.approx(gaps)
 
     many = [80 if i % 14 == 13 else 40 for i in range(100)]  # 7 of 100: a variable rate
     fps, duration, variable, count, problems = _info(
@@ -84,3 +87,20 @@ def test_a_variable_rate_clip_under_a_second_long_is_measured_over_its_span(tmp_
     )
     assert (variable, count) == (True, 17)
     assert fps == pytest.approx(16 / 0.64)
+
+
+def test_an_interval_of_one_and_a_half_frames_is_jitter_not_a_dropped_frame(tmp_path: Path) -> None:
+    steps = [60 if i == 50 else 40 for i in range(100)]
+    _, _, variable, _, problems = _info(
+        write_clip(tmp_path / "jitter15.mp4", _times(steps), fps=25, gop=10, bframes=0)
+    )
+    assert (variable, problems) == (False, [])
+
+
+def test_at_most_twenty_dropped_frames_are_reported(tmp_path: Path) -> None:
+    steps = [80 if i % 21 == 20 else 40 for i in range(441)]  # 21 long intervals, 4.8 %
+    _, _, variable, _, problems = _info(
+        write_clip(tmp_path / "many-drops.mp4", _times(steps), fps=25, gop=25, bframes=0)
+    )
+    assert not variable
+    assert len(problems) == 20 and problems[0].startswith("1 frame(s) missing after 0.80 s")

@@ -170,3 +170,120 @@ def test_the_newest_frame_stays_cached_even_past_the_budget_and_a_full_budget_is
         assert len(video._cache) == 64 and video._cache_bytes == 3 << 20
         video.read(64)
         assert list(video._cache)[0] == 1
+
+
+def _inject(monkeypatch: pytest.MonkeyPatch, after: int, extra: Any) -> None:
+    """Decoding hands over `extra(video, frame)` right after frame `after` (once per pass)."""
+    decode_frames = VideoSource._decode_frames
+
+    def with_extra(self: VideoSource) -> Iterator[Any]:
+        for av_frame in decode_frames(self):
+            yield av_frame
+            if int(av_frame.pts) == int(self._index.pts[after]):
+                yield extra(self, av_frame)
+
+    monkeypatch.setattr(VideoSource, "_decode_frames", with_extra)
+
+
+def test_a_decoded_frame_that_cannot_be_placed_is_dropped_and_decoding_goes_on(
+    numbered: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A frame whose timestamp the index does not know (after the file was opened and trusted)
+    is dropped: the frames after it keep their own numbers."""
+    from types import SimpleNamespace
+
+    def unknown(video: VideoSource, frame: Any) -> SimpleNamespace:
+        stamp = int(video._index.pts[-1]) + 10_000
+        return SimpleNamespace(pts=stamp, dts=None, key_frame=False, is_corrupt=False)
+
+    seen: list[int] = []
+    with VideoSource(numbered) as video:
+        _inject(monkeypatch, 5, unknown)
+        frames = list(video.iter_frames([3, 10], lambda i, f: seen.append(i)))
+        assert [(f.index, f.exact, read_frame_code(f.rgb())) for f in frames] == [
+            (3, True, 3),
+            (10, True, 10),
+        ]
+        assert seen == list(range(0, 11))
+
+
+def test_a_frame_the_decoder_hands_over_twice_reaches_the_proxy_once(
+    numbered: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[int] = []
+    with VideoSource(numbered) as video:
+        _inject(monkeypatch, 5, lambda video, f: f)
+        list(video.iter_frames([3, 10], lambda i, f: seen.append(i)))
+    assert seen == list(range(0, 11))
+
+
+def test_a_frame_decoded_cleanly_again_is_no_longer_marked_damaged(
+    numbered: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    decode_frames = VideoSource._decode_frames
+
+    def damaged(self: VideoSource) -> Iterator[Any]:
+        for av_frame in decode_frames(self):
+            self._tainted = True  # as after concealed damage
+            yield av_frame
+
+    with VideoSource(numbered, cache_mb=64) as video:
+        monkeypatch.setattr(VideoSource, "_decode_frames", damaged)
+        assert video.read(5).damaged
+        monkeypatch.undo()
+        video._decoder = None  # the next read decodes group 0 again, cleanly
+        video._last_decoded = -1
+        frame = video.read(6)
+        assert not frame.damaged
+        assert not video.read(5).damaged  # re-decoded on the way: its mark is gone
+
+
+def test_frames_asked_for_outside_the_video_are_its_first_and_last(numbered: Path) -> None:
+    with VideoSource(numbered) as video:
+        assert (video.read(150).index, read_frame_code(video.read(150).rgb())) == (99, 99)
+        assert (video.read(-5).index, read_frame_code(video.read(-5).rgb())) == (0, 0)
+
+
+def test_model_inputs_are_shrunk_by_area_averaging_not_by_picking_pixels(tmp_path: Path) -> None:
+    """A fine stripe pattern shrunk four times becomes an even grey (area averaging), where
+    picking pixels would keep stripes: the models see the scene, not aliasing."""
+
+    def stripes(index: int, time_s: float) -> np.ndarray:
+        image = np.zeros((240, 320, 3), np.uint8)
+        image[:, ::2] = 255
+        return image
+
+    clip = write_clip(tmp_path / "stripes.mp4", 2, fps=25, draw=stripes, bit_rate=8_000_000)
+    with VideoSource(clip) as video:
+        small = video.read(0).rgb((80, 60)).astype(float)
+    assert small.std() < 12 and 100 < small.mean() < 155
+
+
+def test_a_sound_track_is_not_indexed_as_video(tmp_path: Path) -> None:
+    """Theatre recorders often add an audio track: only the video stream's frames are indexed."""
+    import av
+
+    path = tmp_path / "with-sound.mp4"
+    with av.open(str(path), mode="w") as container:
+        video = container.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = 320, 240, "yuv420p"
+        audio = container.add_stream("aac", rate=48000)
+        samples = np.zeros((1, 1024), np.float32)
+        for index in range(50):
+            from scrubline.core.demo import _numbered_pattern
+
+            picture = av.VideoFrame.from_ndarray(_numbered_pattern(index, 320, 240), format="rgb24")
+            picture.pts = index
+            for packet in video.encode(picture):
+                container.mux(packet)
+            for _ in range(2):
+                sound = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")
+                sound.sample_rate = 48000
+                for packet in audio.encode(sound):
+                    container.mux(packet)
+        for stream in (video, audio):
+            for packet in stream.encode():
+                container.mux(packet)
+    with VideoSource(path) as source:
+        assert source.info.frame_count == 50
+        assert read_frame_code(source.read(49).rgb()) == 49
