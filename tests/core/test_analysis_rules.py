@@ -179,3 +179,35 @@ def test_the_scrub_proxy_covers_the_plan_through_one_sampling_step_after_its_las
     assert proxy_range(video, to_8s, np.arange(100, 200, 5)) == (100, 200)
     assert proxy_range(video, to_8s, np.array([210])) == (210, 210)  # not before its first frame
     assert all(type(v) is int for v in proxy_range(video, to_8s, np.arange(100, 200, 5)))
+
+
+def test_a_refusal_to_mix_names_the_range_and_every_newer_model(tmp_path: Path) -> None:
+    from scrubline.core.analysis import PlanChanged, _reconcile_plan
+
+    plan = {"fps": 5.0, "start_s": None, "end_s": None, "models": {"vision": "2", "gate": "1"}}
+    vision, gate = _manifest("vision", "2"), _manifest("gate", "1")
+    registry = SimpleNamespace(manifests={"vision": vision, "gate": gate})
+    with _analysed(tmp_path / "c.scrub", [0, 5, 10], plan) as store:
+        with pytest.raises(PlanChanged) as mixed:
+            _reconcile_plan(
+                store, registry, [vision], np.array([50]), AnalysisSettings(start_s=2, end_s=8)
+            )
+        assert "; 5 fps from 2 s to 8 s (1 frames) with vision 2 would mix" in str(mixed.value)
+        with pytest.raises(PlanChanged) as newer:
+            _reconcile_plan(
+                store,
+                registry,
+                [_manifest("vision", "3"), _manifest("gate", "2")],
+                np.arange(0, 50, 5),
+                AnalysisSettings(),
+            )
+        assert "another version of vision 2 (now 3), gate 1 (now 2):" in str(newer.value)
+
+
+def test_the_plan_samples_the_rate_and_range_asked_for() -> None:
+    from scrubline.core.analysis import plan_frames
+
+    asked: list[tuple] = []
+    video = SimpleNamespace(sample_indices=lambda *args: asked.append(args) or np.array([1]))
+    assert plan_frames(video, AnalysisSettings(fps=2.0, start_s=3.0, end_s=9.0)).tolist() == [1]
+    assert asked == [(2.0, 3.0, 9.0)]

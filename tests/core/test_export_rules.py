@@ -307,3 +307,52 @@ def test_the_phase_table_numbers_each_second_by_the_videos_own_frame_at_that_sec
     table = pd.read_csv(written[2])
     assert table["second"].tolist() == list(range(1, 10))
     assert table["frame"].tolist() == [25 * s for s in range(1, 10)]
+
+
+def _fractional_case(path: Path) -> Path:
+    """One frame at 1/3 s with a box and tip at fractional pixels and a five-digit score."""
+    from scrubline.core.results import BleedingMask, FrameResult, Instrument
+    from scrubline.core.store import CaseStore
+
+    with CaseStore(path, create=True) as store:
+        store.set_meta("video", {"name": "v.mp4", "frame_count": 30, "fps": 30.0})
+        tool = Instrument(
+            "grasper", 0.91234, (10.04, 20.06, 110.14, 120.04), (110.04, 120.06), 0.8, True
+        )
+        store.write_results(
+            [FrameResult(10, 1 / 3, [tool], BleedingMask(np.zeros((4, 4), np.uint8), 0.0))]
+        )
+    return path
+
+
+def test_the_case_export_is_plain_text_a_person_can_read(tmp_path: Path) -> None:
+    """detections.csv: times to 0.1 ms, scores to 4 digits, pixels to 0.1, the tip's visibility
+    as 1/0; no pandas index column in any CSV; summary.json indented."""
+    from scrubline.core.export import export_case
+
+    with Case.open(_fractional_case(tmp_path / "c.scrub")) as case:
+        frames, detections, episodes, summary = export_case(case, tmp_path / "out")
+    lines = detections.read_text(encoding="utf-8").splitlines()
+    assert lines == [
+        "frame,time_s,label,score,x1,y1,x2,y2,tip_x,tip_y,tip_visible,source",
+        "10,0.3333,grasper,0.9123,10.0,20.1,110.1,120.0,110.0,120.1,1,model",
+    ]
+    assert frames.read_text(encoding="utf-8").startswith("frame,time_s,")
+    assert episodes.read_text(encoding="utf-8").startswith("kind,label,start_s,end_s,peak")
+    assert summary.read_text(encoding="utf-8").startswith('{\n  "')
+
+
+def test_the_case_export_never_writes_over_the_case(tmp_path: Path) -> None:
+    from scrubline.core.export import export_case
+
+    path = _fractional_case(tmp_path / "c.scrub")
+    named = _fractional_case(tmp_path / "out" / "summary.json")
+    with Case.open(path) as case, pytest.raises(OutputError) as refused:
+        export_case(case, path)
+    assert str(refused.value) == (
+        f"refusing to write the export over {path}: it is the case or its video"
+    )
+    with Case.open(named) as case, pytest.raises(OutputError) as refused:
+        export_case(case, named.parent)
+    assert str(refused.value).startswith(f"refusing to write the export over {named}:")
+    assert not (named.parent / "frames.csv").exists()

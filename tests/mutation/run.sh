@@ -24,7 +24,7 @@ ROOT=$PWD
 # Each module with the tests that exercise it (mutmut runs, per mutant, only the tests among
 # these that reach the mutated function).
 declare -A TESTS=(
-  [timeline]="tests/core/test_timeline.py tests/core/test_timeline_rules.py tests/core/test_properties.py tests/core/test_export.py tests/core/test_promises.py"
+  [timeline]="tests/core/test_timeline.py tests/core/test_timeline_rules.py tests/core/test_tips.py tests/core/test_bleeding_gate.py tests/core/test_in_body.py tests/core/test_properties.py tests/core/test_export.py tests/core/test_promises.py"
   [phases]="tests/core/test_phases.py tests/core/test_phases_rules.py tests/core/test_phase_model.py tests/core/test_properties.py tests/core/test_promises.py"
   [outcome]="tests/core/test_outcome.py tests/core/test_outcome_rules.py tests/core/test_outcome_rate.py tests/core/test_promises.py"
   [store]="tests/core/test_store.py tests/core/test_store_rules.py tests/core/test_case.py tests/core/test_case_integrity.py tests/core/test_journal.py tests/core/test_nearest.py tests/core/test_properties.py tests/core/test_export.py tests/core/test_promises.py"
