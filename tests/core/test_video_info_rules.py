@@ -104,3 +104,56 @@ def test_at_most_twenty_dropped_frames_are_reported(tmp_path: Path) -> None:
     )
     assert not variable
     assert len(problems) == 20 and problems[0].startswith("1 frame(s) missing after 0.80 s")
+
+
+def _faststart_copy(source: Path, target: Path) -> Path:
+    """The clip remuxed with its index (moov) first, as cameras that stream write it: a copy cut
+    short still opens and still declares the whole length."""
+    import av
+
+    with (
+        av.open(str(source)) as inp,
+        av.open(str(target), mode="w", options={"movflags": "faststart"}) as out,
+    ):
+        stream = out.add_stream_from_template(inp.streams.video[0])
+        for packet in inp.demux(inp.streams.video[0]):
+            if packet.dts is None:
+                continue
+            packet.stream = stream
+            out.mux(packet)
+    return target
+
+
+def test_a_file_cut_short_is_read_up_to_the_cut_and_both_shortfalls_reported(
+    tmp_path: Path,
+) -> None:
+    whole = _faststart_copy(
+        write_clip(tmp_path / "whole.mp4", 100, fps=25, gop=10, bframes=0), tmp_path / "fs.mp4"
+    )
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: int(len(data) * 0.55)])
+    with VideoSource(cut) as video:
+        count, duration = video.info.frame_count, video.info.duration_s
+        assert 20 < count < 90
+        assert [(p.time_s, p.message) for p in video.problems] == [
+            (
+                pytest.approx(duration),
+                f"the container says the video lasts 4.0 s but frames end at {duration:.1f} s "
+                "(the file may be truncated)",
+            ),
+            (
+                pytest.approx(video.times[-1]),
+                f"the container declares 100 frames but only {count} could be read "
+                "(the file may be truncated)",
+            ),
+        ]
+
+
+def test_a_whole_file_that_declares_its_length_is_not_called_truncated(tmp_path: Path) -> None:
+    """The container's own count and length agree with what is read: nothing to report."""
+    whole = _faststart_copy(
+        write_clip(tmp_path / "whole.mp4", 100, fps=25, gop=100, bframes=0), tmp_path / "fs.mp4"
+    )
+    with VideoSource(whole) as video:
+        assert video.problems == []
