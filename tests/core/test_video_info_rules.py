@@ -157,3 +157,11 @@ def test_a_whole_file_that_declares_its_length_is_not_called_truncated(tmp_path:
     )
     with VideoSource(whole) as video:
         assert video.problems == []
+
+
+def test_the_info_names_the_container_and_the_file_size(tmp_path: Path) -> None:
+    clip = write_clip(tmp_path / "plain.mkv", 10, fps=25, gop=5, bframes=0)
+    with VideoSource(clip) as video:
+        assert video.info.container == "matroska,webm"
+        assert video.info.codec == "h264"
+        assert video.info.size_bytes == clip.stat().st_size
