@@ -190,3 +190,16 @@ def test_a_container_whose_video_yields_no_frame_is_refused_by_name(
         VideoError, match=r"^numbered\.mp4: no video frames could be read \(corrupt or truncated\)$"
     ):
         VideoSource(numbered["mp4"])
+
+
+def test_a_file_whose_frames_do_not_decode_still_opens_and_refuses_each_frame(
+    numbered: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its packets index, nothing decodes: the window can still open it (and say so per frame)."""
+    from scrubline.core.video import VideoError
+
+    monkeypatch.setattr(VideoSource, "_decode_frames", lambda self: iter(()))
+    with VideoSource(numbered["mp4"]) as video:
+        assert (video.info.frame_count, video.info.rotation) == (100, 0)
+        with pytest.raises(VideoError, match="frame 3 could not be decoded"):
+            video.read(3)
