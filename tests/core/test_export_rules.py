@@ -356,3 +356,15 @@ def test_the_case_export_never_writes_over_the_case(tmp_path: Path) -> None:
         export_case(case, named.parent)
     assert str(refused.value).startswith(f"refusing to write the export over {named}:")
     assert not (named.parent / "frames.csv").exists()
+
+
+def test_the_case_export_predicts_with_the_models_it_is_given(tmp_path: Path) -> None:
+    """`export_case(..., registry=...)`: the summary's outcome comes from those models, not the
+    installed ones (here none: the summary says so instead of naming the bundled model)."""
+    from scrubline.core.export import export_case
+    from scrubline.core.models import Registry
+
+    with Case.open(make_case(tmp_path / "c.scrub", bookmarks=False)) as case:
+        written = export_case(case, tmp_path / "out", registry=Registry())
+    outcome = json.loads(written[3].read_text(encoding="utf-8"))["outcome"]
+    assert outcome["model"] is None and outcome["reason"] == "no outcome model is installed"
