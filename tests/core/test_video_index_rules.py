@@ -79,12 +79,8 @@ def test_the_saved_index_keeps_a_learned_decoding_time_seek_and_the_rotation(
         assert reopened.read(0).rgb().shape == upright == (320, 240, 3)
 
 
-def test_an_index_of_another_file_or_damaged_bytes_is_ignored(
-    numbered: dict[str, Path], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Another file's index (another size) is never trusted: the file is demuxed afresh."""
-    with VideoSource(numbered["other"]) as other:
-        foreign = other.saved_index()
+def _counting_demuxes(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """A list that gets an entry each time a file is demuxed afresh (its index built)."""
     built: list[bool] = []
     build_index = VideoSource._build_index
 
@@ -93,6 +89,16 @@ def test_an_index_of_another_file_or_damaged_bytes_is_ignored(
         return build_index(self)
 
     monkeypatch.setattr(VideoSource, "_build_index", counting)
+    return built
+
+
+def test_an_index_of_another_file_or_damaged_bytes_is_ignored(
+    numbered: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another file's index (another size) is never trusted: the file is demuxed afresh."""
+    with VideoSource(numbered["other"]) as other:
+        foreign = other.saved_index()
+    built = _counting_demuxes(monkeypatch)
     for wrong in (foreign, b"not an index", foreign[: len(foreign) // 2]):
         built.clear()
         with VideoSource(numbered["mp4"], index=wrong) as video:
@@ -114,14 +120,7 @@ def test_an_index_whose_time_base_or_key_frames_do_not_fit_is_ignored(
         np.savez(buffer, **{**saved, **changes})
         return buffer.getvalue()
 
-    built: list[bool] = []
-    build_index = VideoSource._build_index
-
-    def counting(self: VideoSource) -> object:
-        built.append(True)
-        return build_index(self)
-
-    monkeypatch.setattr(VideoSource, "_build_index", counting)
+    built = _counting_demuxes(monkeypatch)
     cases = {
         "time base": rewritten(time_base=np.array(float(saved["time_base"]) * 2)),
         "key frames without their decoding times": rewritten(key_dts=saved["key_dts"][:-1]),
