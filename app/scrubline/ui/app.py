@@ -58,7 +58,9 @@ def collect_garbage_in_the_gui_thread() -> None:
     the window's longest stall while scrubbing during an analysis. Those objects live as long as
     the process, so once the imports are done the collector collects one last time and sets them
     aside with `gc.freeze()` (the standard library's answer for long-lived start-up objects);
-    later collections walk only what was made since (5-10 ms)."""
+    later collections walk only what was made since (5-10 ms). The price: an object made before
+    then that later ends up in a garbage cycle is never freed (plain reference counting still
+    frees the rest), a bounded, one-time cost."""
     global _GARBAGE_COLLECTOR
     if _GARBAGE_COLLECTOR is None:
         from pyqtgraph.util.garbage_collector import GarbageCollector
