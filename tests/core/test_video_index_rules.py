@@ -202,3 +202,87 @@ def test_a_file_whose_frames_do_not_decode_still_opens_and_refuses_each_frame(
         assert (video.info.frame_count, video.info.rotation) == (100, 0)
         with pytest.raises(VideoError, match="frame 3 could not be decoded"):
             video.read(3)
+
+
+class _Misbehaving:
+    """A container that misbehaves once armed (after the file is opened and indexed): a packet at
+    presentation time `bad_pts` fails to decode, and the first reading pass breaks off after
+    `breaks_after` packets."""
+
+    def __init__(self, container: object, bad_pts: int | None, breaks_after: int | None) -> None:
+        self._container, self.armed = container, False
+        self._bad_pts, self._breaks_after = bad_pts, breaks_after
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._container, name)
+
+    def demux(self, *streams: object):  # type: ignore[no-untyped-def]
+        import av
+
+        breaks_after = self._breaks_after if self.armed else None
+        if self.armed:
+            self._breaks_after = None  # once
+        for count, packet in enumerate(self._container.demux(*streams)):  # type: ignore[attr-defined]
+            if count == breaks_after:
+                raise av.error.InvalidDataError(1094995529, "Invalid data found")
+            bad = self.armed and packet.pts is not None and packet.pts == self._bad_pts
+            yield _FailingPacket(packet) if bad else packet
+
+
+class _FailingPacket:
+    def __init__(self, packet: object) -> None:
+        self._packet = packet
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._packet, name)
+
+    def decode(self) -> list[object]:
+        import av
+
+        raise av.error.InvalidDataError(1094995529, "Invalid data found")
+
+
+def _misbehaving(
+    monkeypatch: pytest.MonkeyPatch, bad_pts: int | None = None, breaks_after: int | None = None
+) -> None:
+    open_container = VideoSource._av_open
+
+    def opening(self: VideoSource, av: object) -> object:
+        return _Misbehaving(open_container(self, av), bad_pts, breaks_after)
+
+    monkeypatch.setattr(VideoSource, "_av_open", opening)
+
+
+def test_undecodable_data_is_reported_at_its_time_from_the_first_frame(
+    numbered: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MPEG-TS starts its clock at 1.4 s; the report gives the time in the video (from its first
+    frame), where the timeline shows it."""
+    with VideoSource(numbered["ts"]) as probe:
+        bad_pts, first_pts = int(probe._index.pts[30]), int(probe._index.pts[0])
+        base = probe._time_base
+    assert first_pts > 0
+    _misbehaving(monkeypatch, bad_pts=bad_pts)
+    with VideoSource(numbered["ts"]) as video:
+        video._container.armed = True
+        list(video.iter_frames(range(0, 40)))
+        skipped = [p for p in video.problems if p.message.startswith("undecodable data skipped")]
+        assert skipped and skipped[0].time_s == pytest.approx((bad_pts - first_pts) * base)
+        assert skipped[0].time_s == pytest.approx(30 / 25)
+        assert skipped[0].message == (
+            "undecodable data skipped ([Errno 1094995529] Invalid data found)"
+        )
+
+
+def test_reading_that_breaks_off_while_decoding_is_reported(
+    numbered: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _misbehaving(monkeypatch, breaks_after=10)
+    with VideoSource(numbered["mp4"]) as video:
+        video._container.armed = True
+        frames = list(video.iter_frames([5, 15]))  # one pass: 15 is in the same group
+        assert [f.index for f in frames] == [5]  # 15 lies past where reading stopped
+        stopped = [p for p in video.problems if p.message.startswith("reading stopped: ")]
+        assert [(p.time_s, p.message) for p in stopped] == [
+            (-1.0, "reading stopped: [Errno 1094995529] Invalid data found")
+        ]
