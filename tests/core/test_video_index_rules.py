@@ -137,80 +137,15 @@ def test_an_index_whose_time_base_or_key_frames_do_not_fit_is_ignored(
             assert read_frame_code(video.read(30).rgb()) == 30
 
 
-class _BreaksOff:
-    """A container whose first demuxing pass (the indexing one) fails after `packets` packets,
-    as a damaged file's does; every other call goes to the real container."""
-
-    def __init__(self, container: object, packets: int) -> None:
-        self._container, self._packets = container, packets
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._container, name)
-
-    def demux(self, *streams: object):  # type: ignore[no-untyped-def]
-        import av
-
-        packets, self._packets = self._packets, None
-        for count, packet in enumerate(self._container.demux(*streams)):  # type: ignore[attr-defined]
-            if packets is not None and count == packets:
-                raise av.error.InvalidDataError(1094995529, "Invalid data found")
-            yield packet
-
-
-def _breaking_off_after(monkeypatch: pytest.MonkeyPatch, packets: int) -> None:
-    open_container = VideoSource._av_open
-
-    def breaking(self: VideoSource, av: object) -> object:
-        return _BreaksOff(open_container(self, av), packets)
-
-    monkeypatch.setattr(VideoSource, "_av_open", breaking)
-
-
-def test_a_container_that_breaks_off_while_indexing_keeps_what_was_read(
-    numbered: dict[str, Path], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    _breaking_off_after(monkeypatch, 40)
-    with VideoSource(numbered["mp4"]) as video:
-        assert video.info.frame_count == 40
-        first = video.problems[0]
-        assert first.time_s == 0.0
-        assert first.message.startswith("demuxing stopped early: ")
-        assert "Invalid data found" in first.message
-        assert read_frame_code(video.read(39).rgb()) == 39
-
-
-def test_a_container_whose_video_yields_no_frame_is_refused_by_name(
-    numbered: dict[str, Path], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from scrubline.core.video import VideoError
-
-    _breaking_off_after(monkeypatch, 0)
-    with pytest.raises(
-        VideoError, match=r"^numbered\.mp4: no video frames could be read \(corrupt or truncated\)$"
-    ):
-        VideoSource(numbered["mp4"])
-
-
-def test_a_file_whose_frames_do_not_decode_still_opens_and_refuses_each_frame(
-    numbered: dict[str, Path], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Its packets index, nothing decodes: the window can still open it (and say so per frame)."""
-    from scrubline.core.video import VideoError
-
-    monkeypatch.setattr(VideoSource, "_decode_frames", lambda self: iter(()))
-    with VideoSource(numbered["mp4"]) as video:
-        assert (video.info.frame_count, video.info.rotation) == (100, 0)
-        with pytest.raises(VideoError, match="frame 3 could not be decoded"):
-            video.read(3)
-
-
 class _Misbehaving:
-    """A container that misbehaves once armed (after the file is opened and indexed): a packet at
-    presentation time `bad_pts` fails to decode, and the first reading pass breaks off after
-    `breaks_after` packets."""
+    """A container that misbehaves once armed (from the start, or after the file is opened and
+    indexed): a packet at presentation time `bad_pts` fails to decode, and the first demuxing
+    pass after arming breaks off after `breaks_after` packets, as a damaged file's does."""
 
-    def __init__(self, container: object, bad_pts: int | None, breaks_after: int | None) -> None:
-        self._container, self.armed = container, False
+    def __init__(
+        self, container: object, bad_pts: int | None, breaks_after: int | None, armed: bool
+    ) -> None:
+        self._container, self.armed = container, armed
         self._bad_pts, self._breaks_after = bad_pts, breaks_after
 
     def __getattr__(self, name: str) -> object:
@@ -243,14 +178,55 @@ class _FailingPacket:
 
 
 def _misbehaving(
-    monkeypatch: pytest.MonkeyPatch, bad_pts: int | None = None, breaks_after: int | None = None
+    monkeypatch: pytest.MonkeyPatch,
+    bad_pts: int | None = None,
+    breaks_after: int | None = None,
+    armed: bool = False,
 ) -> None:
     open_container = VideoSource._av_open
 
     def opening(self: VideoSource, av: object) -> object:
-        return _Misbehaving(open_container(self, av), bad_pts, breaks_after)
+        return _Misbehaving(open_container(self, av), bad_pts, breaks_after, armed)
 
     monkeypatch.setattr(VideoSource, "_av_open", opening)
+
+
+def test_a_container_that_breaks_off_while_indexing_keeps_what_was_read(
+    numbered: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _misbehaving(monkeypatch, breaks_after=40, armed=True)  # breaks the indexing pass
+    with VideoSource(numbered["mp4"]) as video:
+        assert video.info.frame_count == 40
+        first = video.problems[0]
+        assert first.time_s == 0.0
+        assert first.message.startswith("demuxing stopped early: ")
+        assert "Invalid data found" in first.message
+        assert read_frame_code(video.read(39).rgb()) == 39
+
+
+def test_a_container_whose_video_yields_no_frame_is_refused_by_name(
+    numbered: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scrubline.core.video import VideoError
+
+    _misbehaving(monkeypatch, breaks_after=0, armed=True)
+    with pytest.raises(
+        VideoError, match=r"^numbered\.mp4: no video frames could be read \(corrupt or truncated\)$"
+    ):
+        VideoSource(numbered["mp4"])
+
+
+def test_a_file_whose_frames_do_not_decode_still_opens_and_refuses_each_frame(
+    numbered: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its packets index, nothing decodes: the window can still open it (and say so per frame)."""
+    from scrubline.core.video import VideoError
+
+    monkeypatch.setattr(VideoSource, "_decode_frames", lambda self: iter(()))
+    with VideoSource(numbered["mp4"]) as video:
+        assert (video.info.frame_count, video.info.rotation) == (100, 0)
+        with pytest.raises(VideoError, match="frame 3 could not be decoded"):
+            video.read(3)
 
 
 def test_undecodable_data_is_reported_at_its_time_from_the_first_frame(
