@@ -51,6 +51,19 @@ def _land_on(video: VideoSource, keyframe_index: int) -> None:
         video._seek_by_dts = by_dts
 
 
+def _always_late(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The demuxer lands one key frame late whichever way it is asked (a damaged key frame, an
+    open GOP); returns the list of key frames asked for, in order."""
+    asked: list[int] = []
+
+    def always_late(self: VideoSource, keyframe_index: int) -> None:
+        asked.append(keyframe_index)
+        _land_on(self, _next_key(self, keyframe_index))
+
+    monkeypatch.setattr(VideoSource, "_seek_to", always_late)
+    return asked
+
+
 def _assert_exact(video: VideoSource, indices: list[int]) -> None:
     for index in indices:
         video.forget()  # a cold read: every one seeks
@@ -165,9 +178,6 @@ def test_nothing_decoding_from_the_reopened_start_fails_with_the_frame_number(
     decode_frames, rewind = VideoSource._decode_frames, VideoSource._rewind
     reopened: list[bool] = []
 
-    def always_late(self: VideoSource, keyframe_index: int) -> None:
-        _land_on(self, _next_key(self, keyframe_index))
-
     def reopen(self: VideoSource) -> None:
         rewind(self)
         reopened.append(True)
@@ -176,7 +186,7 @@ def test_nothing_decoding_from_the_reopened_start_fails_with_the_frame_number(
         return iter(()) if reopened else decode_frames(self)
 
     with VideoSource(numbered_mp4) as video:
-        monkeypatch.setattr(VideoSource, "_seek_to", always_late)
+        _always_late(monkeypatch)
         monkeypatch.setattr(VideoSource, "_rewind", reopen)
         monkeypatch.setattr(VideoSource, "_decode_frames", nothing_after_reopening)
         video.forget()
@@ -191,11 +201,6 @@ def test_key_frames_shown_when_decoded_are_not_asked_for_by_decoding_time(
     """Without B-frames a key frame's decoding and presentation times agree, so asking by
     decoding time would land in the same place: a late landing goes one key frame back at once."""
     clip = write_clip(tmp_path / "no-b-frames.mp4", 100, fps=25, gop=GOP, bframes=0)
-    asked: list[int] = []
-
-    def always_late(self: VideoSource, keyframe_index: int) -> None:
-        asked.append(keyframe_index)
-        _land_on(self, _next_key(self, keyframe_index))
 
     with VideoSource(clip) as video:
         assert all(
@@ -203,7 +208,7 @@ def test_key_frames_shown_when_decoded_are_not_asked_for_by_decoding_time(
             for k, key in enumerate(video._index.keyframes.tolist())
             if key
         )
-        monkeypatch.setattr(VideoSource, "_seek_to", always_late)
+        asked = _always_late(monkeypatch)
         _assert_exact(video, [60])
         assert asked == [50, 25]
 
@@ -214,14 +219,9 @@ def test_a_demuxer_that_always_lands_a_key_frame_late_is_asked_for_earlier_ones(
     """Late whichever way it is asked (a damaged key frame, an open GOP): the reader goes back one
     key frame per attempt, and from the first group reopens the file; decoding time did not help,
     so it is not kept."""
-    asked: list[int] = []
-
-    def always_late(self: VideoSource, keyframe_index: int) -> None:
-        asked.append(keyframe_index)
-        _land_on(self, _next_key(self, keyframe_index))
 
     with VideoSource(numbered_mp4) as video:
-        monkeypatch.setattr(VideoSource, "_seek_to", always_late)
+        asked = _always_late(monkeypatch)
         _assert_exact(video, [80])
         assert asked == [75, 75, 50]  # by presentation time, by decoding time, one key earlier
         assert not video._seek_by_dts
