@@ -20,6 +20,7 @@ import pytest
 
 from scrubline.core.demo import read_frame_code, write_clip
 from scrubline.core.video import VideoSource
+from tests.core.test_video_seek_rules import _data_ends_after
 
 
 @pytest.fixture(scope="module")
@@ -75,19 +76,14 @@ def test_decode_through_without_a_hook_decodes_nothing_more(numbered: Path) -> N
         assert video._last_decoded == 20
 
 
-def _frames_lost(
-    monkeypatch: pytest.MonkeyPatch, lost: set[int], ends_after: int | None = None
-) -> None:
-    """Decoding drops the frames `lost` (they never come out) and stops after `ends_after`."""
+def _frames_lost(monkeypatch: pytest.MonkeyPatch, lost: set[int]) -> None:
+    """Decoding drops the frames `lost` (they never come out)."""
     decode_frames = VideoSource._decode_frames
 
     def lossy(self: VideoSource) -> Iterator[Any]:
         pts = [int(p) for p in self._index.pts]
         for av_frame in decode_frames(self):
-            position = pts.index(int(av_frame.pts))
-            if ends_after is not None and position > ends_after:
-                return
-            if position not in lost:
+            if pts.index(int(av_frame.pts)) not in lost:
                 yield av_frame
 
     monkeypatch.setattr(VideoSource, "_decode_frames", lossy)
@@ -109,7 +105,7 @@ def test_a_sample_that_does_not_decode_is_reported_and_the_next_one_is_kept(
 def test_samples_past_the_end_of_the_readable_data_are_each_reported(
     numbered: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _frames_lost(monkeypatch, set(), ends_after=45)
+    _data_ends_after(monkeypatch, 45)
     with VideoSource(numbered) as video:
         frames = list(video.iter_frames([40, 60, 80]))
         assert [f.index for f in frames] == [40]
